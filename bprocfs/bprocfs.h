@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bprocfs: the master.  Shared declarations of its parts:
+ *
+ *   main.c     command line, config, FUSE session, routing of FUSE requests
+ *   table.c    table_*:   the node table (state machine, permissions, stats)
+ *   net.c      net_*:     the network thread (agents connect here)
+ *   events.c   events_*:  the append-only event log behind /bproc/events
+ *   cluster.c  cluster_*: the root directory: status, metrics, events
+ *   nodefs.c   nodefs_*:  the node directories: status, addr, info, move
+ *   move.c     move_*:    checking a move request and starting it
+ *
+ * Locking: the node table has one mutex (table_lock); the event log its
+ * own.  Network I/O never happens under either, and FUSE replies are sent
+ * after dropping them, so a read never waits on the network.
+ */
+#ifndef BPROCFS_H
+#define BPROCFS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/config.h"
+#include "../common/conn.h"
+
+/* Inode numbers: fixed for the root files, computed for node files. */
+enum {
+	INO_ROOT = FUSE_ROOT_ID,
+	INO_STATUS = 2,
+	INO_METRICS = 3,
+	INO_EVENTS = 4,
+	INO_NODE_BASE = 0x100,
+};
+
+/* Node files, the low 4 bits of a node inode. */
+enum node_file {
+	NF_DIR = 0,
+	NF_STATUS = 1,
+	NF_ADDR = 2,
+	NF_INFO = 3,
+	NF_MOVE = 4,
+	NF_MAX,
+};
+
+/* slot: 0 for the master, N + 1 for nodeN */
+static inline fuse_ino_t node_ino(int slot, enum node_file f)
+{
+	return INO_NODE_BASE + ((fuse_ino_t)slot << 4) + f;
+}
+
+static inline bool ino_is_node(fuse_ino_t ino)
+{
+	return ino >= INO_NODE_BASE;
+}
+
+static inline int ino_slot(fuse_ino_t ino)
+{
+	return (int)((ino - INO_NODE_BASE) >> 4);
+}
+
+static inline enum node_file ino_file(fuse_ino_t ino)
+{
+	return (enum node_file)((ino - INO_NODE_BASE) & 0xf);
+}
+
+static inline int num_slot(int num)
+{
+	return num == BP_NODE_MASTER ? 0 : num + 1;
+}
+
+enum node_state { NODE_DOWN, NODE_BOOT, NODE_UP, NODE_ERROR };
+
+const char *node_state_name(enum node_state s);
+
+struct fs_handle;
+
+struct node {
+	int num; /* BP_NODE_MASTER or the node number */
+	int slot;
+	char name[16];
+	char addr_str[BP_ADDR_STRLEN];
+	enum node_state state;
+	int64_t since; /* unix time of the last state change */
+	int64_t last_seen_ms; /* monotonic, last frame from its agent */
+	bool seen; /* last_seen_ms is meaningful */
+	struct bp_status st;
+	bool have_status;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode; /* permission bits of the node directory */
+	void *conn; /* the agent's connection (net.c owns it) */
+	uint64_t gen; /* bumped on every state change */
+	struct fs_handle *pollers; /* handles waiting in poll() */
+};
+
+/* Results of moves, for metrics. */
+enum move_result {
+	MR_OK,
+	MR_EINVAL,
+	MR_ESRCH,
+	MR_EPERM,
+	MR_EACCES,
+	MR_EHOSTDOWN,
+	MR_EBUSY,
+	MR_EOPNOTSUPP,
+	MR_EIO,
+	MR_ECONNRESET,
+	MR_MAX,
+};
+
+#define MOVE_BUCKETS 8
+extern const double move_bucket_le[MOVE_BUCKETS];
+
+struct move_stats {
+	uint64_t count[MR_MAX];
+	uint64_t bytes;
+	uint64_t dur_bucket[MOVE_BUCKETS]; /* cumulative at render time */
+	uint64_t dur_count;
+	double dur_sum;
+};
+
+/* An open file: the text snapshot and, for status, its poll state. */
+struct fs_handle {
+	fuse_ino_t ino;
+	char *buf;
+	size_t len;
+	uint64_t seen_gen; /* node gen the snapshot shows */
+	struct fuse_pollhandle *ph; /* pending poll, if any */
+	struct fs_handle *poll_next; /* in node->pollers */
+	bool polling;
+};
+
+/* A growable text buffer for building snapshots. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- table.c ---- */
+extern pthread_mutex_t table_lock;
+
+/*
+ * table_init - build the table from cfg and load the permission state file
+ * (cfg->state_path).  Returns 0, or -errno with "FILE:LINE: reason" in err.
+ */
+int table_init(const struct bp_config *cfg, char *err, size_t errlen);
+void table_fini(void);
+
+/* Under table_lock: */
+struct node *table_find_slot(int slot);
+struct node *table_find_name(const char *name);
+size_t table_count(void);
+struct node *table_at(size_t i); /* by slot order, master first */
+const struct bp_config *table_config(void);
+extern struct move_stats table_moves;
+
+/* Network thread entry points; each takes the lock itself. */
+struct fuse_pollhandle;
+/*
+ * table_joined - an agent authenticated as node name on conn.  Returns the
+ * connection it replaces (to close), NULL, or sets *unknown when no such
+ * node is configured.
+ */
+void *table_joined(const char *name, void *conn, int *slot, bool *unknown);
+/* table_status - a heartbeat from slot's agent on conn. */
+void table_status(int slot, void *conn, const struct bp_status *st);
+/* table_lost - conn of slot is gone, for reason. */
+void table_lost(int slot, void *conn, const char *reason);
+/*
+ * table_silent - connections of nodes silent longer than the timeout; the
+ * caller closes each one (then calls table_lost).  Fills up to max.
+ */
+size_t table_silent(int64_t now_ms, void **conns, int *slots, size_t max);
+/*
+ * table_reconfigure - take a reloaded config.  Connections of nodes that
+ * were removed are handed to drop() (with the lock held: drop must only
+ * queue them).
+ */
+void table_reconfigure(const struct bp_config *cfg,
+		       void (*drop)(void *conn, void *arg), void *arg);
+
+/* Node permissions (FUSE threads): returns 0 or -errno. */
+int table_set_perm(int slot, uid_t uid, gid_t gid, mode_t mode);
+
+/* poll: register h to be woken on slot's next state change. */
+void table_poll_add(struct node *n, struct fs_handle *h);
+void table_poll_remove(struct fs_handle *h);
+
+/* Send poll notifications queued by state changes (without the lock). */
+void table_flush_notify(void);
+
+/* ---- events.c ---- */
+void events_init(void);
+void events_fini(void);
+/* events_add - append one timestamped line (no newline in fmt). */
+void events_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* events_read - copy up to size bytes from off; returns bytes copied. */
+size_t events_read(char *dst, size_t size, uint64_t off);
+uint64_t events_size(void);
+
+/* ---- net.c ---- */
+int net_init(const struct bp_config *cfg);
+int net_start(void);
+void net_stop(void);
+void net_request_reload(void); /* async-signal-safe */
+
+/* ---- cluster.c ---- */
+void cluster_lookup(fuse_req_t req, const char *name);
+void cluster_getattr(fuse_req_t req, fuse_ino_t ino);
+void cluster_readdir(fuse_req_t req, size_t size, off_t off);
+void cluster_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cluster_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+
+/* ---- nodefs.c ---- */
+void nodefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+int nodefs_stat(fuse_ino_t ino, struct stat *st);
+void nodefs_getattr(fuse_req_t req, fuse_ino_t ino);
+void nodefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		    int to_set);
+void nodefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+void nodefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void nodefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void nodefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		  off_t off, struct fuse_file_info *fi);
+void nodefs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		 struct fuse_pollhandle *ph);
+
+/* ---- move.c ---- */
+/*
+ * move_request - handle "echo PID > /bproc/<dest>/move" from req's caller.
+ * Returns 0 when the process runs on dest, or -errno; every failure is
+ * recorded in events with its reason and counted in the metrics.
+ */
+int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size);
+
+/* ---- shared helpers (main.c) ---- */
+extern struct fuse_session *bprocfs_session;
+extern double bprocfs_attr_timeout;
+struct fs_handle *fs_handle_new(fuse_ino_t ino);
+void fs_handle_free(struct fs_handle *h);
+/* fs_reply_snapshot - serve a read from h's snapshot. */
+void fs_reply_snapshot(fuse_req_t req, struct fs_handle *h, size_t size,
+		       off_t off);
+void fs_fill_entry(struct fuse_entry_param *e, const struct stat *st,
+		   double timeout);
+
+#endif /* BPROCFS_H */

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * "echo PID > /bproc/<node>/move": check the request in the order a user
+ * can act on (a pid at all, a process at all, allowed to move it, the node
+ * up, an engine on both ends) and start the move.  Every refusal is one
+ * events line with the reason and a count in the metrics.
+ *
+ * The cluster's process space is the front end's: for now every process
+ * lives on the front end (node "master"); the process table that tracks
+ * processes moved elsewhere comes with the migration engine.
+ */
+#define LOG_PREFIX "move"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "bprocfs.h"
+
+#define PID_DIGITS_MAX 10
+
+struct proc_ids {
+	uid_t ruid, euid, suid;
+};
+
+/* A decimal pid, optionally followed by one newline, and nothing else. */
+static int parse_pid(const char *buf, size_t size, pid_t *pid)
+{
+	long long v = 0;
+	size_t i;
+
+	if (size && buf[size - 1] == '\n')
+		size--;
+	if (size == 0 || size > PID_DIGITS_MAX)
+		return -EINVAL;
+	for (i = 0; i < size; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (buf[i] - '0');
+	}
+	if (v <= 0 || v > 0x7fffffff)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* The process (not a thread) pid on the front end, with its uids. */
+static int proc_lookup(pid_t pid, struct proc_ids *ids)
+{
+	unsigned long r, e, s;
+	char path[64], line[256];
+	bool have_uid = false;
+	long tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ESRCH;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
+			continue;
+		if (sscanf(line, "Uid: %lu %lu %lu", &r, &e, &s) == 3) {
+			ids->ruid = r;
+			ids->euid = e;
+			ids->suid = s;
+			have_uid = true;
+		}
+	}
+	fclose(f);
+	if (tgid != pid || !have_uid)
+		return -ESRCH;
+	return 0;
+}
+
+/* kill(2)'s rule, with the caller's uid as FUSE reports it. */
+static bool may_signal(uid_t uid, const struct proc_ids *ids)
+{
+	return uid == 0 || uid == ids->ruid || uid == ids->suid;
+}
+
+static bool may_exec(fuse_req_t req, uid_t owner, gid_t group, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[256];
+	int i, n;
+
+	if (ctx->uid == 0)
+		return true;
+	if (ctx->uid == owner)
+		return mode & 0100;
+	if (ctx->gid == group)
+		return mode & 0010;
+	n = fuse_req_getgroups(req, 256, groups);
+	for (i = 0; i < n && i < 256; i++)
+		if (groups[i] == group)
+			return mode & 0010;
+	return mode & 0001;
+}
+
+static enum move_result result_of(int err)
+{
+	switch (err) {
+	case 0:
+		return MR_OK;
+	case -EINVAL:
+		return MR_EINVAL;
+	case -ESRCH:
+		return MR_ESRCH;
+	case -EPERM:
+		return MR_EPERM;
+	case -EACCES:
+		return MR_EACCES;
+	case -EHOSTDOWN:
+		return MR_EHOSTDOWN;
+	case -EBUSY:
+		return MR_EBUSY;
+	case -EOPNOTSUPP:
+		return MR_EOPNOTSUPP;
+	case -ECONNRESET:
+		return MR_ECONNRESET;
+	default:
+		return MR_EIO;
+	}
+}
+
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case EINVAL:
+		return "EINVAL";
+	case ESRCH:
+		return "ESRCH";
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case EHOSTDOWN:
+		return "EHOSTDOWN";
+	case EBUSY:
+		return "EBUSY";
+	case EOPNOTSUPP:
+		return "EOPNOTSUPP";
+	case ECONNRESET:
+		return "ECONNRESET";
+	default:
+		return "EIO";
+	}
+}
+
+/* One events line and one count for a move that did not happen. */
+static int refuse(const char *what, const char *dest, int err, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
+
+static int refuse(const char *what, const char *dest, int err, const char *fmt,
+		  ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	events_add("move %s to %s failed: %s: %s", what, dest, errno_name(-err),
+		   reason);
+	pthread_mutex_lock(&table_lock);
+	table_moves.count[result_of(err)]++;
+	pthread_mutex_unlock(&table_lock);
+	return err;
+}
+
+/*
+ * move_start - the seam where a checked move begins: send the move order
+ * to the source node's agent and wait for the image to be restored on
+ * dest.  The migration engine does not exist in this version, so even two
+ * nodes that report an engine cannot move processes yet.
+ */
+static int move_start(pid_t pid, const char *src, const char *dest)
+{
+	(void)pid;
+	(void)src;
+	(void)dest;
+	return -EOPNOTSUPP;
+}
+
+int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char dest[16], what[32], engine[64], src_engine[64];
+	bool dest_engine, have_src_engine, src_up;
+	enum node_state state;
+	struct proc_ids ids;
+	uid_t owner;
+	gid_t group;
+	mode_t mode;
+	struct node *n;
+	pid_t pid;
+	int err;
+
+	pthread_mutex_lock(&table_lock);
+	n = table_find_slot(dest_slot);
+	if (!n) {
+		pthread_mutex_unlock(&table_lock);
+		return -ENOENT;
+	}
+	snprintf(dest, sizeof(dest), "%s", n->name);
+	owner = n->uid;
+	group = n->gid;
+	mode = n->mode;
+	state = n->state;
+	dest_engine = n->have_status && (n->st.flags & BPROC_STATUS_ENGINE);
+	snprintf(engine, sizeof(engine), "%s",
+		 n->have_status ? n->st.engine : "not reported");
+	n = table_find_slot(0); /* every process is on the front end for now */
+	src_up = n && n->state == NODE_UP;
+	have_src_engine =
+		n && n->have_status && (n->st.flags & BPROC_STATUS_ENGINE);
+	snprintf(src_engine, sizeof(src_engine), "%s",
+		 n && n->have_status ? n->st.engine : "not reported");
+	pthread_mutex_unlock(&table_lock);
+
+	if (parse_pid(buf, size, &pid))
+		return refuse("(not a pid)", dest, -EINVAL,
+			      "write one decimal pid");
+	snprintf(what, sizeof(what), "pid %d", pid);
+	if (proc_lookup(pid, &ids))
+		return refuse(what, dest, -ESRCH, "no such process");
+	if (!may_signal(ctx->uid, &ids))
+		return refuse(what, dest, -EPERM,
+			      "uid %u may not signal a process of uid %u",
+			      (unsigned int)ctx->uid, (unsigned int)ids.ruid);
+	if (!may_exec(req, owner, group, mode))
+		return refuse(what, dest, -EACCES,
+			      "uid %u has no execute permission on %s (%u:%u "
+			      "%04o)",
+			      (unsigned int)ctx->uid, dest, (unsigned int)owner,
+			      (unsigned int)group, (unsigned int)mode);
+	if (state != NODE_UP)
+		return refuse(what, dest, -EHOSTDOWN, "%s is %s", dest,
+			      node_state_name(state));
+	if (dest_slot == 0) {
+		/* it already runs on the front end */
+		events_add("move %s to %s done: already there", what, dest);
+		pthread_mutex_lock(&table_lock);
+		table_moves.count[MR_OK]++;
+		pthread_mutex_unlock(&table_lock);
+		return 0;
+	}
+	if (!dest_engine)
+		return refuse(what, dest, -EOPNOTSUPP,
+			      "%s has no migration engine: %s", dest, engine);
+	if (!src_up || !have_src_engine)
+		return refuse(what, dest, -EOPNOTSUPP,
+			      "master has no migration engine: %s",
+			      src_up ? src_engine : "its agent is not up");
+	events_add("move %s to %s started", what, dest);
+	err = move_start(pid, "master", dest);
+	if (err)
+		return refuse(what, dest, err,
+			      "this version has no migration engine");
+	return 0;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The cluster configuration file (/etc/bproc/config by default), shared by
+ * bprocfs and every bproc-nodeagent.  Line-oriented "tag args", '#' starts a
+ * comment:
+ *
+ *	master ADDR[:PORT]            where bprocfs listens (port 2223)
+ *	key FILE                      cluster key, 32+ bytes, no group/other access
+ *	heartbeat SECONDS             between heartbeats (decimals allowed)
+ *	timeout SECONDS               silence before a node is marked down
+ *	node N ADDR[:PORT]            node N's agent listens there (port 2224)
+ *	node master ADDR[:PORT]       the front end's own agent (default: the
+ *	                              master's address, port 2224)
+ *	iprange N FIRST LAST          nodes N.. on consecutive IPv4 addresses
+ *	state FILE                    where bprocfs keeps node permissions
+ *
+ * A relative FILE is taken relative to the config file's directory.
+ */
+#ifndef BPROC_CONFIG_H
+#define BPROC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+
+#define BP_KEY_BYTES 32
+#define BP_NODE_MAX 1048575 /* highest node number */
+#define BP_NODES_MAX 65536 /* most nodes in one config */
+#define BP_NODE_MASTER (-1) /* node number of the front end */
+
+struct bp_key {
+	uint8_t k[BP_KEY_BYTES]; /* BLAKE2b-256 of the key file's contents */
+};
+
+struct bp_node_conf {
+	int num; /* node number, BP_NODE_MASTER for the front end */
+	char name[16]; /* "master" or "nodeN" */
+	struct bp_addr addr;
+	char addr_str[BP_ADDR_STRLEN];
+	int line; /* where it was configured, 0 if by default */
+};
+
+struct bp_config {
+	char *path;
+	struct bp_addr master;
+	char master_str[BP_ADDR_STRLEN];
+	struct bp_key key;
+	unsigned int heartbeat_ms;
+	unsigned int timeout_ms;
+	char *state_path; /* NULL: node permissions are not kept */
+	/* nodes[0] is the master, then by increasing number */
+	struct bp_node_conf *nodes;
+	size_t nr_nodes;
+};
+
+/*
+ * bp_config_load - read and check the whole file.  On success fills cfg
+ * (free it with bp_config_free) and returns 0.  On failure returns -errno
+ * and writes one line "FILE:LINE: reason" (or "FILE: reason") to err;
+ * nothing is logged.
+ */
+int bp_config_load(const char *path, struct bp_config *cfg, char *err,
+		   size_t errlen);
+
+void bp_config_free(struct bp_config *cfg);
+
+/* bp_config_find - the node called name ("master", "node5"), or NULL. */
+const struct bp_node_conf *bp_config_find(const struct bp_config *cfg,
+					  const char *name);
+
+/*
+ * bp_key_load - read a key file: it must be a regular file of 32 to 4096
+ * bytes with no permission for group or others.  Returns 0 or -errno with
+ * the reason in err.
+ */
+int bp_key_load(const char *path, struct bp_key *key, char *err, size_t errlen);
+
+#endif /* BPROC_CONFIG_H */

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The agent's link to the master.  States: idle (waiting to retry),
+ * connecting, handshake, ready.  Once ready the agent sends STATUS at once
+ * (that is what turns the node "up") and then every heartbeat; the master
+ * acknowledges each one, so an agent whose master has gone silent for
+ * `timeout` drops the link and reconnects.  Retries back off from 100 ms to
+ * 5 s with jitter so a restarted master is not hit by every node at once.
+ */
+#define LOG_PREFIX "link"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../common/log.h"
+#include "../common/net.h"
+#include "agent.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+enum link_state { LINK_IDLE, LINK_CONNECTING, LINK_HANDSHAKE, LINK_READY };
+
+static struct {
+	enum link_state state;
+	struct bp_conn conn;
+	int fd;
+	int64_t next_ms; /* idle: when to retry; ready: next heartbeat */
+	int64_t last_rx_ms; /* last frame from the master */
+	int64_t started_ms; /* connect or handshake start */
+	unsigned int backoff_ms;
+	bool warned; /* a failure was logged for this outage */
+	unsigned int timeout_ms;
+} ml = { .fd = -1 };
+
+void link_init(struct agent *a)
+{
+	ml.timeout_ms = a->cfg.timeout_ms;
+	ml.state = LINK_IDLE;
+	ml.next_ms = bp_now_ms();
+	ml.backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void link_close(struct agent *a, const char *why)
+{
+	unsigned int jitter;
+
+	if (why && !ml.warned) {
+		pr_warn("master %s: %s; reconnecting", a->cfg.master_str, why);
+		ml.warned = true;
+	}
+	if (ml.state == LINK_HANDSHAKE || ml.state == LINK_READY)
+		bp_conn_destroy(&ml.conn);
+	else if (ml.fd >= 0)
+		close(ml.fd);
+	ml.fd = -1;
+	ml.state = LINK_IDLE;
+	jitter = randombytes_uniform(ml.backoff_ms / 2 + 1);
+	ml.next_ms = bp_now_ms() + ml.backoff_ms / 2 + jitter;
+	ml.backoff_ms *= 2;
+	if (ml.backoff_ms > BACKOFF_MAX_MS)
+		ml.backoff_ms = BACKOFF_MAX_MS;
+}
+
+int link_poll_fd(short *events)
+{
+	switch (ml.state) {
+	case LINK_CONNECTING:
+		*events = POLLOUT;
+		return ml.fd;
+	case LINK_HANDSHAKE:
+	case LINK_READY:
+		*events = POLLIN | (bp_conn_pending(&ml.conn) ? POLLOUT : 0);
+		return ml.conn.fd;
+	default:
+		return -1;
+	}
+}
+
+int64_t link_deadline(void)
+{
+	int64_t silent;
+
+	switch (ml.state) {
+	case LINK_CONNECTING:
+		return ml.started_ms + ml.timeout_ms + 1;
+	case LINK_HANDSHAKE:
+		return ml.last_rx_ms + ml.timeout_ms + 1;
+	case LINK_READY:
+		silent = ml.last_rx_ms + ml.timeout_ms + 1;
+		return silent < ml.next_ms ? silent : ml.next_ms;
+	default:
+		return ml.next_ms;
+	}
+}
+
+static int send_status(struct agent *a)
+{
+	uint8_t b[sizeof(struct bproc_msg_status)];
+	struct bp_status s;
+
+	report_collect(a, &s);
+	bp_status_encode(&s, b);
+	return bp_conn_send(&ml.conn, BPROC_MSG_STATUS, 0, b, sizeof(b));
+}
+
+static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
+		    const uint8_t *data, uint32_t len, void *arg)
+{
+	struct agent *a = arg;
+	char text[56];
+	uint32_t reason;
+	uint64_t cookie;
+
+	(void)stream;
+	ml.last_rx_ms = bp_now_ms();
+	switch (type) {
+	case BPROC_MSG_AUTH:
+		if (c->peer_role != BPROC_ROLE_MASTER) {
+			pr_warn("%s: peer is not a master", c->desc);
+			return -EPROTO;
+		}
+		pr_info("joined master %s as %s", c->desc, a->name);
+		ml.state = LINK_READY;
+		ml.warned = false;
+		ml.backoff_ms = BACKOFF_MIN_MS;
+		ml.next_ms = ml.last_rx_ms + a->cfg.heartbeat_ms;
+		return send_status(a);
+	case BPROC_MSG_STATUS_ACK:
+		return bp_ping_decode(data, len, &cookie);
+	case BPROC_MSG_PING:
+		if (bp_ping_decode(data, len, &cookie))
+			return -EPROTO;
+		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+	case BPROC_MSG_BYE:
+		if (bp_bye_decode(data, len, &reason, text))
+			return -EPROTO;
+		pr_warn("master %s closed the link: %s", c->desc, text);
+		if (reason == BPROC_BYE_UNKNOWN_NODE ||
+		    reason == BPROC_BYE_REMOVED)
+			ml.backoff_ms = BACKOFF_MAX_MS;
+		ml.warned = true;
+		return -ECONNRESET;
+	default:
+		pr_warn("%s: %s not supported by this agent", c->desc,
+			bp_msg_name(type));
+		return -EPROTO;
+	}
+}
+
+static void start_connect(struct agent *a)
+{
+	int fd = bp_connect_start(&a->cfg.master);
+
+	if (fd < 0) {
+		errno = -fd;
+		link_close(a, strerror(errno));
+		return;
+	}
+	ml.fd = fd;
+	ml.state = LINK_CONNECTING;
+	ml.started_ms = bp_now_ms();
+}
+
+static void start_handshake(struct agent *a)
+{
+	int err = bp_connect_result(ml.fd);
+
+	if (err) {
+		errno = -err;
+		link_close(a, strerror(errno));
+		return;
+	}
+	bp_set_stream_opts(ml.fd);
+	err = bp_conn_init(&ml.conn, ml.fd, true, BPROC_ROLE_AGENT, a->name,
+			   &a->cfg.key, a->cfg.master_str);
+	if (err) {
+		ml.state = LINK_HANDSHAKE; /* so link_close frees it */
+		link_close(a, "out of memory");
+		return;
+	}
+	ml.state = LINK_HANDSHAKE;
+	ml.started_ms = bp_now_ms();
+	ml.last_rx_ms = ml.started_ms;
+}
+
+void link_run(struct agent *a, short revents)
+{
+	int64_t now = bp_now_ms();
+	int err;
+
+	ml.timeout_ms = a->cfg.timeout_ms;
+	switch (ml.state) {
+	case LINK_IDLE:
+		if (now >= ml.next_ms)
+			start_connect(a);
+		return;
+	case LINK_CONNECTING:
+		if (revents)
+			start_handshake(a);
+		else if (now - ml.started_ms > a->cfg.timeout_ms)
+			link_close(a, "connect timed out");
+		break;
+	case LINK_HANDSHAKE:
+	case LINK_READY:
+		if (revents & (POLLIN | POLLHUP | POLLERR)) {
+			err = bp_conn_read(&ml.conn, on_frame, a);
+			if (err == -ECONNRESET) {
+				link_close(a, "connection closed");
+				return;
+			}
+			if (err) {
+				errno = -err;
+				link_close(a, strerror(errno));
+				return;
+			}
+		}
+		if (now - ml.last_rx_ms > a->cfg.timeout_ms) {
+			link_close(a, ml.state == LINK_READY ?
+					      "master silent" :
+					      "handshake timed out");
+			return;
+		}
+		if (ml.state == LINK_READY && now >= ml.next_ms) {
+			err = send_status(a);
+			if (err) {
+				errno = -err;
+				link_close(a, strerror(errno));
+				return;
+			}
+			/* keep the period; skip beats missed while stopped */
+			ml.next_ms += a->cfg.heartbeat_ms;
+			if (ml.next_ms <= now)
+				ml.next_ms = now + a->cfg.heartbeat_ms;
+		}
+		err = bp_conn_flush(&ml.conn);
+		if (err < 0) {
+			errno = -err;
+			link_close(a, strerror(errno));
+		}
+		return;
+	}
+}
+
+void link_restart(struct agent *a)
+{
+	if (ml.state != LINK_IDLE)
+		link_close(a, NULL);
+	ml.backoff_ms = BACKOFF_MIN_MS;
+	ml.next_ms = bp_now_ms();
+}
+
+void link_stop(void)
+{
+	if (ml.state == LINK_READY) {
+		bp_send_bye(&ml.conn, BPROC_BYE_SHUTDOWN, "agent stopping");
+		bp_conn_flush(&ml.conn);
+	}
+	if (ml.state == LINK_HANDSHAKE || ml.state == LINK_READY)
+		bp_conn_destroy(&ml.conn);
+	else if (ml.fd >= 0)
+		close(ml.fd);
+	ml.fd = -1;
+	ml.state = LINK_IDLE;
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What a node reports in each heartbeat: kernel, CPUs, memory, load,
+ * process count, and the migration engine's state (bproc.ko's version from
+ * /sys/module/bproc/version and its device /dev/bproc).
+ */
+#define LOG_PREFIX "report"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/net.h"
+#include "agent.h"
+
+#define PROCS_CACHE_MS 2000
+
+static int read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static void read_meminfo(struct bp_status *s)
+{
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			s->mem_total_kb = v;
+		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			s->mem_avail_kb = v;
+	}
+	fclose(f);
+}
+
+static void read_loadavg(struct bp_status *s)
+{
+	double l[3];
+	char buf[128];
+	int i;
+
+	if (read_small("/proc/loadavg", buf, sizeof(buf)) ||
+	    sscanf(buf, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3)
+		return;
+	for (i = 0; i < 3; i++)
+		s->load_milli[i] = (uint32_t)(l[i] * 1000 + 0.5);
+}
+
+/* Processes (not threads): the numeric entries of /proc, cached briefly. */
+static uint32_t count_procs(void)
+{
+	static int64_t when = -PROCS_CACHE_MS;
+	static uint32_t cached;
+	int64_t now = bp_now_ms();
+	struct dirent *d;
+	uint32_t n = 0;
+	DIR *dir;
+
+	if (now - when < PROCS_CACHE_MS)
+		return cached;
+	dir = opendir("/proc");
+	if (!dir)
+		return cached;
+	while ((d = readdir(dir)))
+		if (isdigit((unsigned char)d->d_name[0]))
+			n++;
+	closedir(dir);
+	when = now;
+	cached = n;
+	return n;
+}
+
+static void read_engine(struct bp_status *s)
+{
+	char ver[24];
+	struct stat st;
+
+	if (read_small("/sys/module/bproc/version", ver, sizeof(ver))) {
+		if (stat("/sys/module/bproc", &st) == 0)
+			snprintf(s->engine, sizeof(s->engine),
+				 "none (bproc.ko loaded without a version)");
+		else
+			snprintf(s->engine, sizeof(s->engine),
+				 "none (bproc.ko not loaded)");
+		return;
+	}
+	ver[strcspn(ver, "\n")] = '\0';
+	if (stat("/dev/bproc", &st) < 0 || !S_ISCHR(st.st_mode)) {
+		snprintf(s->engine, sizeof(s->engine),
+			 "none (/dev/bproc is missing)");
+		s->flags |= BPROC_STATUS_FAULT;
+		snprintf(s->fault, sizeof(s->fault),
+			 "bproc.ko %.20s loaded but /dev/bproc is missing",
+			 ver);
+		return;
+	}
+	snprintf(s->engine, sizeof(s->engine), "%.60s", ver);
+	s->flags |= BPROC_STATUS_ENGINE;
+}
+
+/* Anything outside printable ASCII would be refused by the master. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+}
+
+void report_collect(struct agent *a, struct bp_status *s)
+{
+	struct utsname u;
+	long cpus;
+
+	(void)a;
+	memset(s, 0, sizeof(*s));
+	if (uname(&u) == 0)
+		snprintf(s->kernel, sizeof(s->kernel), "%.63s", u.release);
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	s->cpus = cpus > 0 ? (uint32_t)cpus : 0;
+	read_meminfo(s);
+	read_loadavg(s);
+	s->procs = count_procs();
+	read_engine(s);
+	sanitize(s->kernel);
+	sanitize(s->engine);
+	sanitize(s->fault);
+}

@@ -127,6 +127,7 @@ struct move_stats {
 
 /* An open file: the text snapshot and, for status, its poll state. */
 struct fs_handle {
+	pthread_mutex_t lock; /* buf and len: reads may run in parallel */
 	fuse_ino_t ino;
 	char *buf;
 	size_t len;

@@ -357,12 +357,15 @@ void cluster_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(buf);
 		return;
 	}
+	pthread_mutex_lock(&h->lock);
 	if (off == 0) {
 		err = snapshot(h);
 		if (err) {
+			pthread_mutex_unlock(&h->lock);
 			fuse_reply_err(req, -err);
 			return;
 		}
 	}
 	fs_reply_snapshot(req, h, size, off);
+	pthread_mutex_unlock(&h->lock);
 }

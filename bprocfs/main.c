@@ -69,8 +69,10 @@ struct fs_handle *fs_handle_new(fuse_ino_t ino)
 {
 	struct fs_handle *h = calloc(1, sizeof(*h));
 
-	if (h)
+	if (h) {
 		h->ino = ino;
+		pthread_mutex_init(&h->lock, NULL);
+	}
 	return h;
 }
 
@@ -78,6 +80,7 @@ void fs_handle_free(struct fs_handle *h)
 {
 	if (h->polling || h->ph)
 		table_poll_remove(h);
+	pthread_mutex_destroy(&h->lock);
 	free(h->buf);
 	free(h);
 }
@@ -110,6 +113,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* O_TRUNC comes with open, not as a setattr before it */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* one read(2), one request: a snapshot is rebuilt at offset 0 only */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bproc-ckpt - checkpoint a process to a file and restore it, with the
+ * bproc engine (/dev/bproc, include/bproc/bproc.h).
+ *
+ *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE
+ *   bproc-ckpt restore FILE
+ *
+ * dump: the process writes its image to FILE and goes on running (or is
+ * killed with --kill, once the image is complete). --libs, --exec and
+ * --other put shared libraries, the executable and other private file
+ * mappings in the image by content instead of by path.
+ *
+ * restore: this process becomes the checkpointed program. Before the engine
+ * replaces its memory and registers, it takes the image's process
+ * environment (the TASKENV section): rlimits, credentials (set with
+ * setresuid & co., so it never gains a privilege it did not have), working
+ * directory, umask and the open regular files, reopened by path with the
+ * same flags and offset at the same descriptor numbers. Its own
+ * stdin/stdout/stderr are kept. It also moves its vDSO to where the image
+ * had it (re-executing itself if its own mappings are in the way).
+ *
+ * Errors print one line with the errno name and the engine's reason; the
+ * exit status is 1 (2 for usage).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bproc/bproc.h>
+#include "imgread.h"
+
+#define REEXEC_ENV "BPROC_CKPT_REEXEC"
+#define REEXEC_MAX 16
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE\n"
+			"       bproc-ckpt restore FILE\n");
+	exit(2);
+}
+
+static void fail(const char *what, int err, const char *reason)
+{
+	const char *name = strerrorname_np(err);
+
+	fprintf(stderr, "bproc-ckpt: %s: %s (%s)%s%s\n", what, strerror(err),
+		name ? name : "?", reason && reason[0] ? ": " : "",
+		reason ? reason : "");
+	exit(1);
+}
+
+static int open_engine(void)
+{
+	int fd = open(BPROC_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		fail("open " BPROC_DEVICE, errno, NULL);
+	return fd;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	struct bproc_dump_args args;
+	int i, dev, out, kill_it = 0;
+	unsigned int flags = 0;
+	char what[64], *end;
+	long pid;
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--kill"))
+			kill_it = 1;
+		else if (!strcmp(argv[i], "--libs"))
+			flags |= BPROC_DUMP_LIBS;
+		else if (!strcmp(argv[i], "--exec"))
+			flags |= BPROC_DUMP_EXEC;
+		else if (!strcmp(argv[i], "--other"))
+			flags |= BPROC_DUMP_OTHER;
+		else
+			usage();
+	}
+	if (argc - i != 2)
+		usage();
+	errno = 0;
+	pid = strtol(argv[i], &end, 10);
+	if (errno || *end || pid <= 0 || pid > INT32_MAX)
+		fail("dump: bad pid", EINVAL, argv[i]);
+	snprintf(what, sizeof(what), "dump %ld", pid);
+
+	dev = open_engine();
+	out = open(argv[i + 1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		fail(argv[i + 1], errno, NULL);
+	memset(&args, 0, sizeof(args));
+	args.pid = (int32_t)pid;
+	args.fd = out;
+	args.flags = flags;
+	if (ioctl(dev, BPROC_IOC_DUMP, &args)) {
+		int err = errno;
+
+		unlink(argv[i + 1]);
+		fail(what, err, args.reason);
+	}
+	/* The process is parked until we decide. */
+	if (kill_it && fsync(out)) {
+		int err = errno;
+
+		ioctl(args.handle_fd, BPROC_IOC_RESUME);
+		fail(what, err, "fsync of the image failed; the process goes on");
+	}
+	if (ioctl(args.handle_fd, kill_it ? BPROC_IOC_KILL : BPROC_IOC_RESUME))
+		fail(what, errno, "deciding the process's fate");
+	close(args.handle_fd);
+	if (close(out))
+		fail(argv[i + 1], errno, NULL);
+	return 0;
+}
+
+struct maps_range {
+	unsigned long start, end;
+	char name[16];
+};
+
+/* Our mappings, from /proc/self/maps. */
+static int read_maps(struct maps_range *r, int max)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		fail("/proc/self/maps", errno, NULL);
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char *name = strchr(line, '[');
+
+		if (sscanf(line, "%lx-%lx", &r[n].start, &r[n].end) != 2)
+			continue;
+		r[n].name[0] = 0;
+		if (name)
+			snprintf(r[n].name, sizeof(r[n].name), "%.*s",
+				 (int)strcspn(name, "\n"), name);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void reexec(char **argv)
+{
+	const char *s = getenv(REEXEC_ENV);
+	int tries = s ? atoi(s) : 0;
+	char buf[16];
+
+	if (tries >= REEXEC_MAX)
+		fail("restore", EBUSY, "cannot move the vDSO to the image's address");
+	snprintf(buf, sizeof(buf), "%d", tries + 1);
+	setenv(REEXEC_ENV, buf, 1);
+	execv("/proc/self/exe", argv);
+	fail("restore: re-exec", errno, NULL);
+}
+
+/*
+ * Put our [vvar] and [vdso] where the image had them, keeping their
+ * distance (the vDSO reaches vvar relative to itself).
+ */
+static void place_vdso(const struct bproc_image_mm *m, char **argv)
+{
+	struct maps_range r[1024];
+	unsigned long vdso = 0, vdso_end = 0, vvar = 0, vvar_end = 0;
+	unsigned long lo = m->vvar_start < m->vdso_start ? m->vvar_start : m->vdso_start;
+	unsigned long hi = m->vvar_end > m->vdso_end ? m->vvar_end : m->vdso_end;
+	int i, n = read_maps(r, 1024);
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(r[i].name, "[vdso]")) {
+			vdso = r[i].start;
+			vdso_end = r[i].end;
+		} else if (!strcmp(r[i].name, "[vvar]")) {
+			vvar = r[i].start;
+			vvar_end = r[i].end;
+		}
+	}
+	if (!vdso || !vvar)
+		fail("restore", EINVAL, "this process has no vDSO");
+	if (vdso_end - vdso != m->vdso_end - m->vdso_start ||
+	    vvar_end - vvar != m->vvar_end - m->vvar_start)
+		fail("restore", EINVAL, "the vDSO differs in size from the image's (another kernel)");
+	if (vdso == m->vdso_start && vvar == m->vvar_start)
+		return;
+	for (i = 0; i < n; i++)
+		if (r[i].start != vdso && r[i].start != vvar && r[i].start < hi &&
+		    r[i].end > lo)
+			reexec(argv); /* our own mappings are in the way */
+
+	/* Go through a free spot if the old and new places overlap. */
+	if (vvar < hi && (vdso_end > vvar_end ? vdso_end : vvar_end) > lo) {
+		unsigned long span = hi - lo;
+		void *tmp = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (tmp == MAP_FAILED)
+			fail("restore: mmap", errno, NULL);
+		if ((unsigned long)tmp < hi && (unsigned long)tmp + span > lo)
+			reexec(argv);
+		if (mremap((void *)vvar, vvar_end - vvar, vvar_end - vvar,
+			   MREMAP_MAYMOVE | MREMAP_FIXED,
+			   (char *)tmp + (m->vvar_start - lo)) == MAP_FAILED ||
+		    mremap((void *)vdso, vdso_end - vdso, vdso_end - vdso,
+			   MREMAP_MAYMOVE | MREMAP_FIXED,
+			   (char *)tmp + (m->vdso_start - lo)) == MAP_FAILED)
+			fail("restore: mremap of the vDSO", errno, NULL);
+		vvar = (unsigned long)tmp + (m->vvar_start - lo);
+		vdso = (unsigned long)tmp + (m->vdso_start - lo);
+		vvar_end = vvar + (m->vvar_end - m->vvar_start);
+		vdso_end = vdso + (m->vdso_end - m->vdso_start);
+	}
+	if (mremap((void *)vvar, vvar_end - vvar, vvar_end - vvar,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, (void *)m->vvar_start) == MAP_FAILED ||
+	    mremap((void *)vdso, vdso_end - vdso, vdso_end - vdso,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, (void *)m->vdso_start) == MAP_FAILED)
+		fail("restore: mremap of the vDSO", errno, NULL);
+}
+
+/* Move @fd to a number at or above @min; returns the new descriptor. */
+static int move_fd(int fd, int min)
+{
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, min);
+
+	if (n < 0)
+		fail("restore: fcntl", errno, NULL);
+	close(fd);
+	return n;
+}
+
+static void apply_taskenv(const struct img *img, int keep1, int keep2)
+{
+	uint64_t size, gsize;
+	const struct bproc_image_taskenv *e = img_get(img, BPROC_SEC_TASKENV, &size);
+	const struct bproc_image_file *f;
+	const uint32_t *groups;
+	gid_t *gids;
+	const char *cwd;
+	uint32_t i;
+	char what[64];
+
+	if (!e || size < sizeof(*e) || e->nr_groups > BPROC_IMAGE_MAX_GROUPS ||
+	    e->nr_files > BPROC_IMAGE_MAX_FILES)
+		fail("restore", EINVAL, "bad TASKENV section");
+	gsize = ((uint64_t)e->nr_groups * 4 + 7) & ~7ULL;
+	if (size != sizeof(*e) + gsize + (uint64_t)e->nr_files * sizeof(*f))
+		fail("restore", EINVAL, "bad TASKENV size");
+	groups = (const void *)(e + 1);
+	f = (const void *)((const char *)(e + 1) + gsize);
+	cwd = img_path(img, e->cwd);
+	if (!cwd)
+		fail("restore", EINVAL, "bad working directory");
+
+	/* Descriptors: only ours, 0-2 and the image's, at the end. */
+	for (i = 3; i < 65536; i++)
+		if ((int)i != keep1 && (int)i != keep2)
+			close((int)i);
+
+	for (i = 0; i < BPROC_IMAGE_NR_RLIMITS; i++) {
+		struct rlimit rl = { .rlim_cur = e->rlim[i].cur, .rlim_max = e->rlim[i].max };
+
+		if (i == RLIMIT_NOFILE)
+			continue; /* after the files are open */
+		if (setrlimit((int)i, &rl)) {
+			snprintf(what, sizeof(what), "restore: rlimit %u", i);
+			fail(what, errno, NULL);
+		}
+	}
+
+	gids = calloc(e->nr_groups + 1, sizeof(*gids));
+	if (!gids)
+		fail("restore", ENOMEM, NULL);
+	for (i = 0; i < e->nr_groups; i++)
+		gids[i] = groups[i];
+	/* Only root may change these; an unchanged set needs no privilege. */
+	if (setgroups(e->nr_groups, gids) && errno != EPERM)
+		fail("restore: setgroups", errno, NULL);
+	free(gids);
+	if (setresgid(e->gid, e->egid, e->sgid))
+		fail("restore: setresgid", errno, "cannot take the image's group ids");
+	if (setresuid(e->uid, e->euid, e->suid))
+		fail("restore: setresuid", errno, "cannot take the image's user ids");
+	setfsgid(e->fsgid);
+	setfsuid(e->fsuid);
+
+	if (chdir(cwd))
+		fail("restore: working directory", errno, cwd);
+	umask(e->umask & 0777);
+	for (i = 0; i < e->nr_files; i++) {
+		const char *path = img_path(img, f[i].path);
+		int flags = (int)f[i].flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+		int fd;
+
+		snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
+		if (!path || f[i].fd < 3 || f[i].fd == keep1 || f[i].fd == keep2)
+			fail(what, EINVAL, "bad open file in the image");
+		fd = open(path, flags);
+		if (fd < 0)
+			fail(what, errno, path);
+		if (fd != f[i].fd) {
+			if (dup2(fd, f[i].fd) < 0)
+				fail(what, errno, path);
+			close(fd);
+		}
+		if (!S_ISDIR(f[i].mode) && lseek(f[i].fd, f[i].pos, SEEK_SET) < 0 &&
+		    errno != ESPIPE)
+			fail(what, errno, path);
+	}
+	{
+		struct rlimit rl = { .rlim_cur = e->rlim[RLIMIT_NOFILE].cur,
+				     .rlim_max = e->rlim[RLIMIT_NOFILE].max };
+
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			fail("restore: rlimit nofile", errno, NULL);
+	}
+}
+
+static int cmd_restore(int argc, char **argv, char **full_argv)
+{
+	struct bproc_restore_args args;
+	const struct bproc_image_mm *m;
+	const struct bproc_image_taskenv *e;
+	uint64_t size;
+	char err[256];
+	struct img img;
+	int dev, fd, top = 3;
+	uint32_t i;
+
+	if (argc != 1)
+		usage();
+	dev = open_engine();
+	fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(argv[0], errno, NULL);
+	if (img_load(&img, fd, err, sizeof(err)))
+		fail("restore", EINVAL, err);
+	m = img_get(&img, BPROC_SEC_MM, &size);
+	if (!m || size != sizeof(*m))
+		fail("restore", EINVAL, "no MM section");
+	e = img_get(&img, BPROC_SEC_TASKENV, &size);
+	if (e && size >= sizeof(*e) && e->nr_files <= BPROC_IMAGE_MAX_FILES &&
+	    size >= sizeof(*e) + (uint64_t)e->nr_files * sizeof(struct bproc_image_file)) {
+		const struct bproc_image_file *f =
+			(const void *)((const char *)e + size -
+				       e->nr_files * sizeof(struct bproc_image_file));
+
+		for (i = 0; i < e->nr_files; i++)
+			if (f[i].fd >= top && f[i].fd < 65536)
+				top = f[i].fd + 1;
+	}
+	/* Keep our two descriptors clear of the image's. */
+	dev = move_fd(dev, top);
+	fd = move_fd(fd, top);
+	place_vdso(m, full_argv);
+	apply_taskenv(&img, dev, fd);
+	img_free(&img);
+
+	memset(&args, 0, sizeof(args));
+	args.fd = fd;
+	args.dev_fd = dev;
+	args.flags = BPROC_RESTORE_CLOSE_FDS;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		fail("restore", errno, NULL);
+	ioctl(dev, BPROC_IOC_RESTORE, &args);
+	/* Only a failure returns here. */
+	fail("restore", errno, args.reason);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	if (!strcmp(argv[1], "dump"))
+		return cmd_dump(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "restore"))
+		return cmd_restore(argc - 2, argv + 2, argv);
+	usage();
+	return 2;
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * imgread.c - load a bproc image's structure, trusting nothing in it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imgread.h"
+
+static int img_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -1 : -2;
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static uint64_t section_limit(uint32_t type)
+{
+	switch (type) {
+	case BPROC_SEC_CORE:
+		return sizeof(struct bproc_image_core);
+	case BPROC_SEC_XSTATE:
+		return BPROC_IMAGE_MAX_XSTATE;
+	case BPROC_SEC_SIGNALS:
+		return sizeof(struct bproc_image_signals) +
+		       BPROC_IMAGE_MAX_PENDING * sizeof(struct bproc_image_siginfo);
+	case BPROC_SEC_MM:
+		return sizeof(struct bproc_image_mm);
+	case BPROC_SEC_VMAS:
+		return (uint64_t)BPROC_IMAGE_MAX_VMAS * sizeof(struct bproc_image_vma);
+	case BPROC_SEC_PATHS:
+		return BPROC_IMAGE_MAX_PATHS;
+	case BPROC_SEC_TASKENV:
+		return sizeof(struct bproc_image_taskenv) + BPROC_IMAGE_MAX_GROUPS * 4 +
+		       BPROC_IMAGE_MAX_FILES * sizeof(struct bproc_image_file);
+	case BPROC_SEC_PAGEMAP:
+		return (uint64_t)BPROC_IMAGE_MAX_RUNS * sizeof(struct bproc_image_pagemap);
+	default:
+		return 0;
+	}
+}
+
+int img_load(struct img *img, int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	uint64_t off;
+	uint32_t last = 0;
+	unsigned int i;
+	int r;
+
+	memset(img, 0, sizeof(*img));
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		img->file_size = (uint64_t)st.st_size;
+	r = read_at(fd, &img->hdr, sizeof(img->hdr), 0);
+	if (r)
+		return img_err(err, errlen, r == -2 ? "truncated header" : "read: %s",
+			       strerror(errno));
+	if (img->hdr.magic != BPROC_IMAGE_MAGIC)
+		return img_err(err, errlen, "not a bproc image (magic %#x)", img->hdr.magic);
+	if (img->hdr.version != BPROC_IMAGE_VERSION)
+		return img_err(err, errlen, "image version %u, this tool reads %u",
+			       img->hdr.version, BPROC_IMAGE_VERSION);
+	if (img->hdr.header_size != sizeof(img->hdr) ||
+	    !memchr(img->hdr.release, 0, sizeof(img->hdr.release)))
+		return img_err(err, errlen, "bad header");
+	if (!img->hdr.nr_sections || img->hdr.nr_sections > BPROC_IMAGE_MAX_SECTIONS)
+		return img_err(err, errlen, "bad section count %u", img->hdr.nr_sections);
+	off = sizeof(img->hdr);
+	for (i = 0; i < img->hdr.nr_sections; i++) {
+		struct bproc_image_section s;
+		struct img_section *is = &img->sec[i];
+
+		r = read_at(fd, &s, sizeof(s), off);
+		if (r)
+			return img_err(err, errlen, "section %u: truncated", i);
+		off += sizeof(s);
+		if (s.type <= last || s.type > BPROC_SEC_PAGES)
+			return img_err(err, errlen, "section %u: bad type %u", i, s.type);
+		last = s.type;
+		is->type = s.type;
+		is->offset = off;
+		is->size = s.size;
+		img->nr_sec = i + 1;
+		if (s.type == BPROC_SEC_PAGES) {
+			if (i != img->hdr.nr_sections - 1)
+				return img_err(err, errlen, "PAGES is not the last section");
+			if (img->file_size && (s.size > img->file_size ||
+					       off > img->file_size - s.size))
+				return img_err(err, errlen,
+					       "truncated: page data needs %llu bytes, %llu left",
+					       (unsigned long long)s.size,
+					       (unsigned long long)(img->file_size - off));
+			break;
+		}
+		if (s.size > section_limit(s.type))
+			return img_err(err, errlen, "section %u: size %llu too large", i,
+				       (unsigned long long)s.size);
+		is->data = malloc(s.size ? s.size : 1);
+		if (!is->data)
+			return img_err(err, errlen, "out of memory");
+		r = read_at(fd, is->data, s.size, off);
+		if (r)
+			return img_err(err, errlen, "section %u: truncated", i);
+		off += s.size;
+	}
+	return 0;
+}
+
+const struct img_section *img_find(const struct img *img, uint32_t type)
+{
+	unsigned int i;
+
+	for (i = 0; i < img->nr_sec; i++)
+		if (img->sec[i].type == type)
+			return &img->sec[i];
+	return NULL;
+}
+
+void *img_get(const struct img *img, uint32_t type, uint64_t *size)
+{
+	const struct img_section *s = img_find(img, type);
+
+	if (!s)
+		return NULL;
+	if (size)
+		*size = s->size;
+	return s->data;
+}
+
+const char *img_path(const struct img *img, uint32_t off)
+{
+	uint64_t size;
+	const char *p = img_get(img, BPROC_SEC_PATHS, &size);
+
+	if (!p || off >= size || !memchr(p + off, 0, size - off))
+		return NULL;
+	return p + off;
+}
+
+void img_free(struct img *img)
+{
+	unsigned int i;
+
+	for (i = 0; i < img->nr_sec; i++)
+		free(img->sec[i].data);
+	memset(img, 0, sizeof(*img));
+}

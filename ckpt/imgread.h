@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * imgread.h - bounds-checked loading of a bproc image's structure
+ * (everything but the page contents), shared by bproc-ckpt and bproc-imgdump.
+ */
+#ifndef BPROC_IMGREAD_H
+#define BPROC_IMGREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <bproc/image.h>
+
+struct img_section {
+	uint32_t type;
+	uint64_t offset; /* of the payload in the file */
+	uint64_t size;
+	void *data;	 /* payload, loaded for every section but PAGES */
+};
+
+struct img {
+	struct bproc_image_header hdr;
+	struct img_section sec[BPROC_IMAGE_MAX_SECTIONS];
+	unsigned int nr_sec;
+	uint64_t file_size; /* 0 if not a regular file */
+};
+
+/*
+ * img_load - read the header and every section but the page contents from
+ * @fd (from offset 0, with pread), checking sizes against the format's
+ * limits. Returns 0, or -1 with a reason in @err.
+ */
+int img_load(struct img *img, int fd, char *err, size_t errlen);
+
+/* The loaded payload of section @type, or NULL; its size in @size. */
+void *img_get(const struct img *img, uint32_t type, uint64_t *size);
+const struct img_section *img_find(const struct img *img, uint32_t type);
+
+/* The path at @off in PATHS, or NULL if @off is not a valid offset. */
+const char *img_path(const struct img *img, uint32_t off);
+
+void img_free(struct img *img);
+
+#endif

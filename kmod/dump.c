@@ -1,0 +1,965 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dump.c - write a process's image (include/bproc/image.h).
+ *
+ * The dump runs in two phases. First it collects every piece of structure
+ * (registers, FPU state, signal state, the mm layout, the mapping list with
+ * paths, the open files, and the page map) into kernel memory, refusing with
+ * -EOPNOTSUPP and a reason anything that cannot move; nothing is written
+ * until this phase has succeeded. Then it writes the header and the sections
+ * and streams the page contents straight from the process's pages to the
+ * output file (a bio_vec iterator over pinned pages, up to DUMP_BATCH pages a
+ * write), so no image is ever buffered whole.
+ *
+ * Zero pages are skipped cheaply: get_user_pages with FOLL_DUMP fails on
+ * pages that were never touched, without faulting them in, and a touched
+ * page whose bytes are all zero is left out after one memchr_inv.
+ */
+#include <linux/bvec.h>
+#include <linux/crc32.h>
+#include <linux/cred.h>
+#include <linux/elf.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/regset.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/utsname.h>
+#include <linux/vmalloc.h>
+#include <asm/fpu/xcr.h>
+
+#include "engine.h"
+
+#define DUMP_BATCH 256 /* pages pinned and written at a time */
+
+struct dump_ctx {
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct file *out;
+	loff_t pos;
+	u64 written;
+	u32 flags;
+	char *reason;
+	char *pathbuf; /* PATH_MAX scratch for d_path */
+
+	struct bproc_image_core core;
+	void *xstate;
+	u32 xstate_size;
+
+	struct bproc_image_signals sig;
+	struct bproc_image_siginfo *pending;
+
+	struct bproc_image_mm mmi;
+
+	struct bproc_image_vma *vmas;
+	u32 nr_vmas;
+
+	char *paths;
+	u32 paths_len, paths_cap, last_path;
+
+	struct bproc_image_taskenv env;
+	u32 *groups;
+	struct bproc_image_file *files;
+
+	struct bproc_image_pagemap *runs;
+	u32 nr_runs, runs_cap;
+	u64 nr_pages;
+};
+
+/* Append @s to PATHS (reusing the previous entry when equal). */
+static int dump_add_path(struct dump_ctx *ctx, const char *s, u32 *off)
+{
+	size_t len = strlen(s) + 1;
+
+	if (ctx->last_path != BPROC_IMAGE_NO_PATH &&
+	    !strcmp(ctx->paths + ctx->last_path, s)) {
+		*off = ctx->last_path;
+		return 0;
+	}
+	if (ctx->paths_len + len > BPROC_IMAGE_MAX_PATHS) {
+		bproc_reason(ctx->reason, "too many file paths");
+		return -EOPNOTSUPP;
+	}
+	if (ctx->paths_len + len > ctx->paths_cap) {
+		u32 cap = max_t(u32, ctx->paths_cap * 2, ctx->paths_len + len);
+		char *p = kvrealloc(ctx->paths, ctx->paths_cap, cap, GFP_KERNEL);
+
+		if (!p)
+			return -ENOMEM;
+		ctx->paths = p;
+		ctx->paths_cap = cap;
+	}
+	memcpy(ctx->paths + ctx->paths_len, s, len);
+	*off = ctx->paths_len;
+	ctx->last_path = ctx->paths_len;
+	ctx->paths_len += len;
+	return 0;
+}
+
+/* The path of @path for the image, or an error if it cannot be reopened. */
+static int dump_path(struct dump_ctx *ctx, const struct path *path,
+		     const char *what, u32 *off)
+{
+	char *p;
+
+	if (d_unlinked(path->dentry)) {
+		bproc_reason(ctx->reason, "%s is a deleted file", what);
+		return -EOPNOTSUPP;
+	}
+	p = d_path(path, ctx->pathbuf, PATH_MAX);
+	if (IS_ERR(p) || p[0] != '/') {
+		bproc_reason(ctx->reason, "%s has no path", what);
+		return -EOPNOTSUPP;
+	}
+	return dump_add_path(ctx, p, off);
+}
+
+static const struct user_regset *dump_find_regset(struct task_struct *task,
+						  unsigned int note)
+{
+	const struct user_regset_view *view = task_user_regset_view(task);
+	int i;
+
+	for (i = 0; i < view->n; i++)
+		if (view->regsets[i].core_note_type == note)
+			return &view->regsets[i];
+	return NULL;
+}
+
+static int dump_registers(struct dump_ctx *ctx)
+{
+	struct task_struct *task = ctx->task;
+	const struct user_regset *rs;
+	int ret;
+
+	if (task_user_regset_view(task)->e_machine != EM_X86_64) {
+		bproc_reason(ctx->reason, "not a 64-bit process");
+		return -EOPNOTSUPP;
+	}
+	rs = dump_find_regset(task, NT_PRSTATUS);
+	if (!rs || rs->n * rs->size != sizeof(ctx->core.regs))
+		return -EINVAL;
+	ret = regset_get(task, rs, sizeof(ctx->core.regs), &ctx->core.regs);
+	if (ret < 0)
+		return ret;
+	if (ctx->core.regs.cs != __USER_CS) {
+		bproc_reason(ctx->reason, "not in 64-bit mode");
+		return -EOPNOTSUPP;
+	}
+
+	rs = NULL;
+	if (boot_cpu_has(X86_FEATURE_XSAVE))
+		rs = dump_find_regset(task, NT_X86_XSTATE);
+	if (rs) {
+		ctx->core.xstate_kind = BPROC_XSTATE_XSAVE;
+		ctx->core.xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+	} else {
+		rs = dump_find_regset(task, NT_PRFPREG);
+		ctx->core.xstate_kind = BPROC_XSTATE_FXSAVE;
+	}
+	if (!rs || rs->n * rs->size > BPROC_IMAGE_MAX_XSTATE)
+		return -EINVAL;
+	ctx->xstate_size = rs->n * rs->size;
+	ctx->xstate = kzalloc(ctx->xstate_size, GFP_KERNEL);
+	if (!ctx->xstate)
+		return -ENOMEM;
+	ret = regset_get(task, rs, ctx->xstate_size, ctx->xstate);
+	if (ret < 0)
+		return ret;
+
+	ctx->core.rseq = (unsigned long)task->rseq;
+	ctx->core.rseq_len = task->rseq ? sizeof(struct rseq) : 0;
+	ctx->core.rseq_sig = task->rseq_sig;
+	ctx->core.clear_child_tid = (unsigned long)task->clear_child_tid;
+	ctx->core.robust_list = (unsigned long)task->robust_list;
+	ctx->core.personality = task->personality;
+	ctx->core.pid = task_pid_vnr(task);
+	__get_task_comm(ctx->core.comm, sizeof(ctx->core.comm), task);
+	return 0;
+}
+
+static void dump_one_siginfo(struct bproc_image_siginfo *out,
+			     const kernel_siginfo_t *info)
+{
+	BUILD_BUG_ON(sizeof(kernel_siginfo_t) != sizeof(out->info));
+	out->signo = info->si_signo;
+	memcpy(out->info, info, sizeof(out->info));
+}
+
+static int dump_signals(struct dump_ctx *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct sighand_struct *sighand = task->sighand;
+	struct sigpending *lists[2] = { &task->pending,
+					&task->signal->shared_pending };
+	struct bproc_image_signals *sig = &ctx->sig;
+	u32 max = BPROC_IMAGE_MAX_PENDING, n = 0;
+	int i, l, ret = 0;
+
+	ctx->pending = kvcalloc(max, sizeof(*ctx->pending), GFP_KERNEL);
+	if (!ctx->pending)
+		return -ENOMEM;
+
+	spin_lock_irq(&sighand->siglock);
+	for (i = 0; i < _NSIG; i++) {
+		const struct sigaction *sa = &sighand->action[i].sa;
+
+		sig->action[i].handler = (unsigned long)sa->sa_handler;
+		sig->action[i].flags = sa->sa_flags;
+		sig->action[i].restorer = (unsigned long)sa->sa_restorer;
+		sig->action[i].mask = sa->sa_mask.sig[0];
+	}
+	if (test_tsk_restore_sigmask(task))
+		sig->blocked = task->saved_sigmask.sig[0];
+	else
+		sig->blocked = task->blocked.sig[0];
+
+	for (l = 0; l < 2 && !ret; l++) {
+		struct sigqueue *q;
+		u64 seen = 0;
+
+		list_for_each_entry(q, &lists[l]->list, list) {
+			int s = q->info.si_signo;
+
+			if (s < 1 || s > _NSIG)
+				continue;
+			if (n == max) {
+				ret = -EOPNOTSUPP;
+				break;
+			}
+			dump_one_siginfo(&ctx->pending[n++], &q->info);
+			seen |= 1ULL << (s - 1);
+		}
+		/* Pending without a queue entry: record as sent by the kernel. */
+		for (i = 1; i <= _NSIG && !ret; i++) {
+			kernel_siginfo_t info = {};
+
+			if (!sigismember(&lists[l]->signal, i) ||
+			    (seen & (1ULL << (i - 1))))
+				continue;
+			if (n == max) {
+				ret = -EOPNOTSUPP;
+				break;
+			}
+			info.si_signo = i;
+			info.si_code = SI_KERNEL;
+			dump_one_siginfo(&ctx->pending[n++], &info);
+		}
+	}
+	spin_unlock_irq(&sighand->siglock);
+	if (ret) {
+		bproc_reason(ctx->reason, "more than %u pending signals", max);
+		return ret;
+	}
+	sig->nr_pending = n;
+	sig->sas_ss_sp = task->sas_ss_sp;
+	sig->sas_ss_size = task->sas_ss_size;
+	sig->sas_ss_flags = task->sas_ss_flags;
+	return 0;
+}
+
+static const char *dump_special_name(struct vm_area_struct *vma)
+{
+	if (vma->vm_ops && vma->vm_ops->name)
+		return vma->vm_ops->name(vma);
+	return NULL;
+}
+
+/* Why a shared file mapping or open file cannot move, or NULL. */
+static const char *dump_unmovable_file(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+	const char *name = file->f_path.dentry->d_name.name;
+
+	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
+		return "a device";
+	if (S_ISSOCK(inode->i_mode))
+		return "a socket";
+	if (S_ISFIFO(inode->i_mode))
+		return "a pipe";
+	if (!strncmp(name, "SYSV", 4) && d_unlinked(file->f_path.dentry))
+		return "SysV shared memory";
+	if (!strcmp(name, "dev/zero") && d_unlinked(file->f_path.dentry))
+		return "shared anonymous memory";
+	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
+		return "not a regular file";
+	return NULL;
+}
+
+static bool dump_file_in(struct inode **set, u32 n, struct inode *inode)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == inode)
+			return true;
+	return false;
+}
+
+/* Classify every mapping; the caller holds the mmap lock for reading. */
+static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
+{
+	struct mm_struct *mm = ctx->mm;
+	struct inode *exe = NULL;
+	struct vm_area_struct *vma;
+	struct file *exe_file;
+	u32 nr_libs = 0, n = 0;
+	char what[48];
+	int ret;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	if (mm->map_count > BPROC_IMAGE_MAX_VMAS) {
+		bproc_reason(ctx->reason, "more than %u mappings",
+			     BPROC_IMAGE_MAX_VMAS);
+		return -EOPNOTSUPP;
+	}
+	rcu_read_lock();
+	exe_file = rcu_dereference(mm->exe_file);
+	if (exe_file)
+		exe = file_inode(exe_file);
+	rcu_read_unlock();
+
+	/* Libraries: files that are mapped executable somewhere. */
+	for_each_vma(vmi, vma) {
+		struct inode *inode;
+
+		if (!vma->vm_file || !(vma->vm_flags & VM_EXEC))
+			continue;
+		inode = file_inode(vma->vm_file);
+		if (inode != exe && !dump_file_in(libs, nr_libs, inode) &&
+		    nr_libs < BPROC_IMAGE_MAX_VMAS)
+			libs[nr_libs++] = inode;
+	}
+
+	vma_iter_init(&vmi, mm, 0);
+	for_each_vma(vmi, vma) {
+		struct bproc_image_vma *v = &ctx->vmas[n];
+		unsigned long fl = vma->vm_flags;
+		const char *special = dump_special_name(vma);
+		const char *why;
+
+		if (n == ctx->nr_vmas)
+			return -EAGAIN;
+		memset(v, 0, sizeof(*v));
+		v->start = vma->vm_start;
+		v->end = vma->vm_end;
+		v->pgoff = vma->vm_pgoff;
+		v->prot = ((fl & VM_READ) ? BPROC_PROT_READ : 0) |
+			  ((fl & VM_WRITE) ? BPROC_PROT_WRITE : 0) |
+			  ((fl & VM_EXEC) ? BPROC_PROT_EXEC : 0);
+		v->path = BPROC_IMAGE_NO_PATH;
+		if (fl & VM_GROWSDOWN)
+			v->flags |= BPROC_VMA_GROWSDOWN;
+		if (fl & VM_NORESERVE)
+			v->flags |= BPROC_VMA_NORESERVE;
+		snprintf(what, sizeof(what), "mapping at %lx", vma->vm_start);
+
+		if (special && !strcmp(special, "[vdso]") &&
+		    vma->vm_start == (unsigned long)mm->context.vdso) {
+			v->kind = BPROC_VMA_VDSO;
+			ctx->mmi.vdso_start = v->start;
+			ctx->mmi.vdso_end = v->end;
+		} else if (special && !strcmp(special, "[vvar]")) {
+			v->kind = BPROC_VMA_VVAR;
+			ctx->mmi.vvar_start = v->start;
+			ctx->mmi.vvar_end = v->end;
+		} else if (special) {
+			bproc_reason(ctx->reason, "%s is special (%s)", what,
+				     special);
+			return -EOPNOTSUPP;
+		} else if (fl & (VM_IO | VM_PFNMAP | VM_MIXEDMAP)) {
+			bproc_reason(ctx->reason, "%s is a device mapping",
+				     what);
+			return -EOPNOTSUPP;
+		} else if (fl & VM_HUGETLB) {
+			bproc_reason(ctx->reason, "%s is hugetlbfs memory",
+				     what);
+			return -EOPNOTSUPP;
+		} else if (fl & VM_SHARED || fl & VM_MAYSHARE) {
+			if (!vma->vm_file) {
+				bproc_reason(ctx->reason,
+					     "%s is shared anonymous memory",
+					     what);
+				return -EOPNOTSUPP;
+			}
+			why = dump_unmovable_file(vma->vm_file);
+			if (why || !S_ISREG(file_inode(vma->vm_file)->i_mode)) {
+				bproc_reason(ctx->reason, "%s is %s", what,
+					     why ?: "not a regular file");
+				return -EOPNOTSUPP;
+			}
+			ret = dump_path(ctx, &vma->vm_file->f_path, what,
+					&v->path);
+			if (ret)
+				return ret;
+			v->kind = BPROC_VMA_FILE;
+			v->flags |= BPROC_VMA_SHARED;
+			if (vma->vm_file->f_mode & FMODE_WRITE)
+				v->flags |= BPROC_VMA_MAYWRITE;
+		} else if (vma_is_anonymous(vma)) {
+			v->kind = BPROC_VMA_ANON;
+		} else {
+			struct inode *inode = file_inode(vma->vm_file);
+			bool content;
+
+			if (!S_ISREG(inode->i_mode)) {
+				bproc_reason(ctx->reason,
+					     "%s maps a device", what);
+				return -EOPNOTSUPP;
+			}
+			if (inode == exe)
+				content = ctx->flags & BPROC_DUMP_EXEC;
+			else if (dump_file_in(libs, nr_libs, inode))
+				content = ctx->flags & BPROC_DUMP_LIBS;
+			else
+				content = ctx->flags & BPROC_DUMP_OTHER;
+			/* A deleted file cannot be reopened: carry it whole. */
+			if (d_unlinked(vma->vm_file->f_path.dentry))
+				content = true;
+			else {
+				ret = dump_path(ctx, &vma->vm_file->f_path,
+						what, &v->path);
+				if (ret)
+					return ret;
+			}
+			v->kind = content ? BPROC_VMA_CONTENT : BPROC_VMA_FILE;
+		}
+		n++;
+	}
+	ctx->nr_vmas = n;
+	if (!ctx->mmi.vdso_start) {
+		bproc_reason(ctx->reason, "the process has no vDSO");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int dump_mm_layout(struct dump_ctx *ctx)
+{
+	struct mm_struct *mm = ctx->mm;
+	struct bproc_image_mm *m = &ctx->mmi;
+	struct inode **libs;
+	int ret, i;
+
+	ctx->nr_vmas = min_t(u32, READ_ONCE(mm->map_count) + 8,
+			     BPROC_IMAGE_MAX_VMAS);
+	ctx->vmas = kvcalloc(ctx->nr_vmas, sizeof(*ctx->vmas), GFP_KERNEL);
+	libs = kvcalloc(ctx->nr_vmas, sizeof(*libs), GFP_KERNEL);
+	if (!ctx->vmas || !libs) {
+		kvfree(libs);
+		return -ENOMEM;
+	}
+
+	mmap_read_lock(mm);
+	m->start_code = mm->start_code;
+	m->end_code = mm->end_code;
+	m->start_data = mm->start_data;
+	m->end_data = mm->end_data;
+	m->start_brk = mm->start_brk;
+	m->brk = mm->brk;
+	m->start_stack = mm->start_stack;
+	spin_lock(&mm->arg_lock);
+	m->arg_start = mm->arg_start;
+	m->arg_end = mm->arg_end;
+	m->env_start = mm->env_start;
+	m->env_end = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	for (i = 0; i + 1 < AT_VECTOR_SIZE && i + 1 < BPROC_IMAGE_MAX_AUXV;
+	     i += 2) {
+		m->auxv[i] = mm->saved_auxv[i];
+		m->auxv[i + 1] = mm->saved_auxv[i + 1];
+		if (mm->saved_auxv[i] == AT_NULL)
+			break;
+	}
+	m->nr_auxv = min(i + 2, BPROC_IMAGE_MAX_AUXV);
+	ret = dump_vmas_locked(ctx, libs);
+	mmap_read_unlock(mm);
+	kvfree(libs);
+	if (ret)
+		return ret;
+	return bproc_vdso_crc(ctx->task, m->vdso_start,
+			      m->vdso_end - m->vdso_start, &m->vdso_crc);
+}
+
+int bproc_vdso_crc(struct task_struct *task, unsigned long start,
+		   unsigned long len, u32 *crc)
+{
+	void *buf;
+	int ret = 0;
+
+	if (!len || len > 64 * PAGE_SIZE)
+		return -EINVAL;
+	buf = kvmalloc(len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (access_process_vm(task, start, buf, len, FOLL_FORCE) != len)
+		ret = -EFAULT;
+	else
+		*crc = crc32_le(0, buf, len);
+	kvfree(buf);
+	return ret;
+}
+
+static int dump_add_run(struct dump_ctx *ctx, unsigned long addr)
+{
+	struct bproc_image_pagemap *r = ctx->nr_runs ?
+						&ctx->runs[ctx->nr_runs - 1] :
+						NULL;
+
+	ctx->nr_pages++;
+	if (r && r->vaddr + r->nr_pages * PAGE_SIZE == addr) {
+		r->nr_pages++;
+		return 0;
+	}
+	if (ctx->nr_runs == BPROC_IMAGE_MAX_RUNS) {
+		bproc_reason(ctx->reason, "memory too fragmented");
+		return -EOPNOTSUPP;
+	}
+	if (ctx->nr_runs == ctx->runs_cap) {
+		u32 cap = max_t(u32, 64, ctx->runs_cap * 2);
+		void *p = kvrealloc(ctx->runs, ctx->runs_cap * sizeof(*r),
+				    cap * sizeof(*r), GFP_KERNEL);
+
+		if (!p)
+			return -ENOMEM;
+		ctx->runs = p;
+		ctx->runs_cap = cap;
+	}
+	ctx->runs[ctx->nr_runs].vaddr = addr;
+	ctx->runs[ctx->nr_runs].nr_pages = 1;
+	ctx->nr_runs++;
+	return 0;
+}
+
+/*
+ * Find the pages of one mapping that go into the image: present and not
+ * all zero for anonymous memory and mappings carried by content, written
+ * since mapped (anonymous copies) for a private file mapping.
+ */
+static int dump_scan_vma(struct dump_ctx *ctx, const struct bproc_image_vma *v,
+			 struct page **pages)
+{
+	bool cow_only = v->kind == BPROC_VMA_FILE;
+	unsigned long addr = v->start;
+	int ret = 0;
+
+	while (addr < v->end && !ret) {
+		unsigned long nr = min_t(unsigned long, DUMP_BATCH,
+					 (v->end - addr) >> PAGE_SHIFT);
+		long got, i;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		mmap_read_lock(ctx->mm);
+		got = get_user_pages_remote(ctx->mm, addr, nr,
+					    FOLL_FORCE | FOLL_DUMP, pages, NULL,
+					    NULL);
+		mmap_read_unlock(ctx->mm);
+		if (got == -EFAULT) { /* a hole: never touched */
+			addr += PAGE_SIZE;
+			continue;
+		}
+		if (got <= 0)
+			return got ? got : -EFAULT;
+		for (i = 0; i < got; i++) {
+			struct page *page = pages[i];
+			bool keep;
+
+			if (cow_only) {
+				keep = PageAnon(page);
+			} else {
+				void *k = kmap_local_page(page);
+
+				keep = memchr_inv(k, 0, PAGE_SIZE) != NULL;
+				kunmap_local(k);
+			}
+			if (keep && !ret)
+				ret = dump_add_run(ctx, addr + i * PAGE_SIZE);
+			put_page(page);
+		}
+		addr += got * PAGE_SIZE;
+		cond_resched();
+	}
+	return ret;
+}
+
+static int dump_pagemap(struct dump_ctx *ctx)
+{
+	struct page **pages;
+	int ret = 0;
+	u32 i;
+
+	pages = kvmalloc_array(DUMP_BATCH, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < ctx->nr_vmas && !ret; i++) {
+		const struct bproc_image_vma *v = &ctx->vmas[i];
+
+		if (v->kind == BPROC_VMA_ANON || v->kind == BPROC_VMA_CONTENT ||
+		    (v->kind == BPROC_VMA_FILE && !(v->flags & BPROC_VMA_SHARED)))
+			ret = dump_scan_vma(ctx, v, pages);
+	}
+	kvfree(pages);
+	return ret;
+}
+
+/* The file descriptor after @n (from @n), with a reference, or -1. */
+static int dump_next_fd(struct task_struct *task, unsigned int n,
+			struct file **filep)
+{
+	struct files_struct *files;
+	int fd = -1;
+
+	task_lock(task);
+	files = task->files;
+	if (files) {
+		struct fdtable *fdt;
+		unsigned int i;
+
+		rcu_read_lock();
+		fdt = files_fdtable(files);
+		for (i = n; i < fdt->max_fds; i++) {
+			struct file *f = rcu_dereference(fdt->fd[i]);
+
+			if (f && get_file_rcu(f)) {
+				*filep = f;
+				fd = i;
+				break;
+			}
+		}
+		rcu_read_unlock();
+	}
+	task_unlock(task);
+	return fd;
+}
+
+static int dump_files(struct dump_ctx *ctx)
+{
+	u32 max = BPROC_IMAGE_MAX_FILES, n = 0;
+	struct file *file;
+	char what[32];
+	int fd = 2, ret = 0;
+
+	ctx->files = kvcalloc(max, sizeof(*ctx->files), GFP_KERNEL);
+	if (!ctx->files)
+		return -ENOMEM;
+	while ((fd = dump_next_fd(ctx->task, fd + 1, &file)) >= 0) {
+		struct bproc_image_file *f = &ctx->files[n];
+		const char *why = dump_unmovable_file(file);
+
+		snprintf(what, sizeof(what), "fd %d", fd);
+		if (why) {
+			char *p = d_path(&file->f_path, ctx->pathbuf, PATH_MAX);
+
+			bproc_reason(ctx->reason, "fd %d is %s (%s)", fd, why,
+				     IS_ERR(p) ? "?" : p);
+			ret = -EOPNOTSUPP;
+		} else if (n == max) {
+			bproc_reason(ctx->reason, "more than %u open files",
+				     max);
+			ret = -EOPNOTSUPP;
+		} else {
+			f->fd = fd;
+			f->flags = file->f_flags;
+			f->pos = file->f_pos;
+			f->mode = file_inode(file)->i_mode;
+			ret = dump_path(ctx, &file->f_path, what, &f->path);
+			n++;
+		}
+		fput(file);
+		if (ret)
+			return ret;
+	}
+	ctx->env.nr_files = n;
+	return 0;
+}
+
+static int dump_taskenv(struct dump_ctx *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct bproc_image_taskenv *env = &ctx->env;
+	const struct cred *cred;
+	struct path pwd;
+	bool have_pwd = false;
+	int ret, i;
+
+	task_lock(task);
+	if (task->fs) {
+		env->umask = task->fs->umask;
+		get_fs_pwd(task->fs, &pwd);
+		have_pwd = true;
+	}
+	task_unlock(task);
+	if (!have_pwd)
+		return -ESRCH;
+	ret = dump_path(ctx, &pwd, "the working directory", &env->cwd);
+	path_put(&pwd);
+	if (ret)
+		return ret;
+
+	cred = get_task_cred(task);
+	env->uid = from_kuid_munged(cred->user_ns, cred->uid);
+	env->euid = from_kuid_munged(cred->user_ns, cred->euid);
+	env->suid = from_kuid_munged(cred->user_ns, cred->suid);
+	env->fsuid = from_kuid_munged(cred->user_ns, cred->fsuid);
+	env->gid = from_kgid_munged(cred->user_ns, cred->gid);
+	env->egid = from_kgid_munged(cred->user_ns, cred->egid);
+	env->sgid = from_kgid_munged(cred->user_ns, cred->sgid);
+	env->fsgid = from_kgid_munged(cred->user_ns, cred->fsgid);
+	env->nr_groups = min_t(u32, cred->group_info->ngroups,
+			       BPROC_IMAGE_MAX_GROUPS);
+	ctx->groups = kvcalloc(env->nr_groups + 1, sizeof(u32), GFP_KERNEL);
+	if (ctx->groups)
+		for (i = 0; i < env->nr_groups; i++)
+			ctx->groups[i] = from_kgid_munged(
+				cred->user_ns, cred->group_info->gid[i]);
+	put_cred(cred);
+	if (!ctx->groups)
+		return -ENOMEM;
+
+	task_lock(task->group_leader);
+	for (i = 0; i < BPROC_IMAGE_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
+		env->rlim[i].cur = task->signal->rlim[i].rlim_cur;
+		env->rlim[i].max = task->signal->rlim[i].rlim_max;
+	}
+	task_unlock(task->group_leader);
+	return dump_files(ctx);
+}
+
+static int dump_write(struct dump_ctx *ctx, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = kernel_write(ctx->out, buf, len, &ctx->pos);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= n;
+		ctx->written += n;
+	}
+	return 0;
+}
+
+static int dump_section(struct dump_ctx *ctx, u32 type, u64 size)
+{
+	struct bproc_image_section s = { .type = type, .size = size };
+
+	return dump_write(ctx, &s, sizeof(s));
+}
+
+/* Stream the contents of the page-map runs, straight from the pages. */
+static int dump_pages(struct dump_ctx *ctx)
+{
+	struct page **pages;
+	struct bio_vec *bv;
+	int ret = 0;
+	u32 r;
+
+	pages = kvmalloc_array(DUMP_BATCH, sizeof(*pages), GFP_KERNEL);
+	bv = kvmalloc_array(DUMP_BATCH, sizeof(*bv), GFP_KERNEL);
+	if (!pages || !bv) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (r = 0; r < ctx->nr_runs && !ret; r++) {
+		unsigned long addr = ctx->runs[r].vaddr;
+		u64 left = ctx->runs[r].nr_pages;
+
+		while (left && !ret) {
+			unsigned long nr = min_t(u64, left, DUMP_BATCH);
+			struct iov_iter iter;
+			long got, i;
+
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			mmap_read_lock(ctx->mm);
+			got = get_user_pages_remote(ctx->mm, addr, nr,
+						    FOLL_FORCE, pages, NULL,
+						    NULL);
+			mmap_read_unlock(ctx->mm);
+			if (got <= 0) {
+				bproc_reason(ctx->reason,
+					     "memory at %lx vanished", addr);
+				ret = got ? got : -EFAULT;
+				break;
+			}
+			for (i = 0; i < got; i++) {
+				bv[i].bv_page = pages[i];
+				bv[i].bv_len = PAGE_SIZE;
+				bv[i].bv_offset = 0;
+			}
+			iov_iter_bvec(&iter, ITER_SOURCE, bv, got,
+				      got * PAGE_SIZE);
+			file_start_write(ctx->out);
+			while (iov_iter_count(&iter)) {
+				ssize_t n = vfs_iter_write(ctx->out, &iter,
+							   &ctx->pos, 0);
+
+				if (n <= 0) {
+					ret = n ? n : -EIO;
+					break;
+				}
+				ctx->written += n;
+			}
+			file_end_write(ctx->out);
+			for (i = 0; i < got; i++)
+				put_page(pages[i]);
+			addr += got * PAGE_SIZE;
+			left -= got;
+		}
+	}
+out_free:
+	kvfree(bv);
+	kvfree(pages);
+	return ret;
+}
+
+static int dump_write_image(struct dump_ctx *ctx)
+{
+	struct bproc_image_header hdr = {
+		.magic = BPROC_IMAGE_MAGIC,
+		.version = BPROC_IMAGE_VERSION,
+		.arch = BPROC_ARCH_X86_64,
+		.page_size = PAGE_SIZE,
+		.header_size = sizeof(hdr),
+		.nr_sections = 9,
+		.dump_flags = ctx->flags,
+	};
+	u64 groups_size = ALIGN((u64)ctx->env.nr_groups * sizeof(u32), 8);
+	int ret;
+
+	strscpy(hdr.release, init_utsname()->release, sizeof(hdr.release));
+	ret = dump_write(ctx, &hdr, sizeof(hdr));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_CORE, sizeof(ctx->core));
+	if (!ret)
+		ret = dump_write(ctx, &ctx->core, sizeof(ctx->core));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_XSTATE, ctx->xstate_size);
+	if (!ret)
+		ret = dump_write(ctx, ctx->xstate, ctx->xstate_size);
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_SIGNALS,
+				   sizeof(ctx->sig) + ctx->sig.nr_pending *
+							      sizeof(*ctx->pending));
+	if (!ret)
+		ret = dump_write(ctx, &ctx->sig, sizeof(ctx->sig));
+	if (!ret)
+		ret = dump_write(ctx, ctx->pending,
+				 ctx->sig.nr_pending * sizeof(*ctx->pending));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_MM, sizeof(ctx->mmi));
+	if (!ret)
+		ret = dump_write(ctx, &ctx->mmi, sizeof(ctx->mmi));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_VMAS,
+				   ctx->nr_vmas * sizeof(*ctx->vmas));
+	if (!ret)
+		ret = dump_write(ctx, ctx->vmas,
+				 ctx->nr_vmas * sizeof(*ctx->vmas));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_PATHS, ctx->paths_len);
+	if (!ret)
+		ret = dump_write(ctx, ctx->paths, ctx->paths_len);
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_TASKENV,
+				   sizeof(ctx->env) + groups_size +
+					   ctx->env.nr_files *
+						   sizeof(*ctx->files));
+	if (!ret)
+		ret = dump_write(ctx, &ctx->env, sizeof(ctx->env));
+	if (!ret)
+		ret = dump_write(ctx, ctx->groups, groups_size);
+	if (!ret)
+		ret = dump_write(ctx, ctx->files,
+				 ctx->env.nr_files * sizeof(*ctx->files));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_PAGEMAP,
+				   ctx->nr_runs * sizeof(*ctx->runs));
+	if (!ret)
+		ret = dump_write(ctx, ctx->runs,
+				 ctx->nr_runs * sizeof(*ctx->runs));
+	if (!ret)
+		ret = dump_section(ctx, BPROC_SEC_PAGES,
+				   ctx->nr_pages * PAGE_SIZE);
+	if (!ret)
+		ret = dump_pages(ctx);
+	return ret;
+}
+
+int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
+		    u64 *written, char *reason)
+{
+	struct dump_ctx *ctx;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->task = task;
+	ctx->out = out;
+	ctx->flags = flags;
+	ctx->reason = reason;
+	ctx->last_path = BPROC_IMAGE_NO_PATH;
+	ctx->pos = out->f_pos;
+	ctx->pathbuf = kmalloc(PATH_MAX, GFP_KERNEL);
+	ctx->mm = get_task_mm(task);
+	if (!ctx->pathbuf || !ctx->mm) {
+		ret = ctx->mm ? -ENOMEM : -ESRCH;
+		goto out_free;
+	}
+	if (get_nr_threads(task) != 1) {
+		bproc_reason(reason, "the process has %d threads",
+			     get_nr_threads(task));
+		ret = -EOPNOTSUPP;
+		goto out_free;
+	}
+
+	/* Phase 1: collect and check; nothing is written yet. */
+	ret = dump_registers(ctx);
+	if (!ret)
+		ret = dump_signals(ctx);
+	if (!ret)
+		ret = dump_mm_layout(ctx);
+	if (!ret)
+		ret = dump_taskenv(ctx);
+	if (!ret)
+		ret = dump_pagemap(ctx);
+	if (ret)
+		goto out_free;
+
+	/* Phase 2: write. */
+	ret = dump_write_image(ctx);
+	if (!(out->f_mode & FMODE_STREAM))
+		out->f_pos = ctx->pos;
+	*written = ctx->written;
+	if (ret && !reason[0])
+		bproc_reason(reason, "writing the image failed (%d)", ret);
+
+out_free:
+	if (ctx->mm)
+		mmput(ctx->mm);
+	kvfree(ctx->runs);
+	kvfree(ctx->files);
+	kvfree(ctx->groups);
+	kvfree(ctx->paths);
+	kvfree(ctx->vmas);
+	kvfree(ctx->pending);
+	kfree(ctx->xstate);
+	kfree(ctx->pathbuf);
+	kfree(ctx);
+	return ret;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * engine.h - what main.c (the device), dump.c and restore.c share.
+ */
+#ifndef BPROC_ENGINE_H
+#define BPROC_ENGINE_H
+
+#include <linux/types.h>
+#include <bproc/bproc.h>
+#include <bproc/image.h>
+
+struct task_struct;
+struct file;
+
+#define bproc_reason(reason, fmt, ...) \
+	snprintf(reason, BPROC_REASON_LEN, fmt, ##__VA_ARGS__)
+
+/*
+ * bproc_dump_task - write the image of @task to @out.
+ *
+ * Runs either in @task's own context (from its task_work, at a return to
+ * user space) or, for a stopped or traced task, in the caller's context
+ * while @task stays stopped. Checks first that everything can move and
+ * writes nothing otherwise (-EOPNOTSUPP with @reason). Leaves @task
+ * unchanged. Returns 0 and the bytes written in @written, or -errno.
+ */
+int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
+		    u64 *written, char *reason);
+
+/*
+ * bproc_restore - replace the calling process by the image read from @img.
+ *
+ * Everything in the image is read and checked before the calling process
+ * is touched; until then a failure returns -errno with @reason and leaves it
+ * intact. After that point a failure kills it (SIGKILL). On success the
+ * return to user space enters the restored program.
+ */
+int bproc_restore(struct file *img, const struct bproc_restore_args *args,
+		  char *reason);
+
+/* The vDSO of @mm and its checksum, shared by dump and restore. */
+int bproc_vdso_crc(struct task_struct *task, unsigned long start,
+		   unsigned long len, u32 *crc);
+
+#endif /* BPROC_ENGINE_H */

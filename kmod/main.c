@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bproc.ko - the bproc migration engine: /dev/bproc (include/bproc/bproc.h).
+ *
+ * BPROC_IOC_DUMP makes a process write its own image (dump.c) and parks it;
+ * BPROC_IOC_RESTORE replaces the caller by an image (restore.c). This file
+ * wires the device and owns the dump requests.
+ *
+ * Lifetime and locking
+ * --------------------
+ * A dump is a struct dump_request shared by the caller (the ioctl, then the
+ * handle file it returns) and the target (its task_work). It is
+ * reference-counted (kref): one reference for the caller side, one for the
+ * queued task_work; whoever drops the last frees it.
+ *
+ *  - dump_requests_lock (a mutex) protects the list of live requests, used
+ *    only to refuse a second dump of a process that has one (EBUSY). A
+ *    request is on the list from before its task_work is queued until the
+ *    target has finished with it (resumed or died).
+ *  - req->state moves QUEUED -> SELF (the target dumps itself) or QUEUED ->
+ *    EXTERNAL (the target is stopped or traced, so the caller dumps it on
+ *    its behalf) with cmpxchg; whoever wins writes the image, sets
+ *    req->result and completes req->done.
+ *  - req->decision moves once from UNDECIDED to RESUME or KILL (cmpxchg),
+ *    by the handle's ioctls, by closing the handle, by a failed dump or by
+ *    the caller being killed while it waits; req->wait wakes the parked
+ *    target. A parked target waits killably, so SIGKILL always ends it.
+ *
+ * The target never returns to user space while its image is being written,
+ * nor after, before a decision. If the caller disappears, the handle's
+ * release resumes the target, so a process is never lost.
+ *
+ * Stopped and traced targets: a task in TASK_STOPPED or TASK_TRACED does not
+ * run task_work until it is continued, so the caller writes the image itself
+ * (the registers and FPU state are saved in the task, the memory is read
+ * with get_user_pages). The task_work is queued anyway: should the task be
+ * continued during the dump, it runs the task_work before any user code and
+ * waits there for the outcome. The parked state of a stopped target is its
+ * stop: RESUME leaves it stopped as it was, KILL sends SIGKILL. A restored
+ * image of a stopped process runs (the stop is not part of the image).
+ *
+ * Ghosts (the next step; not built yet). After a move, the front-end
+ * process must stay as a ghost that keeps its pid. The plan: a third
+ * decision, GHOST, taken through the handle. The parked target then
+ * unmaps its whole address space (vm_munmap from its own context, so its
+ * memory is released), and sleeps interruptibly in its task_work; each
+ * signal it receives is taken off its queue (dequeue_signal) and queued on
+ * the request as an event that the handle holder reads (read/poll on the
+ * handle: struct bproc_ghost_event { signo, code, pid, uid }), except
+ * SIGKILL, which ends it at once. The handle holder (the node agent) ends
+ * the ghost with BPROC_IOC_GHOST_EXIT { code or signal }: for a signal the
+ * ghost sends it to itself with the default action restored; for an exit
+ * code (do_exit is not exported) it maps one anonymous executable page, writes
+ * "mov $code, %edi; mov $__NR_exit_group, %eax; syscall" there and returns
+ * to it with pt_regs pointing at it. Closing the handle of a ghost kills it
+ * with SIGKILL (it has no memory left to resume).
+ */
+#define pr_fmt(fmt) "bproc: " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/capability.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "engine.h"
+
+#define BPROC_MODULE_VERSION "1.0"
+
+enum dump_state { DUMP_QUEUED, DUMP_SELF, DUMP_EXTERNAL };
+enum dump_decision { DECIDE_NONE, DECIDE_RESUME, DECIDE_KILL };
+
+struct dump_request {
+	struct kref ref;
+	struct list_head node; /* on dump_requests */
+	struct callback_head work;
+	struct task_struct *task;
+	struct file *out;
+	u32 flags;
+	int state;    /* enum dump_state, cmpxchg */
+	int decision; /* enum dump_decision, cmpxchg */
+	int result;
+	u64 written;
+	struct completion done; /* the image is written (or failed) */
+	wait_queue_head_t wait; /* the parked target waits for a decision */
+	char reason[BPROC_REASON_LEN];
+};
+
+static DEFINE_MUTEX(dump_requests_lock);
+static LIST_HEAD(dump_requests);
+
+static void dump_request_free(struct kref *ref)
+{
+	struct dump_request *req = container_of(ref, struct dump_request, ref);
+
+	fput(req->out);
+	put_task_struct(req->task);
+	kfree(req);
+}
+
+static void dump_request_put(struct dump_request *req)
+{
+	kref_put(&req->ref, dump_request_free);
+}
+
+static void dump_request_unlist(struct dump_request *req)
+{
+	mutex_lock(&dump_requests_lock);
+	list_del_init(&req->node);
+	mutex_unlock(&dump_requests_lock);
+}
+
+static void dump_decide(struct dump_request *req, int decision)
+{
+	if (cmpxchg(&req->decision, DECIDE_NONE, decision) == DECIDE_NONE)
+		wake_up_all(&req->wait);
+}
+
+static void dump_run(struct dump_request *req)
+{
+	req->result = bproc_dump_task(req->task, req->out, req->flags,
+				      &req->written, req->reason);
+	if (req->result)
+		dump_decide(req, DECIDE_RESUME);
+	complete_all(&req->done);
+}
+
+/*
+ * The target's side, at its return to user space: write the image unless
+ * the caller does, then stay parked until the caller decides.
+ */
+static void dump_work(struct callback_head *work)
+{
+	struct dump_request *req = container_of(work, struct dump_request, work);
+
+	if (current->flags & PF_EXITING) {
+		if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) == DUMP_QUEUED) {
+			req->result = -ESRCH;
+			bproc_reason(req->reason, "the process is exiting");
+			complete_all(&req->done);
+		}
+		goto out;
+	}
+	if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) == DUMP_QUEUED)
+		dump_run(req);
+	else
+		wait_for_completion_killable(&req->done);
+
+	if (!completion_done(&req->done))
+		goto out; /* killed while the caller dumps us */
+	wait_event_killable(req->wait, READ_ONCE(req->decision) != DECIDE_NONE);
+	if (READ_ONCE(req->decision) == DECIDE_KILL)
+		force_sig(SIGKILL);
+out:
+	dump_request_unlist(req);
+	dump_request_put(req);
+	module_put(THIS_MODULE);
+}
+
+static long dump_handle_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct dump_request *req = file->private_data;
+
+	switch (cmd) {
+	case BPROC_IOC_RESUME:
+		dump_decide(req, DECIDE_RESUME);
+		return READ_ONCE(req->decision) == DECIDE_RESUME ? 0 : -EINVAL;
+	case BPROC_IOC_KILL:
+		dump_decide(req, DECIDE_KILL);
+		if (READ_ONCE(req->decision) != DECIDE_KILL)
+			return -EINVAL;
+		/* A stopped target is parked in its stop. */
+		if (READ_ONCE(req->state) == DUMP_EXTERNAL)
+			send_sig(SIGKILL, req->task, 1);
+		return 0;
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static int dump_handle_release(struct inode *inode, struct file *file)
+{
+	struct dump_request *req = file->private_data;
+
+	dump_decide(req, DECIDE_RESUME);
+	dump_request_put(req);
+	return 0;
+}
+
+static const struct file_operations dump_handle_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = dump_handle_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = dump_handle_release,
+	.llseek = noop_llseek,
+};
+
+static bool dump_target_stopped(struct task_struct *task)
+{
+	return READ_ONCE(task->__state) & (__TASK_STOPPED | __TASK_TRACED);
+}
+
+/* Register @req for its task; -EBUSY if the task already has one. */
+static int dump_request_list(struct dump_request *req)
+{
+	struct dump_request *other;
+
+	mutex_lock(&dump_requests_lock);
+	list_for_each_entry(other, &dump_requests, node) {
+		if (other->task == req->task) {
+			mutex_unlock(&dump_requests_lock);
+			return -EBUSY;
+		}
+	}
+	list_add(&req->node, &dump_requests);
+	mutex_unlock(&dump_requests_lock);
+	return 0;
+}
+
+/* Queue the dump and wait for its result; the caller keeps one reference. */
+static int dump_start(struct dump_request *req)
+{
+	int ret;
+
+	ret = dump_request_list(req);
+	if (ret) {
+		bproc_reason(req->reason, "the process is being dumped");
+		return ret;
+	}
+	kref_get(&req->ref); /* for the task_work */
+	__module_get(THIS_MODULE);
+	init_task_work(&req->work, dump_work);
+	ret = task_work_add(req->task, &req->work, TWA_SIGNAL);
+	if (ret) {
+		module_put(THIS_MODULE);
+		dump_request_unlist(req);
+		dump_request_put(req);
+		bproc_reason(req->reason, "the process is exiting");
+		return -ESRCH;
+	}
+
+	if (dump_target_stopped(req->task) &&
+	    cmpxchg(&req->state, DUMP_QUEUED, DUMP_EXTERNAL) == DUMP_QUEUED)
+		dump_run(req);
+
+	ret = wait_for_completion_killable(&req->done);
+	if (ret) {
+		/* We go; the target must not wait for us. */
+		dump_decide(req, DECIDE_RESUME);
+		return ret;
+	}
+	return req->result;
+}
+
+static long bproc_ioctl_dump(void __user *argp)
+{
+	struct bproc_dump_args args;
+	struct dump_request *req;
+	struct file *handle;
+	struct pid *pid;
+	int ret, fd;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags & ~BPROC_DUMP_ALL || args.pid <= 0)
+		return -EINVAL;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	kref_init(&req->ref);
+	INIT_LIST_HEAD(&req->node);
+	init_completion(&req->done);
+	init_waitqueue_head(&req->wait);
+	req->flags = args.flags;
+
+	req->out = fget(args.fd);
+	if (!req->out) {
+		kfree(req);
+		return -EBADF;
+	}
+	pid = find_get_pid(args.pid);
+	req->task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!req->task) {
+		fput(req->out);
+		kfree(req);
+		return -ESRCH;
+	}
+
+	ret = -EBADF;
+	if (!(req->out->f_mode & FMODE_WRITE))
+		goto out_put;
+	ret = -EINVAL;
+	if (req->task->flags & (PF_KTHREAD | PF_IO_WORKER) ||
+	    !req->task->mm) {
+		bproc_reason(req->reason, "not a user process");
+		goto out_put;
+	}
+	if (same_thread_group(req->task, current)) {
+		bproc_reason(req->reason, "a process cannot dump itself");
+		goto out_put;
+	}
+	if (get_nr_threads(req->task) != 1) {
+		bproc_reason(req->reason, "the process has %d threads",
+			     get_nr_threads(req->task));
+		ret = -EOPNOTSUPP;
+		goto out_put;
+	}
+
+	ret = dump_start(req);
+	if (ret)
+		goto out_put;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_resume;
+	}
+	handle = anon_inode_getfile("[bproc-dump]", &dump_handle_fops, req,
+				    O_RDWR);
+	if (IS_ERR(handle)) {
+		put_unused_fd(fd);
+		ret = PTR_ERR(handle);
+		goto out_resume;
+	}
+	args.handle_fd = fd;
+	args.image_size = req->written;
+	memset(args.reason, 0, sizeof(args.reason));
+	if (copy_to_user(argp, &args, sizeof(args))) {
+		put_unused_fd(fd);
+		fput(handle); /* resumes the target, drops our reference */
+		return -EFAULT;
+	}
+	fd_install(fd, handle);
+	return 0;
+
+out_resume:
+	dump_decide(req, DECIDE_RESUME);
+out_put:
+	strscpy(args.reason, req->reason, sizeof(args.reason));
+	args.handle_fd = -1;
+	args.image_size = req->written;
+	dump_request_put(req);
+	if (copy_to_user(argp, &args, sizeof(args)))
+		return -EFAULT;
+	return ret;
+}
+
+static long bproc_ioctl_restore(void __user *argp)
+{
+	struct bproc_restore_args args;
+	struct file *img;
+	int ret;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags & ~BPROC_RESTORE_CLOSE_FDS || args.pad)
+		return -EINVAL;
+	img = fget(args.fd);
+	if (!img)
+		return -EBADF;
+	memset(args.reason, 0, sizeof(args.reason));
+	if (!(img->f_mode & FMODE_READ))
+		ret = -EBADF;
+	else
+		ret = bproc_restore(img, &args, args.reason);
+	fput(img);
+	if (ret && !fatal_signal_pending(current) &&
+	    copy_to_user(argp, &args, sizeof(args)))
+		return -EFAULT;
+	return ret;
+}
+
+static long bproc_ioctl_version(void __user *argp)
+{
+	struct bproc_version v = {
+		.abi_version = BPROC_ABI_VERSION,
+		.image_version = BPROC_IMAGE_VERSION,
+		.page_size = PAGE_SIZE,
+	};
+
+	if (copy_to_user(argp, &v, sizeof(v)))
+		return -EFAULT;
+	return 0;
+}
+
+static long bproc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case BPROC_IOC_VERSION:
+		return bproc_ioctl_version(argp);
+	case BPROC_IOC_DUMP:
+		return bproc_ioctl_dump(argp);
+	case BPROC_IOC_RESTORE:
+		return bproc_ioctl_restore(argp);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static int bproc_open(struct inode *inode, struct file *file)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return nonseekable_open(inode, file);
+}
+
+static const struct file_operations bproc_fops = {
+	.owner = THIS_MODULE,
+	.open = bproc_open,
+	.unlocked_ioctl = bproc_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = no_llseek,
+};
+
+static struct miscdevice bproc_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "bproc",
+	.fops = &bproc_fops,
+	.mode = 0600,
+};
+
+module_misc_device(bproc_misc);
+
+MODULE_AUTHOR("bproc developers");
+MODULE_DESCRIPTION("bproc migration engine (process dump and restore)");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(BPROC_MODULE_VERSION);

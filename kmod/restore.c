@@ -1,0 +1,1026 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * restore.c - replace the calling process by an image (include/bproc/image.h).
+ *
+ * The image is untrusted. Restore reads every section up to PAGES into
+ * kernel memory, checks every address, size, count and ordering, opens every
+ * file the mappings need and checks that the calling process can take the
+ * image (its vDSO sits where the image's did and has the same text). For an
+ * image in a regular file it also checks that the file holds all the page
+ * data it announces. Any failure so far returns -EINVAL (or the error of a
+ * missing file) with a reason, and the caller is untouched.
+ *
+ * Then comes the point of no return: the caller's mappings (all but the
+ * vDSO) are unmapped, the image's are mapped, the page contents are read
+ * straight into the new pages, and the mm layout, signal state, registers,
+ * FPU state and thread pointers are set. A failure after this point can only
+ * come from the outside world (a short read, no memory); the process is then
+ * killed with SIGKILL before it returns to user space.
+ *
+ * The system call in progress at the dump: the general registers are set
+ * here, but ax and orig_ax only from a task_work that runs (TWA_SIGNAL) in
+ * get_signal() on the way out, after the ioctl's return value has been
+ * stored, and before the kernel's own restart logic. So a call interrupted
+ * with -ERESTARTSYS, -ERESTARTNOINTR or -ERESTARTNOHAND is restarted (or
+ * fails with EINTR) exactly as after a signal. -ERESTART_RESTARTBLOCK
+ * (nanosleep, clock_nanosleep, poll with a timeout...) cannot use the
+ * dumped kernel's restart block: it becomes -ERESTARTNOHAND, so the call is
+ * restarted from its original arguments, i.e. with its full duration.
+ */
+#define pr_fmt(fmt) "bproc: " fmt
+
+#include <linux/bvec.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/personality.h>
+#include <linux/regset.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/uio.h>
+#include <linux/vmalloc.h>
+#include <linux/elf.h>
+#include <linux/rseq.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/fsgsbase.h>
+#include <asm/msr.h>
+#include <asm/asm.h>
+
+#include "engine.h"
+
+#define RESTORE_BATCH 256 /* pages pinned and read at a time */
+
+/* User-settable flags, as ptrace allows (trap flag excluded). */
+#define RESTORE_EFLAGS_MASK                                              \
+	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF |  \
+	 X86_EFLAGS_SF | X86_EFLAGS_DF | X86_EFLAGS_OF | X86_EFLAGS_RF | \
+	 X86_EFLAGS_AC)
+
+#define RESTORE_SA_FLAGS                                                    \
+	(SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART | \
+	 SA_NODEFER | SA_RESETHAND | SA_RESTORER | 0x00000400 /* UNSUPPORTED */ | \
+	 0x00000800 /* EXPOSE_TAGBITS */)
+
+#define XSAVE_HDR_OFFSET 512
+#define MXCSR_OFFSET	 24
+#define XFEATURE_PKRU	 (1ULL << 9)
+
+struct restore_ctx {
+	struct file *img;
+	loff_t pos;
+	char *reason;
+	struct bproc_image_header hdr;
+	struct bproc_image_core core;
+	void *xstate_alloc, *xstate; /* xstate: 64-byte aligned */
+	u32 xstate_size;
+	struct bproc_image_signals sig;
+	struct bproc_image_siginfo *pending;
+	struct bproc_image_mm mmi;
+	struct bproc_image_vma *vmas;
+	u32 nr_vmas;
+	char *paths;
+	u32 paths_len;
+	void *taskenv;
+	u64 taskenv_size;
+	struct bproc_image_pagemap *runs;
+	u32 nr_runs;
+	u64 nr_pages;
+	struct file **files; /* per vma, for FILE mappings */
+	u32 seen;	     /* bit per section type */
+};
+
+struct restore_syscall_work {
+	struct callback_head work;
+	u64 ax, orig_ax;
+};
+
+#define bad_image(ctx, fmt, ...) \
+	({ bproc_reason((ctx)->reason, fmt, ##__VA_ARGS__); -EINVAL; })
+
+static int restore_read(struct restore_ctx *ctx, void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = kernel_read(ctx->img, buf, len, &ctx->pos);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return bad_image(ctx, "the image is truncated");
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Read a section's payload into new memory, @size checked by the caller. */
+static int restore_read_alloc(struct restore_ctx *ctx, void **out, u64 size)
+{
+	void *p = kvmalloc(size ? size : 1, GFP_KERNEL);
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	ret = restore_read(ctx, p, size);
+	if (ret) {
+		kvfree(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+static bool user_range_ok(u64 start, u64 end)
+{
+	return start <= end && end <= TASK_SIZE_MAX;
+}
+
+static bool path_ok(struct restore_ctx *ctx, u32 off)
+{
+	return off < ctx->paths_len && ctx->paths[off] == '/';
+}
+
+static int restore_read_sections(struct restore_ctx *ctx)
+{
+	struct bproc_image_header *h = &ctx->hdr;
+	u32 i, last = 0;
+	int ret;
+
+	ret = restore_read(ctx, h, sizeof(*h));
+	if (ret)
+		return ret;
+	if (h->magic != BPROC_IMAGE_MAGIC)
+		return bad_image(ctx, "not a bproc image (bad magic)");
+	if (h->version != BPROC_IMAGE_VERSION)
+		return bad_image(ctx, "image version %u, expected %u",
+				 h->version, BPROC_IMAGE_VERSION);
+	if (h->arch != BPROC_ARCH_X86_64)
+		return bad_image(ctx, "image for another architecture");
+	if (h->page_size != PAGE_SIZE)
+		return bad_image(ctx, "image page size %u", h->page_size);
+	if (h->header_size != sizeof(*h) || h->pad ||
+	    h->dump_flags & ~BPROC_DUMP_ALL ||
+	    !memchr(h->release, 0, sizeof(h->release)))
+		return bad_image(ctx, "bad image header");
+	if (!h->nr_sections || h->nr_sections > BPROC_IMAGE_MAX_SECTIONS)
+		return bad_image(ctx, "bad section count %u", h->nr_sections);
+
+	for (i = 0; i < h->nr_sections; i++) {
+		struct bproc_image_section s;
+		u64 size;
+
+		ret = restore_read(ctx, &s, sizeof(s));
+		if (ret)
+			return ret;
+		size = s.size;
+		if (s.pad || s.type <= last || s.type > BPROC_SEC_PAGES)
+			return bad_image(ctx, "section %u: bad or repeated type",
+					 i);
+		last = s.type;
+		ctx->seen |= 1U << s.type;
+		switch (s.type) {
+		case BPROC_SEC_CORE:
+			if (size != sizeof(ctx->core))
+				return bad_image(ctx, "bad CORE size");
+			ret = restore_read(ctx, &ctx->core, size);
+			break;
+		case BPROC_SEC_XSTATE:
+			if (size < 512 || size > BPROC_IMAGE_MAX_XSTATE)
+				return bad_image(ctx, "bad XSTATE size");
+			ctx->xstate_alloc = kzalloc(size + 64, GFP_KERNEL);
+			if (!ctx->xstate_alloc)
+				return -ENOMEM;
+			ctx->xstate = PTR_ALIGN(ctx->xstate_alloc, 64);
+			ctx->xstate_size = size;
+			ret = restore_read(ctx, ctx->xstate, size);
+			break;
+		case BPROC_SEC_SIGNALS:
+			if (size < sizeof(ctx->sig))
+				return bad_image(ctx, "bad SIGNALS size");
+			ret = restore_read(ctx, &ctx->sig, sizeof(ctx->sig));
+			if (ret)
+				return ret;
+			if (ctx->sig.nr_pending > BPROC_IMAGE_MAX_PENDING ||
+			    size != sizeof(ctx->sig) + (u64)ctx->sig.nr_pending *
+							       sizeof(*ctx->pending))
+				return bad_image(ctx, "bad SIGNALS size");
+			ret = restore_read_alloc(ctx, (void **)&ctx->pending,
+						 size - sizeof(ctx->sig));
+			break;
+		case BPROC_SEC_MM:
+			if (size != sizeof(ctx->mmi))
+				return bad_image(ctx, "bad MM size");
+			ret = restore_read(ctx, &ctx->mmi, size);
+			break;
+		case BPROC_SEC_VMAS:
+			if (!size || size % sizeof(*ctx->vmas) ||
+			    size / sizeof(*ctx->vmas) > BPROC_IMAGE_MAX_VMAS)
+				return bad_image(ctx, "bad VMAS size");
+			ctx->nr_vmas = size / sizeof(*ctx->vmas);
+			ret = restore_read_alloc(ctx, (void **)&ctx->vmas, size);
+			break;
+		case BPROC_SEC_PATHS:
+			if (size > BPROC_IMAGE_MAX_PATHS)
+				return bad_image(ctx, "bad PATHS size");
+			ctx->paths_len = size;
+			ret = restore_read_alloc(ctx, (void **)&ctx->paths, size);
+			break;
+		case BPROC_SEC_TASKENV:
+			if (size < sizeof(struct bproc_image_taskenv) ||
+			    size > sizeof(struct bproc_image_taskenv) +
+					   BPROC_IMAGE_MAX_GROUPS * 4 +
+					   BPROC_IMAGE_MAX_FILES *
+						   sizeof(struct bproc_image_file))
+				return bad_image(ctx, "bad TASKENV size");
+			ctx->taskenv_size = size;
+			ret = restore_read_alloc(ctx, &ctx->taskenv, size);
+			break;
+		case BPROC_SEC_PAGEMAP:
+			if (size % sizeof(*ctx->runs) ||
+			    size / sizeof(*ctx->runs) > BPROC_IMAGE_MAX_RUNS)
+				return bad_image(ctx, "bad PAGEMAP size");
+			ctx->nr_runs = size / sizeof(*ctx->runs);
+			ret = restore_read_alloc(ctx, (void **)&ctx->runs, size);
+			break;
+		case BPROC_SEC_PAGES:
+			if (i != h->nr_sections - 1)
+				return bad_image(ctx, "PAGES is not last");
+			if (size % PAGE_SIZE)
+				return bad_image(ctx, "bad PAGES size");
+			ctx->nr_pages = size >> PAGE_SHIFT;
+			break;
+		default:
+			return bad_image(ctx, "unknown section type %u",
+					 s.type);
+		}
+		if (ret)
+			return ret;
+	}
+	if (ctx->seen != ((1U << (BPROC_SEC_PAGES + 1)) - 2))
+		return bad_image(ctx, "sections missing");
+	return 0;
+}
+
+static int restore_check_core(struct restore_ctx *ctx)
+{
+	const struct bproc_image_core *c = &ctx->core;
+	const struct bproc_image_regs *r = &c->regs;
+
+	if (r->cs != __USER_CS || r->ss != __USER_DS)
+		return bad_image(ctx, "bad segment registers");
+	if (r->ip >= TASK_SIZE_MAX || r->fs_base >= TASK_SIZE_MAX ||
+	    r->gs_base >= TASK_SIZE_MAX)
+		return bad_image(ctx, "registers point outside user space");
+	if (c->rseq && (c->rseq % 32 || c->rseq_len != sizeof(struct rseq) ||
+			!user_range_ok(c->rseq, c->rseq + c->rseq_len)))
+		return bad_image(ctx, "bad rseq area");
+	if (c->clear_child_tid >= TASK_SIZE_MAX ||
+	    c->robust_list >= TASK_SIZE_MAX)
+		return bad_image(ctx, "bad thread pointers");
+	if ((c->personality & PER_MASK) != PER_LINUX)
+		return bad_image(ctx, "unsupported personality %x",
+				 c->personality);
+	if (!memchr(c->comm, 0, sizeof(c->comm)) || c->pad)
+		return bad_image(ctx, "bad CORE");
+	return 0;
+}
+
+static u32 current_xstate_size(void)
+{
+	const struct user_regset_view *view = task_user_regset_view(current);
+	int i;
+
+	for (i = 0; i < view->n; i++)
+		if (view->regsets[i].core_note_type == NT_X86_XSTATE)
+			return view->regsets[i].n * view->regsets[i].size;
+	return 0;
+}
+
+static int restore_check_xstate(struct restore_ctx *ctx)
+{
+	const u8 *x = ctx->xstate;
+	u32 mxcsr;
+
+	memcpy(&mxcsr, x + MXCSR_OFFSET, sizeof(mxcsr));
+	if (mxcsr & 0xffff0000)
+		return bad_image(ctx, "bad MXCSR");
+	if (ctx->core.xstate_kind == BPROC_XSTATE_FXSAVE) {
+		if (ctx->xstate_size != 512)
+			return bad_image(ctx, "bad FXSAVE size");
+		return 0;
+	}
+	if (ctx->core.xstate_kind == BPROC_XSTATE_XSAVE) {
+		u64 hdr[8], xcr0;
+		int i;
+
+		if (!boot_cpu_has(X86_FEATURE_XSAVE))
+			return bad_image(ctx, "this CPU has no XSAVE");
+		if (ctx->xstate_size != current_xstate_size())
+			return bad_image(ctx,
+					 "XSAVE size %u differs from this CPU's",
+					 ctx->xstate_size);
+		xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		memcpy(hdr, x + XSAVE_HDR_OFFSET, sizeof(hdr));
+		if (hdr[0] & ~xcr0)
+			return bad_image(ctx,
+					 "FPU state uses features this CPU lacks");
+		for (i = 1; i < 8; i++)
+			if (hdr[i])
+				return bad_image(ctx, "bad XSAVE header");
+		return 0;
+	}
+	return bad_image(ctx, "bad FPU state kind");
+}
+
+static int restore_check_signals(struct restore_ctx *ctx)
+{
+	const struct bproc_image_signals *s = &ctx->sig;
+	u32 i;
+
+	for (i = 0; i < 64; i++) {
+		const struct bproc_image_sigaction *a = &s->action[i];
+
+		if (a->handler >= TASK_SIZE_MAX || a->restorer >= TASK_SIZE_MAX ||
+		    a->flags & ~(u64)RESTORE_SA_FLAGS)
+			return bad_image(ctx, "bad action for signal %u", i + 1);
+		if ((i + 1 == SIGKILL || i + 1 == SIGSTOP) && a->handler)
+			return bad_image(ctx, "a handler for signal %u", i + 1);
+	}
+	if (s->sas_ss_flags & ~(SS_AUTODISARM | SS_DISABLE) ||
+	    !user_range_ok(s->sas_ss_sp, s->sas_ss_sp + s->sas_ss_size))
+		return bad_image(ctx, "bad alternate signal stack");
+	for (i = 0; i < s->nr_pending; i++) {
+		const struct bproc_image_siginfo *p = &ctx->pending[i];
+		int signo;
+
+		memcpy(&signo, p->info, sizeof(signo));
+		if (p->signo < 1 || p->signo > 64 || signo != p->signo ||
+		    p->pad)
+			return bad_image(ctx, "bad pending signal");
+	}
+	return 0;
+}
+
+static int restore_check_mm(struct restore_ctx *ctx)
+{
+	const struct bproc_image_mm *m = &ctx->mmi;
+
+	if (!user_range_ok(m->start_code, m->end_code) ||
+	    !user_range_ok(m->start_data, m->end_data) ||
+	    !user_range_ok(m->start_brk, m->brk) ||
+	    !user_range_ok(m->arg_start, m->arg_end) ||
+	    !user_range_ok(m->env_start, m->env_end) ||
+	    m->start_stack >= TASK_SIZE_MAX)
+		return bad_image(ctx, "bad mm layout");
+	if (m->nr_auxv > BPROC_IMAGE_MAX_AUXV || m->nr_auxv % 2 ||
+	    m->nr_auxv > AT_VECTOR_SIZE)
+		return bad_image(ctx, "bad auxv");
+	if (!m->vdso_start || !m->vvar_start ||
+	    !PAGE_ALIGNED(m->vdso_start) || !PAGE_ALIGNED(m->vdso_end) ||
+	    !PAGE_ALIGNED(m->vvar_start) || !PAGE_ALIGNED(m->vvar_end) ||
+	    m->vdso_start >= m->vdso_end || m->vvar_start >= m->vvar_end ||
+	    !user_range_ok(m->vdso_start, m->vdso_end) ||
+	    !user_range_ok(m->vvar_start, m->vvar_end))
+		return bad_image(ctx, "bad vDSO layout");
+	return 0;
+}
+
+static bool vma_has_content(const struct bproc_image_vma *v)
+{
+	return v->kind == BPROC_VMA_ANON || v->kind == BPROC_VMA_CONTENT ||
+	       (v->kind == BPROC_VMA_FILE && !(v->flags & BPROC_VMA_SHARED));
+}
+
+static int restore_check_vmas(struct restore_ctx *ctx)
+{
+	const struct bproc_image_mm *m = &ctx->mmi;
+	u64 prev_end = PAGE_SIZE;
+	u32 i, vdso = 0, vvar = 0;
+
+	if (ctx->paths_len && ctx->paths[ctx->paths_len - 1])
+		return bad_image(ctx, "bad PATHS");
+	for (i = 0; i < ctx->nr_vmas; i++) {
+		const struct bproc_image_vma *v = &ctx->vmas[i];
+		u64 pages;
+
+		if (!PAGE_ALIGNED(v->start) || !PAGE_ALIGNED(v->end) ||
+		    v->start >= v->end || v->start < prev_end ||
+		    v->end > TASK_SIZE_MAX)
+			return bad_image(ctx, "mapping %u: bad range", i);
+		prev_end = v->end;
+		pages = (v->end - v->start) >> PAGE_SHIFT;
+		if (v->prot & ~7U ||
+		    v->flags & ~(BPROC_VMA_SHARED | BPROC_VMA_GROWSDOWN |
+				 BPROC_VMA_MAYWRITE | BPROC_VMA_NORESERVE) ||
+		    v->pgoff > (ULONG_MAX >> PAGE_SHIFT) - pages)
+			return bad_image(ctx, "mapping %u: bad flags", i);
+		if (v->path != BPROC_IMAGE_NO_PATH && !path_ok(ctx, v->path))
+			return bad_image(ctx, "mapping %u: bad path", i);
+		switch (v->kind) {
+		case BPROC_VMA_FILE:
+			if (v->path == BPROC_IMAGE_NO_PATH)
+				return bad_image(ctx, "mapping %u: no path", i);
+			break;
+		case BPROC_VMA_ANON:
+		case BPROC_VMA_CONTENT:
+			if (v->flags & (BPROC_VMA_SHARED | BPROC_VMA_MAYWRITE))
+				return bad_image(ctx, "mapping %u: shared", i);
+			break;
+		case BPROC_VMA_VDSO:
+			if (v->start != m->vdso_start || v->end != m->vdso_end)
+				return bad_image(ctx, "bad vDSO mapping");
+			vdso++;
+			break;
+		case BPROC_VMA_VVAR:
+			if (v->start != m->vvar_start || v->end != m->vvar_end)
+				return bad_image(ctx, "bad vvar mapping");
+			vvar++;
+			break;
+		default:
+			return bad_image(ctx, "mapping %u: bad kind", i);
+		}
+	}
+	if (vdso != 1 || vvar != 1)
+		return bad_image(ctx, "vDSO mappings missing");
+	return 0;
+}
+
+static int restore_check_pagemap(struct restore_ctx *ctx)
+{
+	u64 total = 0, prev_end = 0;
+	u32 r, vi = 0;
+
+	for (r = 0; r < ctx->nr_runs; r++) {
+		const struct bproc_image_pagemap *run = &ctx->runs[r];
+		u64 addr = run->vaddr, end;
+
+		if (!PAGE_ALIGNED(addr) || !run->nr_pages ||
+		    run->nr_pages > (TASK_SIZE_MAX >> PAGE_SHIFT) ||
+		    addr < prev_end || addr >= TASK_SIZE_MAX)
+			return bad_image(ctx, "page run %u: bad range", r);
+		end = addr + (run->nr_pages << PAGE_SHIFT);
+		if (end > TASK_SIZE_MAX)
+			return bad_image(ctx, "page run %u: bad range", r);
+		prev_end = end;
+		total += run->nr_pages;
+		/* Every page of the run lies in a mapping that takes content. */
+		while (addr < end) {
+			while (vi < ctx->nr_vmas && ctx->vmas[vi].end <= addr)
+				vi++;
+			if (vi == ctx->nr_vmas || ctx->vmas[vi].start > addr ||
+			    !vma_has_content(&ctx->vmas[vi]))
+				return bad_image(ctx,
+						 "page run %u: outside memory",
+						 r);
+			addr = min(end, ctx->vmas[vi].end);
+		}
+	}
+	if (total != ctx->nr_pages)
+		return bad_image(ctx, "page map and page data disagree");
+	return 0;
+}
+
+static int restore_check_taskenv(struct restore_ctx *ctx)
+{
+	const struct bproc_image_taskenv *env = ctx->taskenv;
+	const struct bproc_image_file *files;
+	u64 gsize;
+	u32 i;
+
+	if (env->nr_groups > BPROC_IMAGE_MAX_GROUPS ||
+	    env->nr_files > BPROC_IMAGE_MAX_FILES)
+		return bad_image(ctx, "bad TASKENV");
+	gsize = ALIGN((u64)env->nr_groups * 4, 8);
+	if (ctx->taskenv_size != sizeof(*env) + gsize +
+					 (u64)env->nr_files * sizeof(*files))
+		return bad_image(ctx, "bad TASKENV size");
+	if (!path_ok(ctx, env->cwd))
+		return bad_image(ctx, "bad working directory");
+	files = ctx->taskenv + sizeof(*env) + gsize;
+	for (i = 0; i < env->nr_files; i++)
+		if (files[i].fd < 3 || !path_ok(ctx, files[i].path))
+			return bad_image(ctx, "bad open file %u", i);
+	return 0;
+}
+
+/* Can the calling process take this image? Its vDSO must match. */
+static int restore_check_current(struct restore_ctx *ctx)
+{
+	const struct bproc_image_mm *m = &ctx->mmi;
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	bool ok;
+	u32 crc;
+	int ret;
+
+	if (get_nr_threads(current) != 1) {
+		bproc_reason(ctx->reason, "the restoring process has threads");
+		return -EBUSY;
+	}
+	mmap_read_lock(mm);
+	ok = (unsigned long)mm->context.vdso == m->vdso_start;
+	vma = find_vma(mm, m->vdso_start);
+	ok = ok && vma && vma->vm_start == m->vdso_start &&
+	     vma->vm_end == m->vdso_end;
+	vma = find_vma(mm, m->vvar_start);
+	ok = ok && vma && vma->vm_start == m->vvar_start &&
+	     vma->vm_end == m->vvar_end && vma->vm_ops && vma->vm_ops->name &&
+	     !strcmp(vma->vm_ops->name(vma), "[vvar]");
+	mmap_read_unlock(mm);
+	if (!ok)
+		return bad_image(ctx,
+				 "the vDSO is not at the image's place or differs in size (kernel %s)",
+				 ctx->hdr.release);
+	ret = bproc_vdso_crc(current, m->vdso_start,
+			     m->vdso_end - m->vdso_start, &crc);
+	if (ret)
+		return ret;
+	if (crc != m->vdso_crc)
+		return bad_image(ctx, "the vDSO differs (image from kernel %s)",
+				 ctx->hdr.release);
+	return 0;
+}
+
+/* Open the files the mappings need, before anything is changed. */
+static int restore_open_files(struct restore_ctx *ctx)
+{
+	u32 i;
+
+	ctx->files = kvcalloc(ctx->nr_vmas, sizeof(*ctx->files), GFP_KERNEL);
+	if (!ctx->files)
+		return -ENOMEM;
+	for (i = 0; i < ctx->nr_vmas; i++) {
+		const struct bproc_image_vma *v = &ctx->vmas[i];
+		int mode = O_RDONLY;
+		struct file *f;
+
+		if (v->kind != BPROC_VMA_FILE)
+			continue;
+		if ((v->flags & BPROC_VMA_SHARED) &&
+		    (v->flags & BPROC_VMA_MAYWRITE))
+			mode = O_RDWR;
+		if (i && ctx->files[i - 1] && ctx->vmas[i - 1].path == v->path &&
+		    (ctx->files[i - 1]->f_flags & O_ACCMODE) == mode) {
+			ctx->files[i] = get_file(ctx->files[i - 1]);
+			continue;
+		}
+		f = filp_open(ctx->paths + v->path, mode | O_LARGEFILE, 0);
+		if (IS_ERR(f)) {
+			bproc_reason(ctx->reason, "cannot open %s (%ld)",
+				     ctx->paths + v->path, PTR_ERR(f));
+			return PTR_ERR(f);
+		}
+		ctx->files[i] = f;
+		if (!S_ISREG(file_inode(f)->i_mode)) {
+			bproc_reason(ctx->reason, "%s is not a regular file",
+				     ctx->paths + v->path);
+			return -EINVAL;
+		}
+		if ((v->prot & BPROC_PROT_EXEC) &&
+		    (f->f_path.mnt->mnt_flags & MNT_NOEXEC)) {
+			bproc_reason(ctx->reason, "%s is on a noexec mount",
+				     ctx->paths + v->path);
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+static unsigned long prot_of(const struct bproc_image_vma *v)
+{
+	return ((v->prot & BPROC_PROT_READ) ? PROT_READ : 0) |
+	       ((v->prot & BPROC_PROT_WRITE) ? PROT_WRITE : 0) |
+	       ((v->prot & BPROC_PROT_EXEC) ? PROT_EXEC : 0);
+}
+
+/* Unmap all of the caller's memory but the vDSO and vvar. */
+static int restore_unmap_all(struct restore_ctx *ctx)
+{
+	const struct bproc_image_mm *m = &ctx->mmi;
+	unsigned long keep[2][2] = { { m->vvar_start, m->vvar_end },
+				     { m->vdso_start, m->vdso_end } };
+	unsigned long from = 0;
+	int i, ret;
+
+	if (keep[0][0] > keep[1][0]) {
+		swap(keep[0][0], keep[1][0]);
+		swap(keep[0][1], keep[1][1]);
+	}
+	for (i = 0; i <= 2; i++) {
+		unsigned long to = i < 2 ? keep[i][0] : TASK_SIZE;
+
+		if (to > from) {
+			ret = vm_munmap(from, to - from);
+			if (ret)
+				return ret;
+		}
+		if (i < 2)
+			from = max(from, keep[i][1]);
+	}
+	return 0;
+}
+
+static int restore_map_all(struct restore_ctx *ctx)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->nr_vmas; i++) {
+		const struct bproc_image_vma *v = &ctx->vmas[i];
+		unsigned long flags = MAP_FIXED, addr;
+		struct file *file = NULL;
+
+		if (v->kind == BPROC_VMA_VDSO || v->kind == BPROC_VMA_VVAR)
+			continue;
+		if (v->flags & BPROC_VMA_GROWSDOWN)
+			flags |= MAP_GROWSDOWN;
+		if (v->flags & BPROC_VMA_NORESERVE)
+			flags |= MAP_NORESERVE;
+		if (v->kind == BPROC_VMA_FILE) {
+			file = ctx->files[i];
+			flags |= (v->flags & BPROC_VMA_SHARED) ? MAP_SHARED :
+								  MAP_PRIVATE;
+		} else {
+			flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+		}
+		addr = vm_mmap(file, v->start, v->end - v->start, prot_of(v),
+			       flags, file ? v->pgoff << PAGE_SHIFT : 0);
+		if (addr != v->start) {
+			bproc_reason(ctx->reason, "mapping %llx failed (%ld)",
+				     v->start, (long)addr);
+			return IS_ERR_VALUE(addr) ? (long)addr : -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Read the page contents straight into the new pages. */
+static int restore_pages(struct restore_ctx *ctx)
+{
+	struct mm_struct *mm = current->mm;
+	struct page **pages;
+	struct bio_vec *bv;
+	int ret = 0;
+	u32 r;
+
+	pages = kvmalloc_array(RESTORE_BATCH, sizeof(*pages), GFP_KERNEL);
+	bv = kvmalloc_array(RESTORE_BATCH, sizeof(*bv), GFP_KERNEL);
+	if (!pages || !bv) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	for (r = 0; r < ctx->nr_runs && !ret; r++) {
+		unsigned long addr = ctx->runs[r].vaddr;
+		u64 left = ctx->runs[r].nr_pages;
+
+		while (left && !ret) {
+			unsigned long nr = min_t(u64, left, RESTORE_BATCH);
+			struct iov_iter iter;
+			long got, i;
+
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			mmap_read_lock(mm);
+			got = get_user_pages_remote(mm, addr, nr,
+						    FOLL_WRITE | FOLL_FORCE,
+						    pages, NULL, NULL);
+			mmap_read_unlock(mm);
+			if (got <= 0) {
+				ret = got ? got : -EFAULT;
+				break;
+			}
+			for (i = 0; i < got; i++) {
+				bv[i].bv_page = pages[i];
+				bv[i].bv_len = PAGE_SIZE;
+				bv[i].bv_offset = 0;
+			}
+			iov_iter_bvec(&iter, ITER_DEST, bv, got,
+				      got * PAGE_SIZE);
+			while (iov_iter_count(&iter)) {
+				ssize_t n = vfs_iter_read(ctx->img, &iter,
+							  &ctx->pos, 0);
+
+				if (n <= 0) {
+					ret = n ? n : -EINVAL;
+					bproc_reason(ctx->reason,
+						     "page data cut short");
+					break;
+				}
+			}
+			for (i = 0; i < got; i++) {
+				set_page_dirty_lock(pages[i]);
+				put_page(pages[i]);
+			}
+			addr += got * PAGE_SIZE;
+			left -= got;
+		}
+	}
+out_free:
+	kvfree(bv);
+	kvfree(pages);
+	return ret;
+}
+
+static void restore_mm_layout(struct restore_ctx *ctx)
+{
+	const struct bproc_image_mm *m = &ctx->mmi;
+	struct mm_struct *mm = current->mm;
+
+	mmap_write_lock(mm);
+	mm->start_code = m->start_code;
+	mm->end_code = m->end_code;
+	mm->start_data = m->start_data;
+	mm->end_data = m->end_data;
+	mm->start_brk = m->start_brk;
+	mm->brk = m->brk;
+	mm->start_stack = m->start_stack;
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = m->arg_start;
+	mm->arg_end = m->arg_end;
+	mm->env_start = m->env_start;
+	mm->env_end = m->env_end;
+	spin_unlock(&mm->arg_lock);
+	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
+	memcpy(mm->saved_auxv, m->auxv, m->nr_auxv * sizeof(u64));
+	mmap_write_unlock(mm);
+}
+
+static void restore_signals(struct restore_ctx *ctx)
+{
+	const struct bproc_image_signals *s = &ctx->sig;
+	struct sighand_struct *sighand = current->sighand;
+	sigset_t blocked;
+	u32 i;
+
+	flush_signals(current);
+	spin_lock_irq(&sighand->siglock);
+	for (i = 0; i < 64; i++) {
+		struct sigaction *sa = &sighand->action[i].sa;
+
+		sa->sa_handler = (__sighandler_t)(unsigned long)
+					 s->action[i].handler;
+		sa->sa_flags = s->action[i].flags;
+		sa->sa_restorer = (__sigrestore_t)(unsigned long)
+					  s->action[i].restorer;
+		siginitset(&sa->sa_mask, s->action[i].mask &
+						 ~(sigmask(SIGKILL) |
+						   sigmask(SIGSTOP)));
+	}
+	spin_unlock_irq(&sighand->siglock);
+
+	siginitset(&blocked, s->blocked & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	clear_restore_sigmask();
+	current->sas_ss_sp = s->sas_ss_sp;
+	current->sas_ss_size = s->sas_ss_size;
+	current->sas_ss_flags = s->sas_ss_flags;
+
+	for (i = 0; i < s->nr_pending; i++) {
+		kernel_siginfo_t info;
+
+		memcpy(&info, ctx->pending[i].info, sizeof(info));
+		send_sig_info(ctx->pending[i].signo, &info, current);
+	}
+}
+
+static void restore_fsgs(u64 fsbase, u64 gsbase)
+{
+	unsigned long flags;
+
+	preempt_disable();
+	loadsegment(fs, 0);
+	current->thread.fsindex = 0;
+	current->thread.fsbase = fsbase;
+	x86_fsbase_write_cpu(fsbase);
+
+	/* The user's GS base is the inactive one while in the kernel. */
+	current->thread.gsbase = gsbase;
+	if (boot_cpu_has(X86_FEATURE_FSGSBASE)) {
+		local_irq_save(flags);
+		native_swapgs();
+		wrgsbase(gsbase);
+		native_swapgs();
+		local_irq_restore(flags);
+	} else {
+		wrmsrl(MSR_KERNEL_GS_BASE, gsbase);
+	}
+	preempt_enable();
+}
+
+/* Load the image's FPU state into the registers, owned by current. */
+static int restore_fpu(struct restore_ctx *ctx)
+{
+	void *buf = ctx->xstate;
+	int err;
+
+	fpregs_lock();
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return(); /* our state is live from here on */
+	if (ctx->core.xstate_kind == BPROC_XSTATE_XSAVE) {
+		u64 mask = xgetbv(XCR_XFEATURE_ENABLED_MASK) & ~XFEATURE_PKRU;
+
+		asm volatile("1: xrstor64 (%[buf])\n\t"
+			     "xor %[err], %[err]\n"
+			     "2:\n\t" _ASM_EXTABLE_TYPE(1b, 2b,
+							EX_TYPE_FAULT_MCE_SAFE)
+			     : [err] "=a"(err)
+			     : [buf] "D"(buf), "a"((u32)mask),
+			       "d"((u32)(mask >> 32))
+			     : "memory");
+	} else {
+		asm volatile("1: fxrstor64 (%[buf])\n\t"
+			     "xor %[err], %[err]\n"
+			     "2:\n\t" _ASM_EXTABLE_TYPE(1b, 2b,
+							EX_TYPE_FAULT_MCE_SAFE)
+			     : [err] "=a"(err)
+			     : [buf] "D"(buf), "a"(0)
+			     : "memory");
+	}
+	fpregs_unlock();
+	if (err)
+		bproc_reason(ctx->reason, "the FPU state does not load");
+	return err ? -EINVAL : 0;
+}
+
+static void restore_syscall_fixup(struct callback_head *work)
+{
+	struct restore_syscall_work *w =
+		container_of(work, struct restore_syscall_work, work);
+	struct pt_regs *regs = task_pt_regs(current);
+
+	regs->orig_ax = w->orig_ax;
+	regs->ax = w->ax;
+	if ((long)regs->orig_ax >= 0 &&
+	    (long)regs->ax == -ERESTART_RESTARTBLOCK)
+		regs->ax = -ERESTARTNOHAND;
+	kfree(w);
+	module_put(THIS_MODULE);
+}
+
+static int restore_registers(struct restore_ctx *ctx)
+{
+	const struct bproc_image_regs *r = &ctx->core.regs;
+	struct pt_regs *regs = task_pt_regs(current);
+	struct restore_syscall_work *w;
+	int ret;
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	w->ax = r->ax;
+	w->orig_ax = r->orig_ax;
+
+	regs->r15 = r->r15;
+	regs->r14 = r->r14;
+	regs->r13 = r->r13;
+	regs->r12 = r->r12;
+	regs->bp = r->bp;
+	regs->bx = r->bx;
+	regs->r11 = r->r11;
+	regs->r10 = r->r10;
+	regs->r9 = r->r9;
+	regs->r8 = r->r8;
+	regs->cx = r->cx;
+	regs->dx = r->dx;
+	regs->si = r->si;
+	regs->di = r->di;
+	regs->ip = r->ip;
+	regs->sp = r->sp;
+	regs->flags = (regs->flags & ~RESTORE_EFLAGS_MASK) |
+		      (r->flags & RESTORE_EFLAGS_MASK);
+	restore_fsgs(r->fs_base, r->gs_base);
+
+	ret = restore_fpu(ctx);
+	if (ret) {
+		kfree(w);
+		return ret;
+	}
+	__module_get(THIS_MODULE);
+	init_task_work(&w->work, restore_syscall_fixup);
+	ret = task_work_add(current, &w->work, TWA_SIGNAL);
+	if (ret) {
+		module_put(THIS_MODULE);
+		kfree(w);
+	}
+	return ret;
+}
+
+static void restore_task(struct restore_ctx *ctx)
+{
+	const struct bproc_image_core *c = &ctx->core;
+
+	task_lock(current);
+	strscpy_pad(current->comm, c->comm, sizeof(current->comm));
+	task_unlock(current);
+	current->personality = c->personality;
+	current->clear_child_tid = (int __user *)(unsigned long)c->clear_child_tid;
+	current->robust_list =
+		(struct robust_list_head __user *)(unsigned long)c->robust_list;
+	current->rseq = (struct rseq __user *)(unsigned long)c->rseq;
+	current->rseq_sig = c->rseq_sig;
+	rseq_set_notify_resume(current);
+}
+
+/* After the point of no return. */
+static int restore_commit(struct restore_ctx *ctx,
+			  const struct bproc_restore_args *args)
+{
+	int ret;
+
+	ret = restore_unmap_all(ctx);
+	if (!ret)
+		ret = restore_map_all(ctx);
+	if (!ret)
+		ret = restore_pages(ctx);
+	if (ret)
+		return ret;
+	restore_mm_layout(ctx);
+	restore_signals(ctx);
+	restore_task(ctx);
+	ret = restore_registers(ctx);
+	if (ret)
+		return ret;
+	if (args->flags & BPROC_RESTORE_CLOSE_FDS) {
+		close_fd(args->fd);
+		if (args->dev_fd >= 0 && args->dev_fd != args->fd)
+			close_fd(args->dev_fd);
+	}
+	return 0;
+}
+
+int bproc_restore(struct file *img, const struct bproc_restore_args *args,
+		  char *reason)
+{
+	struct restore_ctx *ctx;
+	int ret;
+	u32 i;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->img = img;
+	ctx->reason = reason;
+	ctx->pos = img->f_pos;
+
+	ret = restore_read_sections(ctx);
+	if (!ret)
+		ret = restore_check_core(ctx);
+	if (!ret)
+		ret = restore_check_xstate(ctx);
+	if (!ret)
+		ret = restore_check_signals(ctx);
+	if (!ret)
+		ret = restore_check_mm(ctx);
+	if (!ret)
+		ret = restore_check_vmas(ctx);
+	if (!ret)
+		ret = restore_check_pagemap(ctx);
+	if (!ret)
+		ret = restore_check_taskenv(ctx);
+	if (!ret && S_ISREG(file_inode(img)->i_mode) &&
+	    ctx->pos + ((u64)ctx->nr_pages << PAGE_SHIFT) >
+		    i_size_read(file_inode(img)))
+		ret = bad_image(ctx, "the image is truncated (page data)");
+	if (!ret)
+		ret = restore_check_current(ctx);
+	if (!ret)
+		ret = restore_open_files(ctx);
+	if (ret)
+		goto out_free;
+
+	/* The point of no return. */
+	ret = restore_commit(ctx, args);
+	if (ret) {
+		pr_info("restore of pid %d failed after the point of no return (%d): %s\n",
+			task_pid_nr(current), ret, reason);
+		force_sig(SIGKILL);
+	} else if (!(img->f_mode & FMODE_STREAM)) {
+		img->f_pos = ctx->pos;
+	}
+
+out_free:
+	if (ctx->files)
+		for (i = 0; i < ctx->nr_vmas; i++)
+			if (ctx->files[i])
+				fput(ctx->files[i]);
+	kvfree(ctx->files);
+	kvfree(ctx->runs);
+	kvfree(ctx->taskenv);
+	kvfree(ctx->paths);
+	kvfree(ctx->vmas);
+	kvfree(ctx->pending);
+	kfree(ctx->xstate_alloc);
+	kfree(ctx);
+	return ret;
+}

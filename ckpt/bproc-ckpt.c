@@ -4,7 +4,7 @@
  * bproc engine (/dev/bproc, include/bproc/bproc.h).
  *
  *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE
- *   bproc-ckpt restore FILE
+ *   bproc-ckpt restore [--kernel-only] FILE
  *
  * dump: the process writes its image to FILE and goes on running (or is
  * killed with --kill, once the image is complete). --libs, --exec and
@@ -19,6 +19,11 @@
  * same flags and offset at the same descriptor numbers. Its own
  * stdin/stdout/stderr are kept. It also moves its vDSO to where the image
  * had it (re-executing itself if its own mappings are in the way).
+ *
+ * restore --kernel-only hands the image to the engine as it is, with no
+ * check and no TASKENV here (the vDSO is still moved when the MM section
+ * reads well): the engine's own checks are then all that stands between a
+ * bad image and the process, which is what the robustness tests want.
  *
  * Errors print one line with the errno name and the engine's reason; the
  * exit status is 1 (2 for usage).
@@ -48,7 +53,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE\n"
-			"       bproc-ckpt restore FILE\n");
+			"       bproc-ckpt restore [--kernel-only] FILE\n");
 	exit(2);
 }
 
@@ -330,6 +335,45 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 	}
 }
 
+static int restore_kernel_only(const char *path, char **full_argv)
+{
+	struct bproc_restore_args args;
+	struct bproc_image_header hdr;
+	struct bproc_image_section sec;
+	struct bproc_image_mm m;
+	int dev = open_engine(), fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t off = sizeof(hdr);
+	unsigned int i;
+
+	if (fd < 0)
+		fail(path, errno, NULL);
+	/* Find MM, if it reads, only to move the vDSO. */
+	if (pread(fd, &hdr, sizeof(hdr), 0) == sizeof(hdr) &&
+	    hdr.nr_sections <= BPROC_IMAGE_MAX_SECTIONS)
+		for (i = 0; i < hdr.nr_sections; i++) {
+			if (pread(fd, &sec, sizeof(sec), (off_t)off) != sizeof(sec) ||
+			    sec.size > (1ULL << 40))
+				break;
+			off += sizeof(sec);
+			if (sec.type == BPROC_SEC_MM && sec.size == sizeof(m)) {
+				if (pread(fd, &m, sizeof(m), (off_t)off) == sizeof(m) &&
+				    m.vdso_end > m.vdso_start && m.vvar_end > m.vvar_start &&
+				    m.vdso_end - m.vdso_start < (1 << 20) &&
+				    m.vvar_end - m.vvar_start < (1 << 20))
+					place_vdso(&m, full_argv);
+				break;
+			}
+			off += sec.size;
+		}
+	memset(&args, 0, sizeof(args));
+	args.fd = fd;
+	args.dev_fd = dev;
+	args.flags = BPROC_RESTORE_CLOSE_FDS;
+	ioctl(dev, BPROC_IOC_RESTORE, &args);
+	fail("restore", errno, args.reason);
+	return 1;
+}
+
 static int cmd_restore(int argc, char **argv, char **full_argv)
 {
 	struct bproc_restore_args args;
@@ -341,6 +385,8 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	int dev, fd, top = 3;
 	uint32_t i;
 
+	if (argc == 2 && !strcmp(argv[0], "--kernel-only"))
+		return restore_kernel_only(argv[1], full_argv);
 	if (argc != 1)
 		usage();
 	dev = open_engine();

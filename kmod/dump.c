@@ -277,8 +277,9 @@ static const char *dump_special_name(struct vm_area_struct *vma)
 /* Why a shared file mapping or open file cannot move, or NULL. */
 static const char *dump_unmovable_file(struct file *file)
 {
+	struct dentry *dentry = file->f_path.dentry;
 	struct inode *inode = file_inode(file);
-	const char *name = file->f_path.dentry->d_name.name;
+	const char *name = dentry->d_name.name;
 
 	if (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode))
 		return "a device";
@@ -286,10 +287,16 @@ static const char *dump_unmovable_file(struct file *file)
 		return "a socket";
 	if (S_ISFIFO(inode->i_mode))
 		return "a pipe";
-	if (!strncmp(name, "SYSV", 4) && d_unlinked(file->f_path.dentry))
-		return "SysV shared memory";
-	if (!strcmp(name, "dev/zero") && d_unlinked(file->f_path.dentry))
-		return "shared anonymous memory";
+	/* Files of the kernel's pseudo filesystems have no path to reopen. */
+	if (dentry->d_op && dentry->d_op->d_dname) {
+		if (!strncmp(name, "SYSV", 4))
+			return "SysV shared memory";
+		if (!strcmp(name, "dev/zero"))
+			return "shared anonymous memory";
+		if (!strncmp(name, "memfd:", 6))
+			return "a memfd";
+		return "an anonymous file";
+	}
 	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
 		return "not a regular file";
 	return NULL;

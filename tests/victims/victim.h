@@ -35,7 +35,7 @@ static void victim_on_usr1(int sig)
 	victim_woken = 1;
 }
 
-static void __attribute__((format(printf, 2, 3))) victim_check(int ok, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3), unused)) victim_check(int ok, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -56,7 +56,7 @@ static void victim_ready(void)
 	fflush(stdout);
 }
 
-static double victim_now(void)
+static double __attribute__((unused)) victim_now(void)
 {
 	struct timespec ts;
 
@@ -75,7 +75,7 @@ static void victim_setup(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
-static void victim_wait(const char *mode)
+static void __attribute__((unused)) victim_wait(const char *mode)
 {
 	if (!strcmp(mode, "pause")) {
 		while (!victim_woken)

@@ -1,0 +1,82 @@
+"""The migration engine (bproc.ko) and bproc-ckpt, in a virtual cluster.
+
+One boot of a front end and one node runs every case of
+tests/vm/engine_cases.sh (victims of tests/victims dumped and restored in
+the same VM and across VMs, refusals, malformed images, the kernel log);
+each case is reported here as its own test. Run alone with
+  /usr/bin/python3 -m pytest -v tests/test_engine.py
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VCLUSTER_TIMEOUT = 1500
+
+LOCAL = ["mem-pause", "mem-busy", "mem-nanosleep", "mem-read", "regs-pause",
+         "regs-busy", "regs-nanosleep", "sigstate-pause", "filemap-pause",
+         "vdso-pause", "tls-pause", "tls-nanosleep", "bigmem-pause"]
+CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
+         "filemap-pause", "vdso-pause", "tls-read"]
+SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
+           "dump-and-continue", "stopped", "dump-killed-gone"]
+REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
+          "zeromap"]
+MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
+             "truncated-pages-early", "magic", "version", "no-sections",
+             "many-sections", "huge-section", "vmas-size-short", "kernel-rip",
+             "kernel-fsbase", "kernel-vma", "unaligned-vma",
+             "overlapping-vmas", "bad-path", "bad-vma-kind", "kernel-pagemap",
+             "pagemap-count", "pagemap-empty-run", "xstate-compacted",
+             "xstate-features", "mxcsr", "sigkill-handler", "kernel-handler",
+             "bad-section-type"]
+
+CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
+         + SPECIAL + ["refuse-" + c for c in REFUSE]
+         + ["malformed-" + c for c in MALFORMED] + ["dmesg-clean"])
+
+
+@pytest.fixture(scope="module")
+def engine_run():
+    """Build, boot the cluster once, run all cases; {case: (ok, details)}."""
+    subprocess.run(["make", "-s", "-C", TOP, "all"], check=True,
+                   timeout=600)
+    proc = subprocess.run(
+        [os.path.join(TOP, "tools", "vcluster"), "--nodes", "1",
+         "--add", os.path.join(TOP, "tests", "victims"),
+         "--add", os.path.join(TOP, "tests", "vm"),
+         "--run", os.path.join(TOP, "tests", "vm", "engine_cases.sh")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=VCLUSTER_TIMEOUT, check=False)
+    results, details = {}, []
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^CASE (\S+) (PASS|FAIL)$", line)
+        if m:
+            results.setdefault(m.group(1), (m.group(2) == "PASS",
+                                            "\n".join(details[-40:])))
+            details = []
+        else:
+            details.append(line)
+    return results, proc
+
+
+@pytest.mark.timeout(VCLUSTER_TIMEOUT + 600)
+@pytest.mark.parametrize("case", CASES)
+def test_engine_case(engine_run, case):
+    results, proc = engine_run
+    if case not in results:
+        pytest.fail("case %s did not run (vcluster exit %d):\n%s"
+                    % (case, proc.returncode, proc.stdout[-3000:]))
+    ok, details = results[case]
+    assert ok, details
+
+
+@pytest.mark.timeout(VCLUSTER_TIMEOUT + 600)
+def test_engine_script_status(engine_run):
+    """The script's own status: 0 when every case passed."""
+    results, proc = engine_run
+    failed = [c for c, (ok, _) in results.items() if not ok]
+    assert proc.returncode == 0, "failed: %s" % failed

@@ -1,0 +1,201 @@
+#!/bin/bash
+# engine_cases.sh [GROUP...] - the engine's test cases, run on the front end
+# of a virtual cluster with one node (tools/vcluster --nodes 1 --add
+# tests/victims --add tests/vm --run ...). Groups: local (dump and restore in
+# this VM), cross (dump here, restore on node 1), special (dump and go on,
+# stopped process, images by content), refuse (EOPNOTSUPP), malformed (bad
+# images: EINVAL, no kernel warning). Default: all. Prints one line
+# "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
+. /extra/vm/engine_lib.sh
+FAILED=0
+groups=${*:-local cross special refuse malformed}
+
+# local_case NAME MODE [DUMP-OPTIONS]
+local_case() {
+	local name=$1 mode=$2 case=local-$1-$2 st=0
+	shift 2
+	if start_victim "$name" "$mode" "$W"; then
+		cat /proc/$VPID/maps > "$W/maps"
+		if bproc-ckpt dump --kill "$@" $VPID "$W/img"; then
+			wait $VPID 2>/dev/null
+			if [ $# = 0 ]; then
+				/extra/vm/engine_restore.sh "$W/img" "$name" "$mode" "$W/maps" || st=1
+			else
+				/extra/vm/engine_restore.sh "$W/img" "$name" "$mode" || st=1
+			fi
+		else
+			st=1
+		fi
+	else
+		st=1
+	fi
+	exec 7>&-
+	[ $# = 0 ] || case=$case-content
+	result "$case" $st
+}
+
+cross_case() {
+	local name=$1 mode=$2 st=0
+	if start_victim "$name" "$mode" "$W"; then
+		cat /proc/$VPID/maps > "$W/maps"
+		if bproc-ckpt dump --kill $VPID "$W/img"; then
+			wait $VPID 2>/dev/null
+			vcrun 1 mkdir -p "$W" "$W/filemap.wd" >/dev/null
+			vccp "$W/img" "1:$W/img" && vccp "$W/maps" "1:$W/maps" || st=1
+			[ "$name" != filemap ] || vccp "$W/filemap.data" "1:$W/filemap.data" || st=1
+			[ $st = 0 ] && { vcrun 1 /extra/vm/engine_restore.sh "$W/img" "$name" "$mode" "$W/maps" || st=1; }
+		else
+			st=1
+		fi
+	else
+		st=1
+	fi
+	exec 7>&-
+	result "cross-$name-$mode" $st
+}
+
+if [[ " $groups " == *" local "* ]]; then
+	for c in "mem pause" "mem busy" "mem nanosleep" "mem read" "regs pause" "regs busy" \
+		"regs nanosleep" "sigstate pause" "filemap pause" "vdso pause" "tls pause" \
+		"tls nanosleep"; do
+		local_case $c
+	done
+	VICTIM_MIB=64 local_case bigmem pause
+fi
+
+if [[ " $groups " == *" cross "* ]]; then
+	for c in "mem pause" "regs busy" "regs nanosleep" "sigstate pause" "filemap pause" \
+		"vdso pause" "tls read"; do
+		cross_case $c
+	done
+fi
+
+if [[ " $groups " == *" special "* ]]; then
+	# Dumped images carry libraries, executable and other files by content.
+	local_case mem pause --libs --exec --other
+	local_case filemap pause --other
+
+	# Dump and go on: the original is untouched and the image restores too.
+	st=0
+	start_victim mem pause && bproc-ckpt dump $VPID "$W/img" || st=1
+	orig=$VPID
+	/extra/vm/engine_restore.sh "$W/img" mem pause || st=1
+	wake $orig pause 7; finish $orig "$W/mem.out" || st=1
+	exec 7>&-
+	result dump-and-continue $st
+
+	# A stopped process: dumped while stopped, stays stopped, then goes on.
+	st=0
+	start_victim regs busy || st=1
+	orig=$VPID
+	kill -STOP $orig; sleep 0.2
+	bproc-ckpt dump $orig "$W/img" || st=1
+	state=$(awk '{print $3}' /proc/$orig/stat)
+	[ "$state" = T ] || { echo "stopped process is now in state $state"; st=1; }
+	/extra/vm/engine_restore.sh "$W/img" regs busy || st=1
+	kill -CONT $orig; wake $orig busy 7; finish $orig "$W/regs.out" || st=1
+	exec 7>&-
+	result stopped $st
+
+	# A second dump while one is parked is refused, and nothing is lost.
+	st=0
+	start_victim mem pause || st=1
+	bproc-ckpt dump --kill $VPID "$W/img" || st=1
+	bproc-ckpt dump $VPID "$W/img2" 2> "$W/err" && { echo "dump of a dead process worked"; st=1; }
+	grep -q ESRCH "$W/err" || { cat "$W/err"; st=1; }
+	exec 7>&-
+	result dump-killed-gone $st
+fi
+
+if [[ " $groups " == *" refuse "* ]]; then
+	for kind in threads shm shanon socket pipe dev devmap zeromap; do
+		st=0
+		if start_victim refuse "$kind"; then
+			rm -f "$W/img"
+			if bproc-ckpt dump $VPID "$W/img" 2> "$W/err"; then
+				echo "dump of $kind worked"; st=1
+			fi
+			cat "$W/err"
+			grep -q '(EOPNOTSUPP)' "$W/err" || st=1
+			[ ! -e "$W/img" ] || { echo "an image was left"; st=1; }
+			wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+		else
+			st=1
+		fi
+		exec 7>&-
+		result "refuse-$kind" $st
+	done
+fi
+
+# p64 FILE OFFSET HEX16: write a little-endian 64-bit value.
+p64() {
+	local v=$3 b= i
+	for i in 14 12 10 8 6 4 2 0; do b="$b\\x${v:$i:2}"; done
+	printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+p32() {
+	local v=$3 b= i
+	for i in 6 4 2 0; do b="$b\\x${v:$i:2}"; done
+	printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+secoff() { bproc-imgdump "$good" | awk -v s="$1" '$1 == "section" && $2 == s { print $4 }'; }
+
+# bad_case NAME: $W/bad.img must be refused with EINVAL by the engine, and
+# the restoring process must live to say so.
+bad_case() {
+	local st=0
+	if bproc-ckpt restore --kernel-only "$W/bad.img" > "$W/err" 2>&1; then
+		echo "restore of $1 succeeded"; st=1
+	fi
+	cat "$W/err"
+	grep -q '(EINVAL)' "$W/err" || st=1
+	result "malformed-$1" $st
+}
+
+if [[ " $groups " == *" malformed "* ]]; then
+	start_victim mem pause
+	good=$W/good.img
+	bproc-ckpt dump --kill $VPID "$good"
+	wait $VPID 2>/dev/null
+	exec 7>&-
+	size=$(stat -c %s "$good")
+	core=$(secoff CORE) xst=$(secoff XSTATE) sig=$(secoff SIGNALS)
+	vmas=$(secoff VMAS) pm=$(secoff PAGEMAP) pages=$(secoff PAGES) paths=$(secoff PATHS)
+
+	: > "$W/bad.img"; bad_case empty
+	head -c 50 "$good" > "$W/bad.img"; bad_case truncated-header
+	head -c $((vmas + 20)) "$good" > "$W/bad.img"; bad_case truncated-vmas
+	head -c $((size - 1)) "$good" > "$W/bad.img"; bad_case truncated-pages
+	head -c $((pages + 4096)) "$good" > "$W/bad.img"; bad_case truncated-pages-early
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" 0 deadbeef; bad_case magic
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" 4 00000063; bad_case version
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" 20 00000000; bad_case no-sections
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" 20 000003e8; bad_case many-sections
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((vmas - 8)) 7fffffffffffffff; bad_case huge-section
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((vmas - 8)) 0000000000000028; bad_case vmas-size-short
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((core + 128)) ffffffff81000000; bad_case kernel-rip
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((core + 168)) ffff888000000000; bad_case kernel-fsbase
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $vmas ffff888000000000; bad_case kernel-vma
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((vmas + 8)) 00007fffffffffff; bad_case unaligned-vma
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((vmas + 40)) 0000000000001000; bad_case overlapping-vmas
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((vmas + 36)) 7fffffff; bad_case bad-path
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((vmas + 32)) 00000009; bad_case bad-vma-kind
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $pm ffffc90000000000; bad_case kernel-pagemap
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((pm + 8)) 0000000100000000; bad_case pagemap-count
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((pm + 8)) 0000000000000000; bad_case pagemap-empty-run
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((xst + 520)) 8000000000000001; bad_case xstate-compacted
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((xst + 512)) ffffffffffffffff; bad_case xstate-features
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((xst + 24)) ffffffff; bad_case mxcsr
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((sig + 8 * 32)) 0000000000401000; bad_case sigkill-handler
+	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((sig + 9 * 32)) ffffffff81000000; bad_case kernel-handler
+	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((paths - 16)) 00000063; bad_case bad-section-type
+
+	# After all of that, the kernel log holds no warning.
+	st=0
+	if dmesg | grep -E 'WARNING|BUG|Oops|Call Trace|general protection|RIP:'; then st=1; fi
+	result dmesg-clean $st
+	# And the engine still works.
+	local_case mem pause
+fi
+
+exit $FAILED

@@ -46,6 +46,7 @@
 
 #include <bproc/bproc.h>
 #include "imgread.h"
+#include "vdso.h"
 
 #define REEXEC_ENV "BPROC_CKPT_REEXEC"
 #define REEXEC_MAX 16
@@ -133,35 +134,6 @@ static int cmd_dump(int argc, char **argv)
 	return 0;
 }
 
-struct maps_range {
-	unsigned long start, end;
-	char name[16];
-};
-
-/* Our mappings, from /proc/self/maps. */
-static int read_maps(struct maps_range *r, int max)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		fail("/proc/self/maps", errno, NULL);
-	while (n < max && fgets(line, sizeof(line), f)) {
-		char *name = strchr(line, '[');
-
-		if (sscanf(line, "%lx-%lx", &r[n].start, &r[n].end) != 2)
-			continue;
-		r[n].name[0] = 0;
-		if (name)
-			snprintf(r[n].name, sizeof(r[n].name), "%.*s",
-				 (int)strcspn(name, "\n"), name);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
 static void reexec(char **argv)
 {
 	const char *s = getenv(REEXEC_ENV);
@@ -176,65 +148,16 @@ static void reexec(char **argv)
 	fail("restore: re-exec", errno, NULL);
 }
 
-/*
- * Put our [vvar] and [vdso] where the image had them, keeping their
- * distance (the vDSO reaches vvar relative to itself).
- */
+/* Move our vDSO where the image had it; re-exec ourselves if in the way. */
 static void place_vdso(const struct bproc_image_mm *m, char **argv)
 {
-	struct maps_range r[1024];
-	unsigned long vdso = 0, vdso_end = 0, vvar = 0, vvar_end = 0;
-	unsigned long lo = m->vvar_start < m->vdso_start ? m->vvar_start : m->vdso_start;
-	unsigned long hi = m->vvar_end > m->vdso_end ? m->vvar_end : m->vdso_end;
-	int i, n = read_maps(r, 1024);
+	char why[128];
+	int r = vdso_place(m, why, sizeof(why));
 
-	for (i = 0; i < n; i++) {
-		if (!strcmp(r[i].name, "[vdso]")) {
-			vdso = r[i].start;
-			vdso_end = r[i].end;
-		} else if (!strcmp(r[i].name, "[vvar]")) {
-			vvar = r[i].start;
-			vvar_end = r[i].end;
-		}
-	}
-	if (!vdso || !vvar)
-		fail("restore", EINVAL, "this process has no vDSO");
-	if (vdso_end - vdso != m->vdso_end - m->vdso_start ||
-	    vvar_end - vvar != m->vvar_end - m->vvar_start)
-		fail("restore", EINVAL, "the vDSO differs in size from the image's (another kernel)");
-	if (vdso == m->vdso_start && vvar == m->vvar_start)
-		return;
-	for (i = 0; i < n; i++)
-		if (r[i].start != vdso && r[i].start != vvar && r[i].start < hi &&
-		    r[i].end > lo)
-			reexec(argv); /* our own mappings are in the way */
-
-	/* Go through a free spot if the old and new places overlap. */
-	if (vvar < hi && (vdso_end > vvar_end ? vdso_end : vvar_end) > lo) {
-		unsigned long span = hi - lo;
-		void *tmp = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (tmp == MAP_FAILED)
-			fail("restore: mmap", errno, NULL);
-		if ((unsigned long)tmp < hi && (unsigned long)tmp + span > lo)
-			reexec(argv);
-		if (mremap((void *)vvar, vvar_end - vvar, vvar_end - vvar,
-			   MREMAP_MAYMOVE | MREMAP_FIXED,
-			   (char *)tmp + (m->vvar_start - lo)) == MAP_FAILED ||
-		    mremap((void *)vdso, vdso_end - vdso, vdso_end - vdso,
-			   MREMAP_MAYMOVE | MREMAP_FIXED,
-			   (char *)tmp + (m->vdso_start - lo)) == MAP_FAILED)
-			fail("restore: mremap of the vDSO", errno, NULL);
-		vvar = (unsigned long)tmp + (m->vvar_start - lo);
-		vdso = (unsigned long)tmp + (m->vdso_start - lo);
-		vvar_end = vvar + (m->vvar_end - m->vvar_start);
-		vdso_end = vdso + (m->vdso_end - m->vdso_start);
-	}
-	if (mremap((void *)vvar, vvar_end - vvar, vvar_end - vvar,
-		   MREMAP_MAYMOVE | MREMAP_FIXED, (void *)m->vvar_start) == MAP_FAILED ||
-	    mremap((void *)vdso, vdso_end - vdso, vdso_end - vdso,
-		   MREMAP_MAYMOVE | MREMAP_FIXED, (void *)m->vdso_start) == MAP_FAILED)
-		fail("restore: mremap of the vDSO", errno, NULL);
+	if (r == VDSO_IN_THE_WAY)
+		reexec(argv);
+	else if (r)
+		fail("restore", errno, why);
 }
 
 /* Move @fd to a number at or above @min; returns the new descriptor. */
@@ -272,9 +195,15 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 		fail("restore", EINVAL, "bad working directory");
 
 	/* Descriptors: only ours, 0-2 and the image's, at the end. */
-	for (i = 3; i < 65536; i++)
-		if ((int)i != keep1 && (int)i != keep2)
-			close((int)i);
+	{
+		unsigned int lo = keep1 < keep2 ? keep1 : keep2, hi = keep1 < keep2 ? keep2 : keep1;
+
+		if (lo > 3)
+			close_range(3, lo - 1, 0);
+		if (hi > lo + 1)
+			close_range(lo + 1, hi - 1, 0);
+		close_range(hi + 1, ~0U, 0);
+	}
 
 	for (i = 0; i < BPROC_IMAGE_NR_RLIMITS; i++) {
 		struct rlimit rl = { .rlim_cur = e->rlim[i].cur, .rlim_max = e->rlim[i].max };

@@ -39,7 +39,7 @@
 
 #include "engine.h"
 
-#define DUMP_BATCH 256 /* pages pinned and written at a time */
+#define DUMP_BATCH 512 /* pages pinned and written at a time */
 
 struct dump_ctx {
 	struct task_struct *task;

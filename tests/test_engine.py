@@ -18,9 +18,10 @@ VCLUSTER_TIMEOUT = 1500
 
 LOCAL = ["mem-pause", "mem-busy", "mem-nanosleep", "mem-read", "regs-pause",
          "regs-busy", "regs-nanosleep", "sigstate-pause", "filemap-pause",
-         "vdso-pause", "tls-pause", "tls-nanosleep", "bigmem-pause"]
+         "vdso-pause", "tls-pause", "tls-nanosleep", "creds-pause",
+         "bigmem-pause"]
 CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
-         "filemap-pause", "vdso-pause", "tls-read"]
+         "filemap-pause", "vdso-pause", "tls-read", "creds-pause"]
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "dump-killed-gone"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",

@@ -57,7 +57,7 @@ cross_case() {
 if [[ " $groups " == *" local "* ]]; then
 	for c in "mem pause" "mem busy" "mem nanosleep" "mem read" "regs pause" "regs busy" \
 		"regs nanosleep" "sigstate pause" "filemap pause" "vdso pause" "tls pause" \
-		"tls nanosleep"; do
+		"tls nanosleep" "creds pause"; do
 		local_case $c
 	done
 	VICTIM_MIB=64 local_case bigmem pause
@@ -65,7 +65,7 @@ fi
 
 if [[ " $groups " == *" cross "* ]]; then
 	for c in "mem pause" "regs busy" "regs nanosleep" "sigstate pause" "filemap pause" \
-		"vdso pause" "tls read"; do
+		"vdso pause" "tls read" "creds pause"; do
 		cross_case $c
 	done
 fi
@@ -192,7 +192,9 @@ if [[ " $groups " == *" malformed "* ]]; then
 
 	# After all of that, the kernel log holds no warning.
 	st=0
-	if dmesg | grep -E 'WARNING|BUG|Oops|Call Trace|general protection|RIP:'; then st=1; fi
+	pat='WARNING|BUG|Oops|Call Trace|general protection|RIP:'
+	if dmesg | grep -E "$pat"; then st=1; fi
+	if vcrun 1 dmesg | grep -E "$pat"; then st=1; fi
 	result dmesg-clean $st
 	# And the engine still works.
 	local_case mem pause

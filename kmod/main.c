@@ -39,21 +39,11 @@
  * stop: RESUME leaves it stopped as it was, KILL sends SIGKILL. A restored
  * image of a stopped process runs (the stop is not part of the image).
  *
- * Ghosts (the next step; not built yet). After a move, the front-end
- * process must stay as a ghost that keeps its pid. The plan: a third
- * decision, GHOST, taken through the handle. The parked target then
- * unmaps its whole address space (vm_munmap from its own context, so its
- * memory is released), and sleeps interruptibly in its task_work; each
- * signal it receives is taken off its queue (dequeue_signal) and queued on
- * the request as an event that the handle holder reads (read/poll on the
- * handle: struct bproc_ghost_event { signo, code, pid, uid }), except
- * SIGKILL, which ends it at once. The handle holder (the node agent) ends
- * the ghost with BPROC_IOC_GHOST_EXIT { code or signal }: for a signal the
- * ghost sends it to itself with the default action restored; for an exit
- * code (do_exit is not exported) it maps one anonymous executable page, writes
- * "mov $code, %edi; mov $__NR_exit_group, %eax; syscall" there and returns
- * to it with pt_regs pointing at it. Closing the handle of a ghost kills it
- * with SIGKILL (it has no memory left to resume).
+ * Ghosts (ghost.c): a third decision, GHOST, taken through the handle,
+ * turns the parked target into a ghost that keeps its pid, releases its
+ * memory, reports the signals it receives to the handle's reader and ends,
+ * when told, with a given exit code or signal. Only a target parked in its
+ * own task_work can become one (not a stopped one dumped from outside).
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -73,27 +63,9 @@
 #include <linux/wait.h>
 
 #include "engine.h"
+#include "request.h"
 
 #define BPROC_MODULE_VERSION "1.0"
-
-enum dump_state { DUMP_QUEUED, DUMP_SELF, DUMP_EXTERNAL };
-enum dump_decision { DECIDE_NONE, DECIDE_RESUME, DECIDE_KILL };
-
-struct dump_request {
-	struct kref ref;
-	struct list_head node; /* on dump_requests */
-	struct callback_head work;
-	struct task_struct *task;
-	struct file *out;
-	u32 flags;
-	int state;    /* enum dump_state, cmpxchg */
-	int decision; /* enum dump_decision, cmpxchg */
-	int result;
-	u64 written;
-	struct completion done; /* the image is written (or failed) */
-	wait_queue_head_t wait; /* the parked target waits for a decision */
-	char reason[BPROC_REASON_LEN];
-};
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -160,6 +132,9 @@ static void dump_work(struct callback_head *work)
 	wait_event_killable(req->wait, READ_ONCE(req->decision) != DECIDE_NONE);
 	if (READ_ONCE(req->decision) == DECIDE_KILL)
 		force_sig(SIGKILL);
+	else if (READ_ONCE(req->decision) == DECIDE_GHOST &&
+		 !fatal_signal_pending(current))
+		ghost_run(req);
 out:
 	dump_request_unlist(req);
 	dump_request_put(req);
@@ -183,6 +158,14 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		if (READ_ONCE(req->state) == DUMP_EXTERNAL)
 			send_sig(SIGKILL, req->task, 1);
 		return 0;
+	case BPROC_IOC_GHOST:
+		/* Only a target parked in its own task_work can stay behind. */
+		if (READ_ONCE(req->state) != DUMP_SELF)
+			return -EOPNOTSUPP;
+		dump_decide(req, DECIDE_GHOST);
+		return READ_ONCE(req->decision) == DECIDE_GHOST ? 0 : -EINVAL;
+	case BPROC_IOC_GHOST_EXIT:
+		return ghost_ioctl_exit(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -193,6 +176,10 @@ static int dump_handle_release(struct inode *inode, struct file *file)
 	struct dump_request *req = file->private_data;
 
 	dump_decide(req, DECIDE_RESUME);
+	/* A ghost has nothing to resume to. */
+	if (READ_ONCE(req->decision) == DECIDE_GHOST &&
+	    !READ_ONCE(req->ghost_exit_set))
+		send_sig(SIGKILL, req->task, 1);
 	dump_request_put(req);
 	return 0;
 }
@@ -201,6 +188,8 @@ static const struct file_operations dump_handle_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = dump_handle_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.read = ghost_read,
+	.poll = ghost_poll,
 	.release = dump_handle_release,
 	.llseek = noop_llseek,
 };
@@ -282,6 +271,8 @@ static long bproc_ioctl_dump(void __user *argp)
 	INIT_LIST_HEAD(&req->node);
 	init_completion(&req->done);
 	init_waitqueue_head(&req->wait);
+	spin_lock_init(&req->ghost_lock);
+	init_waitqueue_head(&req->ghost_events_wait);
 	req->flags = args.flags;
 
 	req->out = fget(args.fd);

@@ -24,6 +24,7 @@ CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
          "filemap-pause", "vdso-pause", "tls-read", "creds-pause"]
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "dump-killed-gone"]
+GHOST = ["code", "signal", "close"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
@@ -36,7 +37,8 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "bad-section-type"]
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
-         + SPECIAL + ["refuse-" + c for c in REFUSE]
+         + SPECIAL + ["ghost-" + c for c in GHOST]
+         + ["refuse-" + c for c in REFUSE]
          + ["malformed-" + c for c in MALFORMED] + ["dmesg-clean"])
 
 

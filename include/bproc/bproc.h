@@ -24,6 +24,16 @@
  *                      handle without deciding resumes it: a process is
  *                      never lost.
  *
+ *                      BPROC_IOC_GHOST instead makes it a *ghost*: it keeps
+ *                      its pid, releases its memory, and every signal it
+ *                      receives is taken off its queue and reported to the
+ *                      handle's reader (read(2) returns struct
+ *                      bproc_ghost_event records; poll(2) says when; EOF
+ *                      once the ghost is gone). BPROC_IOC_GHOST_EXIT ends
+ *                      it with an exit code or a signal, as a remote
+ *                      process ended. Closing the handle of a ghost kills
+ *                      it (SIGKILL): it has nothing left to resume.
+ *
  *   BPROC_IOC_RESTORE  replace the calling process by the image read from
  *                      @fd: memory map, registers, FPU state and signal
  *                      state become the dumped process's, and the ioctl
@@ -91,11 +101,32 @@ struct bproc_restore_args {
 /* On the handle returned by BPROC_IOC_DUMP. */
 #define BPROC_IOC_RESUME _IO(BPROC_IOC_BASE, 16)
 #define BPROC_IOC_KILL	 _IO(BPROC_IOC_BASE, 17)
+#define BPROC_IOC_GHOST	 _IO(BPROC_IOC_BASE, 18)
+
+#define BPROC_GHOST_EXIT_CODE	1 /* exit_group(value), value 0..255 */
+#define BPROC_GHOST_EXIT_SIGNAL 2 /* die of signal value (default action) */
+
+struct bproc_ghost_exit {
+	__u32 how; /* BPROC_GHOST_EXIT_* */
+	__s32 value;
+};
+
+#define BPROC_IOC_GHOST_EXIT _IOW(BPROC_IOC_BASE, 19, struct bproc_ghost_exit)
+
+/* A signal the ghost received, read from the handle. */
+struct bproc_ghost_event {
+	__u32 signo;
+	__s32 code; /* si_code */
+	__s32 pid;  /* sender, in the ghost's pid namespace (0: the kernel) */
+	__u32 uid;  /* sender's real uid */
+};
 
 _Static_assert(sizeof(struct bproc_version) == 16, "bproc_version ABI");
 _Static_assert(sizeof(struct bproc_dump_args) == 24 + BPROC_REASON_LEN,
 	       "bproc_dump_args ABI");
 _Static_assert(sizeof(struct bproc_restore_args) == 16 + BPROC_REASON_LEN,
 	       "bproc_restore_args ABI");
+_Static_assert(sizeof(struct bproc_ghost_exit) == 8, "bproc_ghost_exit ABI");
+_Static_assert(sizeof(struct bproc_ghost_event) == 16, "bproc_ghost_event ABI");
 
 #endif /* _UAPI_BPROC_BPROC_H */

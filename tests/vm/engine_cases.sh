@@ -8,7 +8,7 @@
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0
-groups=${*:-local cross special refuse malformed}
+groups=${*:-local cross special ghost refuse malformed}
 
 # local_case NAME MODE [DUMP-OPTIONS]
 local_case() {
@@ -105,6 +105,35 @@ if [[ " $groups " == *" special "* ]]; then
 	grep -q ESRCH "$W/err" || { cat "$W/err"; st=1; }
 	exec 7>&-
 	result dump-killed-gone $st
+fi
+
+# ghost_case END STATUS: a ghost ended by END must exit with STATUS.
+ghost_case() {
+	local st=0 gpid status
+	start_victim mem pause || st=1
+	"$V/ghostctl" $VPID 2 "$1" > "$W/ghost.out" 2>&1 &
+	gpid=$!
+	if wait_for "$W/ghost.out" '^ghost'; then
+		[ "$(wc -l < /proc/$VPID/maps)" = 0 ] || { echo "the ghost keeps memory"; st=1; }
+		kill -USR1 $VPID; sleep 0.2; kill -TERM $VPID
+		wait_for "$W/ghost.out" '^event 15' || st=1
+		grep -q '^event 10 ' "$W/ghost.out" || st=1
+	else
+		st=1
+	fi
+	wait $gpid || st=1
+	wait $VPID; status=$?
+	[ "$status" = "$2" ] || { echo "ghost ended with status $status, expected $2"; st=1; }
+	cat "$W/ghost.out"
+	grep -q '^gone' "$W/ghost.out" || st=1
+	exec 7>&-
+	result "ghost-${1%%:*}" $st
+}
+
+if [[ " $groups " == *" ghost "* ]]; then
+	ghost_case code:42 42
+	ghost_case signal:15 143
+	ghost_case close 137
 fi
 
 if [[ " $groups " == *" refuse "* ]]; then

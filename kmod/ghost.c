@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ghost.c - a dumped process that stays behind as a ghost (BPROC_IOC_GHOST).
+ *
+ * After a move, the front end keeps the process's pid as a ghost: the
+ * parked target, still in its task_work, releases its whole address space
+ * and then sleeps interruptibly. Every signal it receives wakes it; it
+ * takes the signal off its own queue (dequeue_signal) and adds an event to
+ * the request's ring, which the handle's holder (the node agent) reads and
+ * forwards to the remote process. SIGKILL is never taken: it ends the ghost.
+ *
+ * So that signals are queued rather than acted on (a default action could
+ * kill or stop it, SIG_IGN would drop them), the ghost blocks nothing and
+ * gives every signal a handler that never runs (GHOST_NO_HANDLER): the
+ * ghost dequeues signals itself before any return to user space.
+ *
+ * BPROC_IOC_GHOST_EXIT ends the ghost as the remote process ended:
+ *  - with a signal: every other signal becomes ignored and pending ones are
+ *    dropped, that one gets its default action and is sent; the ghost then
+ *    leaves its task_work and get_signal() applies the default action;
+ *  - with an exit code: do_exit is not exported, so the ghost maps one page
+ *    holding "mov $code, %edi; mov $__NR_exit_group, %eax; syscall" and
+ *    returns to it (orig_ax = -1 so nothing is restarted), all signals
+ *    ignored meanwhile.
+ * If the holder closes the handle without ending the ghost, it is killed.
+ */
+#define pr_fmt(fmt) "bproc: " fmt
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
+#include <linux/signal.h>
+#include <linux/uaccess.h>
+#include <linux/uidgid.h>
+#include <linux/unistd.h>
+
+#include "request.h"
+
+/* A user address, never called: the ghost has no memory. */
+#define GHOST_NO_HANDLER ((__sighandler_t)PAGE_SIZE)
+
+/* Set every signal's action but SIGKILL's and SIGSTOP's to @handler. */
+static void ghost_set_actions(__sighandler_t handler, int except,
+			      __sighandler_t except_handler)
+{
+	struct sighand_struct *sighand = current->sighand;
+	int sig;
+
+	spin_lock_irq(&sighand->siglock);
+	for (sig = 1; sig <= _NSIG; sig++) {
+		struct k_sigaction *ka = &sighand->action[sig - 1];
+
+		if (sig_kernel_only(sig))
+			continue;
+		ka->sa.sa_handler = sig == except ? except_handler : handler;
+		ka->sa.sa_flags = 0;
+		sigemptyset(&ka->sa.sa_mask);
+	}
+	spin_unlock_irq(&sighand->siglock);
+}
+
+static void ghost_add_event(struct dump_request *req,
+			    const kernel_siginfo_t *info)
+{
+	struct bproc_ghost_event *ev;
+	u32 slot;
+
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_count == GHOST_MAX_EVENTS) {
+		/* Full: the oldest goes, the reader is behind. */
+		req->ghost_head = (req->ghost_head + 1) % GHOST_MAX_EVENTS;
+		req->ghost_count--;
+	}
+	slot = (req->ghost_head + req->ghost_count) % GHOST_MAX_EVENTS;
+	ev = &req->ghost_events[slot];
+	ev->signo = info->si_signo;
+	ev->code = info->si_code;
+	ev->pid = 0;
+	ev->uid = 0;
+	if (info->si_code <= 0 || info->si_code == SI_USER) {
+		ev->pid = info->si_pid;
+		ev->uid = info->si_uid;
+	}
+	req->ghost_count++;
+	spin_unlock(&req->ghost_lock);
+	wake_up_interruptible(&req->ghost_events_wait);
+}
+
+/* Return to a stub that calls exit_group(@code). */
+static int ghost_exit_code(int code)
+{
+	u8 stub[] = {
+		0xbf, code & 0xff, 0, 0, 0,	    /* mov $code, %edi */
+		0xb8, __NR_exit_group, 0, 0, 0, /* mov $nr, %eax */
+		0x0f, 0x05,			    /* syscall */
+		0x0f, 0x0b,			    /* ud2 */
+	};
+	struct pt_regs *regs = task_pt_regs(current);
+	unsigned long addr;
+
+	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(addr))
+		return (long)addr;
+	if (copy_to_user((void __user *)addr, stub, sizeof(stub)))
+		return -EFAULT;
+	regs->ip = addr;
+	regs->sp = addr + PAGE_SIZE;
+	regs->orig_ax = -1;
+	regs->ax = 0;
+	return 0;
+}
+
+void ghost_run(struct dump_request *req)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	ghost_set_actions(GHOST_NO_HANDLER, 0, NULL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Nothing may point into the memory it gives up. */
+	current->rseq = NULL;
+	current->rseq_sig = 0;
+	current->clear_child_tid = NULL;
+	current->robust_list = NULL;
+	current->sas_ss_sp = 0;
+	current->sas_ss_size = 0;
+	current->sas_ss_flags = SS_DISABLE;
+	vm_munmap(0, TASK_SIZE);
+
+	for (;;) {
+		kernel_siginfo_t info;
+		enum pid_type type;
+		int sig;
+
+		if (!wait_event_interruptible(req->wait,
+					      READ_ONCE(req->ghost_exit_set)))
+			break;
+		if (fatal_signal_pending(current))
+			goto out_done;
+		spin_lock_irq(&current->sighand->siglock);
+		sig = dequeue_signal(current, &none, &info, &type);
+		spin_unlock_irq(&current->sighand->siglock);
+		if (sig > 0)
+			ghost_add_event(req, &info);
+		else
+			clear_notify_signal(); /* no signal: a task_work's kick */
+	}
+
+	/* Ended by the holder. */
+	if (req->ghost_exit_how == BPROC_GHOST_EXIT_SIGNAL) {
+		ghost_set_actions(SIG_IGN, req->ghost_exit_value, SIG_DFL);
+		flush_signals(current);
+		send_sig(req->ghost_exit_value, current, 1);
+	} else {
+		ghost_set_actions(SIG_IGN, 0, NULL);
+		flush_signals(current);
+		if (ghost_exit_code(req->ghost_exit_value))
+			force_sig(SIGKILL);
+	}
+out_done:
+	spin_lock(&req->ghost_lock);
+	req->ghost_done = true;
+	spin_unlock(&req->ghost_lock);
+	wake_up_interruptible(&req->ghost_events_wait);
+}
+
+long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_exit ex;
+
+	if (copy_from_user(&ex, argp, sizeof(ex)))
+		return -EFAULT;
+	if (ex.how == BPROC_GHOST_EXIT_CODE) {
+		if (ex.value < 0 || ex.value > 255)
+			return -EINVAL;
+	} else if (ex.how == BPROC_GHOST_EXIT_SIGNAL) {
+		/* A signal whose default action ends the process. */
+		if (ex.value < 1 || ex.value > _NSIG ||
+		    sig_kernel_ignore(ex.value) || sig_kernel_stop(ex.value))
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return -EINVAL;
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_exit_set) {
+		spin_unlock(&req->ghost_lock);
+		return -EBUSY;
+	}
+	req->ghost_exit_how = ex.how;
+	req->ghost_exit_value = ex.value;
+	smp_store_release(&req->ghost_exit_set, true);
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+	return 0;
+}
+
+ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
+		   loff_t *ppos)
+{
+	struct dump_request *req = file->private_data;
+	struct bproc_ghost_event ev[GHOST_MAX_EVENTS];
+	size_t n = 0, max = len / sizeof(ev[0]);
+	int ret;
+
+	if (!max)
+		return -EINVAL;
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return -EINVAL;
+	for (;;) {
+		spin_lock(&req->ghost_lock);
+		while (req->ghost_count && n < max && n < GHOST_MAX_EVENTS) {
+			ev[n++] = req->ghost_events[req->ghost_head];
+			req->ghost_head = (req->ghost_head + 1) % GHOST_MAX_EVENTS;
+			req->ghost_count--;
+		}
+		spin_unlock(&req->ghost_lock);
+		if (n || READ_ONCE(req->ghost_done))
+			break;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(req->ghost_events_wait,
+					       READ_ONCE(req->ghost_count) ||
+						       READ_ONCE(req->ghost_done));
+		if (ret)
+			return ret;
+	}
+	if (n && copy_to_user(buf, ev, n * sizeof(ev[0])))
+		return -EFAULT;
+	return n * sizeof(ev[0]);
+}
+
+__poll_t ghost_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct dump_request *req = file->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(file, &req->ghost_events_wait, wait);
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_count)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (req->ghost_done)
+		mask |= EPOLLHUP;
+	spin_unlock(&req->ghost_lock);
+	return mask;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * request.h - a dump request, shared by main.c and ghost.c. Lifetime and
+ * locking: see the comment at the top of main.c.
+ */
+#ifndef BPROC_REQUEST_H
+#define BPROC_REQUEST_H
+
+#include <linux/completion.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "engine.h"
+
+#define GHOST_MAX_EVENTS 64
+
+enum dump_state { DUMP_QUEUED, DUMP_SELF, DUMP_EXTERNAL };
+enum dump_decision { DECIDE_NONE, DECIDE_RESUME, DECIDE_KILL, DECIDE_GHOST };
+
+struct dump_request {
+	struct kref ref;
+	struct list_head node; /* on dump_requests */
+	struct callback_head work;
+	struct task_struct *task;
+	struct file *out;
+	u32 flags;
+	int state;    /* enum dump_state, cmpxchg */
+	int decision; /* enum dump_decision, cmpxchg */
+	int result;
+	u64 written;
+	struct completion done; /* the image is written (or failed) */
+	wait_queue_head_t wait; /* the parked target waits for a decision */
+	char reason[BPROC_REASON_LEN];
+
+	/* Ghost mode (ghost.c); ghost_lock protects the event ring. */
+	spinlock_t ghost_lock;
+	wait_queue_head_t ghost_events_wait; /* readers of the handle */
+	struct bproc_ghost_event ghost_events[GHOST_MAX_EVENTS];
+	u32 ghost_head, ghost_count;
+	bool ghost_done;	/* the ghost is gone: EOF */
+	bool ghost_exit_set;	/* the fields below are valid */
+	u32 ghost_exit_how;
+	s32 ghost_exit_value;
+};
+
+/* The parked target becomes a ghost and stays one until it ends. */
+void ghost_run(struct dump_request *req);
+
+long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
+ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
+		   loff_t *ppos);
+__poll_t ghost_poll(struct file *file, struct poll_table_struct *wait);
+
+#endif /* BPROC_REQUEST_H */

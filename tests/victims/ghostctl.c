@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ghostctl - drive the engine's ghost mode for the tests, as the node agent
+ * will: ghostctl PID NSIG END
+ *   dump PID (image to /tmp/ghost.img), make it a ghost, print "ghost",
+ *   print "event SIGNO PID" for each of the NSIG signals it then receives,
+ *   end it with END ("code:N", "signal:N", or "close": drop the handle),
+ *   wait until the handle reports the ghost gone (EOF) and print "gone".
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <bproc/bproc.h>
+
+static int fail(const char *what)
+{
+	perror(what);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct bproc_dump_args d = { 0 };
+	struct bproc_ghost_event ev[8];
+	struct bproc_ghost_exit ex = { 0 };
+	int dev, img, seen = 0, want;
+	ssize_t n;
+
+	if (argc != 4)
+		return 2;
+	want = atoi(argv[2]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	dev = open(BPROC_DEVICE, O_RDWR);
+	img = open("/tmp/ghost.img", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (dev < 0 || img < 0)
+		return fail("open");
+	d.pid = atoi(argv[1]);
+	d.fd = img;
+	if (ioctl(dev, BPROC_IOC_DUMP, &d)) {
+		fprintf(stderr, "dump: %s\n", d.reason);
+		return fail("dump");
+	}
+	if (ioctl(d.handle_fd, BPROC_IOC_GHOST))
+		return fail("ghost");
+	printf("ghost\n");
+	while (seen < want) {
+		int i;
+
+		n = read(d.handle_fd, ev, sizeof(ev));
+		if (n <= 0)
+			return fail("read events");
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++, seen++)
+			printf("event %u %d\n", ev[i].signo, ev[i].pid);
+	}
+	if (!strcmp(argv[3], "close")) {
+		close(d.handle_fd);
+		printf("gone\n");
+		return 0;
+	}
+	if (!strncmp(argv[3], "code:", 5)) {
+		ex.how = BPROC_GHOST_EXIT_CODE;
+		ex.value = atoi(argv[3] + 5);
+	} else if (!strncmp(argv[3], "signal:", 7)) {
+		ex.how = BPROC_GHOST_EXIT_SIGNAL;
+		ex.value = atoi(argv[3] + 7);
+	} else {
+		return 2;
+	}
+	if (ioctl(d.handle_fd, BPROC_IOC_GHOST_EXIT, &ex))
+		return fail("ghost exit");
+	while ((n = read(d.handle_fd, ev, sizeof(ev))) > 0)
+		;
+	if (n < 0)
+		return fail("read until gone");
+	printf("gone\n");
+	return 0;
+}

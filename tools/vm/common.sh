@@ -29,3 +29,7 @@ vc_addr() {
 # commands and paths this way so that any byte may appear in them.
 vc_hex() { xxd -p | tr -d '\n'; }
 vc_unhex() { printf '%s' "$1" | xxd -r -p; }
+
+# vc_alive ADDR: true if the vcrun server at ADDR accepts a connection and
+# answers within 3 s (an empty request: it hangs up at once).
+vc_alive() { timeout 3 nc -w 2 "$1" "$VC_PORT" < /dev/null > /dev/null 2>&1; }

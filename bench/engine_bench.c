@@ -118,17 +118,19 @@ static int bench_bproc(pid_t pid, const char *name, const char *file)
 		r.dev_fd = dev;
 		r.flags = BPROC_RESTORE_CLOSE_FDS;
 		ioctl(dev, BPROC_IOC_RESTORE, &r);
-		fprintf(stderr, "engine_bench: restore: %s: %s\n", strerror(errno), r.reason);
+		fprintf(stderr, "engine_bench: restore: %s: %s\n",
+			strerror(errno), r.reason);
 		_exit(4);
 	}
 	for (;;) {
 		int c = comm_is(child, name);
 
-
 		if (c == 1)
 			break;
 		if (waitpid(child, &st, WNOHANG) == child) {
-			fprintf(stderr, "engine_bench: restore failed (status %#x)\n", st);
+			fprintf(stderr,
+				"engine_bench: restore failed (status %#x)\n",
+				st);
 			return 1;
 		}
 		/* Poll gently: the VM has one CPU and the child needs it. */
@@ -163,7 +165,8 @@ static int bench_copy(const char *file, size_t bytes)
 		done += (size_t)n;
 	}
 	t1 = now();
-	dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	dst = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (dst == MAP_FAILED)
 		die("mmap", NULL);
 	for (done = 0; done < bytes;) {
@@ -185,6 +188,7 @@ int main(int argc, char **argv)
 		return bench_bproc(atoi(argv[2]), argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "copy"))
 		return bench_copy(argv[2], strtoull(argv[3], NULL, 10));
-	fprintf(stderr, "usage: engine_bench bproc PID NAME FILE | copy FILE BYTES\n");
+	fprintf(stderr,
+		"usage: engine_bench bproc PID NAME FILE | copy FILE BYTES\n");
 	return 2;
 }

@@ -53,8 +53,9 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE\n"
-			"       bproc-ckpt restore [--kernel-only] FILE\n");
+	fprintf(stderr,
+		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE\n"
+		"       bproc-ckpt restore [--kernel-only] FILE\n");
 	exit(2);
 }
 
@@ -124,7 +125,8 @@ static int cmd_dump(int argc, char **argv)
 		int err = errno;
 
 		ioctl(args.handle_fd, BPROC_IOC_RESUME);
-		fail(what, err, "fsync of the image failed; the process goes on");
+		fail(what, err,
+		     "fsync of the image failed; the process goes on");
 	}
 	if (ioctl(args.handle_fd, kill_it ? BPROC_IOC_KILL : BPROC_IOC_RESUME))
 		fail(what, errno, "deciding the process's fate");
@@ -141,7 +143,8 @@ static void reexec(char **argv)
 	char buf[16];
 
 	if (tries >= REEXEC_MAX)
-		fail("restore", EBUSY, "cannot move the vDSO to the image's address");
+		fail("restore", EBUSY,
+		     "cannot move the vDSO to the image's address");
 	snprintf(buf, sizeof(buf), "%d", tries + 1);
 	setenv(REEXEC_ENV, buf, 1);
 	execv("/proc/self/exe", argv);
@@ -174,7 +177,8 @@ static int move_fd(int fd, int min)
 static void apply_taskenv(const struct img *img, int keep1, int keep2)
 {
 	uint64_t size, gsize;
-	const struct bproc_image_taskenv *e = img_get(img, BPROC_SEC_TASKENV, &size);
+	const struct bproc_image_taskenv *e =
+		img_get(img, BPROC_SEC_TASKENV, &size);
 	const struct bproc_image_file *f;
 	const uint32_t *groups;
 	gid_t *gids;
@@ -196,7 +200,8 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 
 	/* Descriptors: only ours, 0-2 and the image's, at the end. */
 	{
-		unsigned int lo = keep1 < keep2 ? keep1 : keep2, hi = keep1 < keep2 ? keep2 : keep1;
+		unsigned int lo = keep1 < keep2 ? keep1 : keep2,
+			     hi = keep1 < keep2 ? keep2 : keep1;
 
 		if (lo > 3)
 			close_range(3, lo - 1, 0);
@@ -206,7 +211,8 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 	}
 
 	for (i = 0; i < BPROC_IMAGE_NR_RLIMITS; i++) {
-		struct rlimit rl = { .rlim_cur = e->rlim[i].cur, .rlim_max = e->rlim[i].max };
+		struct rlimit rl = { .rlim_cur = e->rlim[i].cur,
+				     .rlim_max = e->rlim[i].max };
 
 		if (i == RLIMIT_NOFILE)
 			continue; /* after the files are open */
@@ -226,9 +232,11 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 		fail("restore: setgroups", errno, NULL);
 	free(gids);
 	if (setresgid(e->gid, e->egid, e->sgid))
-		fail("restore: setresgid", errno, "cannot take the image's group ids");
+		fail("restore: setresgid", errno,
+		     "cannot take the image's group ids");
 	if (setresuid(e->uid, e->euid, e->suid))
-		fail("restore: setresuid", errno, "cannot take the image's user ids");
+		fail("restore: setresuid", errno,
+		     "cannot take the image's user ids");
 	setfsgid(e->fsgid);
 	setfsuid(e->fsuid);
 
@@ -237,11 +245,13 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 	umask(e->umask & 0777);
 	for (i = 0; i < e->nr_files; i++) {
 		const char *path = img_path(img, f[i].path);
-		int flags = (int)f[i].flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+		int flags = (int)f[i].flags &
+			    ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 		int fd;
 
 		snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
-		if (!path || f[i].fd < 3 || f[i].fd == keep1 || f[i].fd == keep2)
+		if (!path || f[i].fd < 3 || f[i].fd == keep1 ||
+		    f[i].fd == keep2)
 			fail(what, EINVAL, "bad open file in the image");
 		fd = open(path, flags);
 		if (fd < 0)
@@ -251,8 +261,8 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 				fail(what, errno, path);
 			close(fd);
 		}
-		if (!S_ISDIR(f[i].mode) && lseek(f[i].fd, f[i].pos, SEEK_SET) < 0 &&
-		    errno != ESPIPE)
+		if (!S_ISDIR(f[i].mode) &&
+		    lseek(f[i].fd, f[i].pos, SEEK_SET) < 0 && errno != ESPIPE)
 			fail(what, errno, path);
 	}
 	{
@@ -280,13 +290,16 @@ static int restore_kernel_only(const char *path, char **full_argv)
 	if (pread(fd, &hdr, sizeof(hdr), 0) == sizeof(hdr) &&
 	    hdr.nr_sections <= BPROC_IMAGE_MAX_SECTIONS)
 		for (i = 0; i < hdr.nr_sections; i++) {
-			if (pread(fd, &sec, sizeof(sec), (off_t)off) != sizeof(sec) ||
+			if (pread(fd, &sec, sizeof(sec), (off_t)off) !=
+				    sizeof(sec) ||
 			    sec.size > (1ULL << 40))
 				break;
 			off += sizeof(sec);
 			if (sec.type == BPROC_SEC_MM && sec.size == sizeof(m)) {
-				if (pread(fd, &m, sizeof(m), (off_t)off) == sizeof(m) &&
-				    m.vdso_end > m.vdso_start && m.vvar_end > m.vvar_start &&
+				if (pread(fd, &m, sizeof(m), (off_t)off) ==
+					    sizeof(m) &&
+				    m.vdso_end > m.vdso_start &&
+				    m.vvar_end > m.vvar_start &&
 				    m.vdso_end - m.vdso_start < (1 << 20) &&
 				    m.vvar_end - m.vvar_start < (1 << 20))
 					place_vdso(&m, full_argv);
@@ -329,10 +342,12 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 		fail("restore", EINVAL, "no MM section");
 	e = img_get(&img, BPROC_SEC_TASKENV, &size);
 	if (e && size >= sizeof(*e) && e->nr_files <= BPROC_IMAGE_MAX_FILES &&
-	    size >= sizeof(*e) + (uint64_t)e->nr_files * sizeof(struct bproc_image_file)) {
+	    size >= sizeof(*e) + (uint64_t)e->nr_files *
+					 sizeof(struct bproc_image_file)) {
 		const struct bproc_image_file *f =
 			(const void *)((const char *)e + size -
-				       e->nr_files * sizeof(struct bproc_image_file));
+				       e->nr_files *
+					       sizeof(struct bproc_image_file));
 
 		for (i = 0; i < e->nr_files; i++)
 			if (f[i].fd >= top && f[i].fd < 65536)

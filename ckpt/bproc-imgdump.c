@@ -24,8 +24,9 @@ static const char *const section_names[] = {
 };
 
 static const char *const rlimit_names[BPROC_IMAGE_NR_RLIMITS] = {
-	"cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
-	"memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+	"cpu",	    "fsize",  "data",	 "stack",  "core",  "rss",
+	"nproc",    "nofile", "memlock", "as",	   "locks", "sigpending",
+	"msgqueue", "nice",   "rtprio",	 "rttime",
 };
 
 static int bad(const char *what)
@@ -43,16 +44,19 @@ static int show_core(const struct img *img)
 	if (!c || size != sizeof(*c))
 		return bad("CORE missing or wrong size");
 	r = &c->regs;
-	printf("core:\n  pid %d comm \"%.16s\" personality %#x\n", c->pid, c->comm,
-	       c->personality);
-	printf("  rip %016llx rsp %016llx rflags %016llx\n", (unsigned long long)r->ip,
-	       (unsigned long long)r->sp, (unsigned long long)r->flags);
+	printf("core:\n  pid %d comm \"%.16s\" personality %#x\n", c->pid,
+	       c->comm, c->personality);
+	printf("  rip %016llx rsp %016llx rflags %016llx\n",
+	       (unsigned long long)r->ip, (unsigned long long)r->sp,
+	       (unsigned long long)r->flags);
 	printf("  rax %016llx orig_rax %lld\n", (unsigned long long)r->ax,
 	       (long long)r->orig_ax);
-	printf("  rbx %016llx rcx %016llx rdx %016llx\n", (unsigned long long)r->bx,
-	       (unsigned long long)r->cx, (unsigned long long)r->dx);
-	printf("  rsi %016llx rdi %016llx rbp %016llx\n", (unsigned long long)r->si,
-	       (unsigned long long)r->di, (unsigned long long)r->bp);
+	printf("  rbx %016llx rcx %016llx rdx %016llx\n",
+	       (unsigned long long)r->bx, (unsigned long long)r->cx,
+	       (unsigned long long)r->dx);
+	printf("  rsi %016llx rdi %016llx rbp %016llx\n",
+	       (unsigned long long)r->si, (unsigned long long)r->di,
+	       (unsigned long long)r->bp);
 	printf("  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n",
 	       (unsigned long long)r->r8, (unsigned long long)r->r9,
 	       (unsigned long long)r->r10, (unsigned long long)r->r11);
@@ -71,8 +75,9 @@ static int show_core(const struct img *img)
 	       (unsigned long long)c->clear_child_tid,
 	       (unsigned long long)c->robust_list);
 	printf("  fpu %s xcr0 %#llx\n",
-	       c->xstate_kind == BPROC_XSTATE_XSAVE ? "xsave" :
-	       c->xstate_kind == BPROC_XSTATE_FXSAVE ? "fxsave" : "?",
+	       c->xstate_kind == BPROC_XSTATE_XSAVE  ? "xsave" :
+	       c->xstate_kind == BPROC_XSTATE_FXSAVE ? "fxsave" :
+						       "?",
 	       (unsigned long long)c->xcr0);
 	return 0;
 }
@@ -106,7 +111,8 @@ static int show_xstate(const struct img *img)
 static int show_signals(const struct img *img)
 {
 	uint64_t size;
-	const struct bproc_image_signals *s = img_get(img, BPROC_SEC_SIGNALS, &size);
+	const struct bproc_image_signals *s =
+		img_get(img, BPROC_SEC_SIGNALS, &size);
 	const struct bproc_image_siginfo *p;
 	uint32_t i;
 
@@ -114,7 +120,8 @@ static int show_signals(const struct img *img)
 	    size != sizeof(*s) + (uint64_t)s->nr_pending * sizeof(*p))
 		return bad("SIGNALS missing or wrong size");
 	printf("signals:\n  blocked %016llx\n", (unsigned long long)s->blocked);
-	printf("  altstack sp %#llx size %llu flags %#x\n", (unsigned long long)s->sas_ss_sp,
+	printf("  altstack sp %#llx size %llu flags %#x\n",
+	       (unsigned long long)s->sas_ss_sp,
 	       (unsigned long long)s->sas_ss_size, s->sas_ss_flags);
 	for (i = 0; i < 64; i++) {
 		const struct bproc_image_sigaction *a = &s->action[i];
@@ -123,8 +130,10 @@ static int show_signals(const struct img *img)
 			continue;
 		printf("  sig %2u handler %s%#llx flags %#llx mask %016llx restorer %#llx\n",
 		       i + 1, a->handler == 1 ? "SIG_IGN " : "",
-		       (unsigned long long)a->handler, (unsigned long long)a->flags,
-		       (unsigned long long)a->mask, (unsigned long long)a->restorer);
+		       (unsigned long long)a->handler,
+		       (unsigned long long)a->flags,
+		       (unsigned long long)a->mask,
+		       (unsigned long long)a->restorer);
 	}
 	p = (const void *)(s + 1);
 	for (i = 0; i < s->nr_pending; i++) {
@@ -132,7 +141,8 @@ static int show_signals(const struct img *img)
 
 		memcpy(&errno_, p[i].info + 4, 4);
 		memcpy(&code, p[i].info + 8, 4);
-		printf("  pending sig %u code %d errno %d\n", p[i].signo, code, errno_);
+		printf("  pending sig %u code %d errno %d\n", p[i].signo, code,
+		       errno_);
 	}
 	return 0;
 }
@@ -146,17 +156,22 @@ static int show_mm(const struct img *img)
 	if (!m || size != sizeof(*m) || m->nr_auxv > BPROC_IMAGE_MAX_AUXV)
 		return bad("MM missing or wrong size");
 	printf("mm:\n  code %#llx-%#llx data %#llx-%#llx\n",
-	       (unsigned long long)m->start_code, (unsigned long long)m->end_code,
-	       (unsigned long long)m->start_data, (unsigned long long)m->end_data);
-	printf("  brk %#llx-%#llx stack %#llx\n", (unsigned long long)m->start_brk,
-	       (unsigned long long)m->brk, (unsigned long long)m->start_stack);
-	printf("  args %#llx-%#llx env %#llx-%#llx\n", (unsigned long long)m->arg_start,
-	       (unsigned long long)m->arg_end, (unsigned long long)m->env_start,
+	       (unsigned long long)m->start_code,
+	       (unsigned long long)m->end_code,
+	       (unsigned long long)m->start_data,
+	       (unsigned long long)m->end_data);
+	printf("  brk %#llx-%#llx stack %#llx\n",
+	       (unsigned long long)m->start_brk, (unsigned long long)m->brk,
+	       (unsigned long long)m->start_stack);
+	printf("  args %#llx-%#llx env %#llx-%#llx\n",
+	       (unsigned long long)m->arg_start, (unsigned long long)m->arg_end,
+	       (unsigned long long)m->env_start,
 	       (unsigned long long)m->env_end);
 	printf("  vdso %#llx-%#llx vvar %#llx-%#llx vdso crc32 %08x\n",
-	       (unsigned long long)m->vdso_start, (unsigned long long)m->vdso_end,
-	       (unsigned long long)m->vvar_start, (unsigned long long)m->vvar_end,
-	       m->vdso_crc);
+	       (unsigned long long)m->vdso_start,
+	       (unsigned long long)m->vdso_end,
+	       (unsigned long long)m->vvar_start,
+	       (unsigned long long)m->vvar_end, m->vdso_crc);
 	printf("  auxv");
 	for (i = 0; i + 1 < m->nr_auxv; i += 2)
 		printf(" %llu=%#llx", (unsigned long long)m->auxv[i],
@@ -168,12 +183,18 @@ static int show_mm(const struct img *img)
 static const char *kind_name(uint32_t k)
 {
 	switch (k) {
-	case BPROC_VMA_ANON: return "anon";
-	case BPROC_VMA_FILE: return "file";
-	case BPROC_VMA_CONTENT: return "content";
-	case BPROC_VMA_VDSO: return "vdso";
-	case BPROC_VMA_VVAR: return "vvar";
-	default: return "?";
+	case BPROC_VMA_ANON:
+		return "anon";
+	case BPROC_VMA_FILE:
+		return "file";
+	case BPROC_VMA_CONTENT:
+		return "content";
+	case BPROC_VMA_VDSO:
+		return "vdso";
+	case BPROC_VMA_VVAR:
+		return "vvar";
+	default:
+		return "?";
 	}
 }
 
@@ -186,11 +207,13 @@ static int show_vmas(const struct img *img)
 		return bad("VMAS missing or wrong size");
 	printf("vmas: %llu\n", (unsigned long long)(size / sizeof(*v)));
 	for (i = 0; i < size / sizeof(*v); i++) {
-		const char *path = v[i].path == BPROC_IMAGE_NO_PATH ? "" :
-				   img_path(img, v[i].path);
+		const char *path = v[i].path == BPROC_IMAGE_NO_PATH ?
+					   "" :
+					   img_path(img, v[i].path);
 
 		printf("  %012llx-%012llx %c%c%c%c %08llx %-7s%s%s %s\n",
-		       (unsigned long long)v[i].start, (unsigned long long)v[i].end,
+		       (unsigned long long)v[i].start,
+		       (unsigned long long)v[i].end,
 		       v[i].prot & BPROC_PROT_READ ? 'r' : '-',
 		       v[i].prot & BPROC_PROT_WRITE ? 'w' : '-',
 		       v[i].prot & BPROC_PROT_EXEC ? 'x' : '-',
@@ -209,7 +232,8 @@ static int show_vmas(const struct img *img)
 static int show_taskenv(const struct img *img)
 {
 	uint64_t size, gsize;
-	const struct bproc_image_taskenv *e = img_get(img, BPROC_SEC_TASKENV, &size);
+	const struct bproc_image_taskenv *e =
+		img_get(img, BPROC_SEC_TASKENV, &size);
 	const struct bproc_image_file *f;
 	const uint32_t *groups;
 	const char *cwd;
@@ -221,9 +245,10 @@ static int show_taskenv(const struct img *img)
 	if (size != sizeof(*e) + gsize + (uint64_t)e->nr_files * sizeof(*f))
 		return bad("TASKENV wrong size");
 	cwd = img_path(img, e->cwd);
-	printf("taskenv:\n  cwd %s umask %04o\n", cwd ? cwd : "<bad>", e->umask);
-	printf("  uid %u %u %u %u gid %u %u %u %u groups", e->uid, e->euid, e->suid,
-	       e->fsuid, e->gid, e->egid, e->sgid, e->fsgid);
+	printf("taskenv:\n  cwd %s umask %04o\n", cwd ? cwd : "<bad>",
+	       e->umask);
+	printf("  uid %u %u %u %u gid %u %u %u %u groups", e->uid, e->euid,
+	       e->suid, e->fsuid, e->gid, e->egid, e->sgid, e->fsgid);
 	groups = (const void *)(e + 1);
 	for (i = 0; i < e->nr_groups; i++)
 		printf(" %u", groups[i]);
@@ -235,8 +260,9 @@ static int show_taskenv(const struct img *img)
 	for (i = 0; i < e->nr_files; i++) {
 		const char *p = img_path(img, f[i].path);
 
-		printf("  fd %d flags %#o pos %lld mode %06o %s\n", f[i].fd, f[i].flags,
-		       (long long)f[i].pos, f[i].mode, p ? p : "<bad path>");
+		printf("  fd %d flags %#o pos %lld mode %06o %s\n", f[i].fd,
+		       f[i].flags, (long long)f[i].pos, f[i].mode,
+		       p ? p : "<bad path>");
 	}
 	return cwd ? 0 : bad("bad cwd path");
 }
@@ -244,7 +270,8 @@ static int show_taskenv(const struct img *img)
 static int show_pagemap(const struct img *img)
 {
 	uint64_t size, i, total = 0;
-	const struct bproc_image_pagemap *r = img_get(img, BPROC_SEC_PAGEMAP, &size);
+	const struct bproc_image_pagemap *r =
+		img_get(img, BPROC_SEC_PAGEMAP, &size);
 	const struct img_section *pages = img_find(img, BPROC_SEC_PAGES);
 
 	if (!r || size % sizeof(*r) || !pages)
@@ -288,7 +315,8 @@ int main(int argc, char **argv)
 	       img.hdr.release, img.hdr.dump_flags);
 	for (i = 0; i < img.nr_sec; i++)
 		printf("section %-8s offset %10llu size %llu\n",
-		       section_names[img.sec[i].type], (unsigned long long)img.sec[i].offset,
+		       section_names[img.sec[i].type],
+		       (unsigned long long)img.sec[i].offset,
 		       (unsigned long long)img.sec[i].size);
 	ret |= show_core(&img);
 	if (!ret)

@@ -47,18 +47,22 @@ static uint64_t section_limit(uint32_t type)
 		return BPROC_IMAGE_MAX_XSTATE;
 	case BPROC_SEC_SIGNALS:
 		return sizeof(struct bproc_image_signals) +
-		       BPROC_IMAGE_MAX_PENDING * sizeof(struct bproc_image_siginfo);
+		       BPROC_IMAGE_MAX_PENDING *
+			       sizeof(struct bproc_image_siginfo);
 	case BPROC_SEC_MM:
 		return sizeof(struct bproc_image_mm);
 	case BPROC_SEC_VMAS:
-		return (uint64_t)BPROC_IMAGE_MAX_VMAS * sizeof(struct bproc_image_vma);
+		return (uint64_t)BPROC_IMAGE_MAX_VMAS *
+		       sizeof(struct bproc_image_vma);
 	case BPROC_SEC_PATHS:
 		return BPROC_IMAGE_MAX_PATHS;
 	case BPROC_SEC_TASKENV:
-		return sizeof(struct bproc_image_taskenv) + BPROC_IMAGE_MAX_GROUPS * 4 +
+		return sizeof(struct bproc_image_taskenv) +
+		       BPROC_IMAGE_MAX_GROUPS * 4 +
 		       BPROC_IMAGE_MAX_FILES * sizeof(struct bproc_image_file);
 	case BPROC_SEC_PAGEMAP:
-		return (uint64_t)BPROC_IMAGE_MAX_RUNS * sizeof(struct bproc_image_pagemap);
+		return (uint64_t)BPROC_IMAGE_MAX_RUNS *
+		       sizeof(struct bproc_image_pagemap);
 	default:
 		return 0;
 	}
@@ -77,18 +81,23 @@ int img_load(struct img *img, int fd, char *err, size_t errlen)
 		img->file_size = (uint64_t)st.st_size;
 	r = read_at(fd, &img->hdr, sizeof(img->hdr), 0);
 	if (r)
-		return img_err(err, errlen, r == -2 ? "truncated header" : "read: %s",
+		return img_err(err, errlen,
+			       r == -2 ? "truncated header" : "read: %s",
 			       strerror(errno));
 	if (img->hdr.magic != BPROC_IMAGE_MAGIC)
-		return img_err(err, errlen, "not a bproc image (magic %#x)", img->hdr.magic);
+		return img_err(err, errlen, "not a bproc image (magic %#x)",
+			       img->hdr.magic);
 	if (img->hdr.version != BPROC_IMAGE_VERSION)
-		return img_err(err, errlen, "image version %u, this tool reads %u",
+		return img_err(err, errlen,
+			       "image version %u, this tool reads %u",
 			       img->hdr.version, BPROC_IMAGE_VERSION);
 	if (img->hdr.header_size != sizeof(img->hdr) ||
 	    !memchr(img->hdr.release, 0, sizeof(img->hdr.release)))
 		return img_err(err, errlen, "bad header");
-	if (!img->hdr.nr_sections || img->hdr.nr_sections > BPROC_IMAGE_MAX_SECTIONS)
-		return img_err(err, errlen, "bad section count %u", img->hdr.nr_sections);
+	if (!img->hdr.nr_sections ||
+	    img->hdr.nr_sections > BPROC_IMAGE_MAX_SECTIONS)
+		return img_err(err, errlen, "bad section count %u",
+			       img->hdr.nr_sections);
 	off = sizeof(img->hdr);
 	for (i = 0; i < img->hdr.nr_sections; i++) {
 		struct bproc_image_section s;
@@ -99,7 +108,8 @@ int img_load(struct img *img, int fd, char *err, size_t errlen)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += sizeof(s);
 		if (s.type <= last || s.type > BPROC_SEC_PAGES)
-			return img_err(err, errlen, "section %u: bad type %u", i, s.type);
+			return img_err(err, errlen, "section %u: bad type %u",
+				       i, s.type);
 		last = s.type;
 		is->type = s.type;
 		is->offset = off;
@@ -107,17 +117,21 @@ int img_load(struct img *img, int fd, char *err, size_t errlen)
 		img->nr_sec = i + 1;
 		if (s.type == BPROC_SEC_PAGES) {
 			if (i != img->hdr.nr_sections - 1)
-				return img_err(err, errlen, "PAGES is not the last section");
+				return img_err(err, errlen,
+					       "PAGES is not the last section");
 			if (img->file_size && (s.size > img->file_size ||
 					       off > img->file_size - s.size))
-				return img_err(err, errlen,
-					       "truncated: page data needs %llu bytes, %llu left",
-					       (unsigned long long)s.size,
-					       (unsigned long long)(img->file_size - off));
+				return img_err(
+					err, errlen,
+					"truncated: page data needs %llu bytes, %llu left",
+					(unsigned long long)s.size,
+					(unsigned long long)(img->file_size -
+							     off));
 			break;
 		}
 		if (s.size > section_limit(s.type))
-			return img_err(err, errlen, "section %u: size %llu too large", i,
+			return img_err(err, errlen,
+				       "section %u: size %llu too large", i,
 				       (unsigned long long)s.size);
 		is->data = malloc(s.size ? s.size : 1);
 		if (!is->data)

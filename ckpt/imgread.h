@@ -14,7 +14,7 @@ struct img_section {
 	uint32_t type;
 	uint64_t offset; /* of the payload in the file */
 	uint64_t size;
-	void *data;	 /* payload, loaded for every section but PAGES */
+	void *data; /* payload, loaded for every section but PAGES */
 };
 
 struct img {

@@ -30,8 +30,8 @@ static int read_maps(struct maps_range *r, int max)
 			continue;
 		r[n].name[0] = 0;
 		if (name)
-			snprintf(r[n].name, sizeof(r[n].name), "%.*s", (int)strcspn(name, "\n"),
-				 name);
+			snprintf(r[n].name, sizeof(r[n].name), "%.*s",
+				 (int)strcspn(name, "\n"), name);
 		n++;
 	}
 	fclose(f);
@@ -40,8 +40,8 @@ static int read_maps(struct maps_range *r, int max)
 
 static int move(unsigned long from, unsigned long len, unsigned long to)
 {
-	return mremap((void *)from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)to) ==
-			       MAP_FAILED ?
+	return mremap((void *)from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		      (void *)to) == MAP_FAILED ?
 		       -1 :
 		       0;
 }
@@ -49,8 +49,10 @@ static int move(unsigned long from, unsigned long len, unsigned long to)
 int vdso_place(const struct bproc_image_mm *m, char *why, size_t whylen)
 {
 	static struct maps_range r[4096];
-	unsigned long vdso = 0, vdso_end = 0, vvar = 0, vvar_end = 0, lo, hi, cur_lo, cur_hi;
-	unsigned long vdso_len = m->vdso_end - m->vdso_start, vvar_len = m->vvar_end - m->vvar_start;
+	unsigned long vdso = 0, vdso_end = 0, vvar = 0, vvar_end = 0, lo, hi,
+		      cur_lo, cur_hi;
+	unsigned long vdso_len = m->vdso_end - m->vdso_start,
+		      vvar_len = m->vvar_end - m->vvar_start;
 	int i, n = read_maps(r, 4096);
 
 	if (n < 0) {
@@ -72,7 +74,9 @@ int vdso_place(const struct bproc_image_mm *m, char *why, size_t whylen)
 		return -1;
 	}
 	if (vdso_end - vdso != vdso_len || vvar_end - vvar != vvar_len) {
-		snprintf(why, whylen, "the vDSO differs in size from the image's (another kernel)");
+		snprintf(
+			why, whylen,
+			"the vDSO differs in size from the image's (another kernel)");
 		return -1;
 	}
 	if (vdso == m->vdso_start && vvar == m->vvar_start)
@@ -80,7 +84,8 @@ int vdso_place(const struct bproc_image_mm *m, char *why, size_t whylen)
 	lo = m->vvar_start < m->vdso_start ? m->vvar_start : m->vdso_start;
 	hi = m->vvar_end > m->vdso_end ? m->vvar_end : m->vdso_end;
 	for (i = 0; i < n; i++)
-		if (r[i].start != vdso && r[i].start != vvar && r[i].start < hi && r[i].end > lo)
+		if (r[i].start != vdso && r[i].start != vvar &&
+		    r[i].start < hi && r[i].end > lo)
 			return VDSO_IN_THE_WAY;
 
 	/* Old and new places overlap: go through a free spot first. */
@@ -88,7 +93,8 @@ int vdso_place(const struct bproc_image_mm *m, char *why, size_t whylen)
 	cur_hi = vvar_end > vdso_end ? vvar_end : vdso_end;
 	if (cur_lo < hi && cur_hi > lo) {
 		unsigned long span = hi - lo, tmp;
-		void *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p = mmap(NULL, span, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (p == MAP_FAILED) {
 			snprintf(why, whylen, "mmap: %s", strerror(errno));
@@ -101,14 +107,17 @@ int vdso_place(const struct bproc_image_mm *m, char *why, size_t whylen)
 		}
 		if (move(vvar, vvar_len, tmp + (m->vvar_start - lo)) ||
 		    move(vdso, vdso_len, tmp + (m->vdso_start - lo))) {
-			snprintf(why, whylen, "mremap of the vDSO: %s", strerror(errno));
+			snprintf(why, whylen, "mremap of the vDSO: %s",
+				 strerror(errno));
 			return -1;
 		}
 		vvar = tmp + (m->vvar_start - lo);
 		vdso = tmp + (m->vdso_start - lo);
 	}
-	if (move(vvar, vvar_len, m->vvar_start) || move(vdso, vdso_len, m->vdso_start)) {
-		snprintf(why, whylen, "mremap of the vDSO: %s", strerror(errno));
+	if (move(vvar, vvar_len, m->vvar_start) ||
+	    move(vdso, vdso_len, m->vdso_start)) {
+		snprintf(why, whylen, "mremap of the vDSO: %s",
+			 strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -91,7 +91,8 @@ static int dump_add_path(struct dump_ctx *ctx, const char *s, u32 *off)
 	}
 	if (ctx->paths_len + len > ctx->paths_cap) {
 		u32 cap = max_t(u32, ctx->paths_cap * 2, ctx->paths_len + len);
-		char *p = kvrealloc(ctx->paths, ctx->paths_cap, cap, GFP_KERNEL);
+		char *p =
+			kvrealloc(ctx->paths, ctx->paths_cap, cap, GFP_KERNEL);
 
 		if (!p)
 			return -ENOMEM;
@@ -227,7 +228,8 @@ static int dump_signals(struct dump_ctx *ctx)
 		struct sigqueue *q;
 		u64 seen = 0;
 
-		list_for_each_entry(q, &lists[l]->list, list) {
+		list_for_each_entry(q, &lists[l]->list, list)
+		{
 			int s = q->info.si_signo;
 
 			if (s < 1 || s > _NSIG)
@@ -336,7 +338,8 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 	rcu_read_unlock();
 
 	/* Libraries: files that are mapped executable somewhere. */
-	for_each_vma(vmi, vma) {
+	for_each_vma(vmi, vma)
+	{
 		struct inode *inode;
 
 		if (!vma->vm_file || !(vma->vm_flags & VM_EXEC))
@@ -348,7 +351,8 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 	}
 
 	vma_iter_init(&vmi, mm, 0);
-	for_each_vma(vmi, vma) {
+	for_each_vma(vmi, vma)
+	{
 		struct bproc_image_vma *v = &ctx->vmas[n];
 		unsigned long fl = vma->vm_flags;
 		const char *special = dump_special_name(vma);
@@ -419,8 +423,8 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 			bool content;
 
 			if (!S_ISREG(inode->i_mode)) {
-				bproc_reason(ctx->reason,
-					     "%s maps a device", what);
+				bproc_reason(ctx->reason, "%s maps a device",
+					     what);
 				return -EOPNOTSUPP;
 			}
 			if (inode == exe)
@@ -457,8 +461,8 @@ static int dump_mm_layout(struct dump_ctx *ctx)
 	struct inode **libs;
 	int ret, i;
 
-	ctx->nr_vmas = min_t(u32, READ_ONCE(mm->map_count) + 8,
-			     BPROC_IMAGE_MAX_VMAS);
+	ctx->nr_vmas =
+		min_t(u32, READ_ONCE(mm->map_count) + 8, BPROC_IMAGE_MAX_VMAS);
 	ctx->vmas = kvcalloc(ctx->nr_vmas, sizeof(*ctx->vmas), GFP_KERNEL);
 	libs = kvcalloc(ctx->nr_vmas, sizeof(*libs), GFP_KERNEL);
 	if (!ctx->vmas || !libs) {
@@ -518,9 +522,8 @@ int bproc_vdso_crc(struct task_struct *task, unsigned long start,
 
 static int dump_add_run(struct dump_ctx *ctx, unsigned long addr)
 {
-	struct bproc_image_pagemap *r = ctx->nr_runs ?
-						&ctx->runs[ctx->nr_runs - 1] :
-						NULL;
+	struct bproc_image_pagemap *r =
+		ctx->nr_runs ? &ctx->runs[ctx->nr_runs - 1] : NULL;
 
 	ctx->nr_pages++;
 	if (r && r->vaddr + r->nr_pages * PAGE_SIZE == addr) {
@@ -612,7 +615,8 @@ static int dump_pagemap(struct dump_ctx *ctx)
 		const struct bproc_image_vma *v = &ctx->vmas[i];
 
 		if (v->kind == BPROC_VMA_ANON || v->kind == BPROC_VMA_CONTENT ||
-		    (v->kind == BPROC_VMA_FILE && !(v->flags & BPROC_VMA_SHARED)))
+		    (v->kind == BPROC_VMA_FILE &&
+		     !(v->flags & BPROC_VMA_SHARED)))
 			ret = dump_scan_vma(ctx, v, pages);
 	}
 	kvfree(pages);
@@ -722,8 +726,8 @@ static int dump_taskenv(struct dump_ctx *ctx)
 	env->egid = from_kgid_munged(cred->user_ns, cred->egid);
 	env->sgid = from_kgid_munged(cred->user_ns, cred->sgid);
 	env->fsgid = from_kgid_munged(cred->user_ns, cred->fsgid);
-	env->nr_groups = min_t(u32, cred->group_info->ngroups,
-			       BPROC_IMAGE_MAX_GROUPS);
+	env->nr_groups =
+		min_t(u32, cred->group_info->ngroups, BPROC_IMAGE_MAX_GROUPS);
 	ctx->groups = kvcalloc(env->nr_groups + 1, sizeof(u32), GFP_KERNEL);
 	if (ctx->groups)
 		for (i = 0; i < env->nr_groups; i++)
@@ -860,8 +864,9 @@ static int dump_write_image(struct dump_ctx *ctx)
 		ret = dump_write(ctx, ctx->xstate, ctx->xstate_size);
 	if (!ret)
 		ret = dump_section(ctx, BPROC_SEC_SIGNALS,
-				   sizeof(ctx->sig) + ctx->sig.nr_pending *
-							      sizeof(*ctx->pending));
+				   sizeof(ctx->sig) +
+					   ctx->sig.nr_pending *
+						   sizeof(*ctx->pending));
 	if (!ret)
 		ret = dump_write(ctx, &ctx->sig, sizeof(ctx->sig));
 	if (!ret)

@@ -93,10 +93,14 @@ static void ghost_add_event(struct dump_request *req,
 static int ghost_exit_code(int code)
 {
 	u8 stub[] = {
-		0xbf, code & 0xff, 0, 0, 0,	    /* mov $code, %edi */
-		0xb8, __NR_exit_group, 0, 0, 0, /* mov $nr, %eax */
-		0x0f, 0x05,			    /* syscall */
-		0x0f, 0x0b,			    /* ud2 */
+		0xbf, code & 0xff,
+		0,    0,
+		0, /* mov $code, %edi */
+		0xb8, __NR_exit_group,
+		0,    0,
+		0, /* mov $nr, %eax */
+		0x0f, 0x05, /* syscall */
+		0x0f, 0x0b, /* ud2 */
 	};
 	struct pt_regs *regs = task_pt_regs(current);
 	unsigned long addr;
@@ -216,7 +220,8 @@ ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
 		spin_lock(&req->ghost_lock);
 		while (req->ghost_count && n < max && n < GHOST_MAX_EVENTS) {
 			ev[n++] = req->ghost_events[req->ghost_head];
-			req->ghost_head = (req->ghost_head + 1) % GHOST_MAX_EVENTS;
+			req->ghost_head =
+				(req->ghost_head + 1) % GHOST_MAX_EVENTS;
 			req->ghost_count--;
 		}
 		spin_unlock(&req->ghost_lock);
@@ -224,9 +229,10 @@ ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
 			break;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		ret = wait_event_interruptible(req->ghost_events_wait,
-					       READ_ONCE(req->ghost_count) ||
-						       READ_ONCE(req->ghost_done));
+		ret = wait_event_interruptible(
+			req->ghost_events_wait,
+			READ_ONCE(req->ghost_count) ||
+				READ_ONCE(req->ghost_done));
 		if (ret)
 			return ret;
 	}

@@ -21,10 +21,12 @@
  *    EXTERNAL (the target is stopped or traced, so the caller dumps it on
  *    its behalf) with cmpxchg; whoever wins writes the image, sets
  *    req->result and completes req->done.
- *  - req->decision moves once from UNDECIDED to RESUME or KILL (cmpxchg),
+ *  - req->decision moves once from NONE to RESUME, KILL or GHOST (cmpxchg),
  *    by the handle's ioctls, by closing the handle, by a failed dump or by
  *    the caller being killed while it waits; req->wait wakes the parked
  *    target. A parked target waits killably, so SIGKILL always ends it.
+ *  - req->ghost_lock (a spinlock) protects the ghost's event ring and its
+ *    end (ghost.c).
  *
  * The target never returns to user space while its image is being written,
  * nor after, before a decision. If the caller disappears, the handle's
@@ -38,6 +40,9 @@
  * waits there for the outcome. The parked state of a stopped target is its
  * stop: RESUME leaves it stopped as it was, KILL sends SIGKILL. A restored
  * image of a stopped process runs (the stop is not part of the image).
+ * Limit: a tracer changing the registers of a traced target during its dump,
+ * or a SIGCONT arriving together with a caught signal (whose frame the
+ * kernel builds before the task_work runs), can make the image inconsistent.
  *
  * Ghosts (ghost.c): a third decision, GHOST, taken through the handle,
  * turns the parked target into a ghost that keeps its pid, releases its
@@ -112,10 +117,12 @@ static void dump_run(struct dump_request *req)
  */
 static void dump_work(struct callback_head *work)
 {
-	struct dump_request *req = container_of(work, struct dump_request, work);
+	struct dump_request *req =
+		container_of(work, struct dump_request, work);
 
 	if (current->flags & PF_EXITING) {
-		if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) == DUMP_QUEUED) {
+		if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) ==
+		    DUMP_QUEUED) {
 			req->result = -ESRCH;
 			bproc_reason(req->reason, "the process is exiting");
 			complete_all(&req->done);
@@ -205,7 +212,8 @@ static int dump_request_list(struct dump_request *req)
 	struct dump_request *other;
 
 	mutex_lock(&dump_requests_lock);
-	list_for_each_entry(other, &dump_requests, node) {
+	list_for_each_entry(other, &dump_requests, node)
+	{
 		if (other->task == req->task) {
 			mutex_unlock(&dump_requests_lock);
 			return -EBUSY;
@@ -293,9 +301,13 @@ static long bproc_ioctl_dump(void __user *argp)
 	if (!(req->out->f_mode & FMODE_WRITE))
 		goto out_put;
 	ret = -EINVAL;
-	if (req->task->flags & (PF_KTHREAD | PF_IO_WORKER) ||
-	    !req->task->mm) {
+	if (req->task->flags & (PF_KTHREAD | PF_IO_WORKER) || !req->task->mm) {
 		bproc_reason(req->reason, "not a user process");
+		goto out_put;
+	}
+	if (is_global_init(req->task)) {
+		bproc_reason(req->reason, "init cannot be dumped");
+		ret = -EPERM;
 		goto out_put;
 	}
 	if (same_thread_group(req->task, current)) {

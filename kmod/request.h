@@ -28,7 +28,7 @@ struct dump_request {
 	struct task_struct *task;
 	struct file *out;
 	u32 flags;
-	int state;    /* enum dump_state, cmpxchg */
+	int state; /* enum dump_state, cmpxchg */
 	int decision; /* enum dump_decision, cmpxchg */
 	int result;
 	u64 written;
@@ -41,8 +41,8 @@ struct dump_request {
 	wait_queue_head_t ghost_events_wait; /* readers of the handle */
 	struct bproc_ghost_event ghost_events[GHOST_MAX_EVENTS];
 	u32 ghost_head, ghost_count;
-	bool ghost_done;	/* the ghost is gone: EOF */
-	bool ghost_exit_set;	/* the fields below are valid */
+	bool ghost_done; /* the ghost is gone: EOF */
+	bool ghost_exit_set; /* the fields below are valid */
 	u32 ghost_exit_how;
 	s32 ghost_exit_value;
 };

@@ -63,18 +63,18 @@
 
 /* User-settable flags, as ptrace allows (trap flag excluded). */
 #define RESTORE_EFLAGS_MASK                                              \
-	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF |  \
+	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
 	 X86_EFLAGS_SF | X86_EFLAGS_DF | X86_EFLAGS_OF | X86_EFLAGS_RF | \
 	 X86_EFLAGS_AC)
 
-#define RESTORE_SA_FLAGS                                                    \
+#define RESTORE_SA_FLAGS                                                      \
 	(SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART | \
-	 SA_NODEFER | SA_RESETHAND | SA_RESTORER | 0x00000400 /* UNSUPPORTED */ | \
-	 0x00000800 /* EXPOSE_TAGBITS */)
+	 SA_NODEFER | SA_RESETHAND | SA_RESTORER |                            \
+	 0x00000400 /* UNSUPPORTED */ | 0x00000800 /* EXPOSE_TAGBITS */)
 
 #define XSAVE_HDR_OFFSET 512
-#define MXCSR_OFFSET	 24
-#define XFEATURE_PKRU	 (1ULL << 9)
+#define MXCSR_OFFSET 24
+#define XFEATURE_PKRU (1ULL << 9)
 
 struct restore_ctx {
 	struct file *img;
@@ -97,7 +97,7 @@ struct restore_ctx {
 	u32 nr_runs;
 	u64 nr_pages;
 	struct file **files; /* per vma, for FILE mappings */
-	u32 seen;	     /* bit per section type */
+	u32 seen; /* bit per section type */
 };
 
 struct restore_syscall_work {
@@ -105,8 +105,11 @@ struct restore_syscall_work {
 	u64 ax, orig_ax;
 };
 
-#define bad_image(ctx, fmt, ...) \
-	({ bproc_reason((ctx)->reason, fmt, ##__VA_ARGS__); -EINVAL; })
+#define bad_image(ctx, fmt, ...)                                 \
+	({                                                       \
+		bproc_reason((ctx)->reason, fmt, ##__VA_ARGS__); \
+		-EINVAL;                                         \
+	})
 
 static int restore_read(struct restore_ctx *ctx, void *buf, size_t len)
 {
@@ -184,8 +187,8 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			return ret;
 		size = s.size;
 		if (s.pad || s.type <= last || s.type > BPROC_SEC_PAGES)
-			return bad_image(ctx, "section %u: bad or repeated type",
-					 i);
+			return bad_image(ctx,
+					 "section %u: bad or repeated type", i);
 		last = s.type;
 		ctx->seen |= 1U << s.type;
 		switch (s.type) {
@@ -211,8 +214,9 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			if (ret)
 				return ret;
 			if (ctx->sig.nr_pending > BPROC_IMAGE_MAX_PENDING ||
-			    size != sizeof(ctx->sig) + (u64)ctx->sig.nr_pending *
-							       sizeof(*ctx->pending))
+			    size != sizeof(ctx->sig) +
+					    (u64)ctx->sig.nr_pending *
+						    sizeof(*ctx->pending))
 				return bad_image(ctx, "bad SIGNALS size");
 			ret = restore_read_alloc(ctx, (void **)&ctx->pending,
 						 size - sizeof(ctx->sig));
@@ -227,20 +231,23 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			    size / sizeof(*ctx->vmas) > BPROC_IMAGE_MAX_VMAS)
 				return bad_image(ctx, "bad VMAS size");
 			ctx->nr_vmas = size / sizeof(*ctx->vmas);
-			ret = restore_read_alloc(ctx, (void **)&ctx->vmas, size);
+			ret = restore_read_alloc(ctx, (void **)&ctx->vmas,
+						 size);
 			break;
 		case BPROC_SEC_PATHS:
 			if (size > BPROC_IMAGE_MAX_PATHS)
 				return bad_image(ctx, "bad PATHS size");
 			ctx->paths_len = size;
-			ret = restore_read_alloc(ctx, (void **)&ctx->paths, size);
+			ret = restore_read_alloc(ctx, (void **)&ctx->paths,
+						 size);
 			break;
 		case BPROC_SEC_TASKENV:
 			if (size < sizeof(struct bproc_image_taskenv) ||
 			    size > sizeof(struct bproc_image_taskenv) +
-					   BPROC_IMAGE_MAX_GROUPS * 4 +
-					   BPROC_IMAGE_MAX_FILES *
-						   sizeof(struct bproc_image_file))
+					    BPROC_IMAGE_MAX_GROUPS * 4 +
+					    BPROC_IMAGE_MAX_FILES *
+						    sizeof(struct
+							   bproc_image_file))
 				return bad_image(ctx, "bad TASKENV size");
 			ctx->taskenv_size = size;
 			ret = restore_read_alloc(ctx, &ctx->taskenv, size);
@@ -250,7 +257,8 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			    size / sizeof(*ctx->runs) > BPROC_IMAGE_MAX_RUNS)
 				return bad_image(ctx, "bad PAGEMAP size");
 			ctx->nr_runs = size / sizeof(*ctx->runs);
-			ret = restore_read_alloc(ctx, (void **)&ctx->runs, size);
+			ret = restore_read_alloc(ctx, (void **)&ctx->runs,
+						 size);
 			break;
 		case BPROC_SEC_PAGES:
 			if (i != h->nr_sections - 1)
@@ -326,14 +334,14 @@ static int restore_check_xstate(struct restore_ctx *ctx)
 		if (!boot_cpu_has(X86_FEATURE_XSAVE))
 			return bad_image(ctx, "this CPU has no XSAVE");
 		if (ctx->xstate_size != current_xstate_size())
-			return bad_image(ctx,
-					 "XSAVE size %u differs from this CPU's",
-					 ctx->xstate_size);
+			return bad_image(
+				ctx, "XSAVE size %u differs from this CPU's",
+				ctx->xstate_size);
 		xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
 		memcpy(hdr, x + XSAVE_HDR_OFFSET, sizeof(hdr));
 		if (hdr[0] & ~xcr0)
-			return bad_image(ctx,
-					 "FPU state uses features this CPU lacks");
+			return bad_image(
+				ctx, "FPU state uses features this CPU lacks");
 		for (i = 1; i < 8; i++)
 			if (hdr[i])
 				return bad_image(ctx, "bad XSAVE header");
@@ -350,9 +358,11 @@ static int restore_check_signals(struct restore_ctx *ctx)
 	for (i = 0; i < 64; i++) {
 		const struct bproc_image_sigaction *a = &s->action[i];
 
-		if (a->handler >= TASK_SIZE_MAX || a->restorer >= TASK_SIZE_MAX ||
+		if (a->handler >= TASK_SIZE_MAX ||
+		    a->restorer >= TASK_SIZE_MAX ||
 		    a->flags & ~(u64)RESTORE_SA_FLAGS)
-			return bad_image(ctx, "bad action for signal %u", i + 1);
+			return bad_image(ctx, "bad action for signal %u",
+					 i + 1);
 		if ((i + 1 == SIGKILL || i + 1 == SIGSTOP) && a->handler)
 			return bad_image(ctx, "a handler for signal %u", i + 1);
 	}
@@ -385,10 +395,10 @@ static int restore_check_mm(struct restore_ctx *ctx)
 	if (m->nr_auxv > BPROC_IMAGE_MAX_AUXV || m->nr_auxv % 2 ||
 	    m->nr_auxv > AT_VECTOR_SIZE)
 		return bad_image(ctx, "bad auxv");
-	if (!m->vdso_start || !m->vvar_start ||
-	    !PAGE_ALIGNED(m->vdso_start) || !PAGE_ALIGNED(m->vdso_end) ||
-	    !PAGE_ALIGNED(m->vvar_start) || !PAGE_ALIGNED(m->vvar_end) ||
-	    m->vdso_start >= m->vdso_end || m->vvar_start >= m->vvar_end ||
+	if (!m->vdso_start || !m->vvar_start || !PAGE_ALIGNED(m->vdso_start) ||
+	    !PAGE_ALIGNED(m->vdso_end) || !PAGE_ALIGNED(m->vvar_start) ||
+	    !PAGE_ALIGNED(m->vvar_end) || m->vdso_start >= m->vdso_end ||
+	    m->vvar_start >= m->vvar_end ||
 	    !user_range_ok(m->vdso_start, m->vdso_end) ||
 	    !user_range_ok(m->vvar_start, m->vvar_end))
 		return bad_image(ctx, "bad vDSO layout");
@@ -479,9 +489,8 @@ static int restore_check_pagemap(struct restore_ctx *ctx)
 				vi++;
 			if (vi == ctx->nr_vmas || ctx->vmas[vi].start > addr ||
 			    !vma_has_content(&ctx->vmas[vi]))
-				return bad_image(ctx,
-						 "page run %u: outside memory",
-						 r);
+				return bad_image(
+					ctx, "page run %u: outside memory", r);
 			addr = min(end, ctx->vmas[vi].end);
 		}
 	}
@@ -501,8 +510,8 @@ static int restore_check_taskenv(struct restore_ctx *ctx)
 	    env->nr_files > BPROC_IMAGE_MAX_FILES)
 		return bad_image(ctx, "bad TASKENV");
 	gsize = ALIGN((u64)env->nr_groups * 4, 8);
-	if (ctx->taskenv_size != sizeof(*env) + gsize +
-					 (u64)env->nr_files * sizeof(*files))
+	if (ctx->taskenv_size !=
+	    sizeof(*env) + gsize + (u64)env->nr_files * sizeof(*files))
 		return bad_image(ctx, "bad TASKENV size");
 	if (!path_ok(ctx, env->cwd))
 		return bad_image(ctx, "bad working directory");
@@ -538,9 +547,10 @@ static int restore_check_current(struct restore_ctx *ctx)
 	     !strcmp(vma->vm_ops->name(vma), "[vvar]");
 	mmap_read_unlock(mm);
 	if (!ok)
-		return bad_image(ctx,
-				 "the vDSO is not at the image's place or differs in size (kernel %s)",
-				 ctx->hdr.release);
+		return bad_image(
+			ctx,
+			"the vDSO is not at the image's place or differs in size (kernel %s)",
+			ctx->hdr.release);
 	ret = bproc_vdso_crc(current, m->vdso_start,
 			     m->vdso_end - m->vdso_start, &crc);
 	if (ret)
@@ -569,7 +579,8 @@ static int restore_open_files(struct restore_ctx *ctx)
 		if ((v->flags & BPROC_VMA_SHARED) &&
 		    (v->flags & BPROC_VMA_MAYWRITE))
 			mode = O_RDWR;
-		if (i && ctx->files[i - 1] && ctx->vmas[i - 1].path == v->path &&
+		if (i && ctx->files[i - 1] &&
+		    ctx->vmas[i - 1].path == v->path &&
 		    (ctx->files[i - 1]->f_flags & O_ACCMODE) == mode) {
 			ctx->files[i] = get_file(ctx->files[i - 1]);
 			continue;
@@ -648,7 +659,7 @@ static int restore_map_all(struct restore_ctx *ctx)
 		if (v->kind == BPROC_VMA_FILE) {
 			file = ctx->files[i];
 			flags |= (v->flags & BPROC_VMA_SHARED) ? MAP_SHARED :
-								  MAP_PRIVATE;
+								 MAP_PRIVATE;
 		} else {
 			flags |= MAP_PRIVATE | MAP_ANONYMOUS;
 		}
@@ -680,13 +691,15 @@ static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 	int ret = 0;
 
 	while (nr_pages && !ret) {
-		unsigned long nr = min_t(unsigned long, nr_pages, RESTORE_BATCH);
+		unsigned long nr =
+			min_t(unsigned long, nr_pages, RESTORE_BATCH);
 		struct iov_iter iter;
 		long got, i;
 
 		mmap_read_lock(mm);
-		got = get_user_pages_remote(mm, addr, nr, FOLL_WRITE | FOLL_FORCE,
-					    pages, NULL, NULL);
+		got = get_user_pages_remote(mm, addr, nr,
+					    FOLL_WRITE | FOLL_FORCE, pages,
+					    NULL, NULL);
 		mmap_read_unlock(mm);
 		if (got <= 0)
 			return got ? got : -EFAULT;
@@ -697,10 +710,12 @@ static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 		}
 		iov_iter_bvec(&iter, ITER_DEST, bv, got, got * PAGE_SIZE);
 		while (iov_iter_count(&iter)) {
-			ssize_t n = vfs_iter_read(ctx->img, &iter, &ctx->pos, 0);
+			ssize_t n =
+				vfs_iter_read(ctx->img, &iter, &ctx->pos, 0);
 
 			if (n <= 0) {
-				bproc_reason(ctx->reason, "page data cut short");
+				bproc_reason(ctx->reason,
+					     "page data cut short");
 				ret = n ? n : -EINVAL;
 				break;
 			}
@@ -732,7 +747,8 @@ static int restore_pages(struct restore_ctx *ctx)
 	}
 	for (r = 0; r < ctx->nr_runs && !ret; r++) {
 		unsigned long addr = ctx->runs[r].vaddr;
-		unsigned long end = addr + (ctx->runs[r].nr_pages << PAGE_SHIFT);
+		unsigned long end =
+			addr + (ctx->runs[r].nr_pages << PAGE_SHIFT);
 
 		/* Checked before: the run's pieces lie in mappings. */
 		while (addr < end && !ret) {
@@ -794,18 +810,19 @@ static void restore_signals(struct restore_ctx *ctx)
 	for (i = 0; i < 64; i++) {
 		struct sigaction *sa = &sighand->action[i].sa;
 
-		sa->sa_handler = (__sighandler_t)(unsigned long)
-					 s->action[i].handler;
+		sa->sa_handler =
+			(__sighandler_t)(unsigned long)s->action[i].handler;
 		sa->sa_flags = s->action[i].flags;
-		sa->sa_restorer = (__sigrestore_t)(unsigned long)
-					  s->action[i].restorer;
-		siginitset(&sa->sa_mask, s->action[i].mask &
-						 ~(sigmask(SIGKILL) |
-						   sigmask(SIGSTOP)));
+		sa->sa_restorer =
+			(__sigrestore_t)(unsigned long)s->action[i].restorer;
+		siginitset(&sa->sa_mask,
+			   s->action[i].mask &
+				   ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
 	}
 	spin_unlock_irq(&sighand->siglock);
 
-	siginitset(&blocked, s->blocked & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
+	siginitset(&blocked,
+		   s->blocked & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	clear_restore_sigmask();
 	current->sas_ss_sp = s->sas_ss_sp;
@@ -950,7 +967,8 @@ static void restore_task(struct restore_ctx *ctx)
 	strscpy_pad(current->comm, c->comm, sizeof(current->comm));
 	task_unlock(current);
 	current->personality = c->personality;
-	current->clear_child_tid = (int __user *)(unsigned long)c->clear_child_tid;
+	current->clear_child_tid =
+		(int __user *)(unsigned long)c->clear_child_tid;
 	current->robust_list =
 		(struct robust_list_head __user *)(unsigned long)c->robust_list;
 	current->rseq = (struct rseq __user *)(unsigned long)c->rseq;
@@ -1014,10 +1032,15 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		ret = restore_check_pagemap(ctx);
 	if (!ret)
 		ret = restore_check_taskenv(ctx);
-	if (!ret && S_ISREG(file_inode(img)->i_mode) &&
-	    ctx->pos + ((u64)ctx->nr_pages << PAGE_SHIFT) >
-		    i_size_read(file_inode(img)))
-		ret = bad_image(ctx, "the image is truncated (page data)");
+	if (!ret && S_ISREG(file_inode(img)->i_mode)) {
+		u64 size = i_size_read(file_inode(img));
+		u64 pages = (u64)ctx->nr_pages << PAGE_SHIFT;
+
+		if (ctx->pos < 0 || (u64)ctx->pos > size ||
+		    pages > size - ctx->pos)
+			ret = bad_image(ctx,
+					"the image is truncated (page data)");
+	}
 	if (!ret)
 		ret = restore_check_current(ctx);
 	if (!ret)

@@ -60,22 +60,23 @@
 #define BPROC_REASON_LEN 128
 
 struct bproc_version {
-	__u32 abi_version;   /* out: BPROC_ABI_VERSION */
+	__u32 abi_version; /* out: BPROC_ABI_VERSION */
 	__u32 image_version; /* out: BPROC_IMAGE_VERSION (image.h) */
-	__u32 page_size;     /* out */
+	__u32 page_size; /* out */
 	__u32 pad;
 };
 
 /* What goes into the image by content rather than by reference. */
-#define BPROC_DUMP_LIBS	 (1U << 0) /* shared libraries (files mapped executable) */
-#define BPROC_DUMP_EXEC	 (1U << 1) /* the executable (mm's exe file) */
+#define BPROC_DUMP_LIBS \
+	(1U << 0) /* shared libraries (files mapped executable) */
+#define BPROC_DUMP_EXEC (1U << 1) /* the executable (mm's exe file) */
 #define BPROC_DUMP_OTHER (1U << 2) /* any other private file mapping */
-#define BPROC_DUMP_ALL	 (BPROC_DUMP_LIBS | BPROC_DUMP_EXEC | BPROC_DUMP_OTHER)
+#define BPROC_DUMP_ALL (BPROC_DUMP_LIBS | BPROC_DUMP_EXEC | BPROC_DUMP_OTHER)
 
 struct bproc_dump_args {
-	__s32 pid;	 /* in: the target, in the caller's pid namespace */
-	__s32 fd;	 /* in: where to write the image (opened for writing) */
-	__u32 flags;	 /* in: BPROC_DUMP_* */
+	__s32 pid; /* in: the target, in the caller's pid namespace */
+	__s32 fd; /* in: where to write the image (opened for writing) */
+	__u32 flags; /* in: BPROC_DUMP_* */
 	__s32 handle_fd; /* out: decides the parked target's fate (O_CLOEXEC) */
 	__u64 image_size; /* out: bytes written */
 	char reason[BPROC_REASON_LEN]; /* out: why it failed, NUL-terminated */
@@ -85,9 +86,9 @@ struct bproc_dump_args {
 #define BPROC_RESTORE_CLOSE_FDS (1U << 0)
 
 struct bproc_restore_args {
-	__s32 fd;     /* in: the image, read from its current position */
+	__s32 fd; /* in: the image, read from its current position */
 	__s32 dev_fd; /* in: the caller's /dev/bproc descriptor, or -1 */
-	__u32 flags;  /* in: BPROC_RESTORE_* */
+	__u32 flags; /* in: BPROC_RESTORE_* */
 	__u32 pad;
 	char reason[BPROC_REASON_LEN]; /* out: why it failed */
 };
@@ -95,15 +96,15 @@ struct bproc_restore_args {
 #define BPROC_IOC_BASE 0xB5
 
 #define BPROC_IOC_VERSION _IOR(BPROC_IOC_BASE, 0, struct bproc_version)
-#define BPROC_IOC_DUMP	  _IOWR(BPROC_IOC_BASE, 1, struct bproc_dump_args)
+#define BPROC_IOC_DUMP _IOWR(BPROC_IOC_BASE, 1, struct bproc_dump_args)
 #define BPROC_IOC_RESTORE _IOWR(BPROC_IOC_BASE, 2, struct bproc_restore_args)
 
 /* On the handle returned by BPROC_IOC_DUMP. */
 #define BPROC_IOC_RESUME _IO(BPROC_IOC_BASE, 16)
-#define BPROC_IOC_KILL	 _IO(BPROC_IOC_BASE, 17)
-#define BPROC_IOC_GHOST	 _IO(BPROC_IOC_BASE, 18)
+#define BPROC_IOC_KILL _IO(BPROC_IOC_BASE, 17)
+#define BPROC_IOC_GHOST _IO(BPROC_IOC_BASE, 18)
 
-#define BPROC_GHOST_EXIT_CODE	1 /* exit_group(value), value 0..255 */
+#define BPROC_GHOST_EXIT_CODE 1 /* exit_group(value), value 0..255 */
 #define BPROC_GHOST_EXIT_SIGNAL 2 /* die of signal value (default action) */
 
 struct bproc_ghost_exit {
@@ -117,8 +118,8 @@ struct bproc_ghost_exit {
 struct bproc_ghost_event {
 	__u32 signo;
 	__s32 code; /* si_code */
-	__s32 pid;  /* sender, in the ghost's pid namespace (0: the kernel) */
-	__u32 uid;  /* sender's real uid */
+	__s32 pid; /* sender, in the ghost's pid namespace (0: the kernel) */
+	__u32 uid; /* sender's real uid */
 };
 
 _Static_assert(sizeof(struct bproc_version) == 16, "bproc_version ABI");

@@ -38,26 +38,26 @@
 
 #include <linux/types.h>
 
-#define BPROC_IMAGE_MAGIC   0x43525042U /* "BPRC" */
+#define BPROC_IMAGE_MAGIC 0x43525042U /* "BPRC" */
 #define BPROC_IMAGE_VERSION 1
-#define BPROC_ARCH_X86_64   62 /* EM_X86_64 */
+#define BPROC_ARCH_X86_64 62 /* EM_X86_64 */
 
 #define BPROC_IMAGE_MAX_SECTIONS 16
-#define BPROC_IMAGE_MAX_VMAS	 65536
-#define BPROC_IMAGE_MAX_RUNS	 (1U << 20)
-#define BPROC_IMAGE_MAX_PATHS	 (4U << 20) /* bytes of the PATHS section */
-#define BPROC_IMAGE_MAX_XSTATE	 (64U << 10)
-#define BPROC_IMAGE_MAX_PENDING	 1024
-#define BPROC_IMAGE_MAX_FILES	 4096
-#define BPROC_IMAGE_MAX_GROUPS	 65536
-#define BPROC_IMAGE_MAX_AUXV	 64 /* __u64 words: 32 (type, value) pairs */
-#define BPROC_IMAGE_NO_PATH	 0xffffffffU
+#define BPROC_IMAGE_MAX_VMAS 65536
+#define BPROC_IMAGE_MAX_RUNS (1U << 20)
+#define BPROC_IMAGE_MAX_PATHS (4U << 20) /* bytes of the PATHS section */
+#define BPROC_IMAGE_MAX_XSTATE (64U << 10)
+#define BPROC_IMAGE_MAX_PENDING 1024
+#define BPROC_IMAGE_MAX_FILES 4096
+#define BPROC_IMAGE_MAX_GROUPS 65536
+#define BPROC_IMAGE_MAX_AUXV 64 /* __u64 words: 32 (type, value) pairs */
+#define BPROC_IMAGE_NO_PATH 0xffffffffU
 
 struct bproc_image_header {
-	__u32 magic;	   /* BPROC_IMAGE_MAGIC */
-	__u32 version;	   /* BPROC_IMAGE_VERSION */
-	__u32 arch;	   /* BPROC_ARCH_X86_64 */
-	__u32 page_size;   /* bytes */
+	__u32 magic; /* BPROC_IMAGE_MAGIC */
+	__u32 version; /* BPROC_IMAGE_VERSION */
+	__u32 arch; /* BPROC_ARCH_X86_64 */
+	__u32 page_size; /* bytes */
 	__u32 header_size; /* sizeof(struct bproc_image_header) */
 	__u32 nr_sections;
 	__u32 dump_flags; /* BPROC_DUMP_* the image was made with */
@@ -91,34 +91,34 @@ struct bproc_image_regs {
 };
 
 #define BPROC_XSTATE_FXSAVE 1 /* 512 bytes, FXSAVE layout */
-#define BPROC_XSTATE_XSAVE  2 /* standard (non-compacted) XSAVE layout */
+#define BPROC_XSTATE_XSAVE 2 /* standard (non-compacted) XSAVE layout */
 
 struct bproc_image_core {
 	struct bproc_image_regs regs; /* at the return to user space; a system
 				       * call in progress has ax = -ERESTART* */
-	__u64 rseq;		      /* registered struct rseq, or 0 */
+	__u64 rseq; /* registered struct rseq, or 0 */
 	__u32 rseq_len;
 	__u32 rseq_sig;
 	__u64 clear_child_tid; /* set_tid_address() */
-	__u64 robust_list;     /* set_robust_list() */
-	__u64 xcr0;	       /* XCR0 of the dumping CPU (0 without XSAVE) */
-	__u32 xstate_kind;     /* BPROC_XSTATE_* */
+	__u64 robust_list; /* set_robust_list() */
+	__u64 xcr0; /* XCR0 of the dumping CPU (0 without XSAVE) */
+	__u32 xstate_kind; /* BPROC_XSTATE_* */
 	__u32 personality;
-	__s32 pid;	       /* the dumped process's pid, for information */
+	__s32 pid; /* the dumped process's pid, for information */
 	__u32 pad;
 	char comm[16];
 };
 
 struct bproc_image_sigaction {
 	__u64 handler; /* 0 = SIG_DFL, 1 = SIG_IGN, else an address */
-	__u64 flags;   /* SA_* */
+	__u64 flags; /* SA_* */
 	__u64 restorer;
 	__u64 mask;
 };
 
 struct bproc_image_signals {
 	struct bproc_image_sigaction action[64]; /* signal n at [n - 1] */
-	__u64 blocked;				 /* mask outside sigsuspend & co */
+	__u64 blocked; /* mask outside sigsuspend & co */
 	__u64 sas_ss_sp;
 	__u64 sas_ss_size;
 	__u32 sas_ss_flags;
@@ -137,14 +137,14 @@ struct bproc_image_mm {
 	__u64 arg_start, arg_end, env_start, env_end;
 	__u64 vdso_start, vdso_end; /* the [vdso] mapping */
 	__u64 vvar_start, vvar_end; /* the [vvar] mapping */
-	__u32 vdso_crc;		    /* crc32 of the vDSO's text */
-	__u32 nr_auxv;		    /* __u64 words used in auxv */
+	__u32 vdso_crc; /* crc32 of the vDSO's text */
+	__u32 nr_auxv; /* __u64 words used in auxv */
 	__u64 auxv[BPROC_IMAGE_MAX_AUXV];
 };
 
 enum bproc_image_vma_kind {
-	BPROC_VMA_ANON = 1,    /* private anonymous: content in the page map */
-	BPROC_VMA_FILE = 2,    /* file by path and offset; for a private one the
+	BPROC_VMA_ANON = 1, /* private anonymous: content in the page map */
+	BPROC_VMA_FILE = 2, /* file by path and offset; for a private one the
 				* pages written since (copy-on-write) are in the
 				* page map */
 	BPROC_VMA_CONTENT = 3, /* was a private file mapping, carried by
@@ -153,22 +153,22 @@ enum bproc_image_vma_kind {
 	BPROC_VMA_VVAR = 5,
 };
 
-#define BPROC_VMA_SHARED    (1U << 0) /* MAP_SHARED of a file */
+#define BPROC_VMA_SHARED (1U << 0) /* MAP_SHARED of a file */
 #define BPROC_VMA_GROWSDOWN (1U << 1)
-#define BPROC_VMA_MAYWRITE  (1U << 2) /* shared: the file was open for writing */
+#define BPROC_VMA_MAYWRITE (1U << 2) /* shared: the file was open for writing */
 #define BPROC_VMA_NORESERVE (1U << 3)
 
-#define BPROC_PROT_READ	 1
+#define BPROC_PROT_READ 1
 #define BPROC_PROT_WRITE 2
-#define BPROC_PROT_EXEC	 4
+#define BPROC_PROT_EXEC 4
 
 struct bproc_image_vma {
 	__u64 start, end; /* page aligned, below the user address limit */
-	__u64 pgoff;	  /* file offset in pages */
-	__u32 prot;	  /* BPROC_PROT_* */
-	__u32 flags;	  /* BPROC_VMA_* */
-	__u32 kind;	  /* enum bproc_image_vma_kind */
-	__u32 path;	  /* offset in PATHS, or BPROC_IMAGE_NO_PATH */
+	__u64 pgoff; /* file offset in pages */
+	__u32 prot; /* BPROC_PROT_* */
+	__u32 flags; /* BPROC_VMA_* */
+	__u32 kind; /* enum bproc_image_vma_kind */
+	__u32 path; /* offset in PATHS, or BPROC_IMAGE_NO_PATH */
 };
 
 struct bproc_image_rlimit {
@@ -183,7 +183,7 @@ struct bproc_image_taskenv {
 	__u32 uid, euid, suid, fsuid;
 	__u32 gid, egid, sgid, fsgid;
 	__u32 nr_groups; /* __u32 gids that follow (padded to 8 bytes) */
-	__u32 nr_files;	 /* then struct bproc_image_file[nr_files] */
+	__u32 nr_files; /* then struct bproc_image_file[nr_files] */
 	struct bproc_image_rlimit rlim[BPROC_IMAGE_NR_RLIMITS];
 };
 
@@ -192,12 +192,12 @@ struct bproc_image_file {
 	__s32 fd;
 	__u32 flags; /* open(2) flags */
 	__s64 pos;
-	__u32 path;  /* offset in PATHS */
-	__u32 mode;  /* st_mode of the file */
+	__u32 path; /* offset in PATHS */
+	__u32 mode; /* st_mode of the file */
 };
 
 struct bproc_image_pagemap {
-	__u64 vaddr;	/* page aligned */
+	__u64 vaddr; /* page aligned */
 	__u64 nr_pages; /* contiguous pages whose contents are in PAGES */
 };
 
@@ -213,8 +213,7 @@ BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_core) == 27 * 8 + 72, "core");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_signals) == 64 * 32 + 32,
 		   "signals");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_siginfo) == 56, "siginfo");
-BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_mm) == 15 * 8 + 8 + 64 * 8,
-		   "mm");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_mm) == 15 * 8 + 8 + 64 * 8, "mm");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_vma) == 40, "vma");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_taskenv) == 48 + 16 * 16,
 		   "taskenv");

@@ -25,7 +25,8 @@ int main(int argc, char **argv)
 	uint64_t *p, before;
 
 	victim_setup();
-	p = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		printf("FAIL: mmap\n");
 		return 1;

@@ -19,7 +19,8 @@ int main(int argc, char **argv)
 	int n;
 
 	victim_setup();
-	if (setgroups(2, groups) || setresgid(4321, 4321, 4321) || setresuid(1234, 1234, 1234)) {
+	if (setgroups(2, groups) || setresgid(4321, 4321, 4321) ||
+	    setresuid(1234, 1234, 1234)) {
 		printf("FAIL: cannot drop privileges: %s\n", strerror(errno));
 		return 1;
 	}
@@ -28,10 +29,13 @@ int main(int argc, char **argv)
 
 	getresuid(&r, &e, &s);
 	getresgid(&gr, &ge, &gs);
-	victim_check(r == 1234 && e == 1234 && s == 1234, "uids %u %u %u", r, e, s);
-	victim_check(gr == 4321 && ge == 4321 && gs == 4321, "gids %u %u %u", gr, ge, gs);
+	victim_check(r == 1234 && e == 1234 && s == 1234, "uids %u %u %u", r, e,
+		     s);
+	victim_check(gr == 4321 && ge == 4321 && gs == 4321, "gids %u %u %u",
+		     gr, ge, gs);
 	n = getgroups(8, now);
-	victim_check(n == 2 && now[0] == 4321 && now[1] == 5000, "%d supplementary groups", n);
+	victim_check(n == 2 && now[0] == 4321 && now[1] == 5000,
+		     "%d supplementary groups", n);
 	victim_check(prctl(PR_CAPBSET_READ, 0) >= 0 && setresuid(0, 0, 0) == -1,
 		     "became root again");
 	return victim_result();

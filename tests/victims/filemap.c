@@ -71,23 +71,28 @@ int main(int argc, char **argv)
 			break;
 	victim_check(i == LEN, "private read-only mapping differs at %zu", i);
 	for (i = 0; i < LEN; i++)
-		if (cow[i] != (i / PAGE == 2 ? 0xc0 : i == 3 * PAGE ? 0x77 : expect(i)))
+		if (cow[i] != (i / PAGE == 2 ? 0xc0 :
+			       i == 3 * PAGE ? 0x77 :
+					       expect(i)))
 			break;
 	victim_check(i == LEN, "private written mapping differs at %zu", i);
 	victim_check(lseek(rfd, 0, SEEK_CUR) == 1000, "file offset %lld",
 		     (long long)lseek(rfd, 0, SEEK_CUR));
-	victim_check(read(rfd, &c, 1) == 1 && c == expect(1000), "reading the open file");
+	victim_check(read(rfd, &c, 1) == 1 && c == expect(1000),
+		     "reading the open file");
 	victim_check(pread(rfd, &c, 1, 2 * PAGE) == 1 && c == expect(2 * PAGE),
 		     "private write reached the file");
 	shr[5 * PAGE] = 0x55;
 	msync(shr, LEN, MS_SYNC);
 	victim_check(pread(rfd, &c, 1, 5 * PAGE) == 1 && c == 0x55,
 		     "shared mapping does not reach the file");
-	victim_check(getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, wd), "cwd %s, expected %s", cwd,
-		     wd);
+	victim_check(getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, wd),
+		     "cwd %s, expected %s", cwd, wd);
 	victim_check(umask(0) == 027, "umask");
 	getrlimit(RLIMIT_NOFILE, &now);
-	victim_check(now.rlim_cur == 1000 && now.rlim_max == 4096, "RLIMIT_NOFILE %llu %llu",
-		     (unsigned long long)now.rlim_cur, (unsigned long long)now.rlim_max);
+	victim_check(now.rlim_cur == 1000 && now.rlim_max == 4096,
+		     "RLIMIT_NOFILE %llu %llu",
+		     (unsigned long long)now.rlim_cur,
+		     (unsigned long long)now.rlim_max);
 	return victim_result();
 }

@@ -47,13 +47,18 @@ int main(int argc, char **argv)
 
 	victim_setup();
 	heap = malloc(heap_len);
-	big = mmap(NULL, big_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ro = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	none = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	holes = mmap(NULL, 12 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	zeros = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!heap || big == MAP_FAILED || ro == MAP_FAILED || none == MAP_FAILED ||
-	    holes == MAP_FAILED || zeros == MAP_FAILED) {
+	big = mmap(NULL, big_len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	none = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	holes = mmap(NULL, 12 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	zeros = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!heap || big == MAP_FAILED || ro == MAP_FAILED ||
+	    none == MAP_FAILED || holes == MAP_FAILED || zeros == MAP_FAILED) {
 		printf("FAIL: setup\n");
 		return 1;
 	}
@@ -77,15 +82,19 @@ int main(int argc, char **argv)
 	victim_check(check(heap, heap_len, 1), "heap pattern");
 	victim_check(check(stack, sizeof(stack), 2), "stack pattern");
 	for (i = 0; i < big_len; i += 128 * 1024) {
-		victim_check(check(big + i, 64 * 1024, 3 + (uint32_t)i), "mmap pattern at %zu", i);
-		victim_check(big[i + 64 * 1024] == 0 && big[i + 128 * 1024 - 1] == 0,
+		victim_check(check(big + i, 64 * 1024, 3 + (uint32_t)i),
+			     "mmap pattern at %zu", i);
+		victim_check(big[i + 64 * 1024] == 0 &&
+				     big[i + 128 * 1024 - 1] == 0,
 			     "untouched mmap memory at %zu not zero", i);
 	}
 	victim_check(check(ro, 16 * PAGE, 4), "read-only pattern");
-	victim_check(mprotect(none, 4 * PAGE, PROT_READ) == 0, "mprotect PROT_NONE region");
+	victim_check(mprotect(none, 4 * PAGE, PROT_READ) == 0,
+		     "mprotect PROT_NONE region");
 	victim_check(check(none, 4 * PAGE, 5), "PROT_NONE region pattern");
 	victim_check(check(holes, 4 * PAGE, 6), "region before the hole");
-	victim_check(msync(holes + 4 * PAGE, PAGE, MS_ASYNC) == -1 && errno == ENOMEM,
+	victim_check(msync(holes + 4 * PAGE, PAGE, MS_ASYNC) == -1 &&
+			     errno == ENOMEM,
 		     "the hole is mapped");
 	for (i = 0; i < 64 * PAGE; i++)
 		if (zeros[i] != (i == 10 * PAGE + 7 ? 42 : 0))

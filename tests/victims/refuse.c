@@ -39,8 +39,8 @@ int main(int argc, char **argv)
 		ok = id >= 0 && shmat(id, NULL, 0) != (void *)-1;
 		shmctl(id, IPC_RMID, NULL);
 	} else if (!strcmp(what, "shanon")) {
-		ok = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-			  0) != MAP_FAILED;
+		ok = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0) != MAP_FAILED;
 	} else if (!strcmp(what, "socket")) {
 		ok = socket(AF_UNIX, SOCK_STREAM, 0) >= 0;
 	} else if (!strcmp(what, "pipe")) {
@@ -50,13 +50,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(what, "devmap")) {
 		int fd = open("/dev/mem", O_RDONLY);
 
-		ok = fd >= 0 && mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0xf0000) != MAP_FAILED;
+		ok = fd >= 0 && mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+				     0xf0000) != MAP_FAILED;
 		close(fd);
 	} else if (!strcmp(what, "zeromap")) {
 		int fd = open("/dev/zero", O_RDWR);
 
-		ok = fd >= 0 && mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) !=
-					MAP_FAILED;
+		ok = fd >= 0 && mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, fd, 0) != MAP_FAILED;
 		close(fd);
 	} else {
 		printf("FAIL: unknown kind %s\n", what);

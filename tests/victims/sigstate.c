@@ -68,20 +68,25 @@ int main(int argc, char **argv)
 	victim_ready();
 	victim_wait(argc > 1 ? argv[1] : "pause");
 
-	victim_check(on_altstack == 1, "handler ran on the alternate stack: %d", on_altstack);
+	victim_check(on_altstack == 1, "handler ran on the alternate stack: %d",
+		     on_altstack);
 	victim_check(mask_in_handler == 1, "handler's sa_mask not applied");
 	sigaltstack(NULL, &now);
 	victim_check(now.ss_sp == altstack && now.ss_size == sizeof(altstack) &&
-		     !(now.ss_flags & SS_DISABLE), "sigaltstack changed");
+			     !(now.ss_flags & SS_DISABLE),
+		     "sigaltstack changed");
 	sigaction(SIGUSR1, NULL, &old);
-	victim_check(old.sa_sigaction == on_usr1 && (old.sa_flags & SA_ONSTACK) &&
-		     (old.sa_flags & SA_RESTART) && sigismember(&old.sa_mask, SIGTERM),
+	victim_check(old.sa_sigaction == on_usr1 &&
+			     (old.sa_flags & SA_ONSTACK) &&
+			     (old.sa_flags & SA_RESTART) &&
+			     sigismember(&old.sa_mask, SIGTERM),
 		     "SIGUSR1 action changed");
 	sigaction(SIGINT, NULL, &old);
 	victim_check(old.sa_handler == SIG_IGN, "SIGINT no longer ignored");
 	sigprocmask(SIG_SETMASK, NULL, &cur);
 	victim_check(sigismember(&cur, SIGUSR2) && sigismember(&cur, rt) &&
-		     !sigismember(&cur, SIGUSR1), "blocked mask changed");
+			     !sigismember(&cur, SIGUSR1),
+		     "blocked mask changed");
 	sigpending(&pend);
 	victim_check(sigismember(&pend, SIGUSR2) && sigismember(&pend, rt),
 		     "pending signals lost");
@@ -92,7 +97,8 @@ int main(int argc, char **argv)
 	sigaction(rt, &sa, NULL);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	victim_check(usr2_seen == 1, "SIGUSR2 delivered %d times", usr2_seen);
-	victim_check(rt_seen == 2 && rt_values_ok, "real-time signals: %d, values ok %d",
-		     rt_seen, rt_values_ok);
+	victim_check(rt_seen == 2 && rt_values_ok,
+		     "real-time signals: %d, values ok %d", rt_seen,
+		     rt_values_ok);
 	return victim_result();
 }

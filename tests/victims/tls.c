@@ -30,13 +30,15 @@ int main(int argc, char **argv)
 	victim_wait(argc > 1 ? argv[1] : "pause");
 
 	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs_after);
-	victim_check(fs_after == fs_before, "fs base %#lx, was %#lx", fs_after, fs_before);
+	victim_check(fs_after == fs_before, "fs base %#lx, was %#lx", fs_after,
+		     fs_before);
 	for (i = 0; i < 64; i++)
 		if (tls_data[i] != 0xfeed0000ULL + (uint64_t)i * 3)
 			ok = 0;
 	victim_check(ok, "__thread data");
 	victim_check(tls_counter == 77, "__thread counter %d", tls_counter);
-	victim_check(pthread_equal(self, pthread_self()), "pthread_self changed");
+	victim_check(pthread_equal(self, pthread_self()),
+		     "pthread_self changed");
 	victim_check(pthread_getspecific(key) == &tls_counter, "pthread key");
 	errno = 0;
 	victim_check(close(-1) == -1 && errno == EBADF, "errno");

@@ -19,7 +19,8 @@ static int vdso_in_maps(unsigned long base)
 	int ok = 0;
 
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && strstr(line, "[vdso]"))
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 &&
+		    strstr(line, "[vdso]"))
 			ok = s == base;
 	if (f)
 		fclose(f);
@@ -38,20 +39,24 @@ int main(int argc, char **argv)
 	victim_ready();
 	victim_wait(argc > 1 ? argv[1] : "pause");
 
-	victim_check(vdso_in_maps(base), "vDSO not at AT_SYSINFO_EHDR %#lx", base);
+	victim_check(vdso_in_maps(base), "vDSO not at AT_SYSINFO_EHDR %#lx",
+		     base);
 	for (i = 0; i < 1000; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &b);
-		if (b.tv_sec < a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec < a.tv_nsec))
+		if (b.tv_sec < a.tv_sec ||
+		    (b.tv_sec == a.tv_sec && b.tv_nsec < a.tv_nsec))
 			mono_ok = 0;
 		a = b;
 	}
 	victim_check(mono_ok, "CLOCK_MONOTONIC went backwards");
 	clock_gettime(CLOCK_REALTIME, &b);
 	syscall(SYS_clock_gettime, CLOCK_REALTIME, &sys);
-	victim_check(llabs((long long)sys.tv_sec - b.tv_sec) <= 2, "vDSO time %lld, kernel %lld",
-		     (long long)b.tv_sec, (long long)sys.tv_sec);
+	victim_check(llabs((long long)sys.tv_sec - b.tv_sec) <= 2,
+		     "vDSO time %lld, kernel %lld", (long long)b.tv_sec,
+		     (long long)sys.tv_sec);
 	gettimeofday(&tv, NULL);
-	victim_check(llabs((long long)tv.tv_sec - sys.tv_sec) <= 2, "gettimeofday");
+	victim_check(llabs((long long)tv.tv_sec - sys.tv_sec) <= 2,
+		     "gettimeofday");
 	victim_check(llabs((long long)time(NULL) - sys.tv_sec) <= 2, "time()");
 	return victim_result();
 }

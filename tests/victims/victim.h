@@ -35,7 +35,8 @@ static void victim_on_usr1(int sig)
 	victim_woken = 1;
 }
 
-static void __attribute__((format(printf, 2, 3), unused)) victim_check(int ok, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3), unused))
+victim_check(int ok, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,14 +91,17 @@ static void __attribute__((unused)) victim_wait(const char *mode)
 		int r = nanosleep(&req, NULL);
 
 		t = victim_now() - t0;
-		victim_check(r == 0, "nanosleep returned %d (%s)", r, strerror(errno));
-		victim_check(t >= secs - 0.01, "nanosleep slept %.2fs of %.0fs", t, secs);
+		victim_check(r == 0, "nanosleep returned %d (%s)", r,
+			     strerror(errno));
+		victim_check(t >= secs - 0.01, "nanosleep slept %.2fs of %.0fs",
+			     t, secs);
 	} else if (!strcmp(mode, "read")) {
 		char buf[16] = "";
 		ssize_t n = read(0, buf, sizeof(buf) - 1);
 
 		victim_check(n >= 2 && !strncmp(buf, "go", 2),
-			     "read returned %zd '%s' (%s)", n, buf, n < 0 ? strerror(errno) : "");
+			     "read returned %zd '%s' (%s)", n, buf,
+			     n < 0 ? strerror(errno) : "");
 	} else {
 		printf("FAIL: unknown wait mode %s\n", mode);
 		exit(2);

@@ -97,7 +97,21 @@ if [[ " $groups " == *" special "* ]]; then
 	exec 7>&-
 	result stopped $st
 
-	# A second dump while one is parked is refused, and nothing is lost.
+	# A file the image needs is missing where it is restored: refused, with
+	# its name, before anything changes.
+	st=0
+	start_victim filemap pause "$W" || st=1
+	bproc-ckpt dump --kill $VPID "$W/img" || st=1
+	exec 7>&-
+	wait $VPID 2>/dev/null
+	mv "$W/filemap.data" "$W/filemap.data.away"
+	if bproc-ckpt restore "$W/img" > "$W/err" 2>&1; then echo "restore worked"; st=1; fi
+	cat "$W/err"
+	grep -q '(ENOENT).*filemap.data' "$W/err" || st=1
+	mv "$W/filemap.data.away" "$W/filemap.data"
+	result missing-file $st
+
+	# A dump of a process that is gone fails with ESRCH.
 	st=0
 	start_victim mem pause || st=1
 	bproc-ckpt dump --kill $VPID "$W/img" || st=1

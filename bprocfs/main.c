@@ -310,15 +310,18 @@ int main(int argc, char **argv)
 
 	/* fuse_daemonize changes to /: keep the paths absolute */
 	abs_config = realpath(config_path, NULL);
-	abs_mount = realpath(mountpoint, NULL);
-	if (!abs_config || !abs_mount) {
-		fprintf(stderr, "%s: %s\n",
-			abs_config ? mountpoint : config_path, strerror(errno));
+	if (!abs_config) {
+		fprintf(stderr, "%s: %s\n", config_path, strerror(errno));
 		goto out_free_args;
 	}
 	if (bp_config_load(abs_config, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out_free_args;
+	}
+	abs_mount = realpath(mountpoint, NULL);
+	if (!abs_mount) {
+		fprintf(stderr, "%s: %s\n", mountpoint, strerror(errno));
+		goto out_free_config;
 	}
 	if (sodium_init() < 0) {
 		pr_err("libsodium failed to initialise");

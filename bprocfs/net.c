@@ -239,6 +239,8 @@ static int on_joined(struct net_conn *nc)
 	int slot;
 
 	net.nr_pending--;
+	if (nc->c.peer_role == BPROC_ROLE_PEER)
+		return 0; /* a tool: may ping, is no node */
 	if (nc->c.peer_role != BPROC_ROLE_AGENT) {
 		pr_warn("%s: not an agent (role %u)", nc->c.desc,
 			nc->c.peer_role);
@@ -282,6 +284,11 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_AUTH:
 		return on_joined(nc);
 	case BPROC_MSG_STATUS:
+		if (nc->slot < 0) {
+			pr_warn("%s: STATUS from a peer that is no agent",
+				nc->c.desc);
+			return -EPROTO;
+		}
 		if (bp_status_decode(data, len, &st)) {
 			pr_warn("%s: malformed STATUS", nc->c.desc);
 			return -EPROTO;

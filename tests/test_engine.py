@@ -35,7 +35,7 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "overlapping-vmas", "bad-path", "bad-vma-kind", "kernel-pagemap",
              "pagemap-count", "pagemap-empty-run", "xstate-compacted",
              "xstate-features", "mxcsr", "sigkill-handler", "kernel-handler",
-             "bad-section-type"]
+             "bad-section-type", "fuzz"]
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]

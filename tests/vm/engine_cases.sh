@@ -233,6 +233,28 @@ if [[ " $groups " == *" malformed "* ]]; then
 	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((sig + 9 * 32)) ffffffff81000000; bad_case kernel-handler
 	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((paths - 16)) 00000063; bad_case bad-section-type
 
+	# Random corruption of the structure (everything before the page data),
+	# 60 times: each image is refused or, if the bytes hit were harmless
+	# (a register value), restores into a program that may crash; the
+	# kernel must not mind either way (checked just below).
+	st=0 refused=0
+	for i in $(seq 60); do
+		cp "$good" "$W/bad.img"
+		for j in 1 2 3 4; do
+			off=$(( (RANDOM * 32768 + RANDOM) % pages ))
+			dd if=/dev/urandom of="$W/bad.img" bs=1 count=1 seek=$off conv=notrunc 2>/dev/null
+		done
+		bproc-ckpt restore --kernel-only "$W/bad.img" > "$W/err" 2>&1 &
+		fpid=$!
+		for k in $(seq 15); do kill -0 $fpid 2>/dev/null || break; sleep 0.1; done
+		kill -9 $fpid 2>/dev/null
+		wait $fpid 2>/dev/null
+		grep -q '(EINVAL)' "$W/err" && refused=$((refused + 1))
+	done
+	echo "fuzz: $refused of 60 corrupted images refused with EINVAL"
+	[ $refused -gt 0 ] || st=1
+	result malformed-fuzz $st
+
 	# After all of that, the kernel log holds no warning.
 	st=0
 	pat='WARNING|BUG|Oops|Call Trace|general protection|RIP:'

@@ -96,7 +96,7 @@ static int bench_bproc(pid_t pid, const char *name, const char *file)
 	t1 = now();
 
 	/* The MM section, for the vDSO's place (not timed: a node agent has it). */
-	if (img_load(&img, fd, err, sizeof(err)))
+	if (img_load(&img, fd, 0, err, sizeof(err)))
 		die("image", err);
 	p = img_get(&img, BPROC_SEC_MM, &size);
 	if (!p || size != sizeof(mm))

@@ -3,11 +3,13 @@
  * bproc-ckpt - checkpoint a process to a file and restore it, with the
  * bproc engine (/dev/bproc, include/bproc/bproc.h).
  *
- *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE
+ *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE|-
  *   bproc-ckpt restore [--kernel-only] FILE
+ *   bproc-ckpt restore -            (the image streamed on stdin)
  *
- * dump: the process writes its image to FILE and goes on running (or is
- * killed with --kill, once the image is complete). --libs, --exec and
+ * dump: the process writes its image to FILE ("-": stdout, e.g. a pipe)
+ * and goes on running (or is killed with --kill, once the image is complete
+ * and, in a regular file, synced). --libs, --exec and
  * --other put shared libraries, the executable and other private file
  * mappings in the image by content instead of by path.
  *
@@ -19,6 +21,12 @@
  * same flags and offset at the same descriptor numbers. Its own
  * stdin/stdout/stderr are kept. It also moves its vDSO to where the image
  * had it (re-executing itself if its own mappings are in the way).
+ *
+ * restore - reads the image from stdin, a pipe or a socket: the structure
+ * is read first, and a helper process feeds it and then the rest of the
+ * stream to the engine through a pipe; the restored program's stdin is then
+ * /dev/null. (If the vDSO's place is taken, this fails instead of
+ * re-executing.)
  *
  * restore --kernel-only hands the image to the engine as it is, with no
  * check and no TASKENV here (the vDSO is still moved when the MM section
@@ -42,6 +50,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bproc/bproc.h>
@@ -54,8 +63,8 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE\n"
-		"       bproc-ckpt restore [--kernel-only] FILE\n");
+		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE|-\n"
+		"       bproc-ckpt restore [--kernel-only] FILE|-\n");
 	exit(2);
 }
 
@@ -81,7 +90,8 @@ static int open_engine(void)
 static int cmd_dump(int argc, char **argv)
 {
 	struct bproc_dump_args args;
-	int i, dev, out, kill_it = 0;
+	int i, dev, out, kill_it = 0, to_stdout;
+	struct stat st;
 	unsigned int flags = 0;
 	char what[64], *end;
 	long pid;
@@ -107,8 +117,13 @@ static int cmd_dump(int argc, char **argv)
 	snprintf(what, sizeof(what), "dump %ld", pid);
 
 	dev = open_engine();
-	out = open(argv[i + 1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	to_stdout = !strcmp(argv[i + 1], "-");
+	out = to_stdout ? 1 :
+			  open(argv[i + 1],
+			       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
+		fail(argv[i + 1], errno, NULL);
+	if (fstat(out, &st))
 		fail(argv[i + 1], errno, NULL);
 	memset(&args, 0, sizeof(args));
 	args.pid = (int32_t)pid;
@@ -117,11 +132,12 @@ static int cmd_dump(int argc, char **argv)
 	if (ioctl(dev, BPROC_IOC_DUMP, &args)) {
 		int err = errno;
 
-		unlink(argv[i + 1]);
+		if (!to_stdout)
+			unlink(argv[i + 1]);
 		fail(what, err, args.reason);
 	}
 	/* The process is parked until we decide. */
-	if (kill_it && fsync(out)) {
+	if (kill_it && S_ISREG(st.st_mode) && fsync(out)) {
 		int err = errno;
 
 		ioctl(args.handle_fd, BPROC_IOC_RESUME);
@@ -131,7 +147,7 @@ static int cmd_dump(int argc, char **argv)
 	if (ioctl(args.handle_fd, kill_it ? BPROC_IOC_KILL : BPROC_IOC_RESUME))
 		fail(what, errno, "deciding the process's fate");
 	close(args.handle_fd);
-	if (close(out))
+	if (!to_stdout && close(out))
 		fail(argv[i + 1], errno, NULL);
 	return 0;
 }
@@ -316,6 +332,120 @@ static int restore_kernel_only(const char *path, char **full_argv)
 	return 1;
 }
 
+static int read_full(int fd, void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Append @len bytes read from @in to the growing buffer. */
+static void stream_take(int in, char **buf, size_t *len, size_t *cap, size_t n)
+{
+	if (n > (64U << 20) || *len + n > (256U << 20))
+		fail("restore", EINVAL, "image structure too large");
+	if (*len + n > *cap) {
+		*cap = (*len + n) * 2;
+		*buf = realloc(*buf, *cap);
+		if (!*buf)
+			fail("restore", ENOMEM, NULL);
+	}
+	if (read_full(in, *buf + *len, n))
+		fail("restore", EINVAL, "the image stream is truncated");
+	*len += n;
+}
+
+/*
+ * Take a streamed image from @in: read its structure (up to the PAGES
+ * header) into @img, and start a helper (a grandchild, so it is nobody's
+ * child after the restore) that writes that structure and then the rest of
+ * @in into a pipe. Returns the pipe's read end, the image for the engine.
+ */
+static int stream_image(int in, struct img *img)
+{
+	struct bproc_image_header hdr;
+	struct bproc_image_section sec;
+	size_t len = 0, cap = 0;
+	char *buf = NULL, err[256];
+	int p[2], memfd, st;
+	unsigned int i;
+	pid_t pid;
+
+	stream_take(in, &buf, &len, &cap, sizeof(hdr));
+	memcpy(&hdr, buf, sizeof(hdr));
+	if (hdr.magic != BPROC_IMAGE_MAGIC ||
+	    hdr.nr_sections > BPROC_IMAGE_MAX_SECTIONS)
+		fail("restore", EINVAL, "not a bproc image");
+	for (i = 0; i < hdr.nr_sections; i++) {
+		stream_take(in, &buf, &len, &cap, sizeof(sec));
+		memcpy(&sec, buf + len - sizeof(sec), sizeof(sec));
+		if (sec.type == BPROC_SEC_PAGES)
+			break;
+		stream_take(in, &buf, &len, &cap, sec.size);
+	}
+	memfd = memfd_create("bproc-image", MFD_CLOEXEC);
+	if (memfd < 0 || write_full(memfd, buf, len))
+		fail("restore: memfd", errno, NULL);
+	if (img_load(img, memfd, 1, err, sizeof(err)))
+		fail("restore", EINVAL, err);
+	close(memfd);
+
+	if (pipe2(p, O_CLOEXEC))
+		fail("restore: pipe", errno, NULL);
+	pid = fork();
+	if (pid < 0)
+		fail("restore: fork", errno, NULL);
+	if (pid == 0) {
+		static char chunk[1 << 20];
+		ssize_t n;
+
+		close(p[0]);
+		if (fork() != 0)
+			_exit(0);
+		if (write_full(p[1], buf, len))
+			_exit(1);
+		while ((n = read(in, chunk, sizeof(chunk))) > 0)
+			if (write_full(p[1], chunk, (size_t)n))
+				_exit(1);
+		_exit(n < 0);
+	}
+	waitpid(pid, &st, 0);
+	close(p[1]);
+	free(buf);
+	/* The stream was our stdin: the restored program gets /dev/null. */
+	if (in == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		if (null < 0 || dup2(null, 0) < 0)
+			fail("restore: /dev/null", errno, NULL);
+		close(null);
+	}
+	return p[0];
+}
+
 static int cmd_restore(int argc, char **argv, char **full_argv)
 {
 	struct bproc_restore_args args;
@@ -332,11 +462,16 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	if (argc != 1)
 		usage();
 	dev = open_engine();
-	fd = open(argv[0], O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(argv[0], errno, NULL);
-	if (img_load(&img, fd, err, sizeof(err)))
-		fail("restore", EINVAL, err);
+	if (!strcmp(argv[0], "-")) {
+		setenv(REEXEC_ENV, "99", 1); /* the stream cannot be replayed */
+		fd = stream_image(0, &img);
+	} else {
+		fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail(argv[0], errno, NULL);
+		if (img_load(&img, fd, 0, err, sizeof(err)))
+			fail("restore", EINVAL, err);
+	}
 	m = img_get(&img, BPROC_SEC_MM, &size);
 	if (!m || size != sizeof(*m))
 		fail("restore", EINVAL, "no MM section");
@@ -364,7 +499,7 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	args.fd = fd;
 	args.dev_fd = dev;
 	args.flags = BPROC_RESTORE_CLOSE_FDS;
-	if (lseek(fd, 0, SEEK_SET) < 0)
+	if (strcmp(argv[0], "-") && lseek(fd, 0, SEEK_SET) < 0)
 		fail("restore", errno, NULL);
 	ioctl(dev, BPROC_IOC_RESTORE, &args);
 	/* Only a failure returns here. */

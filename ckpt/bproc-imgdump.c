@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	if (img_load(&img, fd, err, sizeof(err))) {
+	if (img_load(&img, fd, 0, err, sizeof(err))) {
 		fprintf(stderr, "bproc-imgdump: %s: %s\n", argv[1], err);
 		return 1;
 	}

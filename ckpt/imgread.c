@@ -68,7 +68,7 @@ static uint64_t section_limit(uint32_t type)
 	}
 }
 
-int img_load(struct img *img, int fd, char *err, size_t errlen)
+int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t off;
@@ -77,7 +77,7 @@ int img_load(struct img *img, int fd, char *err, size_t errlen)
 	int r;
 
 	memset(img, 0, sizeof(*img));
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+	if (!partial && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		img->file_size = (uint64_t)st.st_size;
 	r = read_at(fd, &img->hdr, sizeof(img->hdr), 0);
 	if (r)

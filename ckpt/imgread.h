@@ -27,9 +27,10 @@ struct img {
 /*
  * img_load - read the header and every section but the page contents from
  * @fd (from offset 0, with pread), checking sizes against the format's
- * limits. Returns 0, or -1 with a reason in @err.
+ * limits, and, unless @partial (the page data is elsewhere), that a regular
+ * file holds all the page data. Returns 0, or -1 with a reason in @err.
  */
-int img_load(struct img *img, int fd, char *err, size_t errlen);
+int img_load(struct img *img, int fd, int partial, char *err, size_t errlen);
 
 /* The loaded payload of section @type, or NULL; its size in @size. */
 void *img_get(const struct img *img, uint32_t type, uint64_t *size);

@@ -97,6 +97,24 @@ if [[ " $groups " == *" special "* ]]; then
 	exec 7>&-
 	result stopped $st
 
+	# Streamed: dump into a pipe, restore from it, no file in between.
+	st=0
+	start_victim mem pause || st=1
+	cat /proc/$VPID/maps > "$W/maps"
+	bproc-ckpt dump --kill $VPID - | bproc-ckpt restore - > "$W/stream.out" 2>&1 &
+	rpid=$!
+	for i in $(seq 100); do
+		[ "$(cat /proc/$rpid/comm 2>/dev/null)" = mem ] && break
+		sleep 0.1
+	done
+	norm_maps < "$W/maps" > "$W/maps.before"
+	norm_maps < /proc/$rpid/maps > "$W/maps.after"
+	diff "$W/maps.before" "$W/maps.after" || st=1
+	kill -USR1 $rpid
+	finish $rpid "$W/stream.out" || st=1
+	exec 7>&-
+	result stream $st
+
 	# A file the image needs is missing where it is restored: refused, with
 	# its name, before anything changes.
 	st=0

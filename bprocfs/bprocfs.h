@@ -128,6 +128,9 @@ struct move_stats {
 /* An open file: the text snapshot and, for status, its poll state. */
 struct fs_handle {
 	pthread_mutex_t lock; /* buf and len: reads may run in parallel */
+	uint64_t id; /* what fi->fh holds */
+	int refs; /* the open, plus each request using it */
+	struct fs_handle *hash_next;
 	fuse_ino_t ino;
 	char *buf;
 	size_t len;
@@ -249,8 +252,15 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size);
 /* ---- shared helpers (main.c) ---- */
 extern struct fuse_session *bprocfs_session;
 extern double bprocfs_attr_timeout;
+/*
+ * Open files are found by id, never by a pointer the kernel hands back, and
+ * counted: a request that races with the release of its file finds nothing
+ * (EBADF) or keeps the handle alive until it is done.
+ */
 struct fs_handle *fs_handle_new(fuse_ino_t ino);
-void fs_handle_free(struct fs_handle *h);
+struct fs_handle *fs_handle_get(const struct fuse_file_info *fi);
+void fs_handle_put(struct fs_handle *h);
+void fs_handle_release(const struct fuse_file_info *fi);
 /* fs_reply_snapshot - serve a read from h's snapshot. */
 void fs_reply_snapshot(fuse_req_t req, struct fs_handle *h, size_t size,
 		       off_t off);

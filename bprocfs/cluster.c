@@ -326,22 +326,22 @@ void cluster_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (ino != INO_EVENTS) {
 		err = snapshot(h);
 		if (err) {
-			fs_handle_free(h);
+			fs_handle_put(h);
 			fuse_reply_err(req, -err);
 			return;
 		}
 	}
-	fi->fh = (uintptr_t)h;
+	fi->fh = h->id;
 	fi->direct_io = 1;
 	fi->nonseekable = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		fs_handle_free(h);
+		fs_handle_put(h);
 }
 
 void cluster_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_handle *h;
 	char *buf;
 	size_t n;
 	int err;
@@ -357,15 +357,17 @@ void cluster_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(buf);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (off == 0) {
-		err = snapshot(h);
-		if (err) {
-			pthread_mutex_unlock(&h->lock);
-			fuse_reply_err(req, -err);
-			return;
-		}
+	h = fs_handle_get(fi);
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
 	}
-	fs_reply_snapshot(req, h, size, off);
+	pthread_mutex_lock(&h->lock);
+	err = off == 0 ? snapshot(h) : 0;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fs_reply_snapshot(req, h, size, off);
 	pthread_mutex_unlock(&h->lock);
+	fs_handle_put(h);
 }

@@ -65,24 +65,90 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+#define HANDLE_BUCKETS 1024
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_handle *handles[HANDLE_BUCKETS];
+static uint64_t handle_next_id;
+
 struct fs_handle *fs_handle_new(fuse_ino_t ino)
 {
 	struct fs_handle *h = calloc(1, sizeof(*h));
 
-	if (h) {
-		h->ino = ino;
-		pthread_mutex_init(&h->lock, NULL);
-	}
+	if (!h)
+		return NULL;
+	h->ino = ino;
+	h->refs = 1;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&handles_lock);
+	h->id = ++handle_next_id;
+	h->hash_next = handles[h->id % HANDLE_BUCKETS];
+	handles[h->id % HANDLE_BUCKETS] = h;
+	pthread_mutex_unlock(&handles_lock);
 	return h;
 }
 
-void fs_handle_free(struct fs_handle *h)
+/* Find fi's handle; the caller then owns one reference. */
+struct fs_handle *fs_handle_get(const struct fuse_file_info *fi)
 {
+	struct fs_handle *h;
+
+	pthread_mutex_lock(&handles_lock);
+	for (h = handles[fi->fh % HANDLE_BUCKETS]; h; h = h->hash_next)
+		if (h->id == fi->fh)
+			break;
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&handles_lock);
+	return h;
+}
+
+void fs_handle_put(struct fs_handle *h)
+{
+	struct fs_handle **pp;
+	bool last;
+
+	pthread_mutex_lock(&handles_lock);
+	last = --h->refs == 0;
+	if (last) {
+		for (pp = &handles[h->id % HANDLE_BUCKETS]; *pp;
+		     pp = &(*pp)->hash_next) {
+			if (*pp == h) {
+				*pp = h->hash_next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&handles_lock);
+	if (!last)
+		return;
 	if (h->polling || h->ph)
 		table_poll_remove(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h->buf);
 	free(h);
+}
+
+/* The file is closed: drop the open's reference, once. */
+void fs_handle_release(const struct fuse_file_info *fi)
+{
+	struct fs_handle *h = fs_handle_get(fi);
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&handles_lock);
+	for (struct fs_handle **pp = &handles[h->id % HANDLE_BUCKETS]; *pp;
+	     pp = &(*pp)->hash_next) {
+		if (*pp == h) {
+			/* unhashed: later requests for it find nothing */
+			*pp = h->hash_next;
+			break;
+		}
+	}
+	h->refs--; /* the open's; ours is dropped below */
+	h->hash_next = NULL;
+	pthread_mutex_unlock(&handles_lock);
+	fs_handle_put(h);
 }
 
 void fs_reply_snapshot(fuse_req_t req, struct fs_handle *h, size_t size,
@@ -192,7 +258,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 {
 	(void)ino;
 	if (fi->fh)
-		fs_handle_free((struct fs_handle *)(uintptr_t)fi->fh);
+		fs_handle_release(fi);
 	fuse_reply_err(req, 0);
 }
 

@@ -324,38 +324,40 @@ void nodefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (f != NF_MOVE) {
 		err = snapshot(h);
 		if (err) {
-			fs_handle_free(h);
+			fs_handle_put(h);
 			fuse_reply_err(req, -err);
 			return;
 		}
 	}
-	fi->fh = (uintptr_t)h;
+	fi->fh = h->id;
 	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		fs_handle_free(h);
+		fs_handle_put(h);
 }
 
 void nodefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_handle *h;
 	int err;
 
 	if (ino_file(ino) == NF_MOVE) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (off == 0) {
-		err = snapshot(h);
-		if (err) {
-			pthread_mutex_unlock(&h->lock);
-			fuse_reply_err(req, -err);
-			return;
-		}
+	h = fs_handle_get(fi);
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
 	}
-	fs_reply_snapshot(req, h, size, off);
+	pthread_mutex_lock(&h->lock);
+	err = off == 0 ? snapshot(h) : 0;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fs_reply_snapshot(req, h, size, off);
 	pthread_mutex_unlock(&h->lock);
+	fs_handle_put(h);
 }
 
 void nodefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -379,7 +381,7 @@ void nodefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 void nodefs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		 struct fuse_pollhandle *ph)
 {
-	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs_handle *h;
 	unsigned int revents = POLLIN | POLLRDNORM;
 	struct fuse_pollhandle *old = NULL;
 	struct node *n;
@@ -389,6 +391,13 @@ void nodefs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 			fuse_pollhandle_destroy(ph);
 		fuse_reply_poll(req,
 				ino_file(ino) == NF_MOVE ? POLLOUT : revents);
+		return;
+	}
+	h = fs_handle_get(fi);
+	if (!h) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLERR | POLLNVAL);
 		return;
 	}
 	pthread_mutex_lock(&table_lock);
@@ -412,5 +421,6 @@ void nodefs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		fuse_pollhandle_destroy(old);
 	if (ph)
 		fuse_pollhandle_destroy(ph);
+	fs_handle_put(h);
 	fuse_reply_poll(req, revents);
 }

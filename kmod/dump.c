@@ -61,6 +61,7 @@ struct dump_ctx {
 	struct bproc_image_mm mmi;
 
 	struct bproc_image_vma *vmas;
+	bool *scan; /* per vma: may hold pages that go into the image */
 	u32 nr_vmas;
 
 	char *paths;
@@ -444,6 +445,16 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 			}
 			v->kind = content ? BPROC_VMA_CONTENT : BPROC_VMA_FILE;
 		}
+		/*
+		 * Anonymous pages exist only where an anon_vma does: memory
+		 * never written (a PROT_NONE reserve, untouched text) needs no
+		 * scan. Content mappings read their file too.
+		 */
+		ctx->scan[n] = v->kind == BPROC_VMA_CONTENT ||
+			       ((v->kind == BPROC_VMA_ANON ||
+				 (v->kind == BPROC_VMA_FILE &&
+				  !(v->flags & BPROC_VMA_SHARED))) &&
+				vma->anon_vma);
 		n++;
 	}
 	ctx->nr_vmas = n;
@@ -464,8 +475,9 @@ static int dump_mm_layout(struct dump_ctx *ctx)
 	ctx->nr_vmas =
 		min_t(u32, READ_ONCE(mm->map_count) + 8, BPROC_IMAGE_MAX_VMAS);
 	ctx->vmas = kvcalloc(ctx->nr_vmas, sizeof(*ctx->vmas), GFP_KERNEL);
+	ctx->scan = kvcalloc(ctx->nr_vmas, sizeof(*ctx->scan), GFP_KERNEL);
 	libs = kvcalloc(ctx->nr_vmas, sizeof(*libs), GFP_KERNEL);
-	if (!ctx->vmas || !libs) {
+	if (!ctx->vmas || !ctx->scan || !libs) {
 		kvfree(libs);
 		return -ENOMEM;
 	}
@@ -611,14 +623,9 @@ static int dump_pagemap(struct dump_ctx *ctx)
 	pages = kvmalloc_array(DUMP_BATCH, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
-	for (i = 0; i < ctx->nr_vmas && !ret; i++) {
-		const struct bproc_image_vma *v = &ctx->vmas[i];
-
-		if (v->kind == BPROC_VMA_ANON || v->kind == BPROC_VMA_CONTENT ||
-		    (v->kind == BPROC_VMA_FILE &&
-		     !(v->flags & BPROC_VMA_SHARED)))
-			ret = dump_scan_vma(ctx, v, pages);
-	}
+	for (i = 0; i < ctx->nr_vmas && !ret; i++)
+		if (ctx->scan[i])
+			ret = dump_scan_vma(ctx, &ctx->vmas[i], pages);
 	kvfree(pages);
 	return ret;
 }
@@ -968,6 +975,7 @@ out_free:
 	kvfree(ctx->files);
 	kvfree(ctx->groups);
 	kvfree(ctx->paths);
+	kvfree(ctx->scan);
 	kvfree(ctx->vmas);
 	kvfree(ctx->pending);
 	kfree(ctx->xstate);

@@ -95,8 +95,8 @@ int main(int argc, char **argv)
 		slept = victim_now() - t0;
 		victim_check(st->ret == 0, "nanosleep returned %lld",
 			     (long long)st->ret);
-		victim_check(slept >= st->req.tv_sec - 0.01, "slept %.2fs",
-			     slept);
+		victim_check(slept >= st->req.tv_sec - victim_slack(),
+			     "slept %.2fs", slept);
 	} else {
 		printf("FAIL: unknown mode %s\n", mode);
 		return 2;

@@ -39,6 +39,7 @@ struct net_conn {
 	int slot; /* node slot once joined, else -1 */
 	bool want_out;
 	bool closing; /* queued for close in this round */
+	int64_t acked_ms; /* when a STATUS was last acknowledged */
 	struct net_conn *prev, *next;
 };
 
@@ -270,6 +271,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 {
 	struct net_conn *nc = arg;
 	struct bp_status st;
+	int64_t now;
 	uint32_t reason;
 	uint64_t cookie;
 	char text[56];
@@ -294,6 +296,15 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			return -EPROTO;
 		}
 		table_status(nc->slot, nc, &st);
+		/*
+		 * The agent only needs to hear from the master within its
+		 * timeout: acknowledging every other heartbeat or so is
+		 * enough and halves the master's sends.
+		 */
+		now = bp_now_ms();
+		if (now - nc->acked_ms < net.cfg.timeout_ms / 2)
+			return 0;
+		nc->acked_ms = now;
 		return bp_send_ping(&nc->c, BPROC_MSG_STATUS_ACK, nc->c.seq_rx);
 	case BPROC_MSG_PING:
 		if (bp_ping_decode(data, len, &cookie))

@@ -466,6 +466,7 @@ static int process(struct bp_conn *c, bp_frame_fn fn, void *arg)
 
 int bp_conn_read(struct bp_conn *c, bp_frame_fn fn, void *arg)
 {
+	size_t space;
 	int i, err;
 
 	for (i = 0; i < READS_PER_CALL; i++) {
@@ -480,7 +481,8 @@ int bp_conn_read(struct bp_conn *c, bp_frame_fn fn, void *arg)
 			c->rbuf = b;
 			c->rcap *= 2;
 		}
-		n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		space = c->rcap - c->rlen;
+		n = read(c->fd, c->rbuf + c->rlen, space);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -494,6 +496,9 @@ int bp_conn_read(struct bp_conn *c, bp_frame_fn fn, void *arg)
 		err = process(c, fn, arg);
 		if (err)
 			return err;
+		/* a short read drained the socket: save the EAGAIN round */
+		if ((size_t)n < space)
+			return 0;
 	}
 	return 0;
 }

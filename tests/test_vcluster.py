@@ -5,11 +5,13 @@ plus one boot that must time out."""
 
 import os
 import re
+import subprocess
 import time
 
 import pytest
 
-from vcluster import NOT_UP, TIMED_OUT, TOP, extra_args, run_in_cluster, sections
+from vcluster import (NOT_UP, TIMED_OUT, TOP, VCLUSTER, extra_args,
+                      run_in_cluster, sections)
 
 LAST_WORDS = "last line, no newline"
 
@@ -236,3 +238,29 @@ def test_keep_logs_brings_back_every_vms_logs(run):
             log = (run.logs / vm / "bproc-nodeagent.log").read_text()
             assert log.strip(), "%s: empty bproc-nodeagent.log" % vm
     assert not (run.logs / "node2" / "dmesg.txt").exists()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("args,msg", [
+    (["--nodes", "0"], "--nodes must be 1..32"),
+    (["--nodes", "x"], "--nodes must be 1..32"),
+    (["--mem", "64"], "--mem must be"),
+    (["--run", "/nonexistent/script"], "no such script"),
+    (["--add", "/nonexistent/file"], "no such file to add"),
+])
+def test_bad_options_fail_before_booting(args, msg):
+    p = subprocess.run([VCLUSTER] + args, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == NOT_UP
+    assert msg in p.stderr
+    assert p.stdout == ""
+
+
+@pytest.mark.timeout(60)
+def test_help_names_every_option():
+    p = subprocess.run([VCLUSTER, "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0
+    for opt in ("--nodes", "--add", "--run", "--mem", "--timeout",
+                "--keep-logs", "--no-kmod", "-v"):
+        assert opt in p.stdout

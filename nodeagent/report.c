@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -21,7 +22,8 @@
 #include "../common/net.h"
 #include "agent.h"
 
-#define PROCS_CACHE_MS 2000
+/* counting /proc is the costly part of a report: do it every few seconds */
+#define PROCS_CACHE_MS 10000
 
 static int read_small(const char *path, char *buf, size_t len)
 {
@@ -60,15 +62,16 @@ static void read_meminfo(struct bp_status *s)
 
 static void read_loadavg(struct bp_status *s)
 {
-	double l[3];
-	char buf[128];
+	struct sysinfo si;
 	int i;
 
-	if (read_small("/proc/loadavg", buf, sizeof(buf)) ||
-	    sscanf(buf, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3)
+	if (sysinfo(&si) < 0)
 		return;
+	/* sysinfo's loads are fixed point, 16 bits of fraction */
 	for (i = 0; i < 3; i++)
-		s->load_milli[i] = (uint32_t)(l[i] * 1000 + 0.5);
+		s->load_milli[i] =
+			(uint32_t)(((uint64_t)si.loads[i] * 1000 + 32768) >>
+				   16);
 }
 
 /* Processes (not threads): the numeric entries of /proc, cached briefly. */
@@ -136,10 +139,13 @@ void report_collect(struct agent *a, struct bp_status *s)
 	struct utsname u;
 	long cpus;
 
+	static char kernel[64];
+
 	(void)a;
 	memset(s, 0, sizeof(*s));
-	if (uname(&u) == 0)
-		snprintf(s->kernel, sizeof(s->kernel), "%.63s", u.release);
+	if (!kernel[0] && uname(&u) == 0)
+		snprintf(kernel, sizeof(kernel), "%.63s", u.release);
+	memcpy(s->kernel, kernel, sizeof(kernel));
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	s->cpus = cpus > 0 ? (uint32_t)cpus : 0;
 	read_meminfo(s);

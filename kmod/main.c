@@ -300,6 +300,11 @@ static long bproc_ioctl_dump(void __user *argp)
 	ret = -EBADF;
 	if (!(req->out->f_mode & FMODE_WRITE))
 		goto out_put;
+	ret = -ESRCH;
+	if (req->task->exit_state || req->task->flags & PF_EXITING) {
+		bproc_reason(req->reason, "the process has exited");
+		goto out_put;
+	}
 	ret = -EINVAL;
 	if (req->task->flags & (PF_KTHREAD | PF_IO_WORKER) || !req->task->mm) {
 		bproc_reason(req->reason, "not a user process");

@@ -24,6 +24,7 @@
 
 /* counting /proc is the costly part of a report: do it every few seconds */
 #define PROCS_CACHE_MS 10000
+#define ENGINE_CACHE_MS 2000
 
 static int read_small(const char *path, char *buf, size_t len)
 {
@@ -41,23 +42,29 @@ static int read_small(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* /proc/meminfo, kept open and re-read from the start each time */
 static void read_meminfo(struct bp_status *s)
 {
-	char line[256];
-	FILE *f;
+	static int fd = -1;
+	unsigned long long v;
+	char buf[4096];
+	const char *p;
+	ssize_t n;
 
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
+	if (fd < 0)
+		fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long v;
-
-		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
-			s->mem_total_kb = v;
-		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
-			s->mem_avail_kb = v;
-	}
-	fclose(f);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, "MemTotal:");
+	if (p && sscanf(p, "MemTotal: %llu kB", &v) == 1)
+		s->mem_total_kb = v;
+	p = strstr(buf, "MemAvailable:");
+	if (p && sscanf(p, "MemAvailable: %llu kB", &v) == 1)
+		s->mem_avail_kb = v;
 }
 
 static void read_loadavg(struct bp_status *s)
@@ -98,7 +105,7 @@ static uint32_t count_procs(void)
 	return n;
 }
 
-static void read_engine(struct bp_status *s)
+static void probe_engine(struct bp_status *s)
 {
 	char ver[24];
 	struct stat st;
@@ -124,6 +131,23 @@ static void read_engine(struct bp_status *s)
 	}
 	snprintf(s->engine, sizeof(s->engine), "%.60s", ver);
 	s->flags |= BPROC_STATUS_ENGINE;
+}
+
+/* The engine's state, probed again every ENGINE_CACHE_MS. */
+static void read_engine(struct bp_status *s)
+{
+	static int64_t when = -ENGINE_CACHE_MS;
+	static struct bp_status cached;
+	int64_t now = bp_now_ms();
+
+	if (now - when >= ENGINE_CACHE_MS) {
+		memset(&cached, 0, sizeof(cached));
+		probe_engine(&cached);
+		when = now;
+	}
+	s->flags |= cached.flags;
+	memcpy(s->engine, cached.engine, sizeof(s->engine));
+	memcpy(s->fault, cached.fault, sizeof(s->fault));
 }
 
 /* Anything outside printable ASCII would be refused by the master. */

@@ -218,26 +218,14 @@ def test_vcpoweroff_takes_a_node_down(parts):
 @pytest.mark.timeout(600)
 def test_timeout_stops_a_hung_script():
     t = time.monotonic()
-    rc, out = run_in_cluster("echo started\nsleep 1000\n", nodes=1,
-                             timeout=90)
-    assert rc == TIMED_OUT
-    assert out == "started\n"
-    # The build before the boot may take a while; the boot and script not.
-    assert time.monotonic() - t < 90 + 120
-
-
-@pytest.mark.timeout(900)
-def test_keep_logs_brings_back_every_vms_logs(run):
-    for vm in ("master", "node1", "node2"):
-        console = (run.logs / vm / "console.log").read_text()
-        assert "vcluster: %s ready" % vm in console
-    # node2 was powered off before the logs were collected.
-    for vm in ("master", "node1"):
-        assert "Linux version" in (run.logs / vm / "dmesg.txt").read_text()
-        if expect_daemons():
-            log = (run.logs / vm / "bproc-nodeagent.log").read_text()
-            assert log.strip(), "%s: empty bproc-nodeagent.log" % vm
-    assert not (run.logs / "node2" / "dmesg.txt").exists()
+    r = run_in_cluster("echo started\nsleep 1000\n", nodes=1, timeout=120)
+    elapsed = time.monotonic() - t
+    assert r.returncode == TIMED_OUT
+    # The clock runs from the start, builds included; the boot fits in it
+    # even on a busy machine, so the script did start.
+    assert "timed out after 120s with the script still running" in r.log
+    assert r.output == "started\n"
+    assert elapsed < 120 + 60
 
 
 @pytest.mark.timeout(60)

@@ -805,6 +805,8 @@ static void restore_signals(struct restore_ctx *ctx)
 	sigset_t blocked;
 	u32 i;
 
+	if (fatal_signal_pending(current))
+		return; /* dying anyway: keep the SIGKILL */
 	flush_signals(current);
 	spin_lock_irq(&sighand->siglock);
 	for (i = 0; i < 64; i++) {

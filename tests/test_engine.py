@@ -23,7 +23,8 @@ LOCAL = ["mem-pause", "mem-busy", "mem-nanosleep", "mem-read", "regs-pause",
 CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
          "filemap-pause", "vdso-pause", "tls-read", "creds-pause"]
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
-           "dump-and-continue", "stopped", "stream", "missing-file",
+           "dump-and-continue", "stopped", "ptrace-stopped", "stream",
+           "missing-file",
            "dump-killed-gone"]
 GHOST = ["code", "signal", "close"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",

@@ -98,6 +98,25 @@ if [[ " $groups " == *" special "* ]]; then
 	exec 7>&-
 	result stopped $st
 
+	# A ptrace-stopped process: dumped in its stop, goes on once detached.
+	st=0
+	start_victim regs busy || st=1
+	orig=$VPID
+	rm -f "$W/tr.in"; mkfifo "$W/tr.in"
+	"$V/tracer" $orig < "$W/tr.in" > "$W/tr.out" 2>&1 &
+	trpid=$!
+	exec 6> "$W/tr.in"
+	wait_for "$W/tr.out" '^stopped' || { cat "$W/tr.out"; st=1; }
+	bproc-ckpt dump $orig "$W/img" || st=1
+	state=$(awk '{print $3}' /proc/$orig/stat)
+	[ "$state" = t ] || { echo "traced process is now in state $state"; st=1; }
+	/extra/vm/engine_restore.sh "$W/img" regs busy || st=1
+	echo go >&6; exec 6>&-
+	wait $trpid || { cat "$W/tr.out"; st=1; }
+	wake $orig busy 7; finish $orig "$W/regs.out" || st=1
+	exec 7>&-
+	result ptrace-stopped $st
+
 	# Streamed: dump into a pipe, restore from it, no file in between.
 	st=0
 	start_victim mem pause || st=1

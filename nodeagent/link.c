@@ -141,7 +141,10 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_BYE:
 		if (bp_bye_decode(data, len, &reason, text))
 			return -EPROTO;
-		pr_warn("master %s closed the link: %s", c->desc, text);
+		if (reason == BPROC_BYE_SHUTDOWN)
+			pr_info("master %s closed the link: %s", c->desc, text);
+		else
+			pr_warn("master %s closed the link: %s", c->desc, text);
 		if (reason == BPROC_BYE_UNKNOWN_NODE ||
 		    reason == BPROC_BYE_REMOVED)
 			ml.backoff_ms = BACKOFF_MAX_MS;

@@ -61,7 +61,7 @@ def test_kill9_goes_down_and_restart_comes_back(cluster):
     cluster.kill_agent(1, signal.SIGKILL)
     t1 = cluster.wait_state(1, "down", timeout=5)
     # a closed connection is seen at once, well within one heartbeat
-    assert t1 - t0 < cluster.heartbeat + 0.5
+    assert t1 - t0 < cluster.heartbeat + 1.0
     assert cluster.state(0) == "up" and cluster.state(2) == "up"
     cluster.start_agent(1)
     cluster.wait_state(1, "up", timeout=5)
@@ -76,7 +76,7 @@ def test_stopped_agent_goes_down(cluster):
     t1 = cluster.wait_state(2, "down", timeout=10)
     elapsed = t1 - t0
     assert elapsed >= cluster.timeout - cluster.heartbeat - 0.05
-    assert elapsed < cluster.timeout + cluster.heartbeat + 0.5
+    assert elapsed < cluster.timeout + cluster.heartbeat + 1.0
     assert "node2 down (was up: silent for" in cluster.events()
     assert cluster.state(0) == "up"
     # once running again the agent notices and joins again

@@ -32,7 +32,7 @@
 #define EVENTS_PER_WAIT 256
 #define PENDING_MAX 4096 /* connections still in the handshake */
 #define SILENT_BATCH 256
-#define COALESCE_NS (5 * 1000 * 1000)
+#define COALESCE_NS (20 * 1000 * 1000)
 
 enum { WAKE_RELOAD = 1, WAKE_STOP = 2 };
 
@@ -299,12 +299,13 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		}
 		table_status(nc->slot, nc, &st);
 		/*
-		 * The agent only needs to hear from the master within its
-		 * timeout: acknowledging every other heartbeat or so is
-		 * enough and halves the master's sends.
+		 * The agent only needs to hear from the master within three
+		 * times the timeout (a dead master closes the socket; this is
+		 * for a hung one): one acknowledgement per timeout is enough,
+		 * and each one wakes the agent, which the master pays for.
 		 */
 		now = bp_now_ms();
-		if (now - nc->acked_ms < net.cfg.timeout_ms / 2)
+		if (now - nc->acked_ms < net.cfg.timeout_ms)
 			return 0;
 		nc->acked_ms = now;
 		return bp_send_ping(&nc->c, BPROC_MSG_STATUS_ACK, nc->c.seq_rx);

@@ -3,8 +3,8 @@
  * The agent's link to the master.  States: idle (waiting to retry),
  * connecting, handshake, ready.  Once ready the agent sends STATUS at once
  * (that is what turns the node "up") and then every heartbeat; the master
- * acknowledges them at least every timeout / 2, so an agent whose master
- * has gone silent for twice the timeout drops the link and reconnects.
+ * acknowledges one per timeout, so an agent whose master has gone silent
+ * for three times the timeout drops the link and reconnects.
  * Retries back off from 100 ms to 5 s with jitter so a restarted master is
  * not hit by every node at once.
  */
@@ -93,7 +93,7 @@ int64_t link_deadline(void)
 	case LINK_HANDSHAKE:
 		return ml.last_rx_ms + ml.timeout_ms + 1;
 	case LINK_READY:
-		silent = ml.last_rx_ms + 2 * ml.timeout_ms + 1;
+		silent = ml.last_rx_ms + 3 * ml.timeout_ms + 1;
 		return silent < ml.next_ms ? silent : ml.next_ms;
 	default:
 		return ml.next_ms;
@@ -225,11 +225,11 @@ void link_run(struct agent *a, short revents)
 			}
 		}
 		/*
-		 * The master acknowledges at least every timeout / 2; a
-		 * master that died closes the socket, so silence only means
-		 * a hung master: give it twice the timeout before leaving.
+		 * The master acknowledges once per timeout; a master that
+		 * died closes the socket, so silence only means a hung
+		 * master: give it three times the timeout before leaving.
 		 */
-		if (now - ml.last_rx_ms > (ml.state == LINK_READY ? 2 : 1) *
+		if (now - ml.last_rx_ms > (ml.state == LINK_READY ? 3 : 1) *
 						  (int64_t)a->cfg.timeout_ms) {
 			link_close(a, ml.state == LINK_READY ?
 					      "master silent" :

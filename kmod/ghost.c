@@ -23,13 +23,26 @@
  *    returns to it (orig_ax = -1 so nothing is restarted), all signals
  *    ignored meanwhile.
  * If the holder closes the handle without ending the ghost, it is killed.
+ * SIGKILL is reported as an event (sender unknown) before the ghost dies.
+ * Either way the ghost's mm is made undumpable first: a core-dumping
+ * signal ends it with that signal but no core (the remote process had the
+ * memory; a ghost's core would hold nothing), so wait() sees no WCOREDUMP.
+ *
+ * The ghost keeps its vDSO and vvar where they were: when the process
+ * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
+ * itself (restore.c, as BPROC_IOC_RESTORE, checked against that vDSO) with
+ * all signals blocked and its pending signals kept for the program. It
+ * keeps its pid, parent, file table, cwd, umask, rlimits and credentials:
+ * those it had when it left.
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/poll.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task_stack.h>
 #include <linux/signal.h>
@@ -38,6 +51,9 @@
 #include <linux/unistd.h>
 
 #include "request.h"
+
+/* The vDSO and vvar (and room to spare). */
+#define GHOST_KEEP_MAPS 4
 
 /* A user address, never called: the ghost has no memory. */
 #define GHOST_NO_HANDLER ((__sighandler_t)PAGE_SIZE)
@@ -118,8 +134,91 @@ static int ghost_exit_code(int code)
 	return 0;
 }
 
+/*
+ * Unmap everything but the vDSO and vvar: they stay where they were so that
+ * the image can be restored into the ghost when the process comes back.
+ */
+static void ghost_release_memory(void)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long keep[GHOST_KEEP_MAPS][2], from = 0;
+	struct vm_area_struct *vma;
+	int i, n = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		const char *name = vma->vm_ops && vma->vm_ops->name ?
+					   vma->vm_ops->name(vma) :
+					   NULL;
+
+		if (n < GHOST_KEEP_MAPS && name &&
+		    (!strcmp(name, "[vdso]") || !strcmp(name, "[vvar]"))) {
+			keep[n][0] = vma->vm_start;
+			keep[n][1] = vma->vm_end;
+			n++;
+		}
+	}
+	mmap_read_unlock(mm);
+	for (i = 0; i < n; i++) {
+		if (keep[i][0] > from)
+			vm_munmap(from, keep[i][0] - from);
+		from = keep[i][1];
+	}
+	if (from < TASK_SIZE)
+		vm_munmap(from, TASK_SIZE - from);
+}
+
+/*
+ * BPROC_IOC_GHOST_RESTORE, in the ghost: restore the image with every
+ * signal blocked (a pending one must not cut short the reading of a pipe
+ * or socket), keeping the pending ones for the program. 0 when the
+ * program runs again.
+ */
+static int ghost_restore(struct dump_request *req, struct file *img)
+{
+	struct bproc_restore_args args = {
+		.fd = -1,
+		.dev_fd = -1,
+		.flags = BPROC_RESTORE_KEEP_PENDING,
+	};
+	sigset_t all, old;
+	int ret;
+
+	memset(req->ghost_reason, 0, sizeof(req->ghost_reason));
+	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if (!(img->f_mode & FMODE_READ))
+		ret = -EBADF;
+	else
+		ret = bproc_restore(img, &args, req->ghost_reason);
+	if (ret && !fatal_signal_pending(current))
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* The restore is over: tell the ioctl. The ghost may have a new life. */
+static bool ghost_restore_end(struct dump_request *req, int result)
+{
+	struct file *img;
+	bool closed;
+
+	spin_lock(&req->ghost_lock);
+	img = req->ghost_img;
+	req->ghost_img = NULL;
+	req->ghost_restore_result = result;
+	closed = req->handle_closed;
+	if (!result)
+		req->ghost_resumed = true;
+	spin_unlock(&req->ghost_lock);
+	fput(img);
+	complete_all(&req->ghost_restore_done);
+	return closed;
+}
+
 void ghost_run(struct dump_request *req)
 {
+	struct file *img;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -133,18 +232,41 @@ void ghost_run(struct dump_request *req)
 	current->sas_ss_sp = 0;
 	current->sas_ss_size = 0;
 	current->sas_ss_flags = SS_DISABLE;
-	vm_munmap(0, TASK_SIZE);
+	ghost_release_memory();
 
 	for (;;) {
 		kernel_siginfo_t info;
 		enum pid_type type;
 		int sig;
 
-		if (!wait_event_interruptible(req->wait,
-					      READ_ONCE(req->ghost_exit_set)))
-			break;
-		if (fatal_signal_pending(current))
+		if (!wait_event_interruptible(
+			    req->wait, READ_ONCE(req->ghost_exit_set) ||
+					       READ_ONCE(req->ghost_img))) {
+			struct file *img = READ_ONCE(req->ghost_img);
+			int ret;
+
+			if (!img)
+				break;
+			ret = ghost_restore(req, img);
+			if (!ret) {
+				ghost_restore_end(req, 0);
+				goto out_done; /* the program runs again */
+			}
+			/* Failed: still a ghost, unless dying or abandoned. */
+			if (ghost_restore_end(req, ret))
+				force_sig(SIGKILL);
+			if (fatal_signal_pending(current))
+				goto out_done;
+			continue;
+		}
+		if (fatal_signal_pending(current)) {
+			/* SIGKILL: reported (sender unknown), then it dies. */
+			kernel_siginfo_t kill = { .si_signo = SIGKILL,
+						  .si_code = SI_KERNEL };
+
+			ghost_add_event(req, &kill);
 			goto out_done;
+		}
 		spin_lock_irq(&current->sighand->siglock);
 		sig = dequeue_signal(current, &none, &info, &type);
 		spin_unlock_irq(&current->sighand->siglock);
@@ -155,6 +277,9 @@ void ghost_run(struct dump_request *req)
 	}
 
 	/* Ended by the holder. */
+	/* Its end is the remote process's; a core would hold nothing. */
+	set_mask_bits(&current->mm->flags, MMF_DUMPABLE_MASK,
+		      SUID_DUMP_DISABLE);
 	if (req->ghost_exit_how == BPROC_GHOST_EXIT_SIGNAL) {
 		ghost_set_actions(SIG_IGN, req->ghost_exit_value, SIG_DFL);
 		flush_signals(current);
@@ -168,8 +293,16 @@ void ghost_run(struct dump_request *req)
 out_done:
 	spin_lock(&req->ghost_lock);
 	req->ghost_done = true;
+	img = req->ghost_img; /* a restore asked for too late */
+	req->ghost_img = NULL;
+	if (img)
+		req->ghost_restore_result = -ESRCH;
 	spin_unlock(&req->ghost_lock);
-	wake_up_interruptible(&req->ghost_events_wait);
+	if (img) {
+		fput(img);
+		complete_all(&req->ghost_restore_done);
+	}
+	wake_up_interruptible_all(&req->ghost_events_wait);
 }
 
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
@@ -192,7 +325,7 @@ long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
 	if (READ_ONCE(req->decision) != DECIDE_GHOST)
 		return -EINVAL;
 	spin_lock(&req->ghost_lock);
-	if (req->ghost_exit_set) {
+	if (req->ghost_exit_set || req->ghost_img || req->ghost_done) {
 		spin_unlock(&req->ghost_lock);
 		return -EBUSY;
 	}
@@ -202,6 +335,56 @@ long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
 	spin_unlock(&req->ghost_lock);
 	wake_up_all(&req->wait);
 	return 0;
+}
+
+long ghost_ioctl_restore(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_restore a;
+	struct file *img;
+	int ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags)
+		return -EINVAL;
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return -EINVAL;
+	img = fget(a.fd);
+	if (!img)
+		return -EBADF;
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_exit_set || req->ghost_img || req->ghost_done) {
+		spin_unlock(&req->ghost_lock);
+		fput(img);
+		return -EBUSY;
+	}
+	reinit_completion(&req->ghost_restore_done);
+	req->ghost_img = img; /* the ghost puts it */
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+
+	ret = wait_for_completion_killable(&req->ghost_restore_done);
+	if (ret)
+		return ret; /* the restore goes on without us */
+	ret = req->ghost_restore_result;
+	memset(a.reason, 0, sizeof(a.reason));
+	if (ret)
+		strscpy(a.reason, req->ghost_reason, sizeof(a.reason));
+	if (copy_to_user(argp, &a, sizeof(a)))
+		return -EFAULT;
+	return ret;
+}
+
+bool ghost_release(struct dump_request *req)
+{
+	bool kill;
+
+	spin_lock(&req->ghost_lock);
+	req->handle_closed = true;
+	kill = READ_ONCE(req->decision) == DECIDE_GHOST &&
+	       !req->ghost_exit_set && !req->ghost_img && !req->ghost_resumed;
+	spin_unlock(&req->ghost_lock);
+	return kill;
 }
 
 ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
@@ -247,6 +430,11 @@ __poll_t ghost_poll(struct file *file, struct poll_table_struct *wait)
 	__poll_t mask = 0;
 
 	poll_wait(file, &req->ghost_events_wait, wait);
+	if (!completion_done(&req->done))
+		return 0;
+	/* Before a ghost: the dump's outcome is there to read. */
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return EPOLLIN | EPOLLRDNORM;
 	spin_lock(&req->ghost_lock);
 	if (req->ghost_count)
 		mask |= EPOLLIN | EPOLLRDNORM;

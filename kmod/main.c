@@ -32,6 +32,20 @@
  * nor after, before a decision. If the caller disappears, the handle's
  * release resumes the target, so a process is never lost.
  *
+ * Asynchronous dumps (BPROC_DUMP_ASYNC): the ioctl queues the task_work and
+ * returns the handle without waiting for req->done; completing req->done
+ * also wakes req->ghost_events_wait, so the handle polls readable, and
+ * BPROC_IOC_DUMP_RESULT reads req->result, req->written and req->reason
+ * (written only before req->done completes). A failed asynchronous dump
+ * takes no decision: the target parks until the handle decides or goes.
+ *
+ * BPROC_IOC_RESUME_RET: the target records whether it is on the return from
+ * a system call (req->in_syscall) before it claims the dump (DUMP_SELF);
+ * the ioctl sets req->ret_value together with the RESUME decision under
+ * req->ghost_lock, and the woken target stores it in its pt_regs->ax. That
+ * runs in get_signal() before the restart logic, so the call returns that
+ * value and is not restarted.
+ *
  * Stopped and traced targets: a task in TASK_STOPPED or TASK_TRACED does not
  * run task_work until it is continued, so the caller writes the image itself
  * (the registers and FPU state are saved in the task, the memory is read
@@ -49,6 +63,13 @@
  * memory, reports the signals it receives to the handle's reader and ends,
  * when told, with a given exit code or signal. Only a target parked in its
  * own task_work can become one (not a stopped one dumped from outside).
+ * BPROC_IOC_GHOST_RESTORE hands the ghost an image file (req->ghost_img,
+ * under ghost_lock; the ghost puts it) and waits killably on
+ * req->ghost_restore_done; the ghost restores it in its own context and
+ * completes that. A ghost that ends or dies with a request pending
+ * completes it with -ESRCH. The handle's release kills a ghost unless it
+ * has been told to exit, is restoring, or has been restored; a restore
+ * that fails after the handle went kills it.
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -66,6 +87,8 @@
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <linux/sched/task_stack.h>
+#include <asm/syscall.h>
 
 #include "engine.h"
 #include "request.h"
@@ -102,13 +125,21 @@ static void dump_decide(struct dump_request *req, int decision)
 		wake_up_all(&req->wait);
 }
 
+/* The outcome is known: wake the ioctl and the handle's pollers. */
+static void dump_complete(struct dump_request *req)
+{
+	complete_all(&req->done);
+	wake_up_interruptible_all(&req->ghost_events_wait);
+}
+
 static void dump_run(struct dump_request *req)
 {
 	req->result = bproc_dump_task(req->task, req->out, req->flags,
 				      &req->written, req->reason);
-	if (req->result)
+	/* A failed asynchronous dump parks: the caller may set the result. */
+	if (req->result && !req->async)
 		dump_decide(req, DECIDE_RESUME);
-	complete_all(&req->done);
+	dump_complete(req);
 }
 
 /*
@@ -119,16 +150,20 @@ static void dump_work(struct callback_head *work)
 {
 	struct dump_request *req =
 		container_of(work, struct dump_request, work);
+	struct pt_regs *regs = task_pt_regs(current);
 
 	if (current->flags & PF_EXITING) {
 		if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) ==
 		    DUMP_QUEUED) {
 			req->result = -ESRCH;
 			bproc_reason(req->reason, "the process is exiting");
-			complete_all(&req->done);
+			dump_decide(req, DECIDE_RESUME);
+			dump_complete(req);
 		}
 		goto out;
 	}
+	/* Before the state: whoever sees SELF sees this. */
+	req->in_syscall = syscall_get_nr(current, regs) >= 0;
 	if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) == DUMP_QUEUED)
 		dump_run(req);
 	else
@@ -137,15 +172,76 @@ static void dump_work(struct callback_head *work)
 	if (!completion_done(&req->done))
 		goto out; /* killed while the caller dumps us */
 	wait_event_killable(req->wait, READ_ONCE(req->decision) != DECIDE_NONE);
-	if (READ_ONCE(req->decision) == DECIDE_KILL)
+	switch (READ_ONCE(req->decision)) {
+	case DECIDE_KILL:
 		force_sig(SIGKILL);
-	else if (READ_ONCE(req->decision) == DECIDE_GHOST &&
-		 !fatal_signal_pending(current))
-		ghost_run(req);
+		break;
+	case DECIDE_GHOST:
+		if (!fatal_signal_pending(current))
+			ghost_run(req);
+		break;
+	case DECIDE_RESUME:
+		/* Set before the decision, under ghost_lock. */
+		spin_lock(&req->ghost_lock);
+		if (req->ret_set)
+			regs->ax = req->ret_value;
+		spin_unlock(&req->ghost_lock);
+		break;
+	}
 out:
 	dump_request_unlist(req);
 	dump_request_put(req);
 	module_put(THIS_MODULE);
+}
+
+static long dump_ioctl_resume_ret(struct dump_request *req, void __user *argp)
+{
+	struct bproc_resume_ret r;
+	int ret = 0;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	/* A result the program can see: no kernel-internal restart codes. */
+	if (r.value < -511)
+		return -EINVAL;
+	if (!completion_done(&req->done))
+		return -EBUSY;
+	if (smp_load_acquire(&req->state) != DUMP_SELF || !req->in_syscall)
+		return -EINVAL;
+	spin_lock(&req->ghost_lock);
+	if (cmpxchg(&req->decision, DECIDE_NONE, DECIDE_RESUME) ==
+	    DECIDE_NONE) {
+		req->ret_value = r.value;
+		req->ret_set = true;
+	} else {
+		ret = -EINVAL;
+	}
+	spin_unlock(&req->ghost_lock);
+	if (!ret)
+		wake_up_all(&req->wait);
+	return ret;
+}
+
+static long dump_ioctl_result(struct file *file, struct dump_request *req,
+			      void __user *argp)
+{
+	struct bproc_dump_result r;
+	int ret;
+
+	if (!completion_done(&req->done)) {
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_for_completion_interruptible(&req->done);
+		if (ret)
+			return ret;
+	}
+	memset(&r, 0, sizeof(r));
+	r.error = -req->result;
+	r.image_size = req->written;
+	strscpy(r.reason, req->reason, sizeof(r.reason));
+	if (copy_to_user(argp, &r, sizeof(r)))
+		return -EFAULT;
+	return 0;
 }
 
 static long dump_handle_ioctl(struct file *file, unsigned int cmd,
@@ -165,14 +261,22 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		if (READ_ONCE(req->state) == DUMP_EXTERNAL)
 			send_sig(SIGKILL, req->task, 1);
 		return 0;
+	case BPROC_IOC_RESUME_RET:
+		return dump_ioctl_resume_ret(req, (void __user *)arg);
+	case BPROC_IOC_DUMP_RESULT:
+		return dump_ioctl_result(file, req, (void __user *)arg);
 	case BPROC_IOC_GHOST:
 		/* Only a target parked in its own task_work can stay behind. */
 		if (READ_ONCE(req->state) != DUMP_SELF)
 			return -EOPNOTSUPP;
+		if (!completion_done(&req->done) || req->result)
+			return -EINVAL;
 		dump_decide(req, DECIDE_GHOST);
 		return READ_ONCE(req->decision) == DECIDE_GHOST ? 0 : -EINVAL;
 	case BPROC_IOC_GHOST_EXIT:
 		return ghost_ioctl_exit(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_RESTORE:
+		return ghost_ioctl_restore(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -184,8 +288,7 @@ static int dump_handle_release(struct inode *inode, struct file *file)
 
 	dump_decide(req, DECIDE_RESUME);
 	/* A ghost has nothing to resume to. */
-	if (READ_ONCE(req->decision) == DECIDE_GHOST &&
-	    !READ_ONCE(req->ghost_exit_set))
+	if (ghost_release(req))
 		send_sig(SIGKILL, req->task, 1);
 	dump_request_put(req);
 	return 0;
@@ -249,6 +352,8 @@ static int dump_start(struct dump_request *req)
 	if (dump_target_stopped(req->task) &&
 	    cmpxchg(&req->state, DUMP_QUEUED, DUMP_EXTERNAL) == DUMP_QUEUED)
 		dump_run(req);
+	if (req->async)
+		return 0;
 
 	ret = wait_for_completion_killable(&req->done);
 	if (ret) {
@@ -269,7 +374,7 @@ static long bproc_ioctl_dump(void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags & ~BPROC_DUMP_ALL || args.pid <= 0)
+	if (args.flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_ASYNC) || args.pid <= 0)
 		return -EINVAL;
 
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
@@ -281,7 +386,9 @@ static long bproc_ioctl_dump(void __user *argp)
 	init_waitqueue_head(&req->wait);
 	spin_lock_init(&req->ghost_lock);
 	init_waitqueue_head(&req->ghost_events_wait);
-	req->flags = args.flags;
+	init_completion(&req->ghost_restore_done);
+	req->flags = args.flags & BPROC_DUMP_ALL;
+	req->async = args.flags & BPROC_DUMP_ASYNC;
 
 	req->out = fget(args.fd);
 	if (!req->out) {
@@ -343,7 +450,7 @@ static long bproc_ioctl_dump(void __user *argp)
 		goto out_resume;
 	}
 	args.handle_fd = fd;
-	args.image_size = req->written;
+	args.image_size = req->async ? 0 : req->written;
 	memset(args.reason, 0, sizeof(args.reason));
 	if (copy_to_user(argp, &args, sizeof(args))) {
 		put_unused_fd(fd);

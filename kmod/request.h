@@ -27,12 +27,17 @@ struct dump_request {
 	struct callback_head work;
 	struct task_struct *task;
 	struct file *out;
-	u32 flags;
+	u32 flags; /* BPROC_DUMP_* but ASYNC */
+	bool async; /* BPROC_DUMP_ASYNC: a failed dump parks too */
+	bool in_syscall; /* parked on the return from a system call */
+	bool ret_set; /* BPROC_IOC_RESUME_RET: ret_value is the result */
+	long ret_value;
 	int state; /* enum dump_state, cmpxchg */
 	int decision; /* enum dump_decision, cmpxchg */
 	int result;
 	u64 written;
 	struct completion done; /* the image is written (or failed) */
+	/* ghost_events_wait also wakes pollers of the dump's outcome. */
 	wait_queue_head_t wait; /* the parked target waits for a decision */
 	char reason[BPROC_REASON_LEN];
 
@@ -41,16 +46,26 @@ struct dump_request {
 	wait_queue_head_t ghost_events_wait; /* readers of the handle */
 	struct bproc_ghost_event ghost_events[GHOST_MAX_EVENTS];
 	u32 ghost_head, ghost_count;
-	bool ghost_done; /* the ghost is gone: EOF */
+	bool ghost_done; /* the ghost is gone (or restored): EOF */
 	bool ghost_exit_set; /* the fields below are valid */
 	u32 ghost_exit_how;
 	s32 ghost_exit_value;
+	bool handle_closed; /* the handle is released */
+	/* BPROC_IOC_GHOST_RESTORE: the image, set until the ghost is done. */
+	struct file *ghost_img;
+	bool ghost_resumed; /* restored: the program runs again */
+	int ghost_restore_result;
+	struct completion ghost_restore_done;
+	char ghost_reason[BPROC_REASON_LEN];
 };
 
 /* The parked target becomes a ghost and stays one until it ends. */
 void ghost_run(struct dump_request *req);
 
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
+long ghost_ioctl_restore(struct dump_request *req, void __user *argp);
+/* The handle is being released: must the ghost be killed? */
+bool ghost_release(struct dump_request *req);
 ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
 		   loff_t *ppos);
 __poll_t ghost_poll(struct file *file, struct poll_table_struct *wait);

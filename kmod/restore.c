@@ -798,7 +798,7 @@ static void restore_mm_layout(struct restore_ctx *ctx)
 	mmap_write_unlock(mm);
 }
 
-static void restore_signals(struct restore_ctx *ctx)
+static void restore_signals(struct restore_ctx *ctx, bool keep_pending)
 {
 	const struct bproc_image_signals *s = &ctx->sig;
 	struct sighand_struct *sighand = current->sighand;
@@ -807,7 +807,8 @@ static void restore_signals(struct restore_ctx *ctx)
 
 	if (fatal_signal_pending(current))
 		return; /* dying anyway: keep the SIGKILL */
-	flush_signals(current);
+	if (!keep_pending)
+		flush_signals(current);
 	spin_lock_irq(&sighand->siglock);
 	for (i = 0; i < 64; i++) {
 		struct sigaction *sa = &sighand->action[i].sa;
@@ -992,7 +993,7 @@ static int restore_commit(struct restore_ctx *ctx,
 	if (ret)
 		return ret;
 	restore_mm_layout(ctx);
-	restore_signals(ctx);
+	restore_signals(ctx, args->flags & BPROC_RESTORE_KEEP_PENDING);
 	restore_task(ctx);
 	ret = restore_registers(ctx);
 	if (ret)

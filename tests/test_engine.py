@@ -26,7 +26,9 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
            "dump-killed-gone"]
-GHOST = ["code", "signal", "close"]
+GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
+         "signal-segv", "signal-abrt", "restore"]
+MOVE = ["async-ret", "async-fail"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
@@ -40,6 +42,7 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]
+         + ["move-" + c for c in MOVE]
          + ["refuse-" + c for c in REFUSE]
          + ["malformed-" + c for c in MALFORMED] + ["dmesg-clean"])
 

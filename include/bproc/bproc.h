@@ -30,9 +30,51 @@
  *                      handle's reader (read(2) returns struct
  *                      bproc_ghost_event records; poll(2) says when; EOF
  *                      once the ghost is gone). BPROC_IOC_GHOST_EXIT ends
- *                      it with an exit code or a signal, as a remote
- *                      process ended. Closing the handle of a ghost kills
- *                      it (SIGKILL): it has nothing left to resume.
+ *                      it with an exit code (0..255) or a signal, as a
+ *                      remote process ended; its parent's wait() sees
+ *                      exactly that (no core is dumped for a core-dumping
+ *                      signal). Closing the handle of a ghost kills it
+ *                      (SIGKILL): it has nothing left to resume. SIGKILL
+ *                      sent to a ghost is reported as an event and kills
+ *                      it (the reader then gets EOF).
+ *
+ *                      BPROC_IOC_GHOST_RESTORE brings the process home into
+ *                      its ghost: the ghost itself restores the image read
+ *                      from @fd (as BPROC_IOC_RESTORE would) and becomes
+ *                      the program again with its pid, its parent and its
+ *                      own file table, cwd, umask, rlimits and credentials
+ *                      (those it had when it left: the image's
+ *                      BPROC_SEC_TASKENV is not applied). Signals that
+ *                      reach it while it restores stay pending for the
+ *                      program. The ioctl returns when the ghost has
+ *                      restored (0; the handle then reads EOF and controls
+ *                      nothing) or failed: EINVAL and @reason for a bad
+ *                      image, the ghost staying a ghost; after the point of
+ *                      no return the ghost is killed and the error is
+ *                      returned.
+ *
+ *                      With BPROC_DUMP_ASYNC, BPROC_IOC_DUMP only arms the
+ *                      dump: it returns the handle at once (checks that
+ *                      need no dump, e.g. threads, still fail at once).
+ *                      The target writes its image at its next return to
+ *                      user space, e.g. when the system call it sleeps in
+ *                      (a FUSE write answered after arming) returns. The
+ *                      handle polls readable (POLLIN) when the image is
+ *                      written or the dump failed; BPROC_IOC_DUMP_RESULT
+ *                      then gives the outcome (it blocks before that unless
+ *                      the handle is O_NONBLOCK: EAGAIN). The target stays
+ *                      parked after a failed asynchronous dump too, until
+ *                      the handle decides (RESUME, RESUME_RET, KILL; GHOST
+ *                      needs a successful dump) or is closed (RESUME).
+ *
+ *                      BPROC_IOC_RESUME_RET resumes a target parked in its
+ *                      own context on the return from a system call and
+ *                      makes that call return @value instead (a count, or
+ *                      -errno with errno 1..511: e.g. -EIO so a process
+ *                      whose self-move failed sees its write() fail).
+ *                      EINVAL if the target was not in a system call (or is
+ *                      stopped and was dumped from outside) or is decided;
+ *                      EBUSY while the dump is still running.
  *
  *   BPROC_IOC_RESTORE  replace the calling process by the image read from
  *                      @fd: memory map, registers, FPU state and signal
@@ -72,6 +114,8 @@ struct bproc_version {
 #define BPROC_DUMP_EXEC (1U << 1) /* the executable (mm's exe file) */
 #define BPROC_DUMP_OTHER (1U << 2) /* any other private file mapping */
 #define BPROC_DUMP_ALL (BPROC_DUMP_LIBS | BPROC_DUMP_EXEC | BPROC_DUMP_OTHER)
+/* Arm the dump and return the handle at once (not part of the image). */
+#define BPROC_DUMP_ASYNC (1U << 8)
 
 struct bproc_dump_args {
 	__s32 pid; /* in: the target, in the caller's pid namespace */
@@ -114,6 +158,31 @@ struct bproc_ghost_exit {
 
 #define BPROC_IOC_GHOST_EXIT _IOW(BPROC_IOC_BASE, 19, struct bproc_ghost_exit)
 
+/* The outcome of a dump, from its handle. */
+struct bproc_dump_result {
+	__s32 error; /* out: 0, or the errno of the failed dump */
+	__u32 pad;
+	__u64 image_size; /* out: bytes written */
+	char reason[BPROC_REASON_LEN]; /* out: why it failed */
+};
+
+#define BPROC_IOC_DUMP_RESULT _IOR(BPROC_IOC_BASE, 20, struct bproc_dump_result)
+
+struct bproc_resume_ret {
+	__s64 value; /* in: the system call's result: >= 0, or -1..-511 */
+};
+
+#define BPROC_IOC_RESUME_RET _IOW(BPROC_IOC_BASE, 21, struct bproc_resume_ret)
+
+struct bproc_ghost_restore {
+	__s32 fd; /* in: the image, read from its current position */
+	__u32 flags; /* in: none yet, 0 */
+	char reason[BPROC_REASON_LEN]; /* out: why it failed */
+};
+
+#define BPROC_IOC_GHOST_RESTORE \
+	_IOWR(BPROC_IOC_BASE, 22, struct bproc_ghost_restore)
+
 /* A signal the ghost received, read from the handle. */
 struct bproc_ghost_event {
 	__u32 signo;
@@ -129,5 +198,10 @@ _Static_assert(sizeof(struct bproc_restore_args) == 16 + BPROC_REASON_LEN,
 	       "bproc_restore_args ABI");
 _Static_assert(sizeof(struct bproc_ghost_exit) == 8, "bproc_ghost_exit ABI");
 _Static_assert(sizeof(struct bproc_ghost_event) == 16, "bproc_ghost_event ABI");
+_Static_assert(sizeof(struct bproc_dump_result) == 16 + BPROC_REASON_LEN,
+	       "bproc_dump_result ABI");
+_Static_assert(sizeof(struct bproc_resume_ret) == 8, "bproc_resume_ret ABI");
+_Static_assert(sizeof(struct bproc_ghost_restore) == 8 + BPROC_REASON_LEN,
+	       "bproc_ghost_restore ABI");
 
 #endif /* _UAPI_BPROC_BPROC_H */

@@ -6,7 +6,11 @@
  *   print "event SIGNO PID" for each of the NSIG signals it then receives,
  *   end it with END ("code:N", "signal:N", or "close": drop the handle),
  *   wait until the handle reports the ghost gone (EOF) and print "gone".
+ *   END "restore" brings the process back into its ghost instead: a
+ *   truncated copy of the image must be refused (print "refused REASON"),
+ *   then the image restores (print "restored") and the handle reads EOF.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,44 @@ static int fail(const char *what)
 {
 	perror(what);
 	return 1;
+}
+
+static int restore(int handle)
+{
+	struct bproc_ghost_restore r = { 0 };
+	struct bproc_ghost_event ev;
+	char buf[4096];
+	int img, bad;
+	ssize_t n;
+
+	img = open("/tmp/ghost.img", O_RDONLY);
+	bad = open("/tmp/ghost.bad", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (img < 0 || bad < 0)
+		return fail("open image");
+	n = read(img, buf, sizeof(buf));
+	if (n <= 0 || write(bad, buf, n / 2) != n / 2)
+		return fail("truncated image");
+	lseek(img, 0, SEEK_SET);
+	lseek(bad, 0, SEEK_SET);
+	r.fd = bad;
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE, &r) == 0 || errno != EINVAL) {
+		fprintf(stderr, "truncated image: not refused with EINVAL\n");
+		return 1;
+	}
+	printf("refused %s\n", r.reason);
+	r.fd = img;
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE, &r)) {
+		fprintf(stderr, "restore: %s\n", r.reason);
+		return fail("ghost restore");
+	}
+	printf("restored\n");
+	while ((n = read(handle, &ev, sizeof(ev))) > 0)
+		;
+	if (n < 0)
+		return fail("read until gone");
+	close(handle);
+	printf("gone\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -61,6 +103,8 @@ int main(int argc, char **argv)
 		printf("gone\n");
 		return 0;
 	}
+	if (!strcmp(argv[3], "restore"))
+		return restore(d.handle_fd);
 	if (!strncmp(argv[3], "code:", 5)) {
 		ex.how = BPROC_GHOST_EXIT_CODE;
 		ex.value = atoi(argv[3] + 5);

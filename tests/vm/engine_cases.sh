@@ -3,12 +3,13 @@
 # of a virtual cluster with one node (tools/vcluster --nodes 1 --add
 # tests/victims --add tests/vm --run ...). Groups: local (dump and restore in
 # this VM), cross (dump here, restore on node 1), special (dump and go on,
-# stopped process, images by content), refuse (EOPNOTSUPP), malformed (bad
+# stopped process, images by content), ghost (ghost mode), move (arming
+# without blocking, resuming with a result), refuse (EOPNOTSUPP), malformed (bad
 # images: EINVAL, no kernel warning). Default: all. Prints one line
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0
-groups=${*:-local cross special ghost refuse malformed}
+groups=${*:-local cross special ghost move refuse malformed}
 
 # local_case NAME MODE [DUMP-OPTIONS]
 local_case() {
@@ -159,14 +160,19 @@ if [[ " $groups " == *" special "* ]]; then
 	result dump-killed-gone $st
 fi
 
-# ghost_case END STATUS: a ghost ended by END must exit with STATUS.
+# ghost_case END STATUS NAME: a ghost ended by END must exit with STATUS,
+# its parent's wait() seeing exactly that, and dump no core.
 ghost_case() {
 	local st=0 gpid status
+	rm -f "$W"/core.*
 	start_victim mem pause || st=1
 	"$V/ghostctl" $VPID 2 "$1" > "$W/ghost.out" 2>&1 &
 	gpid=$!
 	if wait_for "$W/ghost.out" '^ghost'; then
-		[ "$(wc -l < /proc/$VPID/maps)" = 0 ] || { echo "the ghost keeps memory"; st=1; }
+		# Only the vDSO and vvar are left (kept for a move back).
+		if grep -v -e '\[vdso\]' -e '\[vvar\]' /proc/$VPID/maps; then
+			echo "the ghost keeps memory"; st=1
+		fi
 		kill -USR1 $VPID; sleep 0.2; kill -TERM $VPID
 		wait_for "$W/ghost.out" '^event 15' || st=1
 		grep -q '^event 10 ' "$W/ghost.out" || st=1
@@ -178,14 +184,81 @@ ghost_case() {
 	[ "$status" = "$2" ] || { echo "ghost ended with status $status, expected $2"; st=1; }
 	cat "$W/ghost.out"
 	grep -q '^gone' "$W/ghost.out" || st=1
+	if ls "$W"/core.* 2>/dev/null; then echo "the ghost dumped core"; st=1; fi
 	exec 7>&-
-	result "ghost-${1%%:*}" $st
+	result "ghost-$3" $st
 }
 
 if [[ " $groups " == *" ghost "* ]]; then
-	ghost_case code:42 42
-	ghost_case signal:15 143
-	ghost_case close 137
+	echo "$W/core.%p" > /proc/sys/kernel/core_pattern
+	ulimit -S -c unlimited
+	ghost_case code:42 42 code
+	ghost_case signal:15 143 signal
+	ghost_case close 137 close
+	ghost_case code:0 0 code-0
+	ghost_case code:255 255 code-255
+	ghost_case signal:9 137 signal-kill
+	ghost_case signal:11 139 signal-segv
+	ghost_case signal:6 134 signal-abrt
+	ulimit -S -c 0
+
+	# Back home: the image restores into the ghost, which becomes the
+	# program again with its pid, memory and stdout; a bad image first
+	# fails and leaves the ghost a ghost. Its parent then reaps it.
+	st=0
+	start_victim mem pause || st=1
+	norm_maps < /proc/$VPID/maps > "$W/maps.before"
+	"$V/ghostctl" $VPID 1 restore > "$W/ghost.out" 2>&1 &
+	gpid=$!
+	wait_for "$W/ghost.out" '^ghost' || st=1
+	kill -WINCH $VPID
+	wait_for "$W/ghost.out" '^gone' || st=1
+	wait $gpid || st=1
+	cat "$W/ghost.out"
+	grep -q '^event 28 ' "$W/ghost.out" || st=1
+	grep -q '^refused ' "$W/ghost.out" || st=1
+	grep -q '^restored' "$W/ghost.out" || st=1
+	norm_maps < /proc/$VPID/maps > "$W/maps.after"
+	diff "$W/maps.before" "$W/maps.after" || { echo "memory layout differs"; st=1; }
+	wake $VPID pause 7; finish $VPID "$W/mem.out" || st=1
+	exec 7>&-
+	result ghost-restore $st
+fi
+
+if [[ " $groups " == *" move "* ]]; then
+	# A process blocked in a write() (to a pipe nobody reads) is armed
+	# (BPROC_DUMP_ASYNC), writes its image on its way out of the write,
+	# and is resumed with the write failing with EIO.
+	st=0
+	rm -f "$W/wb.fifo"; mkfifo "$W/wb.fifo"
+	exec 5<> "$W/wb.fifo"
+	"$V/wblock" 5 > "$W/wb.fifo" 2> "$W/wb.out" 5<&- &
+	VPID=$!
+	wait_for "$W/wb.out" '^ready' || st=1
+	for i in $(seq 100); do
+		[ "$(cut -d' ' -f1,2 /proc/$VPID/syscall 2>/dev/null)" = "1 0x1" ] && break
+		sleep 0.1
+	done
+	"$V/movectl" $VPID "$W/img" ret:5 > "$W/move.out" 2>&1 || st=1
+	cat "$W/move.out"
+	grep -q '^result 0 [1-9]' "$W/move.out" || st=1
+	finish $VPID "$W/wb.out" || st=1
+	exec 5<&-
+	result move-async-ret $st
+
+	# An asynchronous dump that fails is reported through the handle; the
+	# process stays parked until the handle goes, then goes on.
+	st=0
+	if start_victim refuse pipe; then
+		"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 || st=1
+		cat "$W/move.out"
+		grep -q '^result 95 .*pipe' "$W/move.out" || st=1
+		wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result move-async-fail $st
 fi
 
 if [[ " $groups " == *" refuse "* ]]; then

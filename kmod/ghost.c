@@ -28,6 +28,15 @@
  * signal ends it with that signal but no core (the remote process had the
  * memory; a ghost's core would hold nothing), so wait() sees no WCOREDUMP.
  *
+ * Job control: SIGSTOP, and SIGTSTP/SIGTTIN/SIGTTOU if the process had
+ * them at SIG_DFL, keep SIG_DFL in the ghost. The ghost reports such a
+ * signal, puts it back and leaves its task_work with every other signal
+ * blocked, so that get_signal() stops it as any process (ghost_stop()); a
+ * delayed work queues its task_work again once it is out of it, and after
+ * SIGCONT the ghost parks again before any return to user space. While it
+ * is away the request's task_work reference belongs to ghost.c, which
+ * ends the request (dump_work_end) when the ghost is done.
+ *
  * The ghost keeps its vDSO and vvar where they were: when the process
  * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
  * itself (restore.c, as BPROC_IOC_RESTORE, checked against that vDSO) with
@@ -46,8 +55,10 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task_stack.h>
 #include <linux/signal.h>
+#include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
+#include <linux/workqueue.h>
 #include <linux/unistd.h>
 
 #include "request.h"
@@ -58,9 +69,13 @@
 /* A user address, never called: the ghost has no memory. */
 #define GHOST_NO_HANDLER ((__sighandler_t)PAGE_SIZE)
 
-/* Set every signal's action but SIGKILL's and SIGSTOP's to @handler. */
+/*
+ * Set every signal's action but SIGKILL's and SIGSTOP's to @handler, but
+ * @except's to @except_handler and those in @keep_dfl to SIG_DFL.
+ */
 static void ghost_set_actions(__sighandler_t handler, int except,
-			      __sighandler_t except_handler)
+			      __sighandler_t except_handler,
+			      unsigned long keep_dfl)
 {
 	struct sighand_struct *sighand = current->sighand;
 	int sig;
@@ -71,11 +86,32 @@ static void ghost_set_actions(__sighandler_t handler, int except,
 
 		if (sig_kernel_only(sig))
 			continue;
-		ka->sa.sa_handler = sig == except ? except_handler : handler;
+		if (sig == except)
+			ka->sa.sa_handler = except_handler;
+		else if (sig < BITS_PER_LONG && keep_dfl & sigmask(sig))
+			ka->sa.sa_handler = SIG_DFL;
+		else
+			ka->sa.sa_handler = handler;
 		ka->sa.sa_flags = 0;
 		sigemptyset(&ka->sa.sa_mask);
 	}
 	spin_unlock_irq(&sighand->siglock);
+}
+
+/* Which of the terminal stop signals the process left at their default. */
+static unsigned long ghost_stops_dfl(void)
+{
+	static const int stops[] = { SIGTSTP, SIGTTIN, SIGTTOU };
+	struct sighand_struct *sighand = current->sighand;
+	unsigned long mask = 0;
+	int i;
+
+	spin_lock_irq(&sighand->siglock);
+	for (i = 0; i < ARRAY_SIZE(stops); i++)
+		if (sighand->action[stops[i] - 1].sa.sa_handler == SIG_DFL)
+			mask |= sigmask(stops[i]);
+	spin_unlock_irq(&sighand->siglock);
+	return mask;
 }
 
 static void ghost_add_event(struct dump_request *req,
@@ -105,6 +141,29 @@ static void ghost_add_event(struct dump_request *req,
 	wake_up_interruptible(&req->ghost_events_wait);
 }
 
+/* Map one page holding @code and return to it, no system call restarted. */
+static int ghost_return_to(const u8 *code, size_t len, unsigned long *addrp)
+{
+	struct pt_regs *regs = task_pt_regs(current);
+	unsigned long addr;
+
+	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(addr))
+		return (long)addr;
+	if (copy_to_user((void __user *)addr, code, len)) {
+		vm_munmap(addr, PAGE_SIZE);
+		return -EFAULT;
+	}
+	regs->ip = addr;
+	regs->sp = addr + PAGE_SIZE;
+	regs->orig_ax = -1;
+	regs->ax = 0;
+	if (addrp)
+		*addrp = addr;
+	return 0;
+}
+
 /* Return to a stub that calls exit_group(@code). */
 static int ghost_exit_code(int code)
 {
@@ -118,20 +177,8 @@ static int ghost_exit_code(int code)
 		0x0f, 0x05, /* syscall */
 		0x0f, 0x0b, /* ud2 */
 	};
-	struct pt_regs *regs = task_pt_regs(current);
-	unsigned long addr;
 
-	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
-	if (IS_ERR_VALUE(addr))
-		return (long)addr;
-	if (copy_to_user((void __user *)addr, stub, sizeof(stub)))
-		return -EFAULT;
-	regs->ip = addr;
-	regs->sp = addr + PAGE_SIZE;
-	regs->orig_ax = -1;
-	regs->ax = 0;
-	return 0;
+	return ghost_return_to(stub, sizeof(stub), NULL);
 }
 
 /*
@@ -216,23 +263,131 @@ static bool ghost_restore_end(struct dump_request *req, int result)
 	return closed;
 }
 
-void ghost_run(struct dump_request *req)
+void ghost_mark_done(struct dump_request *req)
 {
 	struct file *img;
+
+	spin_lock(&req->ghost_lock);
+	req->ghost_done = true;
+	img = req->ghost_img; /* a restore asked for too late */
+	req->ghost_img = NULL;
+	if (img)
+		req->ghost_restore_result = -ESRCH;
+	spin_unlock(&req->ghost_lock);
+	if (img) {
+		fput(img);
+		complete_all(&req->ghost_restore_done);
+	}
+	wake_up_interruptible_all(&req->ghost_events_wait);
+}
+
+/* A stop signal the ghost must obey, taken off its queue; 0 if none. */
+static int ghost_stop_pending(struct dump_request *req, kernel_siginfo_t *info)
+{
+	enum pid_type type;
+	sigset_t others;
+	int sig;
+
+	siginitsetinv(&others, sigmask(SIGSTOP) | req->ghost_stop_dfl);
+	spin_lock_irq(&current->sighand->siglock);
+	sig = dequeue_signal(current, &others, info, &type);
+	spin_unlock_irq(&current->sighand->siglock);
+	return sig > 0 ? sig : 0;
+}
+
+/*
+ * Stop for real: @sig goes back on the queue, every other signal is
+ * blocked, and the ghost leaves its task_work so that get_signal() stops
+ * it as any process (the parent's waitpid(WUNTRACED) sees it). It must not
+ * run user code: should the stop not happen (an orphaned process group),
+ * or once continued, it returns to a stub page that only calls pause().
+ * ghost_rearm() queues the task_work again as soon as the ghost is out of
+ * it (stopped, or in pause()); after SIGCONT the ghost then parks again
+ * before returning to user space, and reports the SIGCONT left pending.
+ */
+static int ghost_stop(struct dump_request *req, int sig)
+{
+	static const u8 stub[] = {
+		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
+		0x0f, 0x05, /* syscall */
+		0xeb, 0xf7, /* jmp 1b */
+	};
+	sigset_t only;
+	int ret;
+
+	ret = ghost_return_to(stub, sizeof(stub), &req->ghost_stub);
+	if (ret)
+		return ret;
+	send_sig(sig, current, 1);
+	siginitsetinv(&only, sigmask(sig));
+	sigprocmask(SIG_SETMASK, &only, NULL);
+	WRITE_ONCE(req->ghost_stopping, sig);
+	schedule_delayed_work(&req->ghost_rearm, 1);
+	return 0;
+}
+
+/* The ghost's task_work again, after a stop. */
+static void ghost_work(struct callback_head *work)
+{
+	struct dump_request *req =
+		container_of(work, struct dump_request, work);
+
+	if (current->flags & PF_EXITING)
+		ghost_mark_done(req); /* killed while stopped */
+	else if (ghost_run(req, false))
+		return;
+	dump_work_end(req);
+}
+
+static void ghost_rearm(struct work_struct *work)
+{
+	struct dump_request *req =
+		container_of(to_delayed_work(work), struct dump_request,
+			     ghost_rearm);
+	struct task_struct *task = req->task;
+
+	/* Still on its way out of the task_work, or to its stop. */
+	if (READ_ONCE(task->__state) == TASK_RUNNING && !task->exit_state) {
+		schedule_delayed_work(&req->ghost_rearm, 1);
+		return;
+	}
+	init_task_work(&req->work, ghost_work);
+	if (task_work_add(task, &req->work, TWA_SIGNAL)) {
+		ghost_mark_done(req); /* it has exited */
+		dump_work_end(req);
+	}
+}
+
+void ghost_init(struct dump_request *req)
+{
+	INIT_DELAYED_WORK(&req->ghost_rearm, ghost_rearm);
+}
+
+bool ghost_run(struct dump_request *req, bool first)
+{
 	sigset_t none;
 
 	sigemptyset(&none);
-	ghost_set_actions(GHOST_NO_HANDLER, 0, NULL);
+	if (first) {
+		req->ghost_stop_dfl = ghost_stops_dfl();
+		ghost_set_actions(GHOST_NO_HANDLER, 0, NULL,
+				  req->ghost_stop_dfl);
+		/* Nothing may point into the memory it gives up. */
+		current->rseq = NULL;
+		current->rseq_sig = 0;
+		current->clear_child_tid = NULL;
+		current->robust_list = NULL;
+		current->sas_ss_sp = 0;
+		current->sas_ss_size = 0;
+		current->sas_ss_flags = SS_DISABLE;
+		ghost_release_memory();
+	} else if (req->ghost_stub) {
+		/* Back from a stop. */
+		vm_munmap(req->ghost_stub, PAGE_SIZE);
+		req->ghost_stub = 0;
+	}
+	WRITE_ONCE(req->ghost_stopping, 0);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Nothing may point into the memory it gives up. */
-	current->rseq = NULL;
-	current->rseq_sig = 0;
-	current->clear_child_tid = NULL;
-	current->robust_list = NULL;
-	current->sas_ss_sp = 0;
-	current->sas_ss_size = 0;
-	current->sas_ss_flags = SS_DISABLE;
-	ghost_release_memory();
 
 	for (;;) {
 		kernel_siginfo_t info;
@@ -267,6 +422,13 @@ void ghost_run(struct dump_request *req)
 			ghost_add_event(req, &kill);
 			goto out_done;
 		}
+		sig = ghost_stop_pending(req, &info);
+		if (sig) {
+			ghost_add_event(req, &info);
+			if (!ghost_stop(req, sig))
+				return true; /* back in ghost_work() */
+			continue; /* no memory for the stub: reported only */
+		}
 		spin_lock_irq(&current->sighand->siglock);
 		sig = dequeue_signal(current, &none, &info, &type);
 		spin_unlock_irq(&current->sighand->siglock);
@@ -281,28 +443,18 @@ void ghost_run(struct dump_request *req)
 	set_mask_bits(&current->mm->flags, MMF_DUMPABLE_MASK,
 		      SUID_DUMP_DISABLE);
 	if (req->ghost_exit_how == BPROC_GHOST_EXIT_SIGNAL) {
-		ghost_set_actions(SIG_IGN, req->ghost_exit_value, SIG_DFL);
+		ghost_set_actions(SIG_IGN, req->ghost_exit_value, SIG_DFL, 0);
 		flush_signals(current);
 		send_sig(req->ghost_exit_value, current, 1);
 	} else {
-		ghost_set_actions(SIG_IGN, 0, NULL);
+		ghost_set_actions(SIG_IGN, 0, NULL, 0);
 		flush_signals(current);
 		if (ghost_exit_code(req->ghost_exit_value))
 			force_sig(SIGKILL);
 	}
 out_done:
-	spin_lock(&req->ghost_lock);
-	req->ghost_done = true;
-	img = req->ghost_img; /* a restore asked for too late */
-	req->ghost_img = NULL;
-	if (img)
-		req->ghost_restore_result = -ESRCH;
-	spin_unlock(&req->ghost_lock);
-	if (img) {
-		fput(img);
-		complete_all(&req->ghost_restore_done);
-	}
-	wake_up_interruptible_all(&req->ghost_events_wait);
+	ghost_mark_done(req);
+	return false;
 }
 
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
@@ -334,6 +486,9 @@ long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
 	smp_store_release(&req->ghost_exit_set, true);
 	spin_unlock(&req->ghost_lock);
 	wake_up_all(&req->wait);
+	/* A stopped ghost ends too, as a stopped process killed would. */
+	if (READ_ONCE(req->ghost_stopping))
+		send_sig(SIGCONT, req->task, 1);
 	return 0;
 }
 

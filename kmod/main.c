@@ -66,7 +66,10 @@
  * BPROC_IOC_GHOST_RESTORE hands the ghost an image file (req->ghost_img,
  * under ghost_lock; the ghost puts it) and waits killably on
  * req->ghost_restore_done; the ghost restores it in its own context and
- * completes that. A ghost that ends or dies with a request pending
+ * completes that. A ghost that stops (job control) leaves its task_work;
+ * the request stays listed and referenced until ghost.c, which queues the
+ * task_work again from a delayed work (req->ghost_rearm), ends it with
+ * dump_work_end(). A ghost that ends or dies with a request pending
  * completes it with -ESRCH. The handle's release kills a ghost unless it
  * has been told to exit, is restoring, or has been restored; a restore
  * that fails after the handle went kills it.
@@ -177,8 +180,10 @@ static void dump_work(struct callback_head *work)
 		force_sig(SIGKILL);
 		break;
 	case DECIDE_GHOST:
-		if (!fatal_signal_pending(current))
-			ghost_run(req);
+		if (fatal_signal_pending(current))
+			ghost_mark_done(req);
+		else if (ghost_run(req, true))
+			return; /* stopping: ghost.c holds on */
 		break;
 	case DECIDE_RESUME:
 		/* Set before the decision, under ghost_lock. */
@@ -189,6 +194,11 @@ static void dump_work(struct callback_head *work)
 		break;
 	}
 out:
+	dump_work_end(req);
+}
+
+void dump_work_end(struct dump_request *req)
+{
 	dump_request_unlist(req);
 	dump_request_put(req);
 	module_put(THIS_MODULE);
@@ -387,6 +397,7 @@ static long bproc_ioctl_dump(void __user *argp)
 	spin_lock_init(&req->ghost_lock);
 	init_waitqueue_head(&req->ghost_events_wait);
 	init_completion(&req->ghost_restore_done);
+	ghost_init(req);
 	req->flags = args.flags & BPROC_DUMP_ALL;
 	req->async = args.flags & BPROC_DUMP_ASYNC;
 

@@ -13,6 +13,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "engine.h"
 
@@ -51,6 +52,11 @@ struct dump_request {
 	u32 ghost_exit_how;
 	s32 ghost_exit_value;
 	bool handle_closed; /* the handle is released */
+	/* Job control: the ghost stops for real (ghost.c). */
+	unsigned long ghost_stop_dfl; /* SIGTSTP/TTIN/TTOU left at SIG_DFL */
+	int ghost_stopping; /* the stop signal, while out of its task_work */
+	unsigned long ghost_stub; /* the pause() page meanwhile */
+	struct delayed_work ghost_rearm; /* queues the task_work again */
 	/* BPROC_IOC_GHOST_RESTORE: the image, set until the ghost is done. */
 	struct file *ghost_img;
 	bool ghost_resumed; /* restored: the program runs again */
@@ -59,8 +65,16 @@ struct dump_request {
 	char ghost_reason[BPROC_REASON_LEN];
 };
 
-/* The parked target becomes a ghost and stays one until it ends. */
-void ghost_run(struct dump_request *req);
+void ghost_init(struct dump_request *req);
+/*
+ * The parked target becomes a ghost (@first) and stays one until it ends:
+ * false. True when it left its task_work to stop: ghost.c then owns the
+ * task_work's reference and calls dump_work_end() in the end.
+ */
+bool ghost_run(struct dump_request *req, bool first);
+void ghost_mark_done(struct dump_request *req);
+/* The task_work's end: unlist, drop its reference and the module's. */
+void dump_work_end(struct dump_request *req);
 
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
 long ghost_ioctl_restore(struct dump_request *req, void __user *argp);

@@ -38,6 +38,18 @@
  *                      sent to a ghost is reported as an event and kills
  *                      it (the reader then gets EOF).
  *
+ *                      Job control: a ghost also really stops on SIGSTOP,
+ *                      and on SIGTSTP, SIGTTIN and SIGTTOU when the process
+ *                      had left them at their default action when it
+ *                      became a ghost (unless its process group is
+ *                      orphaned, as for any process), so its parent's
+ *                      waitpid(WUNTRACED) sees it stopped; SIGCONT
+ *                      continues it (WCONTINUED). Both the stop signal and
+ *                      SIGCONT are reported as events, in order, for the
+ *                      reader to forward. A stopped ghost restores only
+ *                      once continued; BPROC_IOC_GHOST_EXIT sends a stopped
+ *                      ghost SIGCONT so that it ends.
+ *
  *                      BPROC_IOC_GHOST_RESTORE brings the process home into
  *                      its ghost: the ghost itself restores the image read
  *                      from @fd (as BPROC_IOC_RESTORE would) and becomes

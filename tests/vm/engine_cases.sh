@@ -202,6 +202,38 @@ if [[ " $groups " == *" ghost "* ]]; then
 	ghost_case signal:6 134 signal-abrt
 	ulimit -S -c 0
 
+	# Job control: the ghost stops for real on SIGTSTP and SIGSTOP (its
+	# parent's waitpid(WUNTRACED) sees it), goes on after SIGCONT,
+	# reports all four, and then ends as told.
+	st=0
+	"$V/jobwait" "$V/mem" pause > "$W/jw.out" 2>&1 &
+	jpid=$!
+	if wait_for "$W/jw.out" '^ready'; then
+		VPID=$(awk '$1 == "ready" { print $2 }' "$W/jw.out")
+		"$V/ghostctl" $VPID 4 code:7 > "$W/ghost.out" 2>&1 &
+		gpid=$!
+		wait_for "$W/ghost.out" '^ghost' || st=1
+		kill -TSTP $VPID
+		wait_for "$W/jw.out" '^stopped 20' || st=1
+		state=$(awk '{print $3}' /proc/$VPID/stat)
+		[ "$state" = T ] || { echo "the ghost is in state $state"; st=1; }
+		kill -CONT $VPID
+		wait_for "$W/jw.out" '^continued' || st=1
+		wait_for "$W/ghost.out" '^event 18 ' || st=1
+		kill -STOP $VPID
+		wait_for "$W/jw.out" '^stopped 19' || st=1
+		kill -CONT $VPID
+		wait $gpid || st=1
+		wait $jpid || st=1
+		cat "$W/jw.out" "$W/ghost.out"
+		[ "$(grep -c '^continued' "$W/jw.out")" = 2 ] || st=1
+		[ "$(grep '^event' "$W/ghost.out" | cut -d' ' -f2 | tr '\n' ' ')" = "20 18 19 18 " ] || st=1
+		grep -q '^exited 7' "$W/jw.out" || st=1
+	else
+		cat "$W/jw.out"; st=1
+	fi
+	result ghost-jobcontrol $st
+
 	# Back home: the image restores into the ghost, which becomes the
 	# program again with its pid, memory and stdout; a bad image first
 	# fails and leaves the ghost a ghost. Its parent then reaps it.

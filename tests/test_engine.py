@@ -27,7 +27,8 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "missing-file",
            "dump-killed-gone"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
-         "signal-segv", "signal-abrt", "jobcontrol", "restore"]
+         "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
+         "roundtrip"]
 MOVE = ["async-ret", "async-fail"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]

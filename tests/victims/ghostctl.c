@@ -6,9 +6,12 @@
  *   print "event SIGNO PID" for each of the NSIG signals it then receives,
  *   end it with END ("code:N", "signal:N", or "close": drop the handle),
  *   wait until the handle reports the ghost gone (EOF) and print "gone".
+ *   END "none" only waits for EOF (the ghost was killed).
  *   END "restore" brings the process back into its ghost instead: a
  *   truncated copy of the image must be refused (print "refused REASON"),
  *   then the image restores (print "restored") and the handle reads EOF.
+ *   The image restored is $GHOST_IMG if set (read once the NSIG events are
+ *   in), else the one just dumped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +37,7 @@ static int restore(int handle)
 	int img, bad;
 	ssize_t n;
 
-	img = open("/tmp/ghost.img", O_RDONLY);
+	img = open(getenv("GHOST_IMG") ?: "/tmp/ghost.img", O_RDONLY);
 	bad = open("/tmp/ghost.bad", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (img < 0 || bad < 0)
 		return fail("open image");
@@ -105,6 +108,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[3], "restore"))
 		return restore(d.handle_fd);
+	if (!strcmp(argv[3], "none"))
+		goto until_gone;
 	if (!strncmp(argv[3], "code:", 5)) {
 		ex.how = BPROC_GHOST_EXIT_CODE;
 		ex.value = atoi(argv[3] + 5);
@@ -116,6 +121,7 @@ int main(int argc, char **argv)
 	}
 	if (ioctl(d.handle_fd, BPROC_IOC_GHOST_EXIT, &ex))
 		return fail("ghost exit");
+until_gone:
 	while ((n = read(d.handle_fd, ev, sizeof(ev))) > 0)
 		;
 	if (n < 0)

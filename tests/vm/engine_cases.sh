@@ -234,6 +234,22 @@ if [[ " $groups " == *" ghost "* ]]; then
 	fi
 	result ghost-jobcontrol $st
 
+	# SIGKILL sent to a ghost is reported, then kills it.
+	st=0
+	start_victim mem pause || st=1
+	"$V/ghostctl" $VPID 3 none > "$W/ghost.out" 2>&1 &
+	gpid=$!
+	wait_for "$W/ghost.out" '^ghost' || st=1
+	kill -USR1 $VPID; sleep 0.2; kill -TERM $VPID; sleep 0.2; kill -KILL $VPID
+	wait $gpid || st=1
+	wait $VPID; status=$?
+	cat "$W/ghost.out"
+	[ "$status" = 137 ] || { echo "ghost ended with status $status"; st=1; }
+	[ "$(grep '^event' "$W/ghost.out" | cut -d' ' -f2 | tr '\n' ' ')" = "10 15 9 " ] || st=1
+	grep -q '^gone' "$W/ghost.out" || st=1
+	exec 7>&-
+	result ghost-sigkill $st
+
 	# Back home: the image restores into the ghost, which becomes the
 	# program again with its pid, memory and stdout; a bad image first
 	# fails and leaves the ghost a ghost. Its parent then reaps it.
@@ -255,6 +271,30 @@ if [[ " $groups " == *" ghost "* ]]; then
 	wake $VPID pause 7; finish $VPID "$W/mem.out" || st=1
 	exec 7>&-
 	result ghost-restore $st
+
+	# There and back: the ghost's image runs on node 1, is dumped there and
+	# comes home into the ghost, which then ends as the program does.
+	st=0
+	start_victim mem pause || st=1
+	norm_maps < /proc/$VPID/maps > "$W/maps.before"
+	rm -f "$W/back.img"
+	GHOST_IMG=$W/back.img "$V/ghostctl" $VPID 1 restore > "$W/ghost.out" 2>&1 &
+	gpid=$!
+	wait_for "$W/ghost.out" '^ghost' || st=1
+	vcrun 1 mkdir -p "$W" >/dev/null
+	vccp /tmp/ghost.img "1:$W/away.img" || st=1
+	vcrun 1 /extra/vm/engine_roundtrip.sh "$W/away.img" "$W/back.img" || st=1
+	vccp "1:$W/back.img" "$W/back.img" || st=1
+	kill -WINCH $VPID
+	wait_for "$W/ghost.out" '^gone' || st=1
+	wait $gpid || st=1
+	cat "$W/ghost.out"
+	grep -q '^restored' "$W/ghost.out" || st=1
+	norm_maps < /proc/$VPID/maps > "$W/maps.after"
+	diff "$W/maps.before" "$W/maps.after" || { echo "memory layout differs"; st=1; }
+	wake $VPID pause 7; finish $VPID "$W/mem.out" || st=1
+	exec 7>&-
+	result ghost-roundtrip $st
 fi
 
 if [[ " $groups " == *" move "* ]]; then

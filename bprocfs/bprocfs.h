@@ -9,9 +9,12 @@
  *   cluster.c  cluster_*: the root directory: status, metrics, events
  *   nodefs.c   nodefs_*:  the node directories: status, addr, info, move
  *   move.c     move_*:    checking a move request and starting it
+ *   proctab.c  proctab_*: the process table: the cluster's processes and
+ *                         the node each runs on
+ *   procfiles.c procfiles_*: the process files /bproc/<node>/<pid>
  *
- * Locking: the node table has one mutex (table_lock); the event log its
- * own.  Network I/O never happens under either, and FUSE replies are sent
+ * Locking: the node table has one mutex (table_lock); the event log and
+ * the process table each their own, never taken with table_lock held.  Network I/O never happens under either, and FUSE replies are sent
  * after dropping them, so a read never waits on the network.
  */
 #ifndef BPROCFS_H
@@ -38,6 +41,9 @@ enum {
 	INO_NODE_BASE = 0x100,
 };
 
+/* Process files: one inode per pid, whichever node the process runs on. */
+#define INO_PROC_BASE ((fuse_ino_t)1 << 32)
+
 /* Node files, the low 4 bits of a node inode. */
 enum node_file {
 	NF_DIR = 0,
@@ -56,7 +62,22 @@ static inline fuse_ino_t node_ino(int slot, enum node_file f)
 
 static inline bool ino_is_node(fuse_ino_t ino)
 {
-	return ino >= INO_NODE_BASE;
+	return ino >= INO_NODE_BASE && ino < INO_PROC_BASE;
+}
+
+static inline bool ino_is_proc(fuse_ino_t ino)
+{
+	return ino >= INO_PROC_BASE;
+}
+
+static inline fuse_ino_t proc_ino(pid_t pid)
+{
+	return INO_PROC_BASE + (fuse_ino_t)pid;
+}
+
+static inline pid_t ino_pid(fuse_ino_t ino)
+{
+	return (pid_t)(ino - INO_PROC_BASE);
 }
 
 static inline int ino_slot(fuse_ino_t ino)
@@ -138,6 +159,7 @@ struct fs_handle {
 	struct fuse_pollhandle *ph; /* pending poll, if any */
 	struct fs_handle *poll_next; /* in node->pollers */
 	bool polling;
+	uint64_t proc_start; /* process files: the process opened */
 };
 
 /* A growable text buffer for building snapshots. */
@@ -248,6 +270,86 @@ void nodefs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
  * recorded in events with its reason and counted in the metrics.
  */
 int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size);
+
+/* ---- proctab.c ---- */
+#define PROC_COMM_LEN 16
+
+/*
+ * One process of the cluster as its file shows it.  start identifies it
+ * across pid reuse: its start time in clock ticks after the front end's
+ * boot, kept when it moves.
+ */
+struct proc_info {
+	pid_t pid;
+	int slot; /* the node it runs on: 0 for the front end */
+	char state; /* one letter, as in /proc/PID/stat */
+	char comm[PROC_COMM_LEN];
+	uid_t ruid, euid, suid;
+	gid_t rgid;
+	uint64_t rss_kb;
+	uint64_t utime_ms, stime_ms;
+	uint64_t start;
+	unsigned int moves; /* how many times it moved */
+	int64_t moved_at; /* unix time of the last move, 0 if never */
+};
+
+/*
+ * proctab_find - the process pid of the cluster (not a thread, not a
+ * kernel thread) into *p.  Returns 0 or -ESRCH.  Front-end processes are
+ * read from /proc; processes that moved come from the table.
+ */
+int proctab_find(pid_t pid, struct proc_info *p);
+
+/*
+ * proctab_list - the pids of the processes running on slot, ascending,
+ * from pid `from` on; fills up to max.  Returns how many, or -errno.
+ */
+int proctab_list(int slot, pid_t from, pid_t *pids, size_t max);
+
+/* proctab_count - processes running on slot, or -errno. */
+long proctab_count(int slot);
+
+/* proctab_may_signal - kill(2)'s rule for caller uid against p. */
+bool proctab_may_signal(uid_t uid, const struct proc_info *p);
+
+/*
+ * proctab_signal - send sig to pid for caller uid, if it is still the
+ * process that started at start (0: any).  Returns 0, -ESRCH when it is
+ * gone, -EPERM when the caller may not signal it.
+ */
+int proctab_signal(pid_t pid, uint64_t start, int sig, uid_t uid);
+
+/*
+ * proctab_moved - record that pid (which started at start) now runs on
+ * slot, at unix time now; slot 0 takes it back to the front end.  The
+ * agent's reports then refresh it with proctab_report.  Returns 0 or
+ * -ENOMEM.
+ */
+int proctab_moved(pid_t pid, uint64_t start, int slot, int64_t now);
+/* proctab_report - the node's latest view of a moved process. */
+void proctab_report(const struct proc_info *p);
+/* proctab_exited - a moved process is gone. */
+void proctab_exited(pid_t pid);
+void proctab_fini(void);
+
+/* ---- procfiles.c ---- */
+/* procfiles_parse_name - a process file's name: a decimal pid. */
+bool procfiles_parse_name(const char *name, pid_t *pid);
+void procfiles_lookup(fuse_req_t req, int slot, pid_t pid);
+/*
+ * procfiles_readdir - add slot's process files from readdir offset off on
+ * (first_off: the offset of the first of them) to buf.  Returns the bytes
+ * added.
+ */
+size_t procfiles_readdir(fuse_req_t req, int slot, char *buf, size_t size,
+			 off_t off, off_t first_off);
+void procfiles_getattr(fuse_req_t req, fuse_ino_t ino);
+void procfiles_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
+void procfiles_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void procfiles_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void procfiles_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, struct fuse_file_info *fi);
 
 /* ---- shared helpers (main.c) ---- */
 extern struct fuse_session *bprocfs_session;

@@ -185,6 +185,45 @@ static void metric_head(struct sbuf *b, const char *name, const char *type,
 	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+struct node_ref {
+	int slot;
+	char name[16];
+};
+
+/*
+ * The cluster's processes on each node, from the process table: counted
+ * after table_lock is dropped, as the front end's come from its /proc.
+ */
+static void processes_build(struct sbuf *b)
+{
+	struct node_ref *nodes;
+	size_t i, nr;
+	long count;
+
+	pthread_mutex_lock(&table_lock);
+	nr = table_count();
+	nodes = calloc(nr ? nr : 1, sizeof(*nodes));
+	for (i = 0; nodes && i < nr; i++) {
+		nodes[i].slot = table_at(i)->slot;
+		snprintf(nodes[i].name, sizeof(nodes[i].name), "%s",
+			 table_at(i)->name);
+	}
+	pthread_mutex_unlock(&table_lock);
+	if (!nodes) {
+		b->oom = true;
+		return;
+	}
+	metric_head(b, "bproc_processes", "gauge",
+		    "Processes of the cluster running on the node.");
+	for (i = 0; i < nr; i++) {
+		count = proctab_count(nodes[i].slot);
+		if (count >= 0)
+			sb_printf(b, "bproc_processes{node=\"%s\"} %ld\n",
+				  nodes[i].name, count);
+	}
+	free(nodes);
+}
+
 static void metrics_build(struct sbuf *b)
 {
 	static const enum node_state states[] = { NODE_UP, NODE_DOWN, NODE_BOOT,
@@ -265,6 +304,8 @@ static void metrics_build(struct sbuf *b)
 	}
 	ms = table_moves;
 	pthread_mutex_unlock(&table_lock);
+
+	processes_build(b);
 
 	metric_head(b, "bproc_moves_total", "counter",
 		    "Process moves by result.");

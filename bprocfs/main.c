@@ -5,7 +5,8 @@
  * The master on the front end.  This file only wires the parts together:
  * the command line and config, the node table, the network thread, and the
  * FUSE low-level session whose requests it routes by inode to cluster.c
- * (the root and its files) or nodefs.c (the node directories).
+ * (the root and its files), nodefs.c (the node directories) or
+ * procfiles.c (the process files).
  */
 #define LOG_PREFIX "main"
 
@@ -199,6 +200,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	(void)fi;
 	if (ino_is_node(ino))
 		nodefs_getattr(req, ino);
+	else if (ino_is_proc(ino))
+		procfiles_getattr(req, ino);
 	else
 		cluster_getattr(req, ino);
 }
@@ -209,6 +212,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 	if (ino_is_node(ino))
 		nodefs_setattr(req, ino, attr, to_set);
+	else if (ino_is_proc(ino))
+		procfiles_setattr(req, ino, to_set);
 	else
 		fuse_reply_err(req, EPERM);
 }
@@ -229,6 +234,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (ino_is_node(ino))
 		nodefs_open(req, ino, fi);
+	else if (ino_is_proc(ino))
+		procfiles_open(req, ino, fi);
 	else if (ino == INO_ROOT)
 		fuse_reply_err(req, EISDIR);
 	else
@@ -240,6 +247,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	if (ino_is_node(ino))
 		nodefs_read(req, ino, size, off, fi);
+	else if (ino_is_proc(ino))
+		procfiles_read(req, ino, size, off, fi);
 	else
 		cluster_read(req, ino, size, off, fi);
 }
@@ -249,6 +258,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	if (ino_is_node(ino))
 		nodefs_write(req, ino, buf, size, off, fi);
+	else if (ino_is_proc(ino))
+		procfiles_write(req, ino, buf, size, fi);
 	else
 		fuse_reply_err(req, EBADF);
 }
@@ -444,6 +455,7 @@ out_destroy:
 out_stop_net:
 	net_stop();
 out_fini_table:
+	proctab_fini();
 	table_fini();
 	events_fini();
 out_free_config:

@@ -5,9 +5,8 @@
  * up, an engine on both ends) and start the move.  Every refusal is one
  * events line with the reason and a count in the metrics.
  *
- * The cluster's process space is the front end's: for now every process
- * lives on the front end (node "master"); the process table that tracks
- * processes moved elsewhere comes with the migration engine.
+ * The cluster's process space is the front end's; the process table
+ * (proctab.c) says which processes exist and where each runs.
  */
 #define LOG_PREFIX "move"
 
@@ -21,10 +20,6 @@
 #include "bprocfs.h"
 
 #define PID_DIGITS_MAX 10
-
-struct proc_ids {
-	uid_t ruid, euid, suid;
-};
 
 /* A decimal pid, optionally followed by one newline, and nothing else. */
 static int parse_pid(const char *buf, size_t size, pid_t *pid)
@@ -45,41 +40,6 @@ static int parse_pid(const char *buf, size_t size, pid_t *pid)
 		return -EINVAL;
 	*pid = (pid_t)v;
 	return 0;
-}
-
-/* The process (not a thread) pid on the front end, with its uids. */
-static int proc_lookup(pid_t pid, struct proc_ids *ids)
-{
-	unsigned long r, e, s;
-	char path[64], line[256];
-	bool have_uid = false;
-	long tgid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -ESRCH;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
-			continue;
-		if (sscanf(line, "Uid: %lu %lu %lu", &r, &e, &s) == 3) {
-			ids->ruid = r;
-			ids->euid = e;
-			ids->suid = s;
-			have_uid = true;
-		}
-	}
-	fclose(f);
-	if (tgid != pid || !have_uid)
-		return -ESRCH;
-	return 0;
-}
-
-/* kill(2)'s rule, with the caller's uid as FUSE reports it. */
-static bool may_signal(uid_t uid, const struct proc_ids *ids)
-{
-	return uid == 0 || uid == ids->ruid || uid == ids->suid;
 }
 
 static bool may_exec(fuse_req_t req, uid_t owner, gid_t group, mode_t mode)
@@ -189,10 +149,10 @@ static int move_start(pid_t pid, const char *src, const char *dest)
 int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char dest[16], what[32], engine[64], src_engine[64];
+	char dest[16], src[16], what[32], engine[64], src_engine[64];
 	bool dest_engine, have_src_engine, src_up;
 	enum node_state state;
-	struct proc_ids ids;
+	struct proc_info proc;
 	uid_t owner;
 	gid_t group;
 	mode_t mode;
@@ -214,24 +174,18 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	dest_engine = n->have_status && (n->st.flags & BPROC_STATUS_ENGINE);
 	snprintf(engine, sizeof(engine), "%s",
 		 n->have_status ? n->st.engine : "not reported");
-	n = table_find_slot(0); /* every process is on the front end for now */
-	src_up = n && n->state == NODE_UP;
-	have_src_engine =
-		n && n->have_status && (n->st.flags & BPROC_STATUS_ENGINE);
-	snprintf(src_engine, sizeof(src_engine), "%s",
-		 n && n->have_status ? n->st.engine : "not reported");
 	pthread_mutex_unlock(&table_lock);
 
 	if (parse_pid(buf, size, &pid))
 		return refuse("(not a pid)", dest, -EINVAL,
 			      "write one decimal pid");
 	snprintf(what, sizeof(what), "pid %d", pid);
-	if (proc_lookup(pid, &ids))
+	if (proctab_find(pid, &proc))
 		return refuse(what, dest, -ESRCH, "no such process");
-	if (!may_signal(ctx->uid, &ids))
+	if (!proctab_may_signal(ctx->uid, &proc))
 		return refuse(what, dest, -EPERM,
 			      "uid %u may not signal a process of uid %u",
-			      (unsigned int)ctx->uid, (unsigned int)ids.ruid);
+			      (unsigned int)ctx->uid, (unsigned int)proc.ruid);
 	if (!may_exec(req, owner, group, mode))
 		return refuse(what, dest, -EACCES,
 			      "uid %u has no execute permission on %s (%u:%u "
@@ -241,23 +195,32 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	if (state != NODE_UP)
 		return refuse(what, dest, -EHOSTDOWN, "%s is %s", dest,
 			      node_state_name(state));
-	if (dest_slot == 0) {
-		/* it already runs on the front end */
+	if (dest_slot == proc.slot) {
 		events_add("move %s to %s done: already there", what, dest);
 		pthread_mutex_lock(&table_lock);
 		table_moves.count[MR_OK]++;
 		pthread_mutex_unlock(&table_lock);
 		return 0;
 	}
+	pthread_mutex_lock(&table_lock);
+	n = table_find_slot(proc.slot);
+	snprintf(src, sizeof(src), "%s", n ? n->name : "?");
+	src_up = n && n->state == NODE_UP;
+	have_src_engine =
+		n && n->have_status && (n->st.flags & BPROC_STATUS_ENGINE);
+	snprintf(src_engine, sizeof(src_engine), "%s",
+		 n && n->have_status ? n->st.engine : "not reported");
+	pthread_mutex_unlock(&table_lock);
+
 	if (!dest_engine)
 		return refuse(what, dest, -EOPNOTSUPP,
 			      "%s has no migration engine: %s", dest, engine);
 	if (!src_up || !have_src_engine)
 		return refuse(what, dest, -EOPNOTSUPP,
-			      "master has no migration engine: %s",
+			      "%s has no migration engine: %s", src,
 			      src_up ? src_engine : "its agent is not up");
 	events_add("move %s to %s started", what, dest);
-	err = move_start(pid, "master", dest);
+	err = move_start(pid, src, dest);
 	if (err)
 		return refuse(what, dest, err,
 			      "this version has no migration engine");

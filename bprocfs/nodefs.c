@@ -4,6 +4,8 @@
  * status (one word, poll() wakes on change), addr, info (flat "key value"
  * lines) and move (write a pid).  A node directory's owner, group and mode
  * are the node's permissions: execute decides who may move processes there.
+ * The directory also lists the process files of the processes that run on
+ * the node (procfiles.c).
  */
 #define LOG_PREFIX "nodefs"
 
@@ -62,6 +64,7 @@ void nodefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	struct stat st;
 	int f, err = -ENOENT;
+	pid_t pid;
 
 	if (ino_file(parent) != NF_DIR) {
 		fuse_reply_err(req, ENOTDIR);
@@ -70,6 +73,10 @@ void nodefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	for (f = NF_STATUS; f < NF_MAX; f++)
 		if (!strcmp(name, file_names[f]))
 			break;
+	if (f == NF_MAX && procfiles_parse_name(name, &pid)) {
+		procfiles_lookup(req, ino_slot(parent), pid);
+		return;
+	}
 	if (f < NF_MAX) {
 		pthread_mutex_lock(&table_lock);
 		err = nodefs_stat(node_ino(ino_slot(parent), f), &st);
@@ -186,11 +193,17 @@ void nodefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	nodefs_getattr(req, ino);
 }
 
+/*
+ * Offsets: 0 to NF_MAX for ".", ".." and the node's files, then
+ * NF_MAX + 1 + PID for the process files, so a listing goes on from the
+ * right pid however processes come and go between calls.
+ */
 void nodefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 {
-	char buf[1024];
+	const off_t first_proc = NF_MAX + 1;
 	size_t used = 0;
 	struct stat st;
+	char *buf;
 	off_t i;
 
 	if (ino_file(ino) != NF_DIR) {
@@ -204,9 +217,12 @@ void nodefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (size > sizeof(buf))
-		size = sizeof(buf);
-	for (i = off; i < NF_MAX + 1; i++) {
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (i = off; i < first_proc; i++) {
 		struct stat e = { 0 };
 		const char *name;
 		size_t len;
@@ -230,7 +246,11 @@ void nodefs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 			break;
 		used += len;
 	}
+	if (i >= first_proc)
+		used += procfiles_readdir(req, ino_slot(ino), buf + used,
+					  size - used, i, first_proc);
 	fuse_reply_buf(req, buf, used);
+	free(buf);
 }
 
 static void info_build(struct sbuf *b, struct node *n)

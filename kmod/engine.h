@@ -35,8 +35,12 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
  * intact. After that point a failure kills it (SIGKILL). On success the
  * return to user space enters the restored program.
  */
-/* Kernel-internal restore flag: keep the caller's pending signals. */
+/*
+ * Kernel-internal restore flags: keep the caller's pending signals; put
+ * the image's open files (fd 3 and up) and umask in place of the caller's.
+ */
 #define BPROC_RESTORE_KEEP_PENDING (1U << 31)
+#define BPROC_RESTORE_FILES (1U << 30)
 
 int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		  char *reason);

@@ -41,8 +41,9 @@
  * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
  * itself (restore.c, as BPROC_IOC_RESTORE, checked against that vDSO) with
  * all signals blocked and its pending signals kept for the program. It
- * keeps its pid, parent, file table, cwd, umask, rlimits and credentials:
- * those it had when it left.
+ * keeps its pid, parent, fds 0-2, cwd, rlimits and credentials (those it
+ * had when it left); its fds 3 and up and its umask become the image's
+ * (BPROC_RESTORE_FILES).
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -227,7 +228,7 @@ static int ghost_restore(struct dump_request *req, struct file *img)
 	struct bproc_restore_args args = {
 		.fd = -1,
 		.dev_fd = -1,
-		.flags = BPROC_RESTORE_KEEP_PENDING,
+		.flags = BPROC_RESTORE_KEEP_PENDING | BPROC_RESTORE_FILES,
 	};
 	sigset_t all, old;
 	int ret;

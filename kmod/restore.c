@@ -31,6 +31,7 @@
 
 #include <linux/bvec.h>
 #include <linux/fdtable.h>
+#include <linux/fs_struct.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -98,6 +99,11 @@ struct restore_ctx {
 	u64 nr_pages;
 	struct file **files; /* per vma, for FILE mappings */
 	u32 seen; /* bit per section type */
+	/* BPROC_RESTORE_FILES: the TASKENV files, opened; fd slots kept. */
+	const struct bproc_image_file *env_file;
+	struct file **env_files;
+	u32 nr_env_files, env_umask;
+	int *holes;
 };
 
 struct restore_syscall_work {
@@ -517,9 +523,107 @@ static int restore_check_taskenv(struct restore_ctx *ctx)
 		return bad_image(ctx, "bad working directory");
 	files = ctx->taskenv + sizeof(*env) + gsize;
 	for (i = 0; i < env->nr_files; i++)
-		if (files[i].fd < 3 || !path_ok(ctx, files[i].path))
+		if (files[i].fd < 3 || !path_ok(ctx, files[i].path) ||
+		    (i && files[i].fd <= files[i - 1].fd))
 			return bad_image(ctx, "bad open file %u", i);
+	ctx->env_file = files;
+	ctx->env_umask = env->umask;
 	return 0;
+}
+
+/*
+ * BPROC_RESTORE_FILES: open the image's files (fd 3 and up) as bproc-ckpt
+ * does, with the caller's credentials, before the point of no return.
+ */
+static int restore_open_env_files(struct restore_ctx *ctx)
+{
+	const struct bproc_image_taskenv *env = ctx->taskenv;
+	const struct bproc_image_file *f = ctx->env_file;
+	u32 i, n = env->nr_files;
+
+	if (!n)
+		return 0;
+	if (f[n - 1].fd >= rlimit(RLIMIT_NOFILE)) {
+		bproc_reason(ctx->reason, "fd %d is over the open files limit",
+			     f[n - 1].fd);
+		return -EMFILE;
+	}
+	ctx->env_files = kvcalloc(n, sizeof(*ctx->env_files), GFP_KERNEL);
+	ctx->nr_env_files = ctx->env_files ? n : 0;
+	ctx->holes = kvmalloc_array(f[n - 1].fd + 1, sizeof(*ctx->holes),
+				    GFP_KERNEL);
+	if (!ctx->env_files || !ctx->holes)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *path = ctx->paths + f[i].path;
+		int flags = f[i].flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+		struct file *file;
+		loff_t pos;
+
+		file = filp_open(path, flags, 0);
+		if (IS_ERR(file)) {
+			bproc_reason(ctx->reason, "fd %d: cannot open %s (%ld)",
+				     f[i].fd, path, PTR_ERR(file));
+			return PTR_ERR(file);
+		}
+		ctx->env_files[i] = file;
+		if (S_ISDIR(f[i].mode))
+			continue;
+		pos = vfs_llseek(file, f[i].pos, SEEK_SET);
+		if (pos < 0 && pos != -ESPIPE) {
+			bproc_reason(ctx->reason, "fd %d: cannot seek in %s",
+				     f[i].fd, path);
+			return pos;
+		}
+	}
+	return 0;
+}
+
+/*
+ * After the point of no return: the caller's descriptors from 3 up make
+ * way for the image's, each at its number (the free slots below one are
+ * held meanwhile, the lowest free slot being what a new one gets).
+ */
+static int restore_install_env_files(struct restore_ctx *ctx)
+{
+	const struct bproc_image_taskenv *env = ctx->taskenv;
+	const struct bproc_image_file *f = ctx->env_file;
+	unsigned int fd, max, nr_holes = 0;
+	int ret = 0;
+	u32 i;
+
+	rcu_read_lock();
+	max = files_fdtable(current->files)->max_fds;
+	rcu_read_unlock();
+	for (fd = 3; fd < max; fd++)
+		close_fd(fd);
+	for (i = 0; i < env->nr_files && !ret; i++) {
+		for (;;) {
+			int got = get_unused_fd_flags(0);
+
+			if (got < 0) {
+				ret = got;
+				break;
+			}
+			if (got == f[i].fd) {
+				fd_install(got, ctx->env_files[i]);
+				ctx->env_files[i] = NULL;
+				break;
+			}
+			if (got > f[i].fd) {
+				put_unused_fd(got);
+				ret = -EBUSY;
+				break;
+			}
+			ctx->holes[nr_holes++] = got;
+		}
+	}
+	while (nr_holes)
+		put_unused_fd(ctx->holes[--nr_holes]);
+	if (ret)
+		bproc_reason(ctx->reason, "the open files do not go back (%d)",
+			     ret);
+	return ret;
 }
 
 /* Can the calling process take this image? Its vDSO must match. */
@@ -992,6 +1096,12 @@ static int restore_commit(struct restore_ctx *ctx,
 		ret = restore_pages(ctx);
 	if (ret)
 		return ret;
+	if (args->flags & BPROC_RESTORE_FILES) {
+		ret = restore_install_env_files(ctx);
+		if (ret)
+			return ret;
+		current->fs->umask = ctx->env_umask & 0777;
+	}
 	restore_mm_layout(ctx);
 	restore_signals(ctx, args->flags & BPROC_RESTORE_KEEP_PENDING);
 	restore_task(ctx);
@@ -1048,6 +1158,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		ret = restore_check_current(ctx);
 	if (!ret)
 		ret = restore_open_files(ctx);
+	if (!ret && args->flags & BPROC_RESTORE_FILES)
+		ret = restore_open_env_files(ctx);
 	if (ret)
 		goto out_free;
 
@@ -1067,6 +1179,12 @@ out_free:
 			if (ctx->files[i])
 				fput(ctx->files[i]);
 	kvfree(ctx->files);
+	if (ctx->env_files)
+		for (i = 0; i < ctx->nr_env_files; i++)
+			if (ctx->env_files[i])
+				fput(ctx->env_files[i]);
+	kvfree(ctx->env_files);
+	kvfree(ctx->holes);
 	kvfree(ctx->runs);
 	kvfree(ctx->taskenv);
 	kvfree(ctx->paths);

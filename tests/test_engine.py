@@ -28,7 +28,7 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-killed-gone"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
-         "roundtrip"]
+         "roundtrip", "restore-files"]
 MOVE = ["async-ret", "async-fail"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]

@@ -53,10 +53,15 @@
  *                      BPROC_IOC_GHOST_RESTORE brings the process home into
  *                      its ghost: the ghost itself restores the image read
  *                      from @fd (as BPROC_IOC_RESTORE would) and becomes
- *                      the program again with its pid, its parent and its
- *                      own file table, cwd, umask, rlimits and credentials
- *                      (those it had when it left: the image's
- *                      BPROC_SEC_TASKENV is not applied). Signals that
+ *                      the program again with its pid, its parent, its own
+ *                      stdin, stdout and stderr (fds 0-2 as they were when
+ *                      it first left) and the image's other open files
+ *                      (its fds 3 and up are closed, the image's reopened
+ *                      by path at their numbers and offsets, as
+ *                      bproc-ckpt does) and umask. Its cwd, rlimits and
+ *                      credentials stay the ghost's (those it had when it
+ *                      left). A file that cannot be reopened fails the
+ *                      restore before anything changes. Signals that
  *                      reach it while it restores stay pending for the
  *                      program. The ioctl returns when the ghost has
  *                      restored (0; the handle then reads EOF and controls

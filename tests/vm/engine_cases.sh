@@ -295,6 +295,30 @@ if [[ " $groups " == *" ghost "* ]]; then
 	wake $VPID pause 7; finish $VPID "$W/mem.out" || st=1
 	exec 7>&-
 	result ghost-roundtrip $st
+
+	# Coming home, the ghost takes the image's open files (fd 3 and up,
+	# reopened by path, offsets from the image) in place of its own: the
+	# data file replaced meanwhile by a copy, the program holds the copy.
+	st=0
+	start_victim filemap pause "$W" || st=1
+	"$V/ghostctl" $VPID 1 restore > "$W/ghost.out" 2>&1 &
+	gpid=$!
+	wait_for "$W/ghost.out" '^ghost' || st=1
+	mv "$W/filemap.data" "$W/filemap.data.old"
+	cp "$W/filemap.data.old" "$W/filemap.data"
+	kill -WINCH $VPID
+	wait_for "$W/ghost.out" '^gone' || st=1
+	wait $gpid || st=1
+	cat "$W/ghost.out"
+	ls -l /proc/$VPID/fd/
+	if ls -l /proc/$VPID/fd/ | grep -q 'filemap.data.old'; then
+		echo "the ghost's own descriptors stayed"; st=1
+	fi
+	ls -l /proc/$VPID/fd/ | grep -q 'filemap.data$' || st=1
+	wake $VPID pause 7; finish $VPID "$W/filemap.out" || st=1
+	rm -f "$W/filemap.data.old"
+	exec 7>&-
+	result ghost-restore-files $st
 fi
 
 if [[ " $groups " == *" move "* ]]; then

@@ -289,6 +289,7 @@ struct proc_info {
 	uint64_t rss_kb;
 	uint64_t utime_ms, stime_ms;
 	uint64_t start;
+	int64_t started_at; /* unix time it started */
 	unsigned int moves; /* how many times it moved */
 	int64_t moved_at; /* unix time of the last move, 0 if never */
 };

@@ -53,7 +53,8 @@ static void proc_stat(const struct proc_info *p, struct stat *st)
 	st->st_nlink = 1;
 	st->st_uid = p->ruid;
 	st->st_gid = p->rgid;
-	st->st_mtime = st->st_ctime = p->moved_at;
+	/* when it started, or last moved */
+	st->st_mtime = st->st_ctime = p->moved_at ? p->moved_at : p->started_at;
 }
 
 void procfiles_lookup(fuse_req_t req, int slot, pid_t pid)

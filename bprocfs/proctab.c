@@ -65,15 +65,34 @@ static ssize_t read_small(int dirfd, const char *name, char *buf, size_t size)
 	return n;
 }
 
+static long clock_hz(void)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+
+	return hz > 0 ? hz : 100;
+}
+
 static uint64_t ticks_to_ms(unsigned long long ticks)
 {
-	static long hz;
+	return ticks * 1000 / (unsigned long long)clock_hz();
+}
 
-	if (!hz)
-		hz = sysconf(_SC_CLK_TCK);
-	if (hz <= 0)
-		hz = 100;
-	return ticks * 1000 / (unsigned long long)hz;
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+static int64_t boot_time; /* unix time of the front end's boot */
+
+static void read_boot_time(void)
+{
+	char line[128];
+	long long v;
+	FILE *f;
+
+	f = fopen("/proc/stat", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "btime %lld", &v) == 1)
+			boot_time = v;
+	fclose(f);
 }
 
 /*
@@ -111,6 +130,8 @@ static int parse_stat(char *buf, struct proc_info *p)
 	p->utime_ms = ticks_to_ms(utime);
 	p->stime_ms = ticks_to_ms(stime);
 	p->start = start;
+	pthread_once(&boot_once, read_boot_time);
+	p->started_at = boot_time + (int64_t)(start / clock_hz());
 	p->rss_kb =
 		rss > 0 ? (uint64_t)rss * (sysconf(_SC_PAGESIZE) / 1024) : 0;
 	return 0;
@@ -387,9 +408,11 @@ int proctab_signal(pid_t pid, uint64_t start, int sig, uid_t uid)
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
 		err = errno;
-		if (err != ENOSYS)
+		if (err == ESRCH || err == EINVAL)
 			return -ESRCH;
-		pidfd = -1;
+		if (err != ENOSYS)
+			return -err;
+		pidfd = -1; /* before Linux 5.3: kill(2), with its race */
 	}
 	if (!start)
 		start = p.start;

@@ -38,7 +38,15 @@ def proc_stat(pid):
     # rest[0] is field 3 (state)
     return {"comm": comm, "state": rest[0], "flags": int(rest[6]),
             "utime": int(rest[11]), "stime": int(rest[12]),
-            "rss": int(rest[21])}
+            "start": int(rest[19]), "rss": int(rest[21])}
+
+
+def boot_time():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("btime "):
+                return int(line.split()[1])
+    raise AssertionError("no btime in /proc/stat")
 
 
 def is_kthread(pid):
@@ -104,6 +112,8 @@ def test_fields_match_proc(cluster):
         assert stat.S_ISREG(st.st_mode)
         assert stat.S_IMODE(st.st_mode) == 0o644
         assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
+        # dated when it started, as ps(1) reckons it
+        assert st.st_mtime == boot_time() + ps["start"] // TICK
         assert st.st_ino != os.stat(cluster.path("master", "status")).st_ino
         listing = os.listdir(cluster.path("master"))
         assert listing[:4] == ["status", "addr", "info", "move"]

@@ -167,10 +167,16 @@ static void dump_work(struct callback_head *work)
 	}
 	/* Before the state: whoever sees SELF sees this. */
 	req->in_syscall = syscall_get_nr(current, regs) >= 0;
-	if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) == DUMP_QUEUED)
-		dump_run(req);
-	else
+	if (cmpxchg(&req->state, DUMP_QUEUED, DUMP_SELF) != DUMP_QUEUED) {
 		wait_for_completion_killable(&req->done);
+	} else if (READ_ONCE(req->decision) != DECIDE_NONE) {
+		/* Decided before it began (an asynchronous dump): no image. */
+		req->result = -ECANCELED;
+		bproc_reason(req->reason, "decided before the dump");
+		dump_complete(req);
+	} else {
+		dump_run(req);
+	}
 
 	if (!completion_done(&req->done))
 		goto out; /* killed while the caller dumps us */

@@ -29,7 +29,7 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
          "roundtrip", "restore-files"]
-MOVE = ["async-ret", "async-fail"]
+MOVE = ["async-ret", "async-fail", "async-cancel"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",

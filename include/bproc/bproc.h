@@ -83,6 +83,8 @@
  *                      parked after a failed asynchronous dump too, until
  *                      the handle decides (RESUME, RESUME_RET, KILL; GHOST
  *                      needs a successful dump) or is closed (RESUME).
+ *                      A decision taken before the target began its dump
+ *                      spares it: the result is then ECANCELED.
  *
  *                      BPROC_IOC_RESUME_RET resumes a target parked in its
  *                      own context on the return from a system call and

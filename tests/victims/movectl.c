@@ -6,7 +6,8 @@
  *   wait until the handle polls readable, print "result ERRNO SIZE REASON";
  *   then THEN: "ret:N" resumes it with its system call failing with errno N
  *   (and checks that a second decision is refused), "resume" resumes it,
- *   "kill" kills it, "close" drops the handle. Prints "done".
+ *   "kill" kills it, "close" drops the handle. "early" resumes it right
+ *   after arming instead, before the result. Prints "done".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 		return fail("dump");
 	}
 	printf("armed\n");
+	if (!strcmp(argv[3], "early") && ioctl(d.handle_fd, BPROC_IOC_RESUME))
+		return fail("resume");
 	p.fd = d.handle_fd;
 	p.events = POLLIN;
 	if (poll(&p, 1, 30000) != 1 || !(p.revents & POLLIN))
@@ -71,7 +74,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[3], "kill")) {
 		if (ioctl(d.handle_fd, BPROC_IOC_KILL))
 			return fail("kill");
-	} else if (strcmp(argv[3], "close")) {
+	} else if (strcmp(argv[3], "close") && strcmp(argv[3], "early")) {
 		return 2;
 	}
 	close(d.handle_fd);

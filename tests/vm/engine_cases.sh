@@ -355,6 +355,19 @@ if [[ " $groups " == *" move "* ]]; then
 	fi
 	exec 7>&-
 	result move-async-fail $st
+
+	# Resumed before it could begin its dump (it waits killably for a
+	# vfork child): no dump at all, ECANCELED, and it goes on.
+	st=0
+	"$V/vforker" 2 > "$W/vf.out" 2>&1 &
+	VPID=$!
+	wait_for "$W/vf.out" '^ready' || st=1
+	sleep 0.3
+	"$V/movectl" $VPID "$W/img" early > "$W/move.out" 2>&1 || st=1
+	cat "$W/move.out"
+	grep -q '^result 125 0 ' "$W/move.out" || st=1
+	finish $VPID "$W/vf.out" || st=1
+	result move-async-cancel $st
 fi
 
 if [[ " $groups " == *" refuse "* ]]; then

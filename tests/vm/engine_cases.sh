@@ -210,7 +210,7 @@ if [[ " $groups " == *" ghost "* ]]; then
 	jpid=$!
 	if wait_for "$W/jw.out" '^ready'; then
 		VPID=$(awk '$1 == "ready" { print $2 }' "$W/jw.out")
-		"$V/ghostctl" $VPID 4 code:7 > "$W/ghost.out" 2>&1 &
+		"$V/ghostctl" $VPID 5 code:7 > "$W/ghost.out" 2>&1 &
 		gpid=$!
 		wait_for "$W/ghost.out" '^ghost' || st=1
 		kill -TSTP $VPID
@@ -223,11 +223,18 @@ if [[ " $groups " == *" ghost "* ]]; then
 		kill -STOP $VPID
 		wait_for "$W/jw.out" '^stopped 19' || st=1
 		kill -CONT $VPID
+		wait_for "$W/ghost.out" '^event 18 .*' || st=1
+		sleep 0.3
+		# Stopping when told to end: it is continued and ends (the
+		# parent may see the stop or only the continue that follows).
+		kill -TSTP $VPID
 		wait $gpid || st=1
 		wait $jpid || st=1
 		cat "$W/jw.out" "$W/ghost.out"
-		[ "$(grep -c '^continued' "$W/jw.out")" = 2 ] || st=1
-		[ "$(grep '^event' "$W/ghost.out" | cut -d' ' -f2 | tr '\n' ' ')" = "20 18 19 18 " ] || st=1
+		[ "$(grep -c '^continued' "$W/jw.out")" = 3 ] || st=1
+		[ "$(grep -v '^ready' "$W/jw.out" | head -4 | tr '\n' ' ')" = \
+			"stopped 20 continued stopped 19 continued " ] || st=1
+		[ "$(grep '^event' "$W/ghost.out" | cut -d' ' -f2 | tr '\n' ' ')" = "20 18 19 18 20 " ] || st=1
 		grep -q '^exited 7' "$W/jw.out" || st=1
 	else
 		cat "$W/jw.out"; st=1

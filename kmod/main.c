@@ -96,7 +96,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.0"
+#define BPROC_MODULE_VERSION "1.1"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);

@@ -35,10 +35,19 @@ def build(asan=True):
                        check=True)
 
 
-def free_port(host):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def free_ports(host, n):
+    """n distinct ports free on host: the sockets stay bound until all are
+    chosen, so the kernel cannot hand out the same port twice."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            socks.append(s)
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def sanitizer_env():
@@ -105,8 +114,8 @@ class Cluster:
         os.close(fd)
         a, b = base or (random.randint(100, 250), random.randint(1, 250))
         self.net = "127.%d.%d." % (a, b)
-        self.master_addr = (self.net + "1", free_port(self.net + "1"))
-        self.node_port = free_port(self.net + "1")
+        master_port, self.node_port = free_ports(self.net + "1", 2)
+        self.master_addr = (self.net + "1", master_port)
         self.nodes = list(nodes)
         self.master_agent = master_agent
         self.extra_config = extra_config

@@ -367,6 +367,50 @@ void fs_handle_release(const struct fuse_file_info *fi);
 /* fs_reply_snapshot - serve a read from h's snapshot. */
 void fs_reply_snapshot(fuse_req_t req, struct fs_handle *h, size_t size,
 		       off_t off);
+
+/*
+ * Generated text files (the cluster's status and metrics, a node's files, a
+ * process's file) are served from a snapshot held in their handle.  An
+ * fs_build_fn writes the file's text for h into the empty buffer b and
+ * returns 0, or returns -errno when the file cannot be built (then whatever
+ * it wrote is discarded).  It runs with h->lock held, except at open.
+ */
+typedef int (*fs_build_fn)(struct fs_handle *h, struct sbuf *b);
+
+/*
+ * fs_handle_take_text - install the text built in b as h's snapshot.  If
+ * building ran out of memory (b->oom), b's memory is freed, h keeps its old
+ * snapshot and -ENOMEM is returned; otherwise h's old snapshot is freed, h
+ * takes over b's memory (b->p is left NULL) and 0 is returned.  The caller
+ * holds h->lock, or is the only one who knows h.
+ */
+int fs_handle_take_text(struct fs_handle *h, struct sbuf *b);
+
+/*
+ * fs_open_generated - answer an open of ino whose access mode the caller has
+ * already checked.  A new handle gets proc_start (0 for files that are not a
+ * process's), then its first snapshot from build; build NULL takes none (a
+ * file served live or written only).  An error from build is replied as is,
+ * with the handle dropped, so a caller that wants another errno maps it in
+ * its build.  On success fi->fh names the handle, reads go direct (no page
+ * cache), and the open is replied; the handle is dropped again if the
+ * kernel no longer wants it.
+ */
+void fs_open_generated(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi, uint64_t proc_start,
+		       fs_build_fn build);
+
+/*
+ * fs_read_generated - answer a read of [off, off + size) of a file opened
+ * with fs_open_generated.  A read at offset 0, or on a handle with no
+ * snapshot yet, first rebuilds the snapshot with build (its error, or
+ * -ENOMEM, is replied and nothing is served), so each pass from the start
+ * sees fresh text while later reads continue the same snapshot.  Replies
+ * EBADF when fi's handle is gone; past the end, an empty read.
+ */
+void fs_read_generated(fuse_req_t req, struct fuse_file_info *fi, size_t size,
+		       off_t off, fs_build_fn build);
+
 void fs_fill_entry(struct fuse_entry_param *e, const struct stat *st,
 		   double timeout);
 

@@ -332,60 +332,31 @@ static void metrics_build(struct sbuf *b)
 		  (unsigned long long)ms.dur_count);
 }
 
-static int snapshot(struct fs_handle *h)
+static int build(struct fs_handle *h, struct sbuf *b)
 {
-	struct sbuf b = { 0 };
-
 	if (h->ino == INO_STATUS)
-		status_build(&b);
+		status_build(b);
 	else
-		metrics_build(&b);
-	if (b.oom) {
-		free(b.p);
-		return -ENOMEM;
-	}
-	free(h->buf);
-	h->buf = b.p;
-	h->len = b.len;
+		metrics_build(b);
 	return 0;
 }
 
 void cluster_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_handle *h;
-	int err;
-
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	h = fs_handle_new(ino);
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if (ino != INO_EVENTS) {
-		err = snapshot(h);
-		if (err) {
-			fs_handle_put(h);
-			fuse_reply_err(req, -err);
-			return;
-		}
-	}
-	fi->fh = h->id;
-	fi->direct_io = 1;
 	fi->nonseekable = 0;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		fs_handle_put(h);
+	/* events are read live, not from a snapshot */
+	fs_open_generated(req, ino, fi, 0, ino == INO_EVENTS ? NULL : build);
 }
 
 void cluster_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	struct fs_handle *h;
 	char *buf;
 	size_t n;
-	int err;
 
 	if (ino == INO_EVENTS) {
 		buf = malloc(size ? size : 1);
@@ -398,17 +369,5 @@ void cluster_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(buf);
 		return;
 	}
-	h = fs_handle_get(fi);
-	if (!h) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	err = off == 0 ? snapshot(h) : 0;
-	if (err)
-		fuse_reply_err(req, -err);
-	else
-		fs_reply_snapshot(req, h, size, off);
-	pthread_mutex_unlock(&h->lock);
-	fs_handle_put(h);
+	fs_read_generated(req, fi, size, off, build);
 }

@@ -164,6 +164,82 @@ void fs_reply_snapshot(fuse_req_t req, struct fs_handle *h, size_t size,
 	fuse_reply_buf(req, h->buf + off, size);
 }
 
+int fs_handle_take_text(struct fs_handle *h, struct sbuf *b)
+{
+	if (b->oom) {
+		free(b->p);
+		b->p = NULL;
+		return -ENOMEM;
+	}
+	free(h->buf);
+	h->buf = b->p;
+	h->len = b->len;
+	b->p = NULL;
+	return 0;
+}
+
+/* Build h's text afresh with build and install it in h. */
+static int fs_snapshot(struct fs_handle *h, fs_build_fn build)
+{
+	struct sbuf b = { 0 };
+	int err;
+
+	err = build(h, &b);
+	if (err) {
+		free(b.p);
+		return err;
+	}
+	return fs_handle_take_text(h, &b);
+}
+
+void fs_open_generated(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi, uint64_t proc_start,
+		       fs_build_fn build)
+{
+	struct fs_handle *h;
+	int err;
+
+	h = fs_handle_new(ino);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->proc_start = proc_start;
+	if (build) {
+		err = fs_snapshot(h, build);
+		if (err) {
+			fs_handle_put(h);
+			fuse_reply_err(req, -err);
+			return;
+		}
+	}
+	fi->fh = h->id;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fs_handle_put(h);
+}
+
+void fs_read_generated(fuse_req_t req, struct fuse_file_info *fi, size_t size,
+		       off_t off, fs_build_fn build)
+{
+	struct fs_handle *h;
+	int err;
+
+	h = fs_handle_get(fi);
+	if (!h) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	err = off == 0 || !h->buf ? fs_snapshot(h, build) : 0;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fs_reply_snapshot(req, h, size, off);
+	pthread_mutex_unlock(&h->lock);
+	fs_handle_put(h);
+}
+
 void fs_fill_entry(struct fuse_entry_param *e, const struct stat *st,
 		   double timeout)
 {

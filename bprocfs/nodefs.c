@@ -286,9 +286,8 @@ static void info_build(struct sbuf *b, struct node *n)
 		sb_printf(b, "fault %s\n", n->st.fault);
 }
 
-static int snapshot(struct fs_handle *h)
+static int build(struct fs_handle *h, struct sbuf *b)
 {
-	struct sbuf b = { 0 };
 	struct node *n;
 
 	pthread_mutex_lock(&table_lock);
@@ -299,24 +298,17 @@ static int snapshot(struct fs_handle *h)
 	}
 	switch (ino_file(h->ino)) {
 	case NF_STATUS:
-		sb_printf(&b, "%s\n", node_state_name(n->state));
+		sb_printf(b, "%s\n", node_state_name(n->state));
 		h->seen_gen = n->gen;
 		break;
 	case NF_ADDR:
-		sb_printf(&b, "%s\n", n->addr_str);
+		sb_printf(b, "%s\n", n->addr_str);
 		break;
 	default:
-		info_build(&b, n);
+		info_build(b, n);
 		break;
 	}
 	pthread_mutex_unlock(&table_lock);
-	if (b.oom) {
-		free(b.p);
-		return -ENOMEM;
-	}
-	free(h->buf);
-	h->buf = b.p;
-	h->len = b.len;
 	return 0;
 }
 
@@ -324,8 +316,6 @@ void nodefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum node_file f = ino_file(ino);
 	int acc = fi->flags & O_ACCMODE;
-	struct fs_handle *h;
-	int err;
 
 	if (f == NF_DIR) {
 		fuse_reply_err(req, EISDIR);
@@ -336,48 +326,18 @@ void nodefs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	h = fs_handle_new(ino);
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if (f != NF_MOVE) {
-		err = snapshot(h);
-		if (err) {
-			fs_handle_put(h);
-			fuse_reply_err(req, -err);
-			return;
-		}
-	}
-	fi->fh = h->id;
-	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		fs_handle_put(h);
+	/* move is written only: nothing to snapshot */
+	fs_open_generated(req, ino, fi, 0, f == NF_MOVE ? NULL : build);
 }
 
 void nodefs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	struct fs_handle *h;
-	int err;
-
 	if (ino_file(ino) == NF_MOVE) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	h = fs_handle_get(fi);
-	if (!h) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	err = off == 0 ? snapshot(h) : 0;
-	if (err)
-		fuse_reply_err(req, -err);
-	else
-		fs_reply_snapshot(req, h, size, off);
-	pthread_mutex_unlock(&h->lock);
-	fs_handle_put(h);
+	fs_read_generated(req, fi, size, off, build);
 }
 
 void nodefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

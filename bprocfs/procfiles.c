@@ -131,9 +131,8 @@ void procfiles_setattr(fuse_req_t req, fuse_ino_t ino, int to_set)
 	procfiles_getattr(req, ino);
 }
 
-static int snapshot(struct fs_handle *h)
+static int build(struct fs_handle *h, struct sbuf *b)
 {
-	struct sbuf b = { 0 };
 	char node[16] = "-";
 	struct proc_info p;
 	struct node *n;
@@ -146,80 +145,50 @@ static int snapshot(struct fs_handle *h)
 		snprintf(node, sizeof(node), "%s", n->name);
 	pthread_mutex_unlock(&table_lock);
 
-	sb_printf(&b, "pid %d\n", p.pid);
-	sb_printf(&b, "node %s\n", node);
-	sb_printf(&b, "state %c\n", p.state);
-	sb_printf(&b, "comm %s\n", p.comm);
-	sb_printf(&b, "uid %u\n", (unsigned int)p.ruid);
-	sb_printf(&b, "rss_kb %llu\n", (unsigned long long)p.rss_kb);
-	sb_printf(&b, "utime_ms %llu\n", (unsigned long long)p.utime_ms);
-	sb_printf(&b, "stime_ms %llu\n", (unsigned long long)p.stime_ms);
-	sb_printf(&b, "moves %u\n", p.moves);
+	sb_printf(b, "pid %d\n", p.pid);
+	sb_printf(b, "node %s\n", node);
+	sb_printf(b, "state %c\n", p.state);
+	sb_printf(b, "comm %s\n", p.comm);
+	sb_printf(b, "uid %u\n", (unsigned int)p.ruid);
+	sb_printf(b, "rss_kb %llu\n", (unsigned long long)p.rss_kb);
+	sb_printf(b, "utime_ms %llu\n", (unsigned long long)p.utime_ms);
+	sb_printf(b, "stime_ms %llu\n", (unsigned long long)p.stime_ms);
+	sb_printf(b, "moves %u\n", p.moves);
 	if (p.moved_at)
-		sb_printf(&b, "moved_at %lld\n", (long long)p.moved_at);
+		sb_printf(b, "moved_at %lld\n", (long long)p.moved_at);
 	else
-		sb_printf(&b, "moved_at -\n");
-	if (b.oom) {
-		free(b.p);
-		return -ENOMEM;
-	}
-	free(h->buf);
-	h->buf = b.p;
-	h->len = b.len;
+		sb_printf(b, "moved_at -\n");
 	return 0;
+}
+
+/* At open a process that is gone is a file that is not there. */
+static int build_open(struct fs_handle *h, struct sbuf *b)
+{
+	int err = build(h, b);
+
+	return err == -ESRCH ? -ENOENT : err;
 }
 
 void procfiles_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_handle *h;
+	fs_build_fn first = NULL;
 	struct proc_info p;
-	int err;
 
 	if (proctab_find(ino_pid(ino), &p)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	h = fs_handle_new(ino);
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if ((fi->flags & O_ACCMODE) != O_WRONLY)
+		first = build_open;
 	/* reads and signals are for this process, not a later one */
-	h->proc_start = p.start;
-	if ((fi->flags & O_ACCMODE) != O_WRONLY) {
-		err = snapshot(h);
-		if (err) {
-			fs_handle_put(h);
-			fuse_reply_err(req, err == -ESRCH ? ENOENT : -err);
-			return;
-		}
-	}
-	fi->fh = h->id;
-	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		fs_handle_put(h);
+	fs_open_generated(req, ino, fi, p.start, first);
 }
 
 void procfiles_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct fs_handle *h;
-	int err;
-
 	(void)ino;
-	h = fs_handle_get(fi);
-	if (!h) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	pthread_mutex_lock(&h->lock);
-	err = off == 0 || !h->buf ? snapshot(h) : 0;
-	if (err)
-		fuse_reply_err(req, -err);
-	else
-		fs_reply_snapshot(req, h, size, off);
-	pthread_mutex_unlock(&h->lock);
-	fs_handle_put(h);
+	fs_read_generated(req, fi, size, off, build);
 }
 
 /*

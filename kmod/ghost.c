@@ -195,7 +195,8 @@ static void ghost_release_memory(void)
 	VMA_ITERATOR(vmi, mm, 0);
 
 	mmap_read_lock(mm);
-	for_each_vma(vmi, vma) {
+	for_each_vma(vmi, vma)
+	{
 		const char *name = vma->vm_ops && vma->vm_ops->name ?
 					   vma->vm_ops->name(vma) :
 					   NULL;
@@ -342,9 +343,8 @@ static void ghost_work(struct callback_head *work)
 
 static void ghost_rearm(struct work_struct *work)
 {
-	struct dump_request *req =
-		container_of(to_delayed_work(work), struct dump_request,
-			     ghost_rearm);
+	struct dump_request *req = container_of(
+		to_delayed_work(work), struct dump_request, ghost_rearm);
 	struct task_struct *task = req->task;
 
 	/* Still on its way out of the task_work, or to its stop. */

@@ -556,7 +556,8 @@ static int restore_open_env_files(struct restore_ctx *ctx)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const char *path = ctx->paths + f[i].path;
-		int flags = f[i].flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+		int flags =
+			f[i].flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 		struct file *file;
 		loff_t pos;
 

@@ -47,7 +47,8 @@ static int restore(int handle)
 	lseek(img, 0, SEEK_SET);
 	lseek(bad, 0, SEEK_SET);
 	r.fd = bad;
-	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE, &r) == 0 || errno != EINVAL) {
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE, &r) == 0 ||
+	    errno != EINVAL) {
 		fprintf(stderr, "truncated image: not refused with EINVAL\n");
 		return 1;
 	}

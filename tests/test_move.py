@@ -5,10 +5,10 @@ move to an up node fails with EOPNOTSUPP and says why."""
 import errno
 import os
 import subprocess
-import threading
 
 import pytest
 
+from helpers.threads import running_thread
 from helpers.users import as_user, write_errno_code
 
 pytestmark = pytest.mark.timeout(60)
@@ -54,24 +54,9 @@ def test_esrch_no_such_process(cluster):
 
 
 def test_esrch_thread_is_not_a_process(cluster):
-    ready = threading.Event()
-    done = threading.Event()
-    tid = []
-
-    def run():
-        tid.append(threading.get_native_id())
-        ready.set()
-        done.wait()
-
-    t = threading.Thread(target=run)
-    t.start()
-    try:
-        ready.wait()
-        assert tid[0] != os.getpid()
-        assert move_errno(cluster, 1, str(tid[0])) == errno.ESRCH
-    finally:
-        done.set()
-        t.join()
+    with running_thread() as tid:
+        assert tid != os.getpid()
+        assert move_errno(cluster, 1, str(tid)) == errno.ESRCH
 
 
 def test_ehostdown(make_cluster):

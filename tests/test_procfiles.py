@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from helpers.threads import running_thread
 from helpers.users import NOBODY, as_user
 
 pytestmark = pytest.mark.timeout(60)
@@ -311,25 +312,10 @@ def test_only_under_the_node_it_runs_on(cluster):
 
 
 def test_threads_and_kernel_threads_are_not_processes(cluster):
-    ready = threading.Event()
-    done = threading.Event()
-    tid = []
-
-    def run():
-        tid.append(threading.get_native_id())
-        ready.set()
-        done.wait()
-
-    t = threading.Thread(target=run)
-    t.start()
-    try:
-        ready.wait()
-        assert os.path.exists("/proc/%d/stat" % tid[0])
-        assert not os.path.exists(cluster.path("master", str(tid[0])))
-        assert str(tid[0]) not in os.listdir(cluster.path("master"))
-    finally:
-        done.set()
-        t.join()
+    with running_thread() as tid:
+        assert os.path.exists("/proc/%d/stat" % tid)
+        assert not os.path.exists(cluster.path("master", str(tid)))
+        assert str(tid) not in os.listdir(cluster.path("master"))
     kthreads = [int(d) for d in os.listdir("/proc")
                 if d.isdigit() and is_kthread(int(d))]
     if not kthreads:

@@ -123,18 +123,26 @@ const char *bp_msg_name(unsigned int type)
 		return "MOVE_ORDER";
 	case BPROC_MSG_MOVE_RESULT:
 		return "MOVE_RESULT";
+	case BPROC_MSG_MOVE_ARMED:
+		return "MOVE_ARMED";
+	case BPROC_MSG_PROC_REPORT:
+		return "PROC_REPORT";
 	case BPROC_MSG_IMAGE_BEGIN:
 		return "IMAGE_BEGIN";
 	case BPROC_MSG_IMAGE_DATA:
 		return "IMAGE_DATA";
 	case BPROC_MSG_IMAGE_END:
 		return "IMAGE_END";
+	case BPROC_MSG_IMAGE_RESULT:
+		return "IMAGE_RESULT";
 	case BPROC_MSG_SIGNAL:
 		return "SIGNAL";
 	case BPROC_MSG_IO_DATA:
 		return "IO_DATA";
 	case BPROC_MSG_IO_EOF:
 		return "IO_EOF";
+	case BPROC_MSG_IO_MARK:
+		return "IO_MARK";
 	case BPROC_MSG_EXIT:
 		return "EXIT";
 	default:

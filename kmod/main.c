@@ -96,7 +96,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.1"
+#define BPROC_MODULE_VERSION "1.2"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -497,7 +497,9 @@ static long bproc_ioctl_restore(void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags & ~BPROC_RESTORE_CLOSE_FDS || args.pad)
+	if (args.flags & ~(BPROC_RESTORE_CLOSE_FDS | BPROC_RESTORE_NOTIFY))
+		return -EINVAL;
+	if (!(args.flags & BPROC_RESTORE_NOTIFY) && args.notify_fd)
 		return -EINVAL;
 	img = fget(args.fd);
 	if (!img)

@@ -104,6 +104,7 @@ struct restore_ctx {
 	struct file **env_files;
 	u32 nr_env_files, env_umask;
 	int *holes;
+	struct file *notify; /* BPROC_RESTORE_NOTIFY: told "restored" */
 };
 
 struct restore_syscall_work {
@@ -1114,6 +1115,14 @@ static int restore_commit(struct restore_ctx *ctx,
 		if (args->dev_fd >= 0 && args->dev_fd != args->fd)
 			close_fd(args->dev_fd);
 	}
+	if (ctx->notify) {
+		static const char restored = 1;
+		loff_t pos = 0;
+
+		/* Best effort: a reader that went away just misses the news. */
+		kernel_write(ctx->notify, &restored, 1, &pos);
+		close_fd(args->notify_fd);
+	}
 	return 0;
 }
 
@@ -1131,6 +1140,18 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	ctx->reason = reason;
 	ctx->pos = img->f_pos;
 
+	if (args->flags & BPROC_RESTORE_NOTIFY) {
+		ctx->notify = fget(args->notify_fd);
+		if (!ctx->notify) {
+			kfree(ctx);
+			return -EBADF;
+		}
+		if (!(ctx->notify->f_mode & FMODE_WRITE)) {
+			fput(ctx->notify);
+			kfree(ctx);
+			return -EBADF;
+		}
+	}
 	ret = restore_read_sections(ctx);
 	if (!ret)
 		ret = restore_check_core(ctx);
@@ -1175,6 +1196,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	}
 
 out_free:
+	if (ctx->notify)
+		fput(ctx->notify);
 	if (ctx->files)
 		for (i = 0; i < ctx->nr_vmas; i++)
 			if (ctx->files[i])

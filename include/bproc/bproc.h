@@ -147,12 +147,19 @@ struct bproc_dump_args {
 
 /* Close @fd and @dev_fd once the point of no return is passed. */
 #define BPROC_RESTORE_CLOSE_FDS (1U << 0)
+/*
+ * Write one byte (0x01) to @notify_fd, then close it, once the restore has
+ * completely succeeded, just before the restored program runs: whoever holds
+ * the other end of a pipe learns "restored" exactly (EOF without that byte
+ * means the restore failed, or the restorer died). Module 1.2.
+ */
+#define BPROC_RESTORE_NOTIFY (1U << 1)
 
 struct bproc_restore_args {
 	__s32 fd; /* in: the image, read from its current position */
 	__s32 dev_fd; /* in: the caller's /dev/bproc descriptor, or -1 */
 	__u32 flags; /* in: BPROC_RESTORE_* */
-	__u32 pad;
+	__s32 notify_fd; /* in: with BPROC_RESTORE_NOTIFY, else must be 0 */
 	char reason[BPROC_REASON_LEN]; /* out: why it failed */
 };
 

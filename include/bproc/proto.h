@@ -75,17 +75,24 @@ enum bproc_msg_type {
 	BPROC_MSG_STATUS = 16, /* agent -> master: struct bproc_msg_status */
 	BPROC_MSG_STATUS_ACK = 17, /* master -> agent: struct bproc_msg_ping */
 
-	/* reserved for the migration engine and process space */
-	BPROC_MSG_MOVE_ORDER = 32, /* master -> agent: start a move */
-	BPROC_MSG_MOVE_RESULT = 33, /* agent -> master: how a move ended */
-	BPROC_MSG_IMAGE_BEGIN =
-		48, /* agent -> agent: a process image follows */
-	BPROC_MSG_IMAGE_DATA = 49, /* agent -> agent: image bytes */
-	BPROC_MSG_IMAGE_END = 50, /* agent -> agent: image complete */
-	BPROC_MSG_SIGNAL = 64, /* signal forwarding to a moved process */
-	BPROC_MSG_IO_DATA = 80, /* stdin/stdout/stderr forwarding */
-	BPROC_MSG_IO_EOF = 81, /* end of one forwarded stream */
-	BPROC_MSG_EXIT = 96, /* remote exit of a moved process */
+	/* moving a process: master <-> agents */
+	BPROC_MSG_MOVE_ORDER = 32, /* master -> source agent: start a move */
+	BPROC_MSG_MOVE_RESULT = 33, /* source agent -> master: how it ended */
+	BPROC_MSG_MOVE_ARMED = 34, /* source agent -> master: self-move armed */
+	BPROC_MSG_PROC_REPORT = 35, /* agent -> master: a hosted process */
+
+	/* the image: source agent -> destination agent, on a PEER connection */
+	BPROC_MSG_IMAGE_BEGIN = 48, /* struct bproc_msg_image_begin */
+	BPROC_MSG_IMAGE_DATA = 49, /* image bytes, any length up to the max */
+	BPROC_MSG_IMAGE_END = 50, /* struct bproc_msg_image_end */
+	BPROC_MSG_IMAGE_RESULT = 51, /* destination -> source: the verdict */
+
+	/* the process space, always through the master */
+	BPROC_MSG_SIGNAL = 64, /* struct bproc_msg_signal */
+	BPROC_MSG_IO_DATA = 80, /* struct bproc_msg_io + bytes */
+	BPROC_MSG_IO_EOF = 81, /* struct bproc_msg_io: end of one stream */
+	BPROC_MSG_IO_MARK = 82, /* struct bproc_msg_io_mark */
+	BPROC_MSG_EXIT = 96, /* struct bproc_msg_exit */
 };
 
 /* Who speaks, in bproc_msg_hello.role. */
@@ -146,6 +153,135 @@ struct bproc_msg_status {
 	char fault[64]; /* why the node is in error, "" when no fault */
 };
 
+/*
+ * Moving a process.
+ *
+ * The cluster's pids are the front end's. The front end's own agent (node
+ * "master") dumps front-end processes, keeps their ghosts and is where
+ * their stdin, stdout and stderr really are; node agents host moved
+ * processes, each under its front-end pid inside one pid namespace per node.
+ *
+ *  1. The master sends MOVE_ORDER to the agent where the process runs (the
+ *     source). For a self-move (the writer is the process) the source arms
+ *     an asynchronous dump and answers MOVE_ARMED: the master then answers
+ *     the write, and the dump runs as the write returns.
+ *  2. The source connects to the destination agent's listener (role PEER)
+ *     and sends IMAGE_BEGIN, the image as IMAGE_DATA frames, and IMAGE_END
+ *     (whose error, if not 0, aborts). All frames of one transfer carry
+ *     stream = 1; one connection carries one transfer.
+ *  3. The destination restores it (a node: a restorer forked with the pid in
+ *     its namespace; the front end: the ghost restores itself) and answers
+ *     IMAGE_RESULT: 0 once the process runs there, else an errno and why.
+ *     An IMAGE_RESULT of 0 commits the move: the destination owns the
+ *     process from then on. If the connection breaks before a result, or the
+ *     result is an error, the source resumes the process where it was.
+ *  4. On 0 the source ends its copy (a front-end process becomes a ghost; a
+ *     node kills its parked copy), forwards what output and unread input
+ *     the old copy left (IO_DATA, unread stdin with BPROC_IO_REQUEUE), sends
+ *     IO_MARK, and then MOVE_RESULT. On failure it resumes the process and
+ *     sends MOVE_RESULT with the errno (self-move: the write returns it).
+ *
+ * Signals, IO and exits of moved processes go through the master, which
+ * knows where each process runs: SIGNAL from the front-end agent (a ghost's
+ * signal) to the agent hosting the pid; IO_DATA/IO_EOF for fds 1 and 2 from
+ * the host to the front-end agent, for fd 0 the other way; EXIT from the
+ * host to the front-end agent, which ends the ghost alike. While a process
+ * moves, the master holds what it would route to it (signals, stdin) and
+ * what comes from the new host before the old host's IO_MARK, so that
+ * output stays in order. The host sends the last IO_DATA and IO_EOF of a
+ * process before its EXIT.
+ */
+
+/* bproc_msg_move_order.flags */
+#define BPROC_MOVE_SELF (1u << 0) /* the writer is the process: arm, answer */
+
+struct bproc_msg_move_order {
+	__le64 move_id; /* the master's number for this move */
+	__le32 pid; /* the process, by its front-end pid */
+	__le32 flags; /* BPROC_MOVE_* */
+	__le32 dump_flags; /* BPROC_DUMP_LIBS | _EXEC | _OTHER (bproc.h) */
+	__le32 reserved; /* must be 0 */
+	char dest[BPROC_NODE_NAME_MAX]; /* "master" or the node number */
+	char dest_addr[48]; /* "IPv4:port" or "[IPv6]:port" of its agent */
+};
+
+struct bproc_msg_move_armed {
+	__le64 move_id;
+};
+
+#define BPROC_REASON_BYTES 128
+
+struct bproc_msg_move_result {
+	__le64 move_id;
+	__le32 pid;
+	__le32 error; /* 0, or a positive errno: ESRCH, EBUSY, EOPNOTSUPP, EIO,
+		       * ECONNRESET, ENOMEM... */
+	__le64 bytes; /* image bytes sent */
+	__le64 usec; /* from the order to the outcome, at the source */
+	char reason[BPROC_REASON_BYTES]; /* why it failed, NUL-terminated */
+};
+
+/* One process a node hosts, every heartbeat (the front end sends none). */
+struct bproc_msg_proc_report {
+	__le32 pid; /* front-end pid */
+	__le32 uid;
+	__le64 rss_kb;
+	__le64 utime_ms;
+	__le64 stime_ms;
+	char state; /* the /proc one-letter state */
+	char pad[7]; /* must be 0 */
+	char comm[16]; /* NUL-terminated */
+};
+
+struct bproc_msg_image_begin {
+	__le64 move_id;
+	__le32 pid; /* front-end pid */
+	__le32 flags; /* BPROC_MOVE_*, as ordered */
+	char origin[BPROC_NODE_NAME_MAX]; /* the source node */
+	__le64 reserved; /* must be 0 */
+};
+
+struct bproc_msg_image_end {
+	__le64 bytes; /* image bytes sent in IMAGE_DATA */
+	__le32 error; /* 0: complete; else the source gives up (errno) */
+	__le32 pad; /* must be 0 */
+	char reason[BPROC_REASON_BYTES];
+};
+
+struct bproc_msg_image_result {
+	__le32 error; /* 0: the process runs here; else a positive errno */
+	__le32 pad; /* must be 0 */
+	char reason[BPROC_REASON_BYTES];
+};
+
+struct bproc_msg_signal {
+	__le32 pid; /* front-end pid */
+	__le32 signo; /* 1..64 */
+};
+
+/* bproc_msg_io.flags */
+#define BPROC_IO_REQUEUE \
+	(1u << 0) /* fd 0 bytes the old host never delivered: put them first */
+
+struct bproc_msg_io {
+	__le32 pid; /* front-end pid */
+	__le16 fd; /* 0, 1 or 2 */
+	__le16 flags; /* BPROC_IO_* */
+	/* IO_DATA: the bytes follow, at least 1 */
+};
+
+struct bproc_msg_io_mark {
+	__le32 pid;
+	__le32 pad; /* must be 0 */
+	__le64 move_id; /* the move whose old copy has said all */
+};
+
+struct bproc_msg_exit {
+	__le32 pid; /* front-end pid */
+	__le32 status; /* as wait(2): exit code << 8, or the signal number */
+	char reason[56]; /* for events, e.g. "node3 down"; "" when it just ended */
+};
+
 #ifdef __cplusplus
 #define BPROC_STATIC_ASSERT static_assert
 #else
@@ -158,5 +294,15 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_auth) == 32, "auth");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_bye) == 64, "bye");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_ping) == 8, "ping");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_status) == 232, "status");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_move_order) == 88, "move_order");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_move_result) == 160, "result");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_report) == 56, "proc");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_begin) == 40, "begin");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_end) == 144, "end");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_result) == 136, "result");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_signal) == 8, "signal");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io) == 8, "io");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_mark) == 16, "mark");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_exit) == 64, "exit");
 
 #endif /* _BPROC_PROTO_H */

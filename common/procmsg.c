@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Encoders and decoders of the process messages (procmsg.h).  Strings go on
+ * the wire NUL-padded and printable: anything else becomes '?', so that a
+ * reason quoting a path never gets a frame refused.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procmsg.h"
+
+static void put_str(uint8_t *p, const char *s, size_t n)
+{
+	size_t i;
+
+	memset(p, 0, n);
+	for (i = 0; s && s[i] && i < n - 1; i++)
+		p[i] = s[i] >= 0x20 && s[i] <= 0x7e ? (uint8_t)s[i] : '?';
+}
+
+static int rd_zero(struct bp_rd *r, size_t n)
+{
+	uint8_t z[16];
+
+	while (n) {
+		size_t k = n < sizeof(z) ? n : sizeof(z);
+		size_t i;
+
+		if (bp_rd_bytes(r, z, k))
+			return -EPROTO;
+		for (i = 0; i < k; i++)
+			if (z[i]) {
+				r->bad = true;
+				return -EPROTO;
+			}
+		n -= k;
+	}
+	return 0;
+}
+
+int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m)
+{
+	uint8_t b[sizeof(struct bproc_msg_move_order)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u64(b, m->move_id);
+	bp_put_u32(b + 8, m->pid);
+	bp_put_u32(b + 12, m->flags);
+	bp_put_u32(b + 16, m->dump_flags);
+	put_str(b + 24, m->dest, BPROC_NODE_NAME_MAX);
+	put_str(b + 40, m->dest_addr, 48);
+	return bp_conn_send(c, BPROC_MSG_MOVE_ORDER, 0, b, sizeof(b));
+}
+
+int bp_move_order_decode(const uint8_t *d, uint32_t len,
+			 struct bp_move_order *m)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u64(&r, &m->move_id);
+	bp_rd_u32(&r, &m->pid);
+	bp_rd_u32(&r, &m->flags);
+	bp_rd_u32(&r, &m->dump_flags);
+	rd_zero(&r, 4);
+	bp_rd_str(&r, m->dest, sizeof(m->dest));
+	bp_rd_str(&r, m->dest_addr, sizeof(m->dest_addr));
+	return bp_rd_end(&r);
+}
+
+int bp_send_move_armed(struct bp_conn *c, uint64_t move_id)
+{
+	uint8_t b[sizeof(struct bproc_msg_move_armed)];
+
+	bp_put_u64(b, move_id);
+	return bp_conn_send(c, BPROC_MSG_MOVE_ARMED, 0, b, sizeof(b));
+}
+
+int bp_move_armed_decode(const uint8_t *d, uint32_t len, uint64_t *move_id)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u64(&r, move_id);
+	return bp_rd_end(&r);
+}
+
+int bp_send_move_result(struct bp_conn *c, const struct bp_move_result *m)
+{
+	uint8_t b[sizeof(struct bproc_msg_move_result)];
+
+	bp_put_u64(b, m->move_id);
+	bp_put_u32(b + 8, m->pid);
+	bp_put_u32(b + 12, m->error);
+	bp_put_u64(b + 16, m->bytes);
+	bp_put_u64(b + 24, m->usec);
+	put_str(b + 32, m->reason, BPROC_REASON_BYTES);
+	return bp_conn_send(c, BPROC_MSG_MOVE_RESULT, 0, b, sizeof(b));
+}
+
+int bp_move_result_decode(const uint8_t *d, uint32_t len,
+			  struct bp_move_result *m)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u64(&r, &m->move_id);
+	bp_rd_u32(&r, &m->pid);
+	bp_rd_u32(&r, &m->error);
+	bp_rd_u64(&r, &m->bytes);
+	bp_rd_u64(&r, &m->usec);
+	bp_rd_str(&r, m->reason, sizeof(m->reason));
+	return bp_rd_end(&r);
+}
+
+int bp_send_proc_report(struct bp_conn *c, const struct bp_proc_report *p)
+{
+	uint8_t b[sizeof(struct bproc_msg_proc_report)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u32(b, p->pid);
+	bp_put_u32(b + 4, p->uid);
+	bp_put_u64(b + 8, p->rss_kb);
+	bp_put_u64(b + 16, p->utime_ms);
+	bp_put_u64(b + 24, p->stime_ms);
+	b[32] = p->state >= 0x20 && p->state <= 0x7e ? (uint8_t)p->state : '?';
+	put_str(b + 40, p->comm, 16);
+	return bp_conn_send(c, BPROC_MSG_PROC_REPORT, 0, b, sizeof(b));
+}
+
+int bp_proc_report_decode(const uint8_t *d, uint32_t len,
+			  struct bp_proc_report *p)
+{
+	struct bp_rd r;
+	uint8_t st;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, &p->pid);
+	bp_rd_u32(&r, &p->uid);
+	bp_rd_u64(&r, &p->rss_kb);
+	bp_rd_u64(&r, &p->utime_ms);
+	bp_rd_u64(&r, &p->stime_ms);
+	bp_rd_bytes(&r, &st, 1);
+	rd_zero(&r, 7);
+	bp_rd_str(&r, p->comm, sizeof(p->comm));
+	if (st < 0x20 || st > 0x7e)
+		r.bad = true;
+	p->state = (char)st;
+	return bp_rd_end(&r);
+}
+
+int bp_send_image_begin(struct bp_conn *c, const struct bp_image_begin *m)
+{
+	uint8_t b[sizeof(struct bproc_msg_image_begin)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u64(b, m->move_id);
+	bp_put_u32(b + 8, m->pid);
+	bp_put_u32(b + 12, m->flags);
+	put_str(b + 16, m->origin, BPROC_NODE_NAME_MAX);
+	return bp_conn_send(c, BPROC_MSG_IMAGE_BEGIN, 1, b, sizeof(b));
+}
+
+int bp_image_begin_decode(const uint8_t *d, uint32_t len,
+			  struct bp_image_begin *m)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u64(&r, &m->move_id);
+	bp_rd_u32(&r, &m->pid);
+	bp_rd_u32(&r, &m->flags);
+	bp_rd_str(&r, m->origin, sizeof(m->origin));
+	rd_zero(&r, 8);
+	return bp_rd_end(&r);
+}
+
+int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e)
+{
+	uint8_t b[sizeof(struct bproc_msg_image_end)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u64(b, e->bytes);
+	bp_put_u32(b + 8, e->error);
+	put_str(b + 16, e->reason, BPROC_REASON_BYTES);
+	return bp_conn_send(c, BPROC_MSG_IMAGE_END, 1, b, sizeof(b));
+}
+
+int bp_image_end_decode(const uint8_t *d, uint32_t len,
+			struct bp_image_end *e)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u64(&r, &e->bytes);
+	bp_rd_u32(&r, &e->error);
+	rd_zero(&r, 4);
+	bp_rd_str(&r, e->reason, sizeof(e->reason));
+	return bp_rd_end(&r);
+}
+
+int bp_send_image_result(struct bp_conn *c, uint32_t error,
+			 const char *reason)
+{
+	uint8_t b[sizeof(struct bproc_msg_image_result)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u32(b, error);
+	put_str(b + 8, reason, BPROC_REASON_BYTES);
+	return bp_conn_send(c, BPROC_MSG_IMAGE_RESULT, 1, b, sizeof(b));
+}
+
+int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
+			   char reason[BPROC_REASON_BYTES])
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, error);
+	rd_zero(&r, 4);
+	bp_rd_str(&r, reason, BPROC_REASON_BYTES);
+	return bp_rd_end(&r);
+}
+
+int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo)
+{
+	uint8_t b[sizeof(struct bproc_msg_signal)];
+
+	bp_put_u32(b, pid);
+	bp_put_u32(b + 4, signo);
+	return bp_conn_send(c, BPROC_MSG_SIGNAL, 0, b, sizeof(b));
+}
+
+int bp_signal_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
+		     uint32_t *signo)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, pid);
+	bp_rd_u32(&r, signo);
+	if (!r.bad && (*signo < 1 || *signo > 64 || !*pid))
+		r.bad = true;
+	return bp_rd_end(&r);
+}
+
+int bp_send_io(struct bp_conn *c, unsigned int type, uint32_t pid,
+	       unsigned int fd, unsigned int flags, const void *data,
+	       uint32_t len)
+{
+	uint8_t b[sizeof(struct bproc_msg_io)];
+	uint8_t *buf;
+	int err;
+
+	if (type != BPROC_MSG_IO_DATA && type != BPROC_MSG_IO_EOF)
+		return -EINVAL;
+	if (type == BPROC_MSG_IO_EOF ? len != 0 : len == 0 || len > BP_IO_CHUNK)
+		return -EINVAL;
+	bp_put_u32(b, pid);
+	b[4] = fd & 0xff;
+	b[5] = fd >> 8;
+	b[6] = flags & 0xff;
+	b[7] = flags >> 8;
+	if (!len)
+		return bp_conn_send(c, type, 0, b, sizeof(b));
+	buf = malloc(sizeof(b) + len);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, b, sizeof(b));
+	memcpy(buf + sizeof(b), data, len);
+	err = bp_conn_send(c, type, 0, buf, sizeof(b) + len);
+	free(buf);
+	return err;
+}
+
+int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
+		 uint32_t *pid, unsigned int *fd, unsigned int *flags,
+		 const uint8_t **data, uint32_t *n)
+{
+	if (len < sizeof(struct bproc_msg_io))
+		return -EPROTO;
+	*pid = (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 |
+	       (uint32_t)d[3] << 24;
+	*fd = d[4] | d[5] << 8;
+	*flags = d[6] | d[7] << 8;
+	*data = d + sizeof(struct bproc_msg_io);
+	*n = len - sizeof(struct bproc_msg_io);
+	if (!*pid || *fd > 2 || *flags & ~BPROC_IO_REQUEUE)
+		return -EPROTO;
+	if (type == BPROC_MSG_IO_EOF ? *n != 0 : *n == 0)
+		return -EPROTO;
+	if (*flags && (*fd != 0 || type != BPROC_MSG_IO_DATA))
+		return -EPROTO;
+	return 0;
+}
+
+int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id)
+{
+	uint8_t b[sizeof(struct bproc_msg_io_mark)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u32(b, pid);
+	bp_put_u64(b + 8, move_id);
+	return bp_conn_send(c, BPROC_MSG_IO_MARK, 0, b, sizeof(b));
+}
+
+int bp_io_mark_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
+		      uint64_t *move_id)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, pid);
+	rd_zero(&r, 4);
+	bp_rd_u64(&r, move_id);
+	return bp_rd_end(&r);
+}
+
+int bp_send_exit(struct bp_conn *c, const struct bp_exit *e)
+{
+	uint8_t b[sizeof(struct bproc_msg_exit)];
+
+	bp_put_u32(b, e->pid);
+	bp_put_u32(b + 4, e->status);
+	put_str(b + 8, e->reason, sizeof(e->reason));
+	return bp_conn_send(c, BPROC_MSG_EXIT, 0, b, sizeof(b));
+}
+
+int bp_exit_decode(const uint8_t *d, uint32_t len, struct bp_exit *e)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, &e->pid);
+	bp_rd_u32(&r, &e->status);
+	bp_rd_str(&r, e->reason, sizeof(e->reason));
+	return bp_rd_end(&r);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The messages that move processes and carry their signals, IO and exits
+ * (include/bproc/proto.h, "Moving a process"), in host order, with one
+ * encoder and one bounds-checked decoder each.  Every decoder returns 0 or
+ * -EPROTO (wrong size, a string without its NUL, a reserved field not 0).
+ * Every bp_send_* queues the frame on an authenticated connection and
+ * returns what bp_conn_send returns.
+ */
+#ifndef BPROC_PROCMSG_H
+#define BPROC_PROCMSG_H
+
+#include <stdint.h>
+
+#include <bproc/proto.h>
+
+#include "conn.h"
+
+struct bp_move_order {
+	uint64_t move_id;
+	uint32_t pid, flags, dump_flags;
+	char dest[BPROC_NODE_NAME_MAX];
+	char dest_addr[48];
+};
+
+struct bp_move_result {
+	uint64_t move_id;
+	uint32_t pid, error;
+	uint64_t bytes, usec;
+	char reason[BPROC_REASON_BYTES];
+};
+
+struct bp_proc_report {
+	uint32_t pid, uid;
+	uint64_t rss_kb, utime_ms, stime_ms;
+	char state;
+	char comm[16];
+};
+
+struct bp_image_begin {
+	uint64_t move_id;
+	uint32_t pid, flags;
+	char origin[BPROC_NODE_NAME_MAX];
+};
+
+/* IMAGE_END and IMAGE_RESULT: bytes is 0 in a result. */
+struct bp_image_end {
+	uint64_t bytes;
+	uint32_t error;
+	char reason[BPROC_REASON_BYTES];
+};
+
+struct bp_exit {
+	uint32_t pid, status;
+	char reason[56];
+};
+
+int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m);
+int bp_move_order_decode(const uint8_t *d, uint32_t len,
+			 struct bp_move_order *m);
+
+int bp_send_move_armed(struct bp_conn *c, uint64_t move_id);
+int bp_move_armed_decode(const uint8_t *d, uint32_t len, uint64_t *move_id);
+
+int bp_send_move_result(struct bp_conn *c, const struct bp_move_result *m);
+int bp_move_result_decode(const uint8_t *d, uint32_t len,
+			  struct bp_move_result *m);
+
+int bp_send_proc_report(struct bp_conn *c, const struct bp_proc_report *p);
+int bp_proc_report_decode(const uint8_t *d, uint32_t len,
+			  struct bp_proc_report *p);
+
+/* IMAGE_* frames all go on stream 1 of their PEER connection. */
+int bp_send_image_begin(struct bp_conn *c, const struct bp_image_begin *b);
+int bp_image_begin_decode(const uint8_t *d, uint32_t len,
+			  struct bp_image_begin *b);
+int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e);
+int bp_image_end_decode(const uint8_t *d, uint32_t len,
+			struct bp_image_end *e);
+int bp_send_image_result(struct bp_conn *c, uint32_t error,
+			 const char *reason);
+int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
+			   char reason[BPROC_REASON_BYTES]);
+
+int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo);
+int bp_signal_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
+		     uint32_t *signo);
+
+/* IO_DATA with len bytes (1..BPROC_MAX_PAYLOAD - 8), or IO_EOF (no bytes). */
+int bp_send_io(struct bp_conn *c, unsigned int type, uint32_t pid,
+	       unsigned int fd, unsigned int flags, const void *data,
+	       uint32_t len);
+/* Most bytes one IO_DATA frame carries. */
+#define BP_IO_CHUNK (BPROC_MAX_PAYLOAD - sizeof(struct bproc_msg_io))
+/* On IO_DATA, data and n give the bytes (n >= 1); on IO_EOF n is 0. */
+int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
+		 uint32_t *pid, unsigned int *fd, unsigned int *flags,
+		 const uint8_t **data, uint32_t *n);
+
+int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id);
+int bp_io_mark_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
+		      uint64_t *move_id);
+
+int bp_send_exit(struct bp_conn *c, const struct bp_exit *e);
+int bp_exit_decode(const uint8_t *d, uint32_t len, struct bp_exit *e);
+
+#endif /* BPROC_PROCMSG_H */

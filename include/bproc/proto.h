@@ -168,18 +168,22 @@ struct bproc_msg_status {
  *  2. The source connects to the destination agent's listener (role PEER)
  *     and sends IMAGE_BEGIN, the image as IMAGE_DATA frames, and IMAGE_END
  *     (whose error, if not 0, aborts). All frames of one transfer carry
- *     stream = 1; one connection carries one transfer.
+ *     stream = 1; one connection carries one transfer. Before IMAGE_END,
+ *     once the dump is complete (the process is parked, so its output is
+ *     final), the source sends the master what output the old copy left
+ *     unforwarded (IO_DATA fds 1 and 2), then IO_MARK.
  *  3. The destination restores it (a node: a restorer forked with the pid in
- *     its namespace; the front end: the ghost restores itself) and answers
- *     IMAGE_RESULT: 0 once the process runs there, else an errno and why.
- *     An IMAGE_RESULT of 0 commits the move: the destination owns the
- *     process from then on. If the connection breaks before a result, or the
- *     result is an error, the source resumes the process where it was.
+ *     its namespace; the front end: the ghost restores itself, after the
+ *     IO_MARK has reached it and the output before it is written) and
+ *     answers IMAGE_RESULT: 0 once the process runs there, else an errno
+ *     and why. An IMAGE_RESULT of 0 commits the move: the destination owns
+ *     the process from then on. If the connection breaks before a result,
+ *     or the result is an error, the source resumes the process where it
+ *     was (a self-move's write then fails with the errno).
  *  4. On 0 the source ends its copy (a front-end process becomes a ghost; a
- *     node kills its parked copy), forwards what output and unread input
- *     the old copy left (IO_DATA, unread stdin with BPROC_IO_REQUEUE), sends
- *     IO_MARK, and then MOVE_RESULT. On failure it resumes the process and
- *     sends MOVE_RESULT with the errno (self-move: the write returns it).
+ *     node kills its parked copy), hands back the stdin bytes the old copy
+ *     never read (IO_DATA fd 0 with BPROC_IO_REQUEUE) and sends MOVE_RESULT
+ *     0. On failure it sends MOVE_RESULT with the errno and the reason.
  *
  * Signals, IO and exits of moved processes go through the master, which
  * knows where each process runs: SIGNAL from the front-end agent (a ghost's

@@ -6,6 +6,7 @@
  *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE|-
  *   bproc-ckpt restore [--kernel-only] FILE
  *   bproc-ckpt restore -            (the image streamed on stdin)
+ *   bproc-ckpt restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD
  *
  * dump: the process writes its image to FILE ("-": stdout, e.g. a pipe)
  * and goes on running (or is killed with --kill, once the image is complete
@@ -28,6 +29,19 @@
  * /dev/null. (If the vDSO's place is taken, this fails instead of
  * re-executing.)
  *
+ * restore --agent is how a node agent restores a process that moves in: it
+ * forks this program with the process's pid (in the node's pid namespace)
+ * and its stdin/stdout/stderr already in place, and hands it three
+ * descriptors: STRUCT_FD, the image's structure (everything up to the PAGES
+ * section header) in a seekable file such as a memfd, read here for the
+ * TASKENV work; IMAGE_FD, the whole image from its first byte, a pipe the
+ * agent feeds, read by the engine; NOTIFY_FD, a pipe back to the agent. On
+ * success the engine writes one byte 0x01 to NOTIFY_FD just before the
+ * program runs (BPROC_RESTORE_NOTIFY); a failure writes one line
+ * "E<errno> <what>: <why>" there instead, and nothing goes to the
+ * program's stderr. Since no stream has been read when the vDSO is placed,
+ * re-executing this program to move it stays possible.
+ *
  * restore --kernel-only hands the image to the engine as it is, with no
  * check and no TASKENV here (the vDSO is still moved when the MM section
  * reads well): the engine's own checks are then all that stands between a
@@ -38,6 +52,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -64,14 +79,24 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE|-\n"
-		"       bproc-ckpt restore [--kernel-only] FILE|-\n");
+		"       bproc-ckpt restore [--kernel-only] FILE|-\n"
+		"       bproc-ckpt restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD\n");
 	exit(2);
 }
+
+/* restore --agent: failures go to the agent, not to the program's stderr. */
+static int agent_notify = -1;
 
 static void fail(const char *what, int err, const char *reason)
 {
 	const char *name = strerrorname_np(err);
 
+	if (agent_notify >= 0) {
+		dprintf(agent_notify, "E%d %s: %s%s%s\n", err, what,
+			strerror(err), reason && reason[0] ? ": " : "",
+			reason ? reason : "");
+		exit(1);
+	}
 	fprintf(stderr, "bproc-ckpt: %s: %s (%s)%s%s\n", what, strerror(err),
 		name ? name : "?", reason && reason[0] ? ": " : "",
 		reason ? reason : "");
@@ -190,7 +215,39 @@ static int move_fd(int fd, int min)
 	return n;
 }
 
-static void apply_taskenv(const struct img *img, int keep1, int keep2)
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every descriptor from 3 up but the @n in @keep. */
+static void close_all_but(const int *keep, int n)
+{
+	int k[8], i, from = 3;
+
+	memcpy(k, keep, (size_t)n * sizeof(int));
+	qsort(k, (size_t)n, sizeof(int), cmp_int);
+	for (i = 0; i < n; i++) {
+		if (k[i] > from)
+			close_range((unsigned int)from, (unsigned int)k[i] - 1,
+				    0);
+		if (k[i] + 1 > from)
+			from = k[i] + 1;
+	}
+	close_range((unsigned int)from, ~0U, 0);
+}
+
+static bool is_kept(int fd, const int *keep, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fd == keep[i])
+			return true;
+	return false;
+}
+
+static void apply_taskenv(const struct img *img, const int *keep, int nkeep)
 {
 	uint64_t size, gsize;
 	const struct bproc_image_taskenv *e =
@@ -215,16 +272,7 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 		fail("restore", EINVAL, "bad working directory");
 
 	/* Descriptors: only ours, 0-2 and the image's, at the end. */
-	{
-		unsigned int lo = keep1 < keep2 ? keep1 : keep2,
-			     hi = keep1 < keep2 ? keep2 : keep1;
-
-		if (lo > 3)
-			close_range(3, lo - 1, 0);
-		if (hi > lo + 1)
-			close_range(lo + 1, hi - 1, 0);
-		close_range(hi + 1, ~0U, 0);
-	}
+	close_all_but(keep, nkeep);
 
 	for (i = 0; i < BPROC_IMAGE_NR_RLIMITS; i++) {
 		struct rlimit rl = { .rlim_cur = e->rlim[i].cur,
@@ -266,8 +314,7 @@ static void apply_taskenv(const struct img *img, int keep1, int keep2)
 		int fd;
 
 		snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
-		if (!path || f[i].fd < 3 || f[i].fd == keep1 ||
-		    f[i].fd == keep2)
+		if (!path || f[i].fd < 3 || is_kept(f[i].fd, keep, nkeep))
 			fail(what, EINVAL, "bad open file in the image");
 		fd = open(path, flags);
 		if (fd < 0)
@@ -446,19 +493,109 @@ static int stream_image(int in, struct img *img)
 	return p[0];
 }
 
+/* The lowest descriptor above every one the image's TASKENV opens. */
+static int image_fd_top(const struct img *img)
+{
+	const struct bproc_image_taskenv *e;
+	uint64_t size;
+	int top = 3;
+	uint32_t i;
+
+	e = img_get(img, BPROC_SEC_TASKENV, &size);
+	if (e && size >= sizeof(*e) && e->nr_files <= BPROC_IMAGE_MAX_FILES &&
+	    size >= sizeof(*e) + (uint64_t)e->nr_files *
+					 sizeof(struct bproc_image_file)) {
+		const struct bproc_image_file *f =
+			(const void *)((const char *)e + size -
+				       e->nr_files *
+					       sizeof(struct bproc_image_file));
+
+		for (i = 0; i < e->nr_files; i++)
+			if (f[i].fd >= top && f[i].fd < 65536)
+				top = f[i].fd + 1;
+	}
+	return top;
+}
+
+static const struct bproc_image_mm *image_mm(const struct img *img)
+{
+	const struct bproc_image_mm *m;
+	uint64_t size;
+
+	m = img_get(img, BPROC_SEC_MM, &size);
+	if (!m || size != sizeof(*m))
+		fail("restore", EINVAL, "no MM section");
+	return m;
+}
+
+static int parse_fd(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 3 || v > 65535)
+		usage();
+	return (int)v;
+}
+
+/* restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD: see the top comment. */
+static int cmd_restore_agent(char **argv, char **full_argv)
+{
+	struct bproc_restore_args args;
+	int dev, sfd, fd, nfd, top;
+	char err[256];
+	struct img img;
+
+	sfd = parse_fd(argv[0]);
+	fd = parse_fd(argv[1]);
+	nfd = parse_fd(argv[2]);
+	if (fcntl(nfd, F_GETFD) < 0)
+		usage();
+	agent_notify = nfd;
+	if (sfd == fd || sfd == nfd || fd == nfd)
+		fail("restore", EINVAL, "the three descriptors must differ");
+	dev = open_engine();
+	if (img_load(&img, sfd, 1, err, sizeof(err)))
+		fail("restore", EINVAL, err);
+	/* Before any descriptor moves: a re-exec keeps 3 to 5 as they are. */
+	place_vdso(image_mm(&img), full_argv);
+	top = image_fd_top(&img);
+	dev = move_fd(dev, top);
+	fd = move_fd(fd, top);
+	nfd = move_fd(nfd, top);
+	agent_notify = nfd;
+	{
+		int keep[3] = { dev, fd, nfd };
+
+		apply_taskenv(&img, keep, 3);
+	}
+	img_free(&img);
+
+	memset(&args, 0, sizeof(args));
+	args.fd = fd;
+	args.dev_fd = dev;
+	args.flags = BPROC_RESTORE_CLOSE_FDS | BPROC_RESTORE_NOTIFY;
+	args.notify_fd = nfd;
+	ioctl(dev, BPROC_IOC_RESTORE, &args);
+	/* Only a failure returns here. */
+	fail("restore", errno, args.reason);
+	return 1;
+}
+
 static int cmd_restore(int argc, char **argv, char **full_argv)
 {
 	struct bproc_restore_args args;
 	const struct bproc_image_mm *m;
-	const struct bproc_image_taskenv *e;
-	uint64_t size;
 	char err[256];
 	struct img img;
-	int dev, fd, top = 3;
-	uint32_t i;
+	int dev, fd, top;
 
 	if (argc == 2 && !strcmp(argv[0], "--kernel-only"))
 		return restore_kernel_only(argv[1], full_argv);
+	if (argc == 4 && !strcmp(argv[0], "--agent"))
+		return cmd_restore_agent(argv + 1, full_argv);
 	if (argc != 1)
 		usage();
 	dev = open_engine();
@@ -472,27 +609,17 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 		if (img_load(&img, fd, 0, err, sizeof(err)))
 			fail("restore", EINVAL, err);
 	}
-	m = img_get(&img, BPROC_SEC_MM, &size);
-	if (!m || size != sizeof(*m))
-		fail("restore", EINVAL, "no MM section");
-	e = img_get(&img, BPROC_SEC_TASKENV, &size);
-	if (e && size >= sizeof(*e) && e->nr_files <= BPROC_IMAGE_MAX_FILES &&
-	    size >= sizeof(*e) + (uint64_t)e->nr_files *
-					 sizeof(struct bproc_image_file)) {
-		const struct bproc_image_file *f =
-			(const void *)((const char *)e + size -
-				       e->nr_files *
-					       sizeof(struct bproc_image_file));
-
-		for (i = 0; i < e->nr_files; i++)
-			if (f[i].fd >= top && f[i].fd < 65536)
-				top = f[i].fd + 1;
-	}
+	m = image_mm(&img);
+	top = image_fd_top(&img);
 	/* Keep our two descriptors clear of the image's. */
 	dev = move_fd(dev, top);
 	fd = move_fd(fd, top);
 	place_vdso(m, full_argv);
-	apply_taskenv(&img, dev, fd);
+	{
+		int keep[2] = { dev, fd };
+
+		apply_taskenv(&img, keep, 2);
+	}
 	img_free(&img);
 
 	memset(&args, 0, sizeof(args));

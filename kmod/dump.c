@@ -428,9 +428,10 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 					     what);
 				return -EOPNOTSUPP;
 			}
-			if (inode == exe)
+			if (inode == exe) {
 				content = ctx->flags & BPROC_DUMP_EXEC;
-			else if (dump_file_in(libs, nr_libs, inode))
+				v->flags |= BPROC_VMA_EXE;
+			} else if (dump_file_in(libs, nr_libs, inode))
 				content = ctx->flags & BPROC_DUMP_LIBS;
 			else
 				content = ctx->flags & BPROC_DUMP_OTHER;

@@ -438,7 +438,8 @@ static int restore_check_vmas(struct restore_ctx *ctx)
 		pages = (v->end - v->start) >> PAGE_SHIFT;
 		if (v->prot & ~7U ||
 		    v->flags & ~(BPROC_VMA_SHARED | BPROC_VMA_GROWSDOWN |
-				 BPROC_VMA_MAYWRITE | BPROC_VMA_NORESERVE) ||
+				 BPROC_VMA_MAYWRITE | BPROC_VMA_NORESERVE |
+				 BPROC_VMA_EXE) ||
 		    v->pgoff > (ULONG_MAX >> PAGE_SHIFT) - pages)
 			return bad_image(ctx, "mapping %u: bad flags", i);
 		if (v->path != BPROC_IMAGE_NO_PATH && !path_ok(ctx, v->path))
@@ -1085,6 +1086,34 @@ static void restore_task(struct restore_ctx *ctx)
 	rseq_set_notify_resume(current);
 }
 
+/*
+ * /proc/PID/exe: the image's executable again, not the restorer's (a
+ * program such as busybox re-executes itself through it). As the kernel's
+ * replace_mm_exe_file() does, which is not exported: the exe file is kept
+ * from being written while it is one. Best effort: a file open for writing
+ * somewhere stays unnamed rather than failing the restore.
+ */
+static void restore_exe_file(struct restore_ctx *ctx)
+{
+	struct file *f = NULL, *old;
+	u32 i;
+
+	for (i = 0; i < ctx->nr_vmas; i++)
+		if (ctx->vmas[i].kind == BPROC_VMA_FILE &&
+		    ctx->vmas[i].flags & BPROC_VMA_EXE && ctx->files[i]) {
+			f = ctx->files[i];
+			break;
+		}
+	if (!f || deny_write_access(f))
+		return;
+	get_file(f);
+	old = xchg(&current->mm->exe_file, f);
+	if (old) {
+		allow_write_access(old);
+		fput(old);
+	}
+}
+
 /* After the point of no return. */
 static int restore_commit(struct restore_ctx *ctx,
 			  const struct bproc_restore_args *args)
@@ -1105,6 +1134,7 @@ static int restore_commit(struct restore_ctx *ctx,
 		current->fs->umask = ctx->env_umask & 0777;
 	}
 	restore_mm_layout(ctx);
+	restore_exe_file(ctx);
 	restore_signals(ctx, args->flags & BPROC_RESTORE_KEEP_PENDING);
 	restore_task(ctx);
 	ret = restore_registers(ctx);

@@ -25,7 +25,7 @@ CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
-           "dump-killed-gone"]
+           "dump-killed-gone", "agent-restore", "agent-restore-bad"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
          "roundtrip", "restore-files"]

@@ -157,6 +157,9 @@ enum bproc_image_vma_kind {
 #define BPROC_VMA_GROWSDOWN (1U << 1)
 #define BPROC_VMA_MAYWRITE (1U << 2) /* shared: the file was open for writing */
 #define BPROC_VMA_NORESERVE (1U << 3)
+/* A mapping of the process's executable: restore makes that file the
+ * process's /proc/PID/exe again (on a BPROC_VMA_FILE one). */
+#define BPROC_VMA_EXE (1U << 4)
 
 #define BPROC_PROT_READ 1
 #define BPROC_PROT_WRITE 2

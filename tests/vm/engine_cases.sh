@@ -86,6 +86,42 @@ if [[ " $groups " == *" special "* ]]; then
 	exec 7>&-
 	result dump-and-continue $st
 
+	# restore --agent (how a node agent restores): the engine tells the
+	# notify pipe "restored" (one byte 01); /proc/PID/exe is the image's
+	# executable again, so busybox re-executing itself runs its applets.
+	st=0
+	sh -c 'i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done' \
+		> "$W/ag1.out" 2>&1 &
+	orig=$!
+	sleep 0.5
+	bproc-ckpt dump --kill $orig "$W/agimg" || st=1
+	rm -f "$W/ag.n"; mkfifo "$W/ag.n"
+	od -An -tx1 < "$W/ag.n" > "$W/ag.notify" &
+	odpid=$!
+	bproc-ckpt restore --agent 3 4 5 3<"$W/agimg" 4<"$W/agimg" 5>"$W/ag.n" \
+		> "$W/ag2.out" 2>&1 &
+	rpid=$!
+	wait $odpid
+	[ "$(tr -d ' ' < "$W/ag.notify")" = 01 ] || { echo "notify: $(cat "$W/ag.notify")"; st=1; }
+	exe=$(readlink /proc/$rpid/exe)
+	[ "$exe" = /bin/busybox ] || { echo "exe is $exe"; st=1; }
+	sleep 0.5
+	kill $rpid
+	last=$(tail -1 "$W/ag1.out" | awk '{print $2}')
+	first=$(head -1 "$W/ag2.out")
+	[ "$first" = "tick $((last + 1))" ] || { echo "restored first line: $first after $last"; cat "$W/ag2.out"; st=1; }
+	grep -v '^tick' "$W/ag2.out" && { echo "stray output above"; st=1; }
+	result agent-restore $st
+
+	# A failure goes to the notify pipe as one line, not to the program's stderr.
+	st=0
+	head -c 3000 "$W/agimg" > "$W/agbad"
+	bproc-ckpt restore --agent 3 4 5 3<"$W/agimg" 4<"$W/agbad" 5>"$W/ag.err" \
+		> "$W/ag3.out" 2>&1 && st=1
+	grep -q '^E22 restore: Invalid argument: ' "$W/ag.err" || { cat "$W/ag.err"; st=1; }
+	[ -s "$W/ag3.out" ] && { cat "$W/ag3.out"; st=1; }
+	result agent-restore-bad $st
+
 	# A stopped process: dumped while stopped, stays stopped, then goes on.
 	st=0
 	start_victim regs busy || st=1

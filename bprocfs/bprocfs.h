@@ -12,6 +12,8 @@
  *   proctab.c  proctab_*: the process table: the cluster's processes and
  *                         the node each runs on
  *   procfiles.c procfiles_*: the process files /bproc/<node>/<pid>
+ *   route.c    route_*:   moves in flight; signals, IO and exits of moved
+ *                         processes between the agents
  *
  * Locking: the node table has one mutex (table_lock); the event log and
  * the process table each their own, never taken with table_lock held.  Network I/O never happens under either, and FUSE replies are sent
@@ -200,8 +202,11 @@ struct fuse_pollhandle;
 void *table_joined(const char *name, void *conn, int *slot, bool *unknown);
 /* table_status - a heartbeat from slot's agent on conn. */
 void table_status(int slot, void *conn, const struct bp_status *st);
-/* table_lost - conn of slot is gone, for reason. */
-void table_lost(int slot, void *conn, const char *reason);
+/*
+ * table_lost - conn of slot is gone, for reason.  Returns true when it was
+ * the node's connection (the node went down).
+ */
+bool table_lost(int slot, void *conn, const char *reason);
 /*
  * table_silent - connections of nodes silent longer than the timeout; the
  * caller closes each one (then calls table_lost).  Fills up to max.
@@ -239,6 +244,11 @@ int net_init(const struct bp_config *cfg);
 int net_start(void);
 void net_stop(void);
 void net_request_reload(void); /* async-signal-safe */
+void net_wake_orders(void); /* route_send_orders on the network thread */
+/* The network thread only: slot's agent connection, or NULL. */
+struct bp_conn *net_slot_conn(int slot);
+/* net_conn_sent - frames were queued on c: have them written out. */
+void net_conn_sent(struct bp_conn *c);
 
 /* ---- cluster.c ---- */
 void cluster_lookup(fuse_req_t req, const char *name);
@@ -264,12 +274,46 @@ void nodefs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		 struct fuse_pollhandle *ph);
 
 /* ---- move.c ---- */
+struct proc_info;
+
+#define MOVE_PENDING 1
 /*
  * move_request - handle "echo PID > /bproc/<dest>/move" from req's caller.
- * Returns 0 when the process runs on dest, or -errno; every failure is
- * recorded in events with its reason and counted in the metrics.
+ * Returns 0 when the process runs on dest, -errno, or MOVE_PENDING when
+ * the move has started and req will be answered when it ends (the caller
+ * must not answer it); every failure is recorded in events with its
+ * reason and counted in the metrics.
  */
 int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size);
+/* move_result_of - the metrics' result of a move that ended with err. */
+enum move_result move_result_of(int err);
+
+/* ---- route.c ---- */
+/*
+ * route_move_begin - register the move of p to dest_slot (its agent at
+ * dest_addr) and queue its order for the network thread; req is answered
+ * from there.  self: the writer is the process.  Returns 0, -EBUSY when
+ * p is already moving, or -ENOMEM.
+ */
+int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
+		     int dest_slot, const char *dest_name,
+		     const char *dest_addr, const char *src_name, bool self);
+/* route_moving - is pid moving (or still finishing one)? */
+bool route_moving(pid_t pid);
+uint64_t route_moves_in_flight(void);
+/* "EBUSY" for EBUSY, for events. */
+const char *route_errno_name(int err);
+/* The network thread: */
+void route_send_orders(void);
+/*
+ * route_frame - a moving or routing frame from slot's agent; returns 0, or
+ * -EPROTO when it is malformed.
+ */
+int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len);
+/* route_node_lost - slot's agent is gone: end its moves and processes. */
+void route_node_lost(int slot, const char *reason);
+/* route_shutdown - the master stops: answer every pending move, forget. */
+void route_shutdown(void);
 
 /* ---- proctab.c ---- */
 #define PROC_COMM_LEN 16
@@ -321,14 +365,17 @@ bool proctab_may_signal(uid_t uid, const struct proc_info *p);
 int proctab_signal(pid_t pid, uint64_t start, int sig, uid_t uid);
 
 /*
- * proctab_moved - record that pid (which started at start) now runs on
- * slot, at unix time now; slot 0 takes it back to the front end.  The
- * agent's reports then refresh it with proctab_report.  Returns 0 or
- * -ENOMEM.
+ * proctab_moved - record that process p (as it was when the move began)
+ * now runs on slot, at unix time now; slot 0 takes it back to the front
+ * end.  Its node's reports then refresh it with proctab_report.  Returns 0
+ * or -ENOMEM.
  */
-int proctab_moved(pid_t pid, uint64_t start, int slot, int64_t now);
-/* proctab_report - the node's latest view of a moved process. */
-void proctab_report(const struct proc_info *p);
+int proctab_moved(const struct proc_info *p, int slot, int64_t now);
+/*
+ * proctab_report - the node's latest view of moved process pid (which
+ * started at start): state, comm, uids, rss and times of r.
+ */
+void proctab_report(pid_t pid, uint64_t start, const struct proc_info *r);
 /* proctab_exited - a moved process is gone. */
 void proctab_exited(pid_t pid);
 void proctab_fini(void);

@@ -312,6 +312,10 @@ static void metrics_build(struct sbuf *b)
 	for (k = 0; k < MR_MAX; k++)
 		sb_printf(b, "bproc_moves_total{result=\"%s\"} %llu\n",
 			  result_names[k], (unsigned long long)ms.count[k]);
+	metric_head(b, "bproc_moves_in_flight", "gauge",
+		    "Moves started and not ended yet.");
+	sb_printf(b, "bproc_moves_in_flight %llu\n",
+		  (unsigned long long)route_moves_in_flight());
 	metric_head(b, "bproc_moved_bytes_total", "counter",
 		    "Bytes of process images sent by moves.");
 	sb_printf(b, "bproc_moved_bytes_total %llu\n",

@@ -61,7 +61,7 @@ static bool may_exec(fuse_req_t req, uid_t owner, gid_t group, mode_t mode)
 	return mode & 0001;
 }
 
-static enum move_result result_of(int err)
+enum move_result move_result_of(int err)
 {
 	switch (err) {
 	case 0:
@@ -87,30 +87,6 @@ static enum move_result result_of(int err)
 	}
 }
 
-static const char *errno_name(int err)
-{
-	switch (err) {
-	case EINVAL:
-		return "EINVAL";
-	case ESRCH:
-		return "ESRCH";
-	case EPERM:
-		return "EPERM";
-	case EACCES:
-		return "EACCES";
-	case EHOSTDOWN:
-		return "EHOSTDOWN";
-	case EBUSY:
-		return "EBUSY";
-	case EOPNOTSUPP:
-		return "EOPNOTSUPP";
-	case ECONNRESET:
-		return "ECONNRESET";
-	default:
-		return "EIO";
-	}
-}
-
 /* One events line and one count for a move that did not happen. */
 static int refuse(const char *what, const char *dest, int err, const char *fmt,
 		  ...) __attribute__((format(printf, 4, 5)));
@@ -124,32 +100,19 @@ static int refuse(const char *what, const char *dest, int err, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	events_add("move %s to %s failed: %s: %s", what, dest, errno_name(-err),
-		   reason);
+	events_add("move %s to %s failed: %s: %s", what, dest,
+		   route_errno_name(-err), reason);
 	pthread_mutex_lock(&table_lock);
-	table_moves.count[result_of(err)]++;
+	table_moves.count[move_result_of(err)]++;
 	pthread_mutex_unlock(&table_lock);
 	return err;
-}
-
-/*
- * move_start - the seam where a checked move begins: send the move order
- * to the source node's agent and wait for the image to be restored on
- * dest.  The migration engine does not exist in this version, so even two
- * nodes that report an engine cannot move processes yet.
- */
-static int move_start(pid_t pid, const char *src, const char *dest)
-{
-	(void)pid;
-	(void)src;
-	(void)dest;
-	return -EOPNOTSUPP;
 }
 
 int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	char dest[16], src[16], what[32], engine[64], src_engine[64];
+	char dest_addr[BP_ADDR_STRLEN];
 	bool dest_engine, have_src_engine, src_up;
 	enum node_state state;
 	struct proc_info proc;
@@ -167,6 +130,7 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 		return -ENOENT;
 	}
 	snprintf(dest, sizeof(dest), "%s", n->name);
+	snprintf(dest_addr, sizeof(dest_addr), "%s", n->addr_str);
 	owner = n->uid;
 	group = n->gid;
 	mode = n->mode;
@@ -195,6 +159,8 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	if (state != NODE_UP)
 		return refuse(what, dest, -EHOSTDOWN, "%s is %s", dest,
 			      node_state_name(state));
+	if (route_moving(pid))
+		return refuse(what, dest, -EBUSY, "it is already moving");
 	if (dest_slot == proc.slot) {
 		events_add("move %s to %s done: already there", what, dest);
 		pthread_mutex_lock(&table_lock);
@@ -219,10 +185,15 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 		return refuse(what, dest, -EOPNOTSUPP,
 			      "%s has no migration engine: %s", src,
 			      src_up ? src_engine : "its agent is not up");
-	events_add("move %s to %s started", what, dest);
-	err = move_start(pid, src, dest);
+	/*
+	 * The write is answered later, from the network thread: the request
+	 * stays pending meanwhile and holds no thread and no lock.
+	 */
+	err = route_move_begin(req, size, &proc, dest_slot, dest, dest_addr,
+			       src, ctx->pid == pid);
+	if (err == -EBUSY)
+		return refuse(what, dest, err, "it is already moving");
 	if (err)
-		return refuse(what, dest, err,
-			      "this version has no migration engine");
-	return 0;
+		return refuse(what, dest, err, "%s", strerror(-err));
+	return MOVE_PENDING;
 }

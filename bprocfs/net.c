@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@
 #define SILENT_BATCH 256
 #define COALESCE_NS (20 * 1000 * 1000)
 
-enum { WAKE_RELOAD = 1, WAKE_STOP = 2 };
+enum { WAKE_RELOAD = 1, WAKE_STOP = 2, WAKE_ORDERS = 4 };
 
 struct net_conn {
 	struct bp_conn c;
@@ -50,7 +51,7 @@ static struct {
 	int epfd, listen_fd, timer_fd, wake_fd;
 	pthread_t thread;
 	bool running;
-	volatile sig_atomic_t wake_bits;
+	int wake_bits; /* atomic: set by other threads and SIGHUP */
 	struct net_conn *conns; /* all connections */
 	struct net_conn *dead; /* closed this round, freed after it */
 	size_t nr_pending;
@@ -134,15 +135,18 @@ static void conn_update_events(struct net_conn *nc)
 	nc->want_out = want;
 }
 
-/* Close nc; if it belonged to a node, the node goes down for reason. */
+/*
+ * Close nc; if it belonged to a node, the node goes down for reason, and
+ * the moves and processes that depended on its agent with it.
+ */
 static void conn_close(struct net_conn *nc, const char *reason)
 {
 	if (nc->closing)
 		return;
 	if (nc->c.state != BP_CONN_READY)
 		net.nr_pending--;
-	if (nc->slot >= 0)
-		table_lost(nc->slot, nc, reason);
+	if (nc->slot >= 0 && table_lost(nc->slot, nc, reason))
+		route_node_lost(nc->slot, reason);
 	epoll_ctl(net.epfd, EPOLL_CTL_DEL, nc->c.fd, NULL);
 	if (nc->prev)
 		nc->prev->next = nc->next;
@@ -321,6 +325,20 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		pr_info("%s (%s) leaves: %s", nc->c.desc, nc->c.peer_node,
 			text);
 		return -ESHUTDOWN;
+	case BPROC_MSG_MOVE_ARMED:
+	case BPROC_MSG_MOVE_RESULT:
+	case BPROC_MSG_PROC_REPORT:
+	case BPROC_MSG_SIGNAL:
+	case BPROC_MSG_IO_DATA:
+	case BPROC_MSG_IO_EOF:
+	case BPROC_MSG_IO_MARK:
+	case BPROC_MSG_EXIT:
+		if (nc->slot < 0) {
+			pr_warn("%s: %s from a peer that is no agent",
+				nc->c.desc, bp_msg_name(type));
+			return -EPROTO;
+		}
+		return route_frame(nc->slot, type, data, len);
 	default:
 		pr_warn("%s: %s not expected by the master", nc->c.desc,
 			bp_msg_name(type));
@@ -438,9 +456,12 @@ static void reload(void)
 		pr_warn("the master address changes only on restart");
 	table_reconfigure(&cfg, drop_conn, &d);
 	for (i = 0; i < d.n; i++) {
+		int slot = d.v[i]->slot;
+
 		d.v[i]->slot = -1; /* already marked down */
 		conn_bye(d.v[i], BPROC_BYE_REMOVED,
 			 "node removed from the config", NULL);
+		route_node_lost(slot, "removed from the config");
 	}
 	free(d.v);
 	net.cfg.heartbeat_ms = cfg.heartbeat_ms;
@@ -481,12 +502,20 @@ static void *net_thread(void *arg)
 				if (read(net.wake_fd, &v, sizeof(v)) < 0) {
 					/* nothing to read */
 				}
-				if (net.wake_bits & WAKE_STOP)
+				if (__atomic_load_n(&net.wake_bits,
+						    __ATOMIC_SEQ_CST) &
+				    WAKE_STOP)
 					goto out;
-				if (net.wake_bits & WAKE_RELOAD) {
-					net.wake_bits &= ~WAKE_RELOAD;
+				if (__atomic_fetch_and(&net.wake_bits,
+						       ~WAKE_RELOAD,
+						       __ATOMIC_SEQ_CST) &
+				    WAKE_RELOAD)
 					reload();
-				}
+				if (__atomic_fetch_and(&net.wake_bits,
+						       ~WAKE_ORDERS,
+						       __ATOMIC_SEQ_CST) &
+				    WAKE_ORDERS)
+					route_send_orders();
 			} else {
 				conn_event(p, evs[i].events);
 			}
@@ -505,6 +534,7 @@ static void *net_thread(void *arg)
 		}
 	}
 out:
+	route_shutdown();
 	while (net.conns) {
 		net.conns->slot = -1;
 		conn_bye(net.conns, BPROC_BYE_SHUTDOWN, "master stopping",
@@ -536,7 +566,7 @@ static void wake(int bit)
 {
 	uint64_t one = 1;
 
-	net.wake_bits |= bit;
+	__atomic_fetch_or(&net.wake_bits, bit, __ATOMIC_SEQ_CST);
 	if (write(net.wake_fd, &one, sizeof(one)) < 0) {
 		/* counter full: a wake-up is pending anyway */
 	}
@@ -545,6 +575,41 @@ static void wake(int bit)
 void net_request_reload(void)
 {
 	wake(WAKE_RELOAD);
+}
+
+void net_wake_orders(void)
+{
+	wake(WAKE_ORDERS);
+}
+
+struct bp_conn *net_slot_conn(int slot)
+{
+	struct net_conn *nc = NULL;
+	struct node *n;
+
+	pthread_mutex_lock(&table_lock);
+	n = table_find_slot(slot);
+	if (n)
+		nc = n->conn;
+	pthread_mutex_unlock(&table_lock);
+	return nc && !nc->closing ? &nc->c : NULL;
+}
+
+/*
+ * Write out right away what was queued on a connection, which may not be
+ * the one being read.  A failure is not handled here (the caller may be in
+ * the middle of routing): epoll reports the broken socket as an error
+ * event, and conn_event closes it then.
+ */
+void net_conn_sent(struct bp_conn *c)
+{
+	struct net_conn *nc =
+		(struct net_conn *)((char *)c - offsetof(struct net_conn, c));
+
+	if (nc->closing)
+		return;
+	bp_conn_flush(c);
+	conn_update_events(nc);
 }
 
 void net_stop(void)

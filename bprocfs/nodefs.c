@@ -352,6 +352,8 @@ void nodefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		return;
 	}
 	err = move_request(req, ino_slot(ino), buf, size);
+	if (err == MOVE_PENDING)
+		return; /* answered when the move gets that far */
 	if (err)
 		fuse_reply_err(req, -err);
 	else

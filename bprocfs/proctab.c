@@ -375,15 +375,16 @@ bool proctab_may_signal(uid_t uid, const struct proc_info *p)
 }
 
 /*
- * remote_signal - the seam where a signal for a process that runs on
- * another node goes to that node's agent.  Moves do not exist in this
- * version, so nothing runs elsewhere yet.
+ * remote_signal - a process that runs on another node is signalled through
+ * its ghost: the ghost holds its pid on the front end, the front end's
+ * agent reports the signal and the master forwards it to the node.  The
+ * ghost keeps the pid while the process is away, so it cannot be reused.
  */
 static int remote_signal(const struct proc_info *p, int sig)
 {
-	(void)p;
-	(void)sig;
-	return -EOPNOTSUPP;
+	if (kill(p->pid, sig) == 0)
+		return 0;
+	return errno == EPERM ? -EPERM : -ESRCH;
 }
 
 int proctab_signal(pid_t pid, uint64_t start, int sig, uid_t uid)
@@ -434,58 +435,56 @@ int proctab_signal(pid_t pid, uint64_t start, int sig, uid_t uid)
 	return err;
 }
 
-int proctab_moved(pid_t pid, uint64_t start, int slot, int64_t now)
+int proctab_moved(const struct proc_info *p, int slot, int64_t now)
 {
-	struct proc_info *m, *p;
+	struct proc_info *m, *grown;
+	unsigned int moves = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&proctab_lock);
-	m = moved_find(pid);
-	if (m && m->start != start) {
-		/* an old process that had this pid */
-		memset(m, 0, sizeof(*m));
-		m->pid = pid;
-	}
+	m = moved_find(p->pid);
+	if (m && m->start == p->start)
+		moves = m->moves;
 	if (!m) {
 		if (nr_moved == moved_cap) {
 			size_t cap = moved_cap ? moved_cap * 2 : 64;
 
-			p = realloc(moved, cap * sizeof(*moved));
-			if (!p) {
+			grown = realloc(moved, cap * sizeof(*moved));
+			if (!grown) {
 				err = -ENOMEM;
 				goto out_unlock;
 			}
-			moved = p;
+			moved = grown;
 			moved_cap = cap;
 		}
 		m = &moved[nr_moved++];
-		memset(m, 0, sizeof(*m));
-		m->pid = pid;
 	}
-	m->start = start;
+	/* what it was when it left, until its new node reports */
+	*m = *p;
 	m->slot = slot;
-	m->moves++;
+	m->moves = moves + 1;
 	m->moved_at = now;
 out_unlock:
 	pthread_mutex_unlock(&proctab_lock);
 	return err;
 }
 
-void proctab_report(const struct proc_info *p)
+void proctab_report(pid_t pid, uint64_t start, const struct proc_info *r)
 {
 	struct proc_info *m;
 
 	pthread_mutex_lock(&proctab_lock);
-	m = moved_find(p->pid);
-	if (m && m->start == p->start && m->slot != 0) {
-		int slot = m->slot;
-		unsigned int moves = m->moves;
-		int64_t moved_at = m->moved_at;
-
-		*m = *p;
-		m->slot = slot;
-		m->moves = moves;
-		m->moved_at = moved_at;
+	m = moved_find(pid);
+	if (m && m->start == start && m->slot != 0) {
+		m->state = r->state;
+		memcpy(m->comm, r->comm, sizeof(m->comm));
+		m->comm[sizeof(m->comm) - 1] = '\0';
+		m->ruid = r->ruid;
+		m->euid = r->euid;
+		m->suid = r->suid;
+		m->rss_kb = r->rss_kb;
+		m->utime_ms = r->utime_ms;
+		m->stime_ms = r->stime_ms;
 	}
 	pthread_mutex_unlock(&proctab_lock);
 }

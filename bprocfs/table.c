@@ -427,18 +427,21 @@ void table_status(int slot, void *conn, const struct bp_status *st)
 	table_flush_notify();
 }
 
-void table_lost(int slot, void *conn, const char *reason)
+bool table_lost(int slot, void *conn, const char *reason)
 {
 	struct node *n;
+	bool lost = false;
 
 	pthread_mutex_lock(&table_lock);
 	n = table_find_slot(slot);
 	if (n && n->conn == conn) {
 		n->conn = NULL;
 		set_state(n, NODE_DOWN, reason);
+		lost = true;
 	}
 	pthread_mutex_unlock(&table_lock);
 	table_flush_notify();
+	return lost;
 }
 
 size_t table_silent(int64_t now_ms, void **conns, int *slots, size_t max)

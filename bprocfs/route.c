@@ -630,8 +630,8 @@ static void exited(struct rproc *rp, const struct bp_exit *e, int slot)
 	send_exit(e);
 	proctab_exited(rp->pid);
 	if (e->reason[0])
-		events_add("pid %d (%s) %s on %s: %s", rp->pid, rp->info.comm,
-			   how, name, e->reason);
+		events_add("pid %d (%s) exited on %s: %s (%s)", rp->pid,
+			   rp->info.comm, name, how, e->reason);
 	else
 		events_add("pid %d (%s) exited on %s: %s", rp->pid,
 			   rp->info.comm, name, how);

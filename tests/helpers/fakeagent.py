@@ -1,0 +1,178 @@
+"""A node agent played by the test: it joins the master, heartbeats with a
+migration engine, and lets the test read what the master sends it and send
+anything back (move results, signals, IO, exits). The master's side of
+moving and routing can so be checked without any engine or real agent."""
+
+import queue
+import struct
+import threading
+import time
+
+from helpers import proto
+
+MOVE_ORDER, MOVE_RESULT, MOVE_ARMED, PROC_REPORT = 32, 33, 34, 35
+SIGNAL, IO_DATA, IO_EOF, IO_MARK, EXIT = 64, 80, 81, 82, 96
+MOVE_SELF = 1
+IO_REQUEUE = 1
+
+ORDER = struct.Struct("<QIIII16s48s")
+RESULT = struct.Struct("<QIIQQ128s")
+REPORT = struct.Struct("<IIQQQc7s16s")
+SIG = struct.Struct("<II")
+IO = struct.Struct("<IHH")
+MARK = struct.Struct("<IIQ")
+EXITMSG = struct.Struct("<II56s")
+
+
+def cstr(b):
+    return b.split(b"\0", 1)[0].decode()
+
+
+def decode(type_, payload):
+    """A received frame as (type, dict)."""
+    if type_ == MOVE_ORDER:
+        mid, pid, flags, dump, _, dest, addr = ORDER.unpack(payload)
+        return {"move_id": mid, "pid": pid, "flags": flags,
+                "dump_flags": dump, "dest": cstr(dest),
+                "dest_addr": cstr(addr)}
+    if type_ == SIGNAL:
+        pid, sig = SIG.unpack(payload)
+        return {"pid": pid, "signo": sig}
+    if type_ in (IO_DATA, IO_EOF):
+        pid, fd, flags = IO.unpack(payload[:IO.size])
+        return {"pid": pid, "fd": fd, "flags": flags,
+                "data": payload[IO.size:]}
+    if type_ == IO_MARK:
+        pid, _, mid = MARK.unpack(payload)
+        return {"pid": pid, "move_id": mid}
+    if type_ == EXIT:
+        pid, status, reason = EXITMSG.unpack(payload)
+        return {"pid": pid, "status": status, "reason": cstr(reason)}
+    return {"raw": payload}
+
+
+class FakeAgent:
+    """node: "master" or a node number. Frames other than STATUS_ACK and
+    PONG are queued for expect()."""
+
+    def __init__(self, cluster, node, engine=True):
+        self.name = "master" if node == "master" else "node%d" % node
+        self.peer = proto.Peer(cluster.master_addr, cluster.key,
+                               role=proto.ROLE_AGENT, node=self.name)
+        self.peer.handshake()
+        self.frames = queue.Queue()
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.engine = engine
+        self.interval = cluster.heartbeat
+        self.heartbeat()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.beater = threading.Thread(target=self._beat, daemon=True)
+        self.beater.start()
+
+    def heartbeat(self):
+        flags = proto.STATUS_ENGINE if self.engine else 0
+        self.send(proto.STATUS, proto.status_payload(
+            flags=flags, engine="bproc 1.2 (fake)" if self.engine else
+            "none (fake)"))
+
+    def _beat(self):
+        while not self.closed.wait(self.interval):
+            try:
+                self.heartbeat()
+            except OSError:
+                return
+
+    def _read(self):
+        try:
+            while True:
+                t, payload = self.peer.recv_frame()
+                if t in (proto.STATUS_ACK, proto.PONG):
+                    continue
+                self.frames.put((t, decode(t, payload)))
+        except (proto.Closed, OSError, AssertionError):
+            self.closed.set()
+
+    def send(self, type_, payload=b""):
+        with self.lock:
+            self.peer.send(type_, payload)
+
+    def close(self):
+        self.closed.set()
+        self.peer.close()
+
+    def expect(self, type_, timeout=5.0):
+        """The next frame the master sent, which must be of type_."""
+        t, msg = self.frames.get(timeout=timeout)
+        assert t == type_, "expected %s, got %s %r" % (
+            proto_name(type_), proto_name(t), msg)
+        return msg
+
+    def expect_nothing(self, wait=0.3):
+        try:
+            t, msg = self.frames.get(timeout=wait)
+        except queue.Empty:
+            return
+        raise AssertionError("unexpected %s %r" % (proto_name(t), msg))
+
+    # -- what an agent says --
+
+    def armed(self, move_id):
+        self.send(MOVE_ARMED, struct.pack("<Q", move_id))
+
+    def result(self, move_id, pid, error=0, nbytes=0, usec=0, reason=""):
+        self.send(MOVE_RESULT, RESULT.pack(move_id, pid, error, nbytes, usec,
+                                           reason.encode()))
+
+    def report(self, pid, uid=0, rss_kb=0, utime_ms=0, stime_ms=0,
+               state=b"S", comm="proc"):
+        self.send(PROC_REPORT, REPORT.pack(pid, uid, rss_kb, utime_ms,
+                                           stime_ms, state, b"\0" * 7,
+                                           comm.encode()))
+
+    def signal(self, pid, signo):
+        self.send(SIGNAL, SIG.pack(pid, signo))
+
+    def io(self, pid, fd, data=None, flags=0):
+        """IO_DATA with data, or IO_EOF when data is None."""
+        if data is None:
+            self.send(IO_EOF, IO.pack(pid, fd, flags))
+        else:
+            self.send(IO_DATA, IO.pack(pid, fd, flags) + data)
+
+    def mark(self, pid, move_id):
+        self.send(IO_MARK, MARK.pack(pid, 0, move_id))
+
+    def exit(self, pid, status, reason=""):
+        self.send(EXIT, EXITMSG.pack(pid, status, reason.encode()))
+
+
+def proto_name(t):
+    names = {MOVE_ORDER: "MOVE_ORDER", MOVE_RESULT: "MOVE_RESULT",
+             MOVE_ARMED: "MOVE_ARMED", PROC_REPORT: "PROC_REPORT",
+             SIGNAL: "SIGNAL", IO_DATA: "IO_DATA", IO_EOF: "IO_EOF",
+             IO_MARK: "IO_MARK", EXIT: "EXIT", proto.BYE: "BYE"}
+    return names.get(t, str(t))
+
+
+def fake_cluster(make_cluster, nodes=(1, 2), **kw):
+    """A master with fake agents for the front end and nodes: (cluster,
+    {node: FakeAgent}), every node up."""
+    c = make_cluster(start=False, master_agent=False, nodes=list(nodes),
+                     **kw)
+    c.start_fs()
+    agents = {}
+    for n in ["master"] + list(nodes):
+        agents[n] = FakeAgent(c, n)
+    for n in ["master"] + list(nodes):
+        c.wait_state(n, "up")
+    return c, agents
+
+
+def wait_for(pred, timeout=5.0, what="condition"):
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.02)

@@ -1,0 +1,347 @@
+"""The master's side of moving processes, with agents played by the test
+(helpers/fakeagent.py): the move order, the write answered only when the
+move ends (or, for a self-move, once it is armed), EBUSY, results in events
+and metrics, and the routing of signals, IO and exits of moved processes
+between the agents, held in order while they move."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from helpers.fakeagent import (EXIT, IO_DATA, IO_EOF, IO_MARK, IO_REQUEUE,
+                               MOVE_ORDER, MOVE_SELF, SIGNAL, fake_cluster,
+                               wait_for)
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Writer(threading.Thread):
+    """echo PID > /bproc/NODE/move in the background: result is the byte
+    count or -errno."""
+
+    def __init__(self, cluster, node, pid):
+        super().__init__(daemon=True)
+        self.path = cluster.path(cluster.dirname(node), "move")
+        self.data = ("%d\n" % pid).encode()
+        self.result = None
+        self.start()
+
+    def run(self):
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            self.result = os.write(fd, self.data)
+        except OSError as e:
+            self.result = -e.errno
+        finally:
+            os.close(fd)
+
+    def done(self, timeout=5.0):
+        self.join(timeout)
+        assert not self.is_alive(), "the write was not answered"
+        return self.result
+
+
+@pytest.fixture
+def fakes(make_cluster):
+    c, agents = fake_cluster(make_cluster)
+    yield c, agents
+    for a in agents.values():
+        a.close()
+
+
+@pytest.fixture
+def sleeper():
+    p = subprocess.Popen(["sleep", "60"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+def metric(cluster, line_start):
+    for line in cluster.read("metrics").splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.split()[-1])
+    raise AssertionError("no metric " + line_start)
+
+
+def move_away(c, agents, pid, node=1, nbytes=1000):
+    """Move pid from the front end to node through the fake agents."""
+    w = Writer(c, node, pid)
+    order = agents["master"].expect(MOVE_ORDER)
+    agents["master"].result(order["move_id"], pid, nbytes=nbytes)
+    assert w.done() == len(w.data)
+    return order
+
+
+def test_order_then_answer_on_result(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    w = Writer(c, 1, pid)
+    order = agents["master"].expect(MOVE_ORDER)
+    assert order["pid"] == pid
+    assert order["flags"] == 0 and order["dump_flags"] == 0
+    assert order["dest"] == "node1"
+    assert order["dest_addr"] == "%s:%d" % c.node_addr(1)
+    # pending: not answered, and reads do not wait for it
+    w.join(0.3)
+    assert w.is_alive()
+    assert "node1" in c.read("status")
+    assert metric(c, "bproc_moves_in_flight") == 1
+    assert os.path.exists(c.path("master", str(pid)))
+    agents["master"].result(order["move_id"], pid, nbytes=4096, usec=1500)
+    assert w.done() == len(w.data)
+    # listed under the node it runs on, not under master
+    assert str(pid) in os.listdir(c.path("node1"))
+    assert str(pid) not in os.listdir(c.path("master"))
+    assert not os.path.exists(c.path("master", str(pid)))
+    info = c.read("node1", str(pid))
+    assert "node node1\n" in info and "moves 1\n" in info
+    assert "comm sleep\n" in info
+    ev = c.events()
+    assert "move pid %d (sleep) master -> node1 started" % pid in ev
+    assert "move pid %d (sleep) master -> node1 done (4096 bytes" % pid in ev
+    assert metric(c, 'bproc_moves_total{result="ok"}') == 1
+    assert metric(c, "bproc_moved_bytes_total") == 4096
+    assert metric(c, "bproc_move_duration_seconds_count") == 1
+    assert metric(c, "bproc_moves_in_flight") == 0
+
+
+def test_ebusy_then_failure_keeps_it_home(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    w = Writer(c, 1, pid)
+    order = agents["master"].expect(MOVE_ORDER)
+    second = Writer(c, 2, pid)
+    assert second.done() == -errno.EBUSY
+    assert "move pid %d to node2 failed: EBUSY" % pid in c.events()
+    agents["master"].result(order["move_id"], pid, error=errno.ENOMEM,
+                            reason="no memory for the image")
+    assert w.done() == -errno.ENOMEM
+    assert ("move pid %d (sleep) master -> node1 failed: ENOMEM: no memory "
+            "for the image" % pid) in c.events()
+    assert os.path.exists(c.path("master", str(pid)))
+    assert metric(c, 'bproc_moves_total{result="ebusy"}') == 1
+    assert metric(c, 'bproc_moves_total{result="eio"}') == 1
+    # it can move again
+    move_away(c, agents, pid)
+    assert os.path.exists(c.path("node1", str(pid)))
+
+
+def test_result_from_wrong_agent_or_move_is_ignored(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    w = Writer(c, 1, pid)
+    order = agents["master"].expect(MOVE_ORDER)
+    agents[2].result(order["move_id"], pid)
+    agents["master"].result(order["move_id"] + 100, pid)
+    w.join(0.3)
+    assert w.is_alive()
+    agents["master"].result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+
+
+def test_self_move_answered_when_armed(fakes):
+    c, agents = fakes
+    code = ("import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_WRONLY)\n"
+            "n = os.write(fd, b'%d' % os.getpid())\n"
+            "print(n, flush=True)\n"
+            "sys.stdin.read()\n")
+    p = subprocess.Popen([sys.executable, "-c", code,
+                          c.path("node1", "move")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        order = agents["master"].expect(MOVE_ORDER)
+        assert order["pid"] == p.pid and order["flags"] == MOVE_SELF
+        agents["master"].armed(order["move_id"])
+        assert p.stdout.readline().strip() == str(len(str(p.pid))).encode()
+        assert metric(c, "bproc_moves_in_flight") == 1
+        agents["master"].result(order["move_id"], p.pid, nbytes=10)
+        wait_for(lambda: os.path.exists(c.path("node1", str(p.pid))),
+                 what="the process under node1")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_routing_of_a_moved_process(fakes, sleeper):
+    c, agents = fakes
+    fe, n1 = agents["master"], agents[1]
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    # output of the host to the front end, in order
+    n1.io(pid, 1, b"hello ")
+    n1.io(pid, 2, b"oops")
+    n1.io(pid, 1, b"world")
+    assert fe.expect(IO_DATA) == {"pid": pid, "fd": 1, "flags": 0,
+                                  "data": b"hello "}
+    assert fe.expect(IO_DATA)["data"] == b"oops"
+    assert fe.expect(IO_DATA)["data"] == b"world"
+    # a ghost's signal and stdin to the host
+    fe.signal(pid, 15)
+    assert n1.expect(SIGNAL) == {"pid": pid, "signo": 15}
+    fe.io(pid, 0, b"input")
+    fe.io(pid, 0)
+    assert n1.expect(IO_DATA)["data"] == b"input"
+    assert n1.expect(IO_EOF)["fd"] == 0
+    # the host's reports show in its process file
+    n1.report(pid, uid=0, rss_kb=1234, utime_ms=50, comm="sleep")
+    wait_for(lambda: "rss_kb 1234\n" in c.read("node1", str(pid)),
+             what="the report")
+    # output from an agent that is not the host goes nowhere
+    agents[2].io(pid, 1, b"stray")
+    agents[2].exit(pid, 0)
+    fe.expect_nothing()
+    # the exit goes to the front end and ends the entry
+    n1.exit(pid, 3 << 8)
+    e = fe.expect(EXIT)
+    assert e["pid"] == pid and e["status"] == 3 << 8
+    assert "pid %d (sleep) exited on node1: status 3" % pid in c.events()
+    wait_for(lambda: not os.path.exists(c.path("node1", str(pid))),
+             what="the process file to go")
+
+
+def test_killed_by_signal_event(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    agents[1].exit(pid, signal.SIGTERM)
+    assert agents["master"].expect(EXIT)["status"] == signal.SIGTERM
+    assert "pid %d (sleep) exited on node1: killed by SIGTERM" % pid in c.events()
+
+
+def test_node_to_node_holds_until_mark(fakes, sleeper):
+    c, agents = fakes
+    fe, n1, n2 = agents["master"], agents[1], agents[2]
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    fe.io(pid, 0, b"early")
+    assert n1.expect(IO_DATA)["data"] == b"early"
+    w = Writer(c, 2, pid)
+    order = n1.expect(MOVE_ORDER)
+    assert order["dest"] == "node2"
+    # while it moves: signals and stdin held, the new host's output held
+    fe.signal(pid, 10)
+    fe.io(pid, 0, b"later")
+    n2.io(pid, 1, b"new-1 ")
+    n1.io(pid, 1, b"old ")
+    assert fe.expect(IO_DATA)["data"] == b"old "
+    fe.expect_nothing()
+    n1.expect_nothing(0.1)
+    n2.expect_nothing(0.1)
+    n1.mark(pid, order["move_id"])
+    assert fe.expect(IO_DATA)["data"] == b"new-1 "
+    n2.io(pid, 1, b"new-2")
+    assert fe.expect(IO_DATA)["data"] == b"new-2"
+    # the old host hands back what it never delivered, then the result
+    n1.io(pid, 0, b"early", flags=IO_REQUEUE)
+    n1.result(order["move_id"], pid, nbytes=77)
+    assert w.done() == len(w.data)
+    assert n2.expect(SIGNAL)["signo"] == 10
+    assert n2.expect(IO_DATA)["data"] == b"early"
+    assert n2.expect(IO_DATA)["data"] == b"later"
+    assert os.path.exists(c.path("node2", str(pid)))
+    assert not os.path.exists(c.path("node1", str(pid)))
+    assert "move pid %d (sleep) node1 -> node2 done (77 bytes" % pid in \
+        c.events()
+    # the old host is no host any more
+    n1.io(pid, 1, b"ghost output")
+    fe.expect_nothing()
+    # stdin EOF is remembered for the next host
+    fe.io(pid, 0)
+    assert n2.expect(IO_EOF)["fd"] == 0
+    w = Writer(c, 1, pid)
+    order = n2.expect(MOVE_ORDER)
+    n2.mark(pid, order["move_id"])
+    n2.result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+    assert n1.expect(IO_EOF)["fd"] == 0
+
+
+def test_failed_node_move_delivers_to_source(fakes, sleeper):
+    c, agents = fakes
+    fe, n1, n2 = agents["master"], agents[1], agents[2]
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    w = Writer(c, 2, pid)
+    order = n1.expect(MOVE_ORDER)
+    fe.signal(pid, 2)
+    n2.io(pid, 1, b"never")
+    n1.result(order["move_id"], pid, error=errno.EIO, reason="restore failed")
+    assert w.done() == -errno.EIO
+    assert n1.expect(SIGNAL)["signo"] == 2
+    fe.expect_nothing()
+    assert os.path.exists(c.path("node1", str(pid)))
+
+
+def test_move_home_forwards_mark_and_drops_stdin(fakes, sleeper):
+    c, agents = fakes
+    fe, n1 = agents["master"], agents[1]
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    w = Writer(c, "master", pid)
+    order = n1.expect(MOVE_ORDER)
+    assert order["dest"] == "master"
+    assert order["dest_addr"] == "%s:%d" % c.node_addr("master")
+    fe.io(pid, 0, b"typed")
+    n1.io(pid, 1, b"last words")
+    n1.mark(pid, order["move_id"])
+    assert fe.expect(IO_DATA)["data"] == b"last words"
+    assert fe.expect(IO_MARK) == {"pid": pid, "move_id": order["move_id"]}
+    n1.result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+    assert os.path.exists(c.path("master", str(pid)))
+    assert not os.path.exists(c.path("node1", str(pid)))
+    assert "moves 2\n" in c.read("master", str(pid))
+    n1.expect_nothing()
+
+
+def test_node_down_loses_its_processes(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    agents[1].close()
+    e = agents["master"].expect(EXIT, timeout=10)
+    assert e["pid"] == pid and e["status"] == signal.SIGKILL
+    assert e["reason"] == "node1 down"
+    assert "pid %d (sleep) lost on node1: node1 down" % pid in c.events()
+    assert not os.path.exists(c.path("node1", str(pid)))
+
+
+def test_source_down_answers_econnreset(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    w = Writer(c, 2, pid)
+    agents[1].expect(MOVE_ORDER)
+    agents[1].close()
+    assert w.done(10) == -errno.ECONNRESET
+    assert "node1 -> node2 failed: ECONNRESET: node1 down" in c.events()
+    assert agents["master"].expect(EXIT, timeout=10)["status"] == \
+        signal.SIGKILL
+    assert metric(c, 'bproc_moves_total{result="econnreset"}') == 1
+    assert metric(c, "bproc_moves_in_flight") == 0
+
+
+def test_front_end_agent_down_kills_remote_processes(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    agents["master"].close()
+    assert agents[1].expect(SIGNAL, timeout=10) == {"pid": pid, "signo": 9}
+    assert "its ghost is gone" in c.events()
+    assert not os.path.exists(c.path("node1", str(pid)))
+
+
+def test_pending_move_answered_at_shutdown(fakes, sleeper):
+    c, agents = fakes
+    w = Writer(c, 1, sleeper.pid)
+    agents["master"].expect(MOVE_ORDER)
+    c.stop_fs()
+    assert w.done(10) in (-errno.ECONNRESET, -errno.ENOTCONN,
+                          -errno.ECONNABORTED)

@@ -310,8 +310,11 @@ void route_send_orders(void);
  * -EPROTO when it is malformed.
  */
 int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len);
-/* route_node_lost - slot's agent is gone: end its moves and processes. */
-void route_node_lost(int slot, const char *reason);
+/*
+ * route_node_lost - slot's agent is gone, for reason: end its moves and
+ * processes.  node names it when the table no longer does (NULL: ask it).
+ */
+void route_node_lost(int slot, const char *node, const char *reason);
 /* route_shutdown - the master stops: answer every pending move, forget. */
 void route_shutdown(void);
 

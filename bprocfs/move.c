@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 #include "bprocfs.h"
@@ -85,6 +86,23 @@ enum move_result move_result_of(int err)
 	default:
 		return MR_EIO;
 	}
+}
+
+/*
+ * Is the writer (FUSE reports its thread id) a thread of process pid?  Then
+ * the move is a self-move: the source must arm the dump and let the write
+ * return, or the writer would be frozen inside its own write.
+ */
+static bool writer_is(pid_t tid, pid_t pid)
+{
+	char path[64];
+
+	if (tid == pid)
+		return true;
+	if (tid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
+	return access(path, F_OK) == 0;
 }
 
 /* One events line and one count for a move that did not happen. */
@@ -190,7 +208,7 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	 * stays pending meanwhile and holds no thread and no lock.
 	 */
 	err = route_move_begin(req, size, &proc, dest_slot, dest, dest_addr,
-			       src, ctx->pid == pid);
+			       src, writer_is(ctx->pid, pid));
 	if (err == -EBUSY)
 		return refuse(what, dest, err, "it is already moving");
 	if (err)

@@ -146,7 +146,7 @@ static void conn_close(struct net_conn *nc, const char *reason)
 	if (nc->c.state != BP_CONN_READY)
 		net.nr_pending--;
 	if (nc->slot >= 0 && table_lost(nc->slot, nc, reason))
-		route_node_lost(nc->slot, reason);
+		route_node_lost(nc->slot, NULL, reason);
 	epoll_ctl(net.epfd, EPOLL_CTL_DEL, nc->c.fd, NULL);
 	if (nc->prev)
 		nc->prev->next = nc->next;
@@ -456,12 +456,14 @@ static void reload(void)
 		pr_warn("the master address changes only on restart");
 	table_reconfigure(&cfg, drop_conn, &d);
 	for (i = 0; i < d.n; i++) {
+		char name[BPROC_NODE_NAME_MAX];
 		int slot = d.v[i]->slot;
 
+		snprintf(name, sizeof(name), "%s", d.v[i]->c.peer_node);
 		d.v[i]->slot = -1; /* already marked down */
 		conn_bye(d.v[i], BPROC_BYE_REMOVED,
 			 "node removed from the config", NULL);
-		route_node_lost(slot, "removed from the config");
+		route_node_lost(slot, name, "removed from the config");
 	}
 	free(d.v);
 	net.cfg.heartbeat_ms = cfg.heartbeat_ms;

@@ -910,13 +910,16 @@ static void lose_ghosts(const char *why)
 	}
 }
 
-void route_node_lost(int slot, const char *reason)
+void route_node_lost(int slot, const char *node, const char *reason)
 {
 	char name[16], why[96];
 	struct rproc *rp, *next;
 	size_t i;
 
-	slot_name(slot, name, sizeof(name));
+	if (node)
+		snprintf(name, sizeof(name), "%s", node);
+	else
+		slot_name(slot, name, sizeof(name));
 	snprintf(why, sizeof(why), "%s down (%s)", name,
 		 reason && *reason ? reason : "connection closed");
 	pthread_mutex_lock(&route_lock);

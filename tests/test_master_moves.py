@@ -345,3 +345,38 @@ def test_pending_move_answered_at_shutdown(fakes, sleeper):
     c.stop_fs()
     assert w.done(10) in (-errno.ECONNRESET, -errno.ENOTCONN,
                           -errno.ECONNABORTED)
+
+
+def test_self_move_from_another_thread(fakes):
+    c, agents = fakes
+    code = ("import os, sys, threading\n"
+            "def w():\n"
+            "    fd = os.open(sys.argv[1], os.O_WRONLY)\n"
+            "    print(os.write(fd, b'%d' % os.getpid()), flush=True)\n"
+            "t = threading.Thread(target=w)\n"
+            "t.start()\n"
+            "t.join()\n"
+            "sys.stdin.read()\n")
+    p = subprocess.Popen([sys.executable, "-c", code,
+                          c.path("node1", "move")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        order = agents["master"].expect(MOVE_ORDER)
+        assert order["pid"] == p.pid and order["flags"] == MOVE_SELF
+        agents["master"].armed(order["move_id"])
+        assert p.stdout.readline().strip() == str(len(str(p.pid))).encode()
+        agents["master"].result(order["move_id"], p.pid, error=errno.EIO,
+                                reason="test")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_signal_file_of_a_moved_process_reaches_its_ghost(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    # the sleeper plays the ghost: the signal goes to the front-end pid
+    with open(c.path("node1", str(pid)), "w") as f:
+        f.write("TERM\n")
+    assert sleeper.wait(5) == -signal.SIGTERM

@@ -431,6 +431,7 @@ static void deliver_inbound(struct rproc *rp, int slot)
 }
 
 static void exited(struct rproc *rp, const struct bp_exit *e, int slot);
+static void remember_lost(pid_t pid, int slot);
 
 /*
  * The new host's output held until the old host's IO_MARK goes to the
@@ -486,8 +487,10 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 			   (unsigned long long)bytes, (long long)ms);
 	if (rp->gone) {
 		/* its ghost is gone: what moved has nothing to report to */
-		if (!err && rp->dest != 0)
+		if (!err && rp->dest != 0) {
 			send_signal(rp->dest, rp, SIGKILL);
+			remember_lost(rp->pid, rp->dest);
+		}
 		rp_free(rp);
 		return false;
 	}
@@ -792,6 +795,75 @@ static int on_mark(int slot, const uint8_t *d, uint32_t len)
 	return 0;
 }
 
+/*
+ * Processes the master gave up for lost while their node was away: their
+ * ghosts are gone, so if the node comes back with them they are orphans to
+ * end.  A ring of the latest ones is enough.
+ */
+#define LOST_MAX 1024
+
+static struct {
+	pid_t pid;
+	int slot;
+} lost[LOST_MAX];
+static size_t lost_next;
+
+static void remember_lost(pid_t pid, int slot)
+{
+	lost[lost_next].pid = pid;
+	lost[lost_next].slot = slot;
+	lost_next = (lost_next + 1) % LOST_MAX;
+}
+
+static bool was_lost(pid_t pid, int slot)
+{
+	size_t i;
+
+	for (i = 0; i < LOST_MAX; i++)
+		if (lost[i].pid == pid && lost[i].slot == slot && pid)
+			return true;
+	return false;
+}
+
+/*
+ * A node reports a process the master does not know: the master restarted
+ * while it ran there.  Its ghost still holds its pid on the front end, so
+ * the master takes it back into its table and routes for it again; one the
+ * master gave up for lost is ended instead.
+ */
+static void adopt(int slot, pid_t pid)
+{
+	struct proc_info p;
+	struct rproc *rp;
+	char name[16];
+
+	if (was_lost(pid, slot)) {
+		struct bp_conn *c = conn_of(slot, pid, BPROC_MSG_SIGNAL);
+
+		pr_info("pid %d, given up for lost, reported again by slot %d:"
+			" ended",
+			pid, slot);
+		if (c)
+			sent(c, bp_send_signal(c, pid, SIGKILL), pid,
+			     BPROC_MSG_SIGNAL);
+		return;
+	}
+	if (proctab_find(pid, &p) || p.slot != 0 || p.state == 'Z')
+		return;
+	rp = rp_new(pid);
+	if (!rp)
+		return;
+	if (proctab_moved(&p, slot, time(NULL))) {
+		rp_free(rp);
+		return;
+	}
+	rp->info = p;
+	rp->host = slot;
+	slot_name(slot, name, sizeof(name));
+	events_add("pid %d (%s) runs on %s (reported by its agent)", pid,
+		   p.comm, name);
+}
+
 static int on_report(int slot, const uint8_t *d, uint32_t len)
 {
 	struct bp_proc_report r;
@@ -800,8 +872,14 @@ static int on_report(int slot, const uint8_t *d, uint32_t len)
 
 	if (bp_proc_report_decode(d, len, &r))
 		return -EPROTO;
+	if (slot == 0)
+		return 0;
 	rp = rp_find((pid_t)r.pid);
-	if (!rp || rp->gone || rp->host != slot || slot == 0)
+	if (!rp) {
+		adopt(slot, (pid_t)r.pid);
+		rp = rp_find((pid_t)r.pid);
+	}
+	if (!rp || rp->gone || rp->host != slot)
 		return 0;
 	p.state = r.state ? r.state : '?';
 	snprintf(p.comm, sizeof(p.comm), "%s", r.comm);
@@ -871,6 +949,7 @@ static void lose_hosted(int slot, const char *name, const char *why)
 			snprintf(e.reason, sizeof(e.reason), "%s down", name);
 			send_exit(&e);
 			proctab_exited(rp->pid);
+			remember_lost(rp->pid, slot);
 			events_add("pid %d (%s) lost on %s: %s", rp->pid,
 				   rp->info.comm, name, why);
 			rp->gone = true;
@@ -898,6 +977,7 @@ static void lose_ghosts(const char *why)
 				continue;
 			slot_name(rp->host, name, sizeof(name));
 			send_signal(rp->host, rp, SIGKILL);
+			remember_lost(rp->pid, rp->host);
 			proctab_exited(rp->pid);
 			events_add(
 				"pid %d (%s) on %s killed: its ghost is gone "

@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from helpers.fakeagent import (EXIT, IO_DATA, IO_EOF, IO_MARK, IO_REQUEUE,
-                               MOVE_ORDER, MOVE_SELF, SIGNAL, fake_cluster,
-                               wait_for)
+                               MOVE_ORDER, MOVE_SELF, SIGNAL, FakeAgent,
+                               fake_cluster, wait_for)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -380,3 +380,33 @@ def test_signal_file_of_a_moved_process_reaches_its_ghost(fakes, sleeper):
     with open(c.path("node1", str(pid)), "w") as f:
         f.write("TERM\n")
     assert sleeper.wait(5) == -signal.SIGTERM
+
+
+def test_unknown_process_reported_by_a_node_is_adopted(fakes, sleeper):
+    # as after a master restart: the node hosts it, its ghost holds the pid
+    c, agents = fakes
+    pid = sleeper.pid
+    agents[1].report(pid, rss_kb=42, comm="sleep")
+    wait_for(lambda: os.path.exists(c.path("node1", str(pid))),
+             what="the adopted process under node1")
+    assert not os.path.exists(c.path("master", str(pid)))
+    assert "pid %d (sleep) runs on node1 (reported by its agent)" % pid in \
+        c.events()
+    agents["master"].signal(pid, 1)
+    assert agents[1].expect(SIGNAL) == {"pid": pid, "signo": 1}
+    agents[1].exit(pid, 0)
+    assert agents["master"].expect(EXIT)["pid"] == pid
+
+
+def test_lost_process_reported_again_is_ended(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    agents[1].close()
+    assert agents["master"].expect(EXIT, timeout=10)["status"] == 9
+    c.wait_state(1, "down")
+    agents[1] = FakeAgent(c, 1)
+    c.wait_state(1, "up")
+    agents[1].report(pid, comm="sleep")
+    assert agents[1].expect(SIGNAL) == {"pid": pid, "signo": 9}
+    assert not os.path.exists(c.path("node1", str(pid)))

@@ -432,6 +432,8 @@ static void deliver_inbound(struct rproc *rp, int slot)
 
 static void exited(struct rproc *rp, const struct bp_exit *e, int slot);
 static void remember_lost(pid_t pid, int slot);
+static void lose_one(struct rproc *rp, int slot, const char *name,
+		     const char *why);
 
 /*
  * The new host's output held until the old host's IO_MARK goes to the
@@ -502,6 +504,13 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 		rp->eof_delivered = false;
 		rp->mark_seen = true;
 		release_out(rp, true);
+		if (!rp->gone && rp->dest != 0 && !net_slot_conn(rp->dest)) {
+			/* it arrived on a node that went down since */
+			char why[64];
+
+			snprintf(why, sizeof(why), "%s down", rp->dest_name);
+			lose_one(rp, rp->dest, rp->dest_name, why);
+		}
 		if (rp->gone) {
 			rp_free(rp);
 			return false;
@@ -932,6 +941,24 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 /* ---- nodes going away ---- */
 
 /* Every process hosted on slot is lost; the front end ends its ghost. */
+/* rp, hosted on slot (called name), is lost; the front end ends its ghost. */
+static void lose_one(struct rproc *rp, int slot, const char *name,
+		     const char *why)
+{
+	struct bp_exit e = { 0 };
+
+	e.pid = (uint32_t)rp->pid;
+	e.status = SIGKILL;
+	snprintf(e.reason, sizeof(e.reason), "%s down", name);
+	send_exit(&e);
+	proctab_exited(rp->pid);
+	remember_lost(rp->pid, slot);
+	events_add("pid %d (%s) lost on %s: %s", rp->pid, rp->info.comm, name,
+		   why);
+	rp->gone = true;
+}
+
+/* Every process hosted on slot is lost. */
 static void lose_hosted(int slot, const char *name, const char *why)
 {
 	struct rproc *rp, *next;
@@ -939,20 +966,10 @@ static void lose_hosted(int slot, const char *name, const char *why)
 
 	for (i = 0; i < RP_BUCKETS; i++) {
 		for (rp = buckets[i]; rp; rp = next) {
-			struct bp_exit e = { 0 };
-
 			next = rp->hnext;
 			if (rp->gone || rp->host != slot)
 				continue;
-			e.pid = (uint32_t)rp->pid;
-			e.status = SIGKILL;
-			snprintf(e.reason, sizeof(e.reason), "%s down", name);
-			send_exit(&e);
-			proctab_exited(rp->pid);
-			remember_lost(rp->pid, slot);
-			events_add("pid %d (%s) lost on %s: %s", rp->pid,
-				   rp->info.comm, name, why);
-			rp->gone = true;
+			lose_one(rp, slot, name, why);
 			if (!rp->moving)
 				rp_free(rp);
 		}

@@ -410,3 +410,19 @@ def test_lost_process_reported_again_is_ended(fakes, sleeper):
     agents[1].report(pid, comm="sleep")
     assert agents[1].expect(SIGNAL) == {"pid": pid, "signo": 9}
     assert not os.path.exists(c.path("node1", str(pid)))
+
+
+def test_arrived_on_a_node_gone_meanwhile_is_lost(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    w = Writer(c, 2, pid)
+    order = agents[1].expect(MOVE_ORDER)
+    agents[2].close()
+    c.wait_state(2, "down")
+    agents[1].mark(pid, order["move_id"])
+    agents[1].result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+    e = agents["master"].expect(EXIT)
+    assert e["status"] == 9 and e["reason"] == "node2 down"
+    assert "pid %d (sleep) lost on node2" % pid in c.events()

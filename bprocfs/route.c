@@ -896,6 +896,8 @@ static int on_report(int slot, const uint8_t *d, uint32_t len)
 	p.rss_kb = r.rss_kb;
 	p.utime_ms = r.utime_ms;
 	p.stime_ms = r.stime_ms;
+	/* it may have exec'd there: events name it as it is now */
+	memcpy(rp->info.comm, p.comm, sizeof(rp->info.comm));
 	proctab_report(rp->pid, rp->info.start, &p);
 	return 0;
 }

@@ -190,9 +190,10 @@ def test_routing_of_a_moved_process(fakes, sleeper):
     assert n1.expect(IO_DATA)["data"] == b"input"
     assert n1.expect(IO_EOF)["fd"] == 0
     # the host's reports show in its process file
-    n1.report(pid, uid=0, rss_kb=1234, utime_ms=50, comm="sleep")
+    n1.report(pid, uid=0, rss_kb=1234, utime_ms=50, comm="execd")
     wait_for(lambda: "rss_kb 1234\n" in c.read("node1", str(pid)),
              what="the report")
+    assert "comm execd\n" in c.read("node1", str(pid))
     # output from an agent that is not the host goes nowhere
     agents[2].io(pid, 1, b"stray")
     agents[2].exit(pid, 0)
@@ -201,7 +202,7 @@ def test_routing_of_a_moved_process(fakes, sleeper):
     n1.exit(pid, 3 << 8)
     e = fe.expect(EXIT)
     assert e["pid"] == pid and e["status"] == 3 << 8
-    assert "pid %d (sleep) exited on node1: status 3" % pid in c.events()
+    assert "pid %d (execd) exited on node1: status 3" % pid in c.events()
     wait_for(lambda: not os.path.exists(c.path("node1", str(pid))),
              what="the process file to go")
 

@@ -16,8 +16,11 @@
  *                         processes between the agents
  *
  * Locking: the node table has one mutex (table_lock); the event log and
- * the process table each their own, never taken with table_lock held.  Network I/O never happens under either, and FUSE replies are sent
- * after dropping them, so a read never waits on the network.
+ * the process table each their own.  The routes of moved processes and the
+ * moves in flight (route_lock) come first: the others may be taken under
+ * it, never the other way round, and no read of a /bproc file takes it.
+ * Network I/O never happens under any of them (frames are only queued), so
+ * a read never waits on the network or on a move.
  */
 #ifndef BPROCFS_H
 #define BPROCFS_H

@@ -19,8 +19,8 @@
  * the process table each their own.  The routes of moved processes and the
  * moves in flight (route_lock) come first: the others may be taken under
  * it, never the other way round, and no read of a /bproc file takes it.
- * Network I/O never happens under any of them (frames are only queued), so
- * a read never waits on the network or on a move.
+ * No network I/O under any of them ever blocks (the sockets are
+ * non-blocking), so a read never waits on the network or on a move.
  */
 #ifndef BPROCFS_H
 #define BPROCFS_H

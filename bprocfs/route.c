@@ -20,7 +20,8 @@
  * Locking: route_lock guards everything here; it is taken before table_lock,
  * proctab's and the event log's locks, never after them, and nothing that
  * serves a read of a /bproc file takes it, so reads never wait for it.
- * Frames are only queued on connections under it (net.c writes them out).
+ * Under it frames are queued and written without blocking (non-blocking
+ * sockets; what does not fit waits in the connection's buffer).
  */
 #define LOG_PREFIX "route"
 

@@ -427,3 +427,28 @@ def test_arrived_on_a_node_gone_meanwhile_is_lost(fakes, sleeper):
     e = agents["master"].expect(EXIT)
     assert e["status"] == 9 and e["reason"] == "node2 down"
     assert "pid %d (sleep) lost on node2" % pid in c.events()
+
+
+def test_exit_on_new_host_waits_for_the_move_to_end(fakes, sleeper):
+    c, agents = fakes
+    fe, n1, n2 = agents["master"], agents[1], agents[2]
+    pid = sleeper.pid
+    move_away(c, agents, pid)
+    w = Writer(c, 2, pid)
+    order = n1.expect(MOVE_ORDER)
+    n2.io(pid, 1, b"bye")
+    n2.io(pid, 1)
+    n2.exit(pid, 7 << 8)
+    n1.io(pid, 1, b"hi ")
+    n1.mark(pid, order["move_id"])
+    assert fe.expect(IO_DATA)["data"] == b"hi "
+    assert fe.expect(IO_DATA)["data"] == b"bye"
+    assert fe.expect(IO_EOF)["fd"] == 1
+    fe.expect_nothing()
+    n1.result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+    assert fe.expect(EXIT)["status"] == 7 << 8
+    ev = c.events()
+    assert ev.index("node1 -> node2 done") < ev.index(
+        "pid %d (sleep) exited on node2: status 7" % pid)
+    assert not os.path.exists(c.path("node2", str(pid)))

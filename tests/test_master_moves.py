@@ -452,3 +452,15 @@ def test_exit_on_new_host_waits_for_the_move_to_end(fakes, sleeper):
     assert ev.index("node1 -> node2 done") < ev.index(
         "pid %d (sleep) exited on node2: status 7" % pid)
     assert not os.path.exists(c.path("node2", str(pid)))
+
+
+def test_node_removed_from_config_loses_its_processes(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    move_away(c, agents, pid, node=2)
+    c.write_config(nodes=[1])
+    c.fs.kill(signal.SIGHUP)
+    e = agents["master"].expect(EXIT, timeout=10)
+    assert e["pid"] == pid and e["reason"] == "node2 down"
+    assert ("pid %d (sleep) lost on node2: node2 down (removed from the "
+            "config)" % pid) in c.events()

@@ -432,7 +432,7 @@ static void deliver_inbound(struct rproc *rp, int slot)
 }
 
 static void exited(struct rproc *rp, const struct bp_exit *e, int slot);
-static void remember_lost(pid_t pid, int slot);
+static void remember_left(pid_t pid, int slot, bool orphan);
 static void lose_one(struct rproc *rp, int slot, const char *name,
 		     const char *why);
 
@@ -492,7 +492,7 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 		/* its ghost is gone: what moved has nothing to report to */
 		if (!err && rp->dest != 0) {
 			send_signal(rp->dest, rp, SIGKILL);
-			remember_lost(rp->pid, rp->dest);
+			remember_left(rp->pid, rp->dest, true);
 		}
 		rp_free(rp);
 		return false;
@@ -501,6 +501,8 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 		if (proctab_moved(&rp->info, rp->dest, time(NULL)))
 			pr_warn("pid %d: out of memory for the process table",
 				rp->pid);
+		if (rp->src != 0)
+			remember_left(rp->pid, rp->src, false);
 		rp->host = rp->dest;
 		rp->eof_delivered = false;
 		rp->mark_seen = true;
@@ -642,6 +644,7 @@ static void exited(struct rproc *rp, const struct bp_exit *e, int slot)
 	slot_name(slot, name, sizeof(name));
 	send_exit(e);
 	proctab_exited(rp->pid);
+	remember_left(rp->pid, slot, false);
 	if (e->reason[0])
 		events_add("pid %d (%s) exited on %s: %s (%s)", rp->pid,
 			   rp->info.comm, name, how, e->reason);
@@ -806,33 +809,40 @@ static int on_mark(int slot, const uint8_t *d, uint32_t len)
 }
 
 /*
- * Processes the master gave up for lost while their node was away: their
- * ghosts are gone, so if the node comes back with them they are orphans to
- * end.  A ring of the latest ones is enough.
+ * Processes that recently left a node: they exited or moved away (a late
+ * report of them is stale), or the master gave them up for lost while the
+ * node was away (their ghosts are gone: if the node comes back with them,
+ * they are orphans to end).  A ring of the latest ones is enough.
  */
-#define LOST_MAX 1024
+#define LEFT_MAX 1024
 
 static struct {
 	pid_t pid;
 	int slot;
-} lost[LOST_MAX];
-static size_t lost_next;
+	bool orphan;
+} left[LEFT_MAX];
+static size_t left_next;
 
-static void remember_lost(pid_t pid, int slot)
+static void remember_left(pid_t pid, int slot, bool orphan)
 {
-	lost[lost_next].pid = pid;
-	lost[lost_next].slot = slot;
-	lost_next = (lost_next + 1) % LOST_MAX;
+	left[left_next].pid = pid;
+	left[left_next].slot = slot;
+	left[left_next].orphan = orphan;
+	left_next = (left_next + 1) % LEFT_MAX;
 }
 
-static bool was_lost(pid_t pid, int slot)
+/* 0: not seen leaving slot; 1: left it; 2: left it an orphan. */
+static int has_left(pid_t pid, int slot)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < LOST_MAX; i++)
-		if (lost[i].pid == pid && lost[i].slot == slot && pid)
-			return true;
-	return false;
+	/* the latest first: a pid may leave a node more than once */
+	for (i = 1; i <= LEFT_MAX; i++) {
+		k = (left_next + LEFT_MAX - i) % LEFT_MAX;
+		if (left[k].pid == pid && left[k].slot == slot && pid)
+			return left[k].orphan ? 2 : 1;
+	}
+	return 0;
 }
 
 /*
@@ -847,7 +857,10 @@ static void adopt(int slot, pid_t pid)
 	struct rproc *rp;
 	char name[16];
 
-	if (was_lost(pid, slot)) {
+	switch (has_left(pid, slot)) {
+	case 1:
+		return;
+	case 2: {
 		struct bp_conn *c = conn_of(slot, pid, BPROC_MSG_SIGNAL);
 
 		pr_info("pid %d, given up for lost, reported again by slot %d:"
@@ -857,6 +870,7 @@ static void adopt(int slot, pid_t pid)
 			sent(c, bp_send_signal(c, pid, SIGKILL), pid,
 			     BPROC_MSG_SIGNAL);
 		return;
+	}
 	}
 	if (proctab_find(pid, &p) || p.slot != 0 || p.state == 'Z')
 		return;
@@ -955,7 +969,7 @@ static void lose_one(struct rproc *rp, int slot, const char *name,
 	snprintf(e.reason, sizeof(e.reason), "%s down", name);
 	send_exit(&e);
 	proctab_exited(rp->pid);
-	remember_lost(rp->pid, slot);
+	remember_left(rp->pid, slot, true);
 	events_add("pid %d (%s) lost on %s: %s", rp->pid, rp->info.comm, name,
 		   why);
 	rp->gone = true;
@@ -997,7 +1011,7 @@ static void lose_ghosts(const char *why)
 				continue;
 			slot_name(rp->host, name, sizeof(name));
 			send_signal(rp->host, rp, SIGKILL);
-			remember_lost(rp->pid, rp->host);
+			remember_left(rp->pid, rp->host, true);
 			proctab_exited(rp->pid);
 			events_add(
 				"pid %d (%s) on %s killed: its ghost is gone "

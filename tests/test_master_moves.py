@@ -464,3 +464,26 @@ def test_node_removed_from_config_loses_its_processes(fakes, sleeper):
     assert e["pid"] == pid and e["reason"] == "node2 down"
     assert ("pid %d (sleep) lost on node2: node2 down (removed from the "
             "config)" % pid) in c.events()
+
+
+def test_late_report_after_exit_or_move_home_is_stale(fakes, sleeper):
+    c, agents = fakes
+    pid = sleeper.pid
+    # moved home: a late report from the old host changes nothing
+    move_away(c, agents, pid)
+    w = Writer(c, "master", pid)
+    order = agents[1].expect(MOVE_ORDER)
+    agents[1].mark(pid, order["move_id"])
+    assert agents["master"].expect(IO_MARK)["pid"] == pid
+    agents[1].result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+    agents[1].report(pid, comm="sleep")
+    # exited on a node: likewise
+    move_away(c, agents, pid, node=2)
+    agents[2].exit(pid, 0)
+    assert agents["master"].expect(EXIT)["pid"] == pid
+    agents[2].report(pid, comm="sleep")
+    agents[1].expect_nothing()
+    agents[2].expect_nothing()
+    assert os.path.exists(c.path("master", str(pid)))
+    assert "reported by its agent" not in c.events()

@@ -332,6 +332,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_IO_DATA:
 	case BPROC_MSG_IO_EOF:
 	case BPROC_MSG_IO_MARK:
+	case BPROC_MSG_IO_ACK:
 	case BPROC_MSG_EXIT:
 		if (nc->slot < 0) {
 			pr_warn("%s: %s from a peer that is no agent",

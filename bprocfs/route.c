@@ -44,8 +44,10 @@
 /* Something held for a moving process. */
 struct held {
 	struct held *next;
-	unsigned int type; /* BPROC_MSG_SIGNAL, _IO_DATA, _IO_EOF, _EXIT */
+	unsigned int type; /* BPROC_MSG_SIGNAL, _IO_DATA, _IO_EOF, _IO_ACK,
+			    * _EXIT */
 	unsigned int fd, flags, signo;
+	uint32_t acked; /* IO_ACK: bytes consumed */
 	struct bp_exit exit;
 	uint32_t len;
 	uint8_t data[];
@@ -75,6 +77,7 @@ struct rproc {
 	size_t size;
 	int64_t t0_ms;
 	struct hq sigs; /* signals for the process */
+	struct hq back; /* acks of its output, and its readers gone */
 	struct hq requeue; /* stdin the old host never delivered */
 	struct hq in; /* stdin from the front end */
 	struct hq out; /* output and exit of the new host, before IO_MARK */
@@ -161,6 +164,7 @@ static struct rproc *rp_new(pid_t pid)
 		return NULL;
 	rp->pid = pid;
 	hq_init(&rp->sigs);
+	hq_init(&rp->back);
 	hq_init(&rp->requeue);
 	hq_init(&rp->in);
 	hq_init(&rp->out);
@@ -172,6 +176,7 @@ static struct rproc *rp_new(pid_t pid)
 static void rp_clear_held(struct rproc *rp)
 {
 	hq_free(&rp->sigs);
+	hq_free(&rp->back);
 	hq_free(&rp->requeue);
 	hq_free(&rp->in);
 	hq_free(&rp->out);
@@ -292,6 +297,24 @@ static void send_io(int slot, pid_t pid, unsigned int type, unsigned int fd,
 		     type);
 }
 
+static void send_ack(int slot, pid_t pid, unsigned int fd, uint32_t bytes)
+{
+	struct bp_conn *c = conn_of(slot, pid, BPROC_MSG_IO_ACK);
+
+	if (c)
+		sent(c, bp_send_io_ack(c, (uint32_t)pid, fd, bytes), pid,
+		     BPROC_MSG_IO_ACK);
+}
+
+/* An ack or a reader gone, from the front end to the process's host. */
+static void send_back(int slot, pid_t pid, const struct held *h)
+{
+	if (h->type == BPROC_MSG_IO_ACK)
+		send_ack(slot, pid, h->fd, h->acked);
+	else
+		send_io(slot, pid, BPROC_MSG_IO_EOF, h->fd, 0, NULL, 0);
+}
+
 static void send_exit(const struct bp_exit *e)
 {
 	struct bp_conn *c = conn_of(0, (pid_t)e->pid, BPROC_MSG_EXIT);
@@ -406,6 +429,9 @@ static void deliver_inbound(struct rproc *rp, int slot)
 
 	for (h = rp->sigs.head; h; h = h->next)
 		send_signal(slot, rp, h->signo);
+	if (slot != 0)
+		for (h = rp->back.head; h; h = h->next)
+			send_back(slot, rp->pid, h);
 	if (slot == 0) {
 		if (rp->requeue.head || rp->in.head)
 			pr_info("pid %d is back on the front end and reads its "
@@ -739,6 +765,39 @@ static void on_stdin(int slot, struct rproc *rp, unsigned int type,
 		rp->eof_delivered = true;
 }
 
+/* What the front end says to the process's host: now, or once it moved. */
+static void to_host(struct rproc *rp, const struct held *h)
+{
+	if (rp->moving)
+		hold(rp, &rp->back, h, NULL, 0);
+	else if (rp->host != 0)
+		send_back(rp->host, rp->pid, h);
+}
+
+static int on_ack(int slot, const uint8_t *d, uint32_t len)
+{
+	struct held tmpl = { .type = BPROC_MSG_IO_ACK };
+	struct rproc *rp;
+	uint32_t pid;
+
+	if (bp_io_ack_decode(d, len, &pid, &tmpl.fd, &tmpl.acked))
+		return -EPROTO;
+	rp = rp_find((pid_t)pid);
+	if (!rp || rp->gone) {
+		pr_debug("IO_ACK of pid %u from slot %d: not routed", pid,
+			 slot);
+		return 0;
+	}
+	if (tmpl.fd == 0 && slot != 0)
+		send_ack(0, rp->pid, 0, tmpl.acked);
+	else if (tmpl.fd != 0 && slot == 0)
+		to_host(rp, &tmpl);
+	else
+		pr_debug("IO_ACK fd %u of pid %u from slot %d: not its reader",
+			 tmpl.fd, pid, slot);
+	return 0;
+}
+
 static int on_io(int slot, unsigned int type, const uint8_t *d, uint32_t len)
 {
 	const uint8_t *data;
@@ -760,6 +819,16 @@ static int on_io(int slot, unsigned int type, const uint8_t *d, uint32_t len)
 	}
 	if (fd == 0) {
 		on_stdin(slot, rp, type, flags, data, n);
+		return 0;
+	}
+	if (slot == 0) {
+		/* fd 1 or 2 from the front end: only "the reader is gone" */
+		struct held tmpl = { .type = type, .fd = fd };
+
+		if (type == BPROC_MSG_IO_EOF)
+			to_host(rp, &tmpl);
+		else
+			pr_debug("output of pid %u from the front end", pid);
 		return 0;
 	}
 	if (rp->moving && slot == rp->dest && slot != rp->src) {
@@ -941,6 +1010,9 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 		break;
 	case BPROC_MSG_IO_MARK:
 		err = on_mark(slot, data, len);
+		break;
+	case BPROC_MSG_IO_ACK:
+		err = on_ack(slot, data, len);
 		break;
 	case BPROC_MSG_EXIT:
 		err = on_exit_msg(slot, data, len);

@@ -143,6 +143,8 @@ const char *bp_msg_name(unsigned int type)
 		return "IO_EOF";
 	case BPROC_MSG_IO_MARK:
 		return "IO_MARK";
+	case BPROC_MSG_IO_ACK:
+		return "IO_ACK";
 	case BPROC_MSG_EXIT:
 		return "EXIT";
 	default:

@@ -187,8 +187,7 @@ int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e)
 	return bp_conn_send(c, BPROC_MSG_IMAGE_END, 1, b, sizeof(b));
 }
 
-int bp_image_end_decode(const uint8_t *d, uint32_t len,
-			struct bp_image_end *e)
+int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e)
 {
 	struct bp_rd r;
 
@@ -200,8 +199,7 @@ int bp_image_end_decode(const uint8_t *d, uint32_t len,
 	return bp_rd_end(&r);
 }
 
-int bp_send_image_result(struct bp_conn *c, uint32_t error,
-			 const char *reason)
+int bp_send_image_result(struct bp_conn *c, uint32_t error, const char *reason)
 {
 	uint8_t b[sizeof(struct bproc_msg_image_result)];
 
@@ -315,6 +313,37 @@ int bp_io_mark_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
 	rd_zero(&r, 4);
 	bp_rd_u64(&r, move_id);
 	return bp_rd_end(&r);
+}
+
+int bp_send_io_ack(struct bp_conn *c, uint32_t pid, unsigned int fd,
+		   uint32_t bytes)
+{
+	uint8_t b[sizeof(struct bproc_msg_io_ack)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u32(b, pid);
+	b[4] = fd & 0xff;
+	b[5] = fd >> 8;
+	bp_put_u32(b + 8, bytes);
+	return bp_conn_send(c, BPROC_MSG_IO_ACK, 0, b, sizeof(b));
+}
+
+int bp_io_ack_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
+		     unsigned int *fd, uint32_t *bytes)
+{
+	uint8_t f[2];
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, pid);
+	bp_rd_bytes(&r, f, sizeof(f));
+	rd_zero(&r, 2);
+	bp_rd_u32(&r, bytes);
+	rd_zero(&r, 4);
+	if (bp_rd_end(&r))
+		return -EPROTO;
+	*fd = f[0] | f[1] << 8;
+	return *fd > 2 ? -EPROTO : 0;
 }
 
 int bp_send_exit(struct bp_conn *c, const struct bp_exit *e)

@@ -75,10 +75,8 @@ int bp_send_image_begin(struct bp_conn *c, const struct bp_image_begin *b);
 int bp_image_begin_decode(const uint8_t *d, uint32_t len,
 			  struct bp_image_begin *b);
 int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e);
-int bp_image_end_decode(const uint8_t *d, uint32_t len,
-			struct bp_image_end *e);
-int bp_send_image_result(struct bp_conn *c, uint32_t error,
-			 const char *reason);
+int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e);
+int bp_send_image_result(struct bp_conn *c, uint32_t error, const char *reason);
 int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
 			   char reason[BPROC_REASON_BYTES]);
 
@@ -100,6 +98,12 @@ int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
 int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id);
 int bp_io_mark_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
 		      uint64_t *move_id);
+
+/* IO_ACK: bytes of fd (0..2) consumed since the last ack. */
+int bp_send_io_ack(struct bp_conn *c, uint32_t pid, unsigned int fd,
+		   uint32_t bytes);
+int bp_io_ack_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
+		     unsigned int *fd, uint32_t *bytes);
 
 int bp_send_exit(struct bp_conn *c, const struct bp_exit *e);
 int bp_exit_decode(const uint8_t *d, uint32_t len, struct bp_exit *e);

@@ -92,6 +92,7 @@ enum bproc_msg_type {
 	BPROC_MSG_IO_DATA = 80, /* struct bproc_msg_io + bytes */
 	BPROC_MSG_IO_EOF = 81, /* struct bproc_msg_io: end of one stream */
 	BPROC_MSG_IO_MARK = 82, /* struct bproc_msg_io_mark */
+	BPROC_MSG_IO_ACK = 83, /* struct bproc_msg_io_ack */
 	BPROC_MSG_EXIT = 96, /* struct bproc_msg_exit */
 };
 
@@ -168,10 +169,13 @@ struct bproc_msg_status {
  *  2. The source connects to the destination agent's listener (role PEER)
  *     and sends IMAGE_BEGIN, the image as IMAGE_DATA frames, and IMAGE_END
  *     (whose error, if not 0, aborts). All frames of one transfer carry
- *     stream = 1; one connection carries one transfer. Before IMAGE_END,
- *     once the dump is complete (the process is parked, so its output is
- *     final), the source sends the master what output the old copy left
- *     unforwarded (IO_DATA fds 1 and 2), then IO_MARK.
+ *     stream = 1; one connection carries one transfer. As soon as the
+ *     first image byte is read (the process has begun its dump and is
+ *     parked, so its output is final), the source sends the master what
+ *     output the old copy left unforwarded (IO_DATA fds 1 and 2), then
+ *     IO_MARK. While the destination works on the image it sends a PING
+ *     every second, so that the source can tell a slow restore from a
+ *     node that went away.
  *  3. The destination restores it (a node: a restorer forked with the pid in
  *     its namespace; the front end: the ghost restores itself, after the
  *     IO_MARK has reached it and the output before it is written) and
@@ -194,7 +198,21 @@ struct bproc_msg_status {
  * what comes from the new host before the old host's IO_MARK, so that
  * output stays in order. The host sends the last IO_DATA and IO_EOF of a
  * process before its EXIT.
+ *
+ * IO flow control: whoever finally consumes IO bytes (the front end's
+ * agent writing fds 1 and 2 to where the ghost's were, a host writing fd 0
+ * into the process's stdin) acknowledges them with IO_ACK, and whoever
+ * reads them (a host from the process's stdout and stderr, the front end
+ * from the ghost's stdin) keeps at most BPROC_IO_WINDOW bytes per fd
+ * unacknowledged, so a slow reader slows the writer down instead of
+ * filling buffers. IO_EOF for fd 1 or 2 from the front end's agent to the
+ * host says that the reader went away: the host closes the process's end,
+ * so its next write fails with EPIPE, as it would have at home. The master
+ * routes acks and such EOFs like signals (held while the process moves).
  */
+
+/* Unacknowledged IO bytes a reader may have in flight per fd. */
+#define BPROC_IO_WINDOW (256u << 10)
 
 /* bproc_msg_move_order.flags */
 #define BPROC_MOVE_SELF (1u << 0) /* the writer is the process: arm, answer */
@@ -280,10 +298,19 @@ struct bproc_msg_io_mark {
 	__le64 move_id; /* the move whose old copy has said all */
 };
 
+struct bproc_msg_io_ack {
+	__le32 pid; /* front-end pid */
+	__le16 fd; /* 0, 1 or 2 */
+	__le16 pad; /* must be 0 */
+	__le32 bytes; /* consumed since the last IO_ACK of this fd */
+	__le32 pad2; /* must be 0 */
+};
+
 struct bproc_msg_exit {
 	__le32 pid; /* front-end pid */
 	__le32 status; /* as wait(2): exit code << 8, or the signal number */
-	char reason[56]; /* for events, e.g. "node3 down"; "" when it just ended */
+	char reason
+		[56]; /* for events, e.g. "node3 down"; "" when it just ended */
 };
 
 #ifdef __cplusplus
@@ -307,6 +334,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_result) == 136, "result");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_signal) == 8, "signal");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io) == 8, "io");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_mark) == 16, "mark");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_ack) == 16, "ack");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_exit) == 64, "exit");
 
 #endif /* _BPROC_PROTO_H */

@@ -3,50 +3,221 @@
  * bproc-nodeagent: the daemon on every node (and on the front end as node
  * "master").  It keeps one authenticated connection to the master and
  * heartbeats its status over it (link.c), accepts authenticated connections
- * from other agents on its own address (peer.c), and measures the node
- * (report.c).  main.c runs the single poll loop that drives them.
+ * from other agents on its own address (peer.c), measures the node
+ * (report.c) and moves processes (include/bproc/proto.h, "Moving a
+ * process"):
+ *
+ *   send.c    this agent is a move's source: dump, stream, commit or resume
+ *   recv.c    this agent is a move's destination: restore, or come home
+ *   hosted.c  a node's moved processes: their stdio, signals, exits, reports
+ *   ghost.c   the front end's ghosts: signals out, output in, the real exit
+ *   space.c   a node's pid namespace for moved processes, and the restorer
+ *   loop.c    the one poll loop everything above is driven by
+ *   job.c     the few engine calls that block, run on a thread each
+ *
+ * Everything runs on the main thread but job.c's threads, which only make
+ * one ioctl each; nothing else is shared with them.
  */
 #ifndef BPROC_AGENT_H
 #define BPROC_AGENT_H
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../common/config.h"
 #include "../common/conn.h"
+#include "../common/procmsg.h"
 
 struct agent {
 	struct bp_config cfg;
 	const char *config_path;
 	char name[BPROC_NODE_NAME_MAX]; /* "master" or "nodeN" */
 	struct bp_addr listen_addr;
+	bool front; /* this is the front end's agent (node "master") */
 	bool stopping;
 };
 
-/* The master link: connect, authenticate, heartbeat, reconnect. */
+/* The agent, for the parts that need its name, key or timeouts. */
+extern struct agent *agent;
+
+/* ---- loop.c: the poll set, rebuilt before every poll ---- */
+
+typedef void (*loop_fn)(void *obj, short revents);
+
+/* loop_add - watch fd for events this round; fn(obj, revents) if any. */
+void loop_add(int fd, short events, loop_fn fn, void *obj);
+/* loop_wake_at - have this round's poll return by monotonic time ms. */
+void loop_wake_at(int64_t ms);
+/* loop_round - poll what was added (at most max_ms) and dispatch. */
+int loop_round(int max_ms);
+
+/* ---- job.c: one blocking ioctl on a thread of its own ---- */
+
+struct job {
+	int efd; /* eventfd, readable once the call returned */
+	int fd;
+	unsigned long request;
+	void *arg;
+	int ret, err; /* the ioctl's return value and errno */
+	bool running;
+};
+
+/* job_start - ioctl(fd, request, arg) on a new thread; 0 or -errno. */
+int job_start(struct job *j, int fd, unsigned long request, void *arg);
+/* job_watch - add the job's eventfd to this round (fn when it is done). */
+void job_watch(struct job *j, loop_fn fn, void *obj);
+/* job_finished - true once the call returned (consumes the event). */
+bool job_finished(struct job *j);
+
+/* ---- iobuf.c: a queue of bytes ---- */
+
+struct iochunk;
+struct iobuf {
+	struct iochunk *head, *tail;
+	size_t len;
+};
+
+int iobuf_put(struct iobuf *b, const void *data, size_t len);
+/* iobuf_write - write the front to fd: bytes written, or -errno. */
+ssize_t iobuf_write(struct iobuf *b, int fd);
+/* iobuf_peek - the first contiguous bytes (*data) and how many; 0: empty. */
+size_t iobuf_peek(const struct iobuf *b, const uint8_t **data);
+/* iobuf_drop - forget the first n bytes. */
+void iobuf_drop(struct iobuf *b, size_t n);
+/* iobuf_take - move up to max bytes from the front into out. */
+size_t iobuf_take(struct iobuf *b, void *out, size_t max);
+void iobuf_free(struct iobuf *b);
+
+/* ---- link.c: the master link ---- */
+
 void link_init(struct agent *a);
-/* link_poll_fd - the fd and events to wait for, or -1. */
-int link_poll_fd(short *events);
+/* link_watch - add the link's socket to this round. */
+void link_watch(void);
 /* link_deadline - monotonic ms of the next thing the link must do. */
 int64_t link_deadline(void);
-/* link_run - act on poll results (revents 0 when only time passed). */
-void link_run(struct agent *a, short revents);
+/* link_run - act on this round's poll results and timers. */
+void link_run(struct agent *a);
 /* link_restart - drop the connection and connect again at once. */
 void link_restart(struct agent *a);
 /* link_stop - say goodbye to the master and close. */
 void link_stop(void);
+/* link_conn - the master connection once authenticated, else NULL. */
+struct bp_conn *link_conn(void);
+/* link_room - whether the master connection takes more IO now. */
+bool link_room(void);
+/* link_sent - after queueing frames: log a failure, try to write them. */
+void link_sent(int err, const char *what);
 
-/* The listener for peers. */
+/* ---- peer.c: the listener for other agents ---- */
+
+struct peer;
 int peer_listen(struct agent *a);
 void peer_close_listener(void);
-/* peer_fill_pollfds - append the listener and peers; returns how many. */
-int peer_fill_pollfds(struct pollfd *pfd, int max);
-void peer_run(struct agent *a, const struct pollfd *pfd, int n);
+void peer_watch(void);
 int64_t peer_deadline(unsigned int timeout_ms);
+void peer_reap(void);
 void peer_close_all(void);
+/* peer_conn - the connection of a peer (for replies). */
+struct bp_conn *peer_conn(struct peer *p);
+/* peer_finish - flush what is queued, then close (the move is over). */
+void peer_finish(struct peer *p);
 
-/* report_collect - fill a status message about this node now. */
+/* ---- report.c ---- */
+
 void report_collect(struct agent *a, struct bp_status *s);
+
+/* ---- send.c: moves out of this agent ---- */
+
+void send_order(const struct bp_move_order *o);
+void send_watch(void);
+void send_reap(void);
+/* send_abort_all - at shutdown: every move out fails, processes resume. */
+void send_abort_all(void);
+
+/* ---- recv.c: moves into this agent (frames of a peer connection) ---- */
+
+struct inmove;
+int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
+	       const uint8_t *data, uint32_t len);
+/* recv_wants_data - whether im can take more image bytes now. */
+bool recv_wants_data(const struct inmove *im);
+/* recv_conn_lost - the source's connection is gone. */
+void recv_conn_lost(struct inmove *im);
+void recv_watch(void);
+void recv_reap(void);
+/* recv_ghost_ready - the ghost of a move home may now restore. */
+void recv_ghost_ready(struct inmove *im);
+
+/* ---- hosted.c: processes that moved to this node ---- */
+
+struct hosted;
+struct hosted_stdio {
+	int in_w, in_r; /* stdin pipe: our write end, and its read end */
+	int out, err; /* read ends of its stdout and stderr pipes */
+};
+
+/* hosted_add - a restored process now runs here; takes the descriptors. */
+struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
+			  const struct hosted_stdio *io);
+struct hosted *hosted_find(pid_t pid);
+pid_t hosted_lpid(const struct hosted *h);
+/* hosted_set_moving - a move out began (true) or failed (false). */
+void hosted_set_moving(struct hosted *h, bool moving);
+/* hosted_flush_output - the process is parked: send what it wrote. */
+void hosted_flush_output(struct hosted *h);
+/* hosted_left - it moved away: requeue its unread stdin, forget it. */
+void hosted_left(struct hosted *h);
+void hosted_signal(pid_t pid, unsigned int signo);
+void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
+	       const uint8_t *data, uint32_t n);
+void hosted_ack(pid_t pid, unsigned int fd, uint32_t bytes);
+void hosted_report(struct bp_conn *c);
+unsigned int hosted_count(void);
+void hosted_watch(void);
+void hosted_reap(void);
+void hosted_kill_all(void);
+
+/* ---- ghost.c: the front end's ghosts ---- */
+
+struct ghost;
+/* ghost_add - pid became a ghost (handle: its dump handle, taken). */
+int ghost_add(pid_t pid, int handle);
+struct ghost *ghost_find(pid_t pid);
+/* ghost_home - a move home begins (im) or failed (NULL). */
+int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id);
+/* ghost_handle - the dump handle, for GHOST_RESTORE. */
+int ghost_handle(const struct ghost *g);
+/* ghost_restored - the process is home: the ghost is no more. */
+void ghost_restored(struct ghost *g);
+void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
+		  const uint8_t *data, uint32_t n);
+void ghost_ack(pid_t pid, uint32_t bytes);
+void ghost_mark(pid_t pid, uint64_t move_id);
+void ghost_exit(const struct bp_exit *e);
+void ghost_watch(void);
+void ghost_reap(void);
+
+/* ---- space.c: where moved processes live on a node ---- */
+
+/* space_init - the pid namespace for moved processes (on the first). */
+int space_init(void);
+struct space_fds {
+	int stdio[3]; /* the process's stdin, stdout, stderr */
+	int structure, image, notify; /* for bproc-ckpt restore --agent */
+};
+
+/*
+ * space_spawn - fork bproc-ckpt restore --agent with pid in the namespace
+ * and fds in place.  Returns 0 with *lpid (its pid here) and *pidfd, or
+ * -errno (-EEXIST: the pid is still taken here).
+ */
+int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid,
+		int *pidfd);
+/* space_reap - wait for a child that was killed, without blocking. */
+void space_reap(int pidfd);
+void space_watch(void);
 
 #endif /* BPROC_AGENT_H */

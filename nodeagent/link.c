@@ -7,6 +7,11 @@
  * for three times the timeout drops the link and reconnects.
  * Retries back off from 100 ms to 5 s with jitter so a restarted master is
  * not hit by every node at once.
+ *
+ * The link also carries the moves the master orders (send.c) and the
+ * signals, IO and exits of moved processes, which it hands to hosted.c on
+ * a node and to ghost.c on the front end.  A node reports its moved
+ * processes with every heartbeat.
  */
 #define LOG_PREFIX "link"
 
@@ -20,10 +25,13 @@
 
 #include "../common/log.h"
 #include "../common/net.h"
+#include "../common/procmsg.h"
 #include "agent.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* IO queued for the master beyond which readers wait */
+#define LINK_IO_ROOM (4u << 20)
 
 enum link_state { LINK_IDLE, LINK_CONNECTING, LINK_HANDSHAKE, LINK_READY };
 
@@ -37,6 +45,7 @@ static struct {
 	unsigned int backoff_ms;
 	bool warned; /* a failure was logged for this outage */
 	unsigned int timeout_ms;
+	short revents; /* of this round */
 } ml = { .fd = -1 };
 
 void link_init(struct agent *a)
@@ -68,19 +77,50 @@ static void link_close(struct agent *a, const char *why)
 		ml.backoff_ms = BACKOFF_MAX_MS;
 }
 
-int link_poll_fd(short *events)
+static void link_polled(void *obj, short revents)
 {
+	(void)obj;
+	ml.revents = revents;
+}
+
+void link_watch(void)
+{
+	ml.revents = 0;
 	switch (ml.state) {
 	case LINK_CONNECTING:
-		*events = POLLOUT;
-		return ml.fd;
+		loop_add(ml.fd, POLLOUT, link_polled, NULL);
+		break;
 	case LINK_HANDSHAKE:
 	case LINK_READY:
-		*events = POLLIN | (bp_conn_pending(&ml.conn) ? POLLOUT : 0);
-		return ml.conn.fd;
+		loop_add(ml.conn.fd,
+			 POLLIN | (bp_conn_pending(&ml.conn) ? POLLOUT : 0),
+			 link_polled, NULL);
+		break;
 	default:
-		return -1;
+		break;
 	}
+}
+
+struct bp_conn *link_conn(void)
+{
+	return ml.state == LINK_READY ? &ml.conn : NULL;
+}
+
+bool link_room(void)
+{
+	return ml.state == LINK_READY &&
+	       ml.conn.wlen - ml.conn.woff < LINK_IO_ROOM;
+}
+
+void link_sent(int err, const char *what)
+{
+	if (ml.state != LINK_READY)
+		return;
+	if (err)
+		pr_warn("%s not sent to the master: %s", what, strerror(-err));
+	/* the rest goes when the socket is writable */
+	if (bp_conn_flush(&ml.conn) < 0)
+		pr_debug("master link: write failed; the read will tell");
 }
 
 int64_t link_deadline(void)
@@ -107,7 +147,68 @@ static int send_status(struct agent *a)
 
 	report_collect(a, &s);
 	bp_status_encode(&s, b);
+	if (!a->front)
+		hosted_report(&ml.conn);
 	return bp_conn_send(&ml.conn, BPROC_MSG_STATUS, 0, b, sizeof(b));
+}
+
+/* A move, or the traffic of a moved process, from the master. */
+static int on_process_frame(struct agent *a, unsigned int type,
+			    const uint8_t *data, uint32_t len)
+{
+	const uint8_t *bytes;
+	struct bp_move_order o;
+	struct bp_exit e;
+	unsigned int fd, flags;
+	uint32_t pid, v, n;
+	uint64_t id;
+
+	switch (type) {
+	case BPROC_MSG_MOVE_ORDER:
+		if (bp_move_order_decode(data, len, &o))
+			return -EPROTO;
+		send_order(&o);
+		return 0;
+	case BPROC_MSG_SIGNAL:
+		if (bp_signal_decode(data, len, &pid, &v))
+			return -EPROTO;
+		if (!a->front)
+			hosted_signal((pid_t)pid, v);
+		return 0;
+	case BPROC_MSG_IO_DATA:
+	case BPROC_MSG_IO_EOF:
+		if (bp_io_decode(type, data, len, &pid, &fd, &flags, &bytes,
+				 &n) ||
+		    fd > 2)
+			return -EPROTO;
+		if (a->front)
+			ghost_output((pid_t)pid, type, fd, bytes, n);
+		else
+			hosted_io((pid_t)pid, type, fd, bytes, n);
+		return 0;
+	case BPROC_MSG_IO_ACK:
+		if (bp_io_ack_decode(data, len, &pid, &fd, &v))
+			return -EPROTO;
+		if (a->front && fd == 0)
+			ghost_ack((pid_t)pid, v);
+		else if (!a->front && fd != 0)
+			hosted_ack((pid_t)pid, fd, v);
+		return 0;
+	case BPROC_MSG_IO_MARK:
+		if (bp_io_mark_decode(data, len, &pid, &id))
+			return -EPROTO;
+		if (a->front)
+			ghost_mark((pid_t)pid, id);
+		return 0;
+	case BPROC_MSG_EXIT:
+		if (bp_exit_decode(data, len, &e))
+			return -EPROTO;
+		if (a->front)
+			ghost_exit(&e);
+		return 0;
+	default:
+		return 1;
+	}
 }
 
 static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
@@ -117,6 +218,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	char text[56];
 	uint32_t reason;
 	uint64_t cookie;
+	int err;
 
 	(void)stream;
 	ml.last_rx_ms = bp_now_ms();
@@ -151,6 +253,11 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		ml.warned = true;
 		return -ECONNRESET;
 	default:
+		err = on_process_frame(a, type, data, len);
+		if (err < 0)
+			pr_warn("%s: malformed %s", c->desc, bp_msg_name(type));
+		if (err <= 0)
+			return err;
 		pr_warn("%s: %s not supported by this agent", c->desc,
 			bp_msg_name(type));
 		return -EPROTO;
@@ -193,9 +300,10 @@ static void start_handshake(struct agent *a)
 	ml.last_rx_ms = ml.started_ms;
 }
 
-void link_run(struct agent *a, short revents)
+void link_run(struct agent *a)
 {
 	int64_t now = bp_now_ms();
+	short revents = ml.revents;
 	int err;
 
 	ml.timeout_ms = a->cfg.timeout_ms;

@@ -3,8 +3,9 @@
  * bproc-nodeagent [-f] [--config FILE] --node N
  *
  * Wires the agent together: command line, config, signals (SIGTERM and
- * SIGINT stop, SIGHUP reloads the config) and the one poll loop that drives
- * the master link (link.c) and the peer listener (peer.c).
+ * SIGINT stop, SIGHUP reloads the config) and the one poll loop (loop.c)
+ * that drives the master link (link.c), the peer listener (peer.c), the
+ * moves (send.c, recv.c) and the moved processes (hosted.c, ghost.c).
  */
 #define LOG_PREFIX "main"
 
@@ -24,7 +25,8 @@
 #include "agent.h"
 
 #define DEFAULT_CONFIG "/etc/bproc/config"
-#define POLLFDS_MAX 80
+
+struct agent *agent;
 
 static void usage(FILE *f, const char *prog)
 {
@@ -126,11 +128,15 @@ static int setup_signals(void)
 	return fd;
 }
 
-static void handle_signals(struct agent *a, int sfd)
+static int signal_fd = -1;
+
+static void handle_signals(void *obj, short revents)
 {
 	struct signalfd_siginfo si;
+	struct agent *a = obj;
 
-	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+	(void)revents;
+	while (read(signal_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reload(a);
 		} else {
@@ -140,49 +146,33 @@ static void handle_signals(struct agent *a, int sfd)
 	}
 }
 
-static void run(struct agent *a, int sfd)
+static void run(struct agent *a)
 {
-	struct pollfd pfd[POLLFDS_MAX];
-
 	while (!a->stopping) {
-		int64_t now = bp_now_ms(), deadline, t;
-		int n = 0, link_idx = -1, peer_idx, nr;
-		short events;
-		int fd;
-
-		pfd[n].fd = sfd;
-		pfd[n++].events = POLLIN;
-		fd = link_poll_fd(&events);
-		if (fd >= 0) {
-			link_idx = n;
-			pfd[n].fd = fd;
-			pfd[n++].events = events;
-		}
-		peer_idx = n;
-		nr = peer_fill_pollfds(pfd + n, POLLFDS_MAX - n);
-		n += nr;
-
-		deadline = link_deadline();
-		t = peer_deadline(a->cfg.timeout_ms);
-		if (t < deadline)
-			deadline = t;
-		t = deadline - now;
-		if (t < 0)
-			t = 0;
-		if (t > 1000)
-			t = 1000;
-		if (poll(pfd, n, (int)t) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("poll");
+		loop_add(signal_fd, POLLIN, handle_signals, a);
+		link_watch();
+		peer_watch();
+		send_watch();
+		recv_watch();
+		if (a->front)
+			ghost_watch();
+		else
+			hosted_watch();
+		space_watch();
+		loop_wake_at(link_deadline());
+		loop_wake_at(peer_deadline(a->cfg.timeout_ms));
+		if (loop_round(1000))
 			break;
-		}
-		if (pfd[0].revents)
-			handle_signals(a, sfd);
 		if (a->stopping)
 			break;
-		link_run(a, link_idx >= 0 ? pfd[link_idx].revents : 0);
-		peer_run(a, pfd + peer_idx, nr);
+		link_run(a);
+		peer_reap();
+		send_reap();
+		recv_reap();
+		if (a->front)
+			ghost_reap();
+		else
+			hosted_reap();
 	}
 }
 
@@ -199,7 +189,7 @@ int main(int argc, char **argv)
 	const char *node = NULL;
 	bool foreground = false;
 	char *abs_config;
-	int c, sfd;
+	int c;
 
 	bp_log_init(argv[0], LOG_INFO);
 	while ((c = getopt_long(argc, argv, "fc:n:h", opts, NULL)) != -1) {
@@ -230,6 +220,8 @@ int main(int argc, char **argv)
 			argv[0], node);
 		return 2;
 	}
+	a.front = !strcmp(a.name, "master");
+	agent = &a;
 	/* daemon() changes to /: keep the config path absolute */
 	abs_config = realpath(a.config_path, NULL);
 	if (!abs_config) {
@@ -246,8 +238,8 @@ int main(int argc, char **argv)
 		free(abs_config);
 		return 1;
 	}
-	sfd = setup_signals();
-	if (sfd < 0)
+	signal_fd = setup_signals();
+	if (signal_fd < 0)
 		goto out_free_config;
 	if (peer_listen(&a))
 		goto out_close_sfd;
@@ -258,10 +250,13 @@ int main(int argc, char **argv)
 	pr_info("%s: listening on %s, master %s", a.name,
 		bp_config_find(&a.cfg, a.name)->addr_str, a.cfg.master_str);
 	link_init(&a);
-	run(&a, sfd);
+	run(&a);
+	send_abort_all();
+	if (!a.front)
+		hosted_kill_all();
 	link_stop();
 	peer_close_all();
-	close(sfd);
+	close(signal_fd);
 	bp_config_free(&a.cfg);
 	free(abs_config);
 	return 0;
@@ -269,7 +264,7 @@ int main(int argc, char **argv)
 out_close_listener:
 	peer_close_all();
 out_close_sfd:
-	close(sfd);
+	close(signal_fd);
 out_free_config:
 	bp_config_free(&a.cfg);
 	free(abs_config);

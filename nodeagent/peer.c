@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The agent's own listener, on its configured address: other agents (node
- * to node image transfers, later) and tools connect here.  Every connection
- * must authenticate with the cluster key within `timeout`; for now an
- * authenticated peer may PING.
+ * The agent's own listener, on its configured address: other agents
+ * connect here to send a process that moves to this node (recv.c), and
+ * tools may connect to PING.  Every connection must authenticate with the
+ * cluster key within `timeout`.  A connection carries at most one image;
+ * while the image has nowhere to go (the restorer is slower than the
+ * network), the connection is not read, so the sender slows down instead
+ * of this agent buffering the whole image.
  */
 #define LOG_PREFIX "peer"
 
@@ -18,10 +21,19 @@
 #include "../common/net.h"
 #include "agent.h"
 
-#define PEERS_MAX 64
+#define PEERS_MAX 1024
+
+struct peer {
+	struct peer *next;
+	struct bp_conn c;
+	struct inmove *im; /* the move this connection brings, if any */
+	bool finishing; /* the move is over: wait for the source to close */
+	int64_t finish_ms;
+	bool dead;
+};
 
 static int listen_fd = -1;
-static struct bp_conn *peers[PEERS_MAX];
+static struct peer *peers;
 static int nr_peers;
 
 int peer_listen(struct agent *a)
@@ -41,49 +53,50 @@ void peer_close_listener(void)
 	listen_fd = -1;
 }
 
-int peer_fill_pollfds(struct pollfd *pfd, int max)
+struct bp_conn *peer_conn(struct peer *p)
 {
-	int i, n = 0;
+	return &p->c;
+}
 
-	if (listen_fd >= 0 && n < max) {
-		pfd[n].fd = nr_peers < PEERS_MAX ? listen_fd : -1;
-		pfd[n++].events = POLLIN;
-	}
-	for (i = 0; i < nr_peers && n < max; i++) {
-		pfd[n].fd = peers[i]->fd;
-		pfd[n++].events =
-			POLLIN | (bp_conn_pending(peers[i]) ? POLLOUT : 0);
-	}
-	return n;
+void peer_finish(struct peer *p)
+{
+	p->im = NULL;
+	p->finishing = true;
+	p->finish_ms = bp_now_ms();
+}
+
+static void peer_close(struct peer *p)
+{
+	if (p->dead)
+		return;
+	if (p->im)
+		recv_conn_lost(p->im);
+	p->im = NULL;
+	p->dead = true;
 }
 
 int64_t peer_deadline(unsigned int timeout_ms)
 {
 	int64_t d = INT64_MAX;
-	int i;
+	struct peer *p;
 
-	for (i = 0; i < nr_peers; i++)
-		if (peers[i]->state != BP_CONN_READY &&
-		    peers[i]->created_ms + timeout_ms + 1 < d)
-			d = peers[i]->created_ms + timeout_ms + 1;
+	for (p = peers; p; p = p->next)
+		if (p->c.state != BP_CONN_READY &&
+		    p->c.created_ms + timeout_ms + 1 < d)
+			d = p->c.created_ms + timeout_ms + 1;
 	return d;
 }
 
-static void peer_drop(int i)
-{
-	bp_conn_destroy(peers[i]);
-	free(peers[i]);
-	peers[i] = peers[--nr_peers];
-}
-
-static void peer_accept(struct agent *a)
+static void peer_accept(void *obj, short revents)
 {
 	char desc[BP_ADDR_STRLEN];
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct bp_conn *c;
+	struct peer *p;
 	int fd;
 
+	(void)obj;
+	(void)revents;
 	fd = accept4(listen_fd, (struct sockaddr *)&ss, &len,
 		     SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
@@ -93,28 +106,29 @@ static void peer_accept(struct agent *a)
 	}
 	bp_addr_format((struct sockaddr *)&ss, desc, sizeof(desc));
 	bp_set_stream_opts(fd);
-	c = malloc(sizeof(*c));
-	if (!c || bp_conn_init(c, fd, false, BPROC_ROLE_PEER, a->name,
-			       &a->cfg.key, desc)) {
+	p = calloc(1, sizeof(*p));
+	if (!p || bp_conn_init(&p->c, fd, false, BPROC_ROLE_PEER, agent->name,
+			       &agent->cfg.key, desc)) {
 		pr_err("out of memory for peer %s", desc);
-		if (c)
-			bp_conn_destroy(c);
+		if (p)
+			bp_conn_destroy(&p->c);
 		else
 			close(fd);
-		free(c);
+		free(p);
 		return;
 	}
-	c->created_ms = bp_now_ms();
-	peers[nr_peers++] = c;
+	p->c.created_ms = bp_now_ms();
+	p->next = peers;
+	peers = p;
+	nr_peers++;
 }
 
 static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		    const uint8_t *data, uint32_t len, void *arg)
 {
+	struct peer *p = arg;
 	uint64_t cookie;
 
-	(void)stream;
-	(void)arg;
 	switch (type) {
 	case BPROC_MSG_AUTH:
 		pr_debug("%s authenticated as %s", c->desc, c->peer_node);
@@ -125,8 +139,22 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			return -EPROTO;
 		}
 		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+	case BPROC_MSG_PONG:
+		return 0;
 	case BPROC_MSG_BYE:
 		return -ECONNRESET;
+	case BPROC_MSG_IMAGE_BEGIN:
+	case BPROC_MSG_IMAGE_DATA:
+	case BPROC_MSG_IMAGE_END:
+		if (stream != 1) {
+			pr_warn("%s: %s out of place", c->desc,
+				bp_msg_name(type));
+			return -EPROTO;
+		}
+		/* the rest of a transfer that is decided */
+		if (p->finishing)
+			return type == BPROC_MSG_IMAGE_BEGIN ? -EPROTO : 0;
+		return recv_frame(p, &p->im, type, data, len);
 	default:
 		pr_warn("%s: %s not supported by this agent", c->desc,
 			bp_msg_name(type));
@@ -134,59 +162,82 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	}
 }
 
-static struct bp_conn *peer_by_fd(int fd, int *idx)
+static void peer_polled(void *obj, short revents)
 {
-	int i;
+	struct peer *p = obj;
+	int err = 0;
 
-	for (i = 0; i < nr_peers; i++) {
-		if (peers[i]->fd == fd) {
-			*idx = i;
-			return peers[i];
-		}
+	if (p->dead)
+		return;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		err = bp_conn_read(&p->c, on_frame, p);
+	if (!err && !p->dead)
+		err = bp_conn_flush(&p->c) < 0 ? -EPIPE : 0;
+	if (err) {
+		if (err != -ECONNRESET || p->im)
+			pr_debug("%s: closed: %s", p->c.desc, strerror(-err));
+		peer_close(p);
 	}
-	return NULL;
 }
 
-void peer_run(struct agent *a, const struct pollfd *pfd, int n)
+void peer_watch(void)
 {
 	int64_t now = bp_now_ms();
-	int i, k = 0;
+	struct peer *p;
 
-	if (listen_fd >= 0 && n > 0 && pfd[0].events == POLLIN &&
-	    (pfd[0].fd == listen_fd || pfd[0].fd == -1)) {
-		if (pfd[0].revents & POLLIN)
-			peer_accept(a);
-		k = 1;
-	}
-	for (; k < n; k++) {
-		struct bp_conn *c = peer_by_fd(pfd[k].fd, &i);
-		int err = 0;
+	if (listen_fd >= 0 && nr_peers < PEERS_MAX)
+		loop_add(listen_fd, POLLIN, peer_accept, NULL);
+	for (p = peers; p; p = p->next) {
+		short ev = bp_conn_pending(&p->c) ? POLLOUT : 0;
 
-		if (!c)
+		if (p->dead)
 			continue;
-		if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
-			err = bp_conn_read(c, on_frame, a);
-		if (!err)
-			err = bp_conn_flush(c) < 0 ? -EPIPE : 0;
-		if (err)
-			peer_drop(i);
-	}
-	/* peers that did not authenticate in time */
-	for (i = 0; i < nr_peers;) {
-		if (peers[i]->state != BP_CONN_READY &&
-		    now - peers[i]->created_ms > a->cfg.timeout_ms) {
+		if (p->c.state != BP_CONN_READY &&
+		    now - p->c.created_ms > agent->cfg.timeout_ms) {
 			pr_warn("%s: no authentication within the timeout",
-				peers[i]->desc);
-			peer_drop(i);
+				p->c.desc);
+			peer_close(p);
 			continue;
 		}
-		i++;
+		/* the source closes once it has the result; or gives up */
+		if (p->finishing &&
+		    now - p->finish_ms > agent->cfg.timeout_ms) {
+			peer_close(p);
+			continue;
+		}
+		if (p->finishing)
+			loop_wake_at(p->finish_ms + agent->cfg.timeout_ms + 1);
+		if (!p->im || recv_wants_data(p->im))
+			ev |= POLLIN;
+		if (ev)
+			loop_add(p->c.fd, ev, peer_polled, p);
+	}
+}
+
+void peer_reap(void)
+{
+	struct peer **pp = &peers;
+
+	while (*pp) {
+		struct peer *p = *pp;
+
+		if (!p->dead) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		bp_conn_destroy(&p->c);
+		free(p);
+		nr_peers--;
 	}
 }
 
 void peer_close_all(void)
 {
-	while (nr_peers)
-		peer_drop(nr_peers - 1);
+	struct peer *p;
+
+	for (p = peers; p; p = p->next)
+		peer_close(p);
+	peer_reap();
 	peer_close_listener();
 }

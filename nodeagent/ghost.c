@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The front end's ghosts.  When a front-end process moves away, the engine
+ * leaves a ghost in its place (bproc.h, BPROC_IOC_GHOST): same pid, same
+ * parent, no memory.  This agent holds each ghost's dump handle and:
+ *
+ *  - forwards every signal the ghost receives (kill, Ctrl-C, Ctrl-Z, fg)
+ *    to the master, which sends it where the process runs;
+ *  - writes the process's output (IO_DATA fds 1 and 2) to what the ghost's
+ *    stdout and stderr are, a terminal, a pipe or a file, acknowledging
+ *    the bytes as they are written; a reader that went away is reported
+ *    back (IO_EOF), so the process gets EPIPE as it would have here;
+ *  - reads the ghost's stdin and sends it on, at most BPROC_IO_WINDOW
+ *    bytes unacknowledged, and from a terminal only while the ghost's
+ *    process group is in the foreground (as the terminal would allow);
+ *  - ends the ghost as the process ended (EXIT), once the output before the
+ *    exit is written, so the parent's wait() sees the real status;
+ *  - lets the ghost restore the process when it comes home (recv.c), once
+ *    the output of its last host is written.
+ *
+ * The ghost's stdio is reached through /proc/PID/fd: pipes and terminals
+ * are opened anew, non-blocking, so that neither a slow reader nor a quiet
+ * writer ever blocks this agent and the ghost's own descriptions keep
+ * their flags; regular files and sockets are taken as they are
+ * (pidfd_getfd), so a file's offset stays the one the process had.
+ */
+#define LOG_PREFIX "ghost"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bproc/bproc.h>
+
+#include "../common/log.h"
+#include "../common/net.h"
+#include "agent.h"
+
+#define IO_CHUNK (64u << 10)
+#define ACK_EVERY (32u << 10)
+#define FG_CHECK_MS 200
+
+enum stdio_kind {
+	KIND_NONE, /* closed, or nothing this agent can use */
+	KIND_FILE, /* a regular file or a device that never blocks */
+	KIND_STREAM, /* a pipe, FIFO or terminal, opened anew non-blocking */
+	KIND_SOCKET, /* the process's own socket */
+};
+
+struct ghost {
+	struct ghost *next;
+	pid_t pid;
+	int handle;
+	int fd[3];
+	enum stdio_kind kind[3];
+	bool tty_in; /* stdin is a terminal */
+	struct iobuf outq[3]; /* [1], [2]: output not yet written */
+	uint32_t out_unacked[3]; /* written, not yet acknowledged */
+	uint32_t in_unacked; /* stdin sent, not yet acknowledged */
+	bool in_eof; /* stdin's end was sent */
+	bool fg; /* the ghost's process group owns its terminal */
+	int64_t fg_checked_ms;
+	struct inmove *home; /* the process is coming home */
+	uint64_t home_move;
+	bool mark_seen; /* the last host said all it had */
+	uint64_t mark_move;
+	bool exit_pending, exiting;
+	struct bp_exit exit;
+	bool dead;
+};
+
+static struct ghost *ghosts;
+static uint8_t buf[IO_CHUNK];
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Our own way to the ghost's fd n (0: to read, 1 and 2: to write). */
+static int open_stdio(int pidfd, pid_t pid, int n, enum stdio_kind *kind,
+		      bool *tty)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	*kind = KIND_NONE;
+	*tty = false;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, n);
+	if (stat(path, &st))
+		return -1;
+	if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) {
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+		if (fd < 0)
+			return -1;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		*kind = S_ISREG(st.st_mode) ? KIND_FILE : KIND_SOCKET;
+		return fd;
+	}
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -1;
+	fd = open(path, (n == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY |
+				O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	*tty = isatty(fd);
+	*kind = KIND_STREAM;
+	return fd;
+}
+
+int ghost_add(pid_t pid, int handle)
+{
+	struct ghost *g = calloc(1, sizeof(*g));
+	int pidfd, n;
+	bool tty = false;
+
+	if (!g)
+		return -ENOMEM;
+	g->pid = pid;
+	g->handle = handle;
+	fcntl(handle, F_SETFL, O_NONBLOCK);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (n = 0; n < 3; n++) {
+		g->fd[n] = pidfd < 0 ?
+				   -1 :
+				   open_stdio(pidfd, pid, n, &g->kind[n], &tty);
+		if (n == 0)
+			g->tty_in = tty;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	for (n = 1; n <= 2; n++)
+		if (g->fd[n] < 0)
+			pr_debug("pid %d: fd %d goes nowhere", pid, n);
+	g->next = ghosts;
+	ghosts = g;
+	return 0;
+}
+
+struct ghost *ghost_find(pid_t pid)
+{
+	struct ghost *g;
+
+	for (g = ghosts; g; g = g->next)
+		if (g->pid == pid && !g->dead)
+			return g;
+	return NULL;
+}
+
+int ghost_handle(const struct ghost *g)
+{
+	return g->handle;
+}
+
+static void close_stdio(struct ghost *g)
+{
+	int n;
+
+	for (n = 0; n < 3; n++) {
+		close_fd(&g->fd[n]);
+		iobuf_free(&g->outq[n]);
+	}
+}
+
+/* ---- output: from wherever the process runs to the ghost's fds ---- */
+
+static void send_ack(struct ghost *g, int n, bool now)
+{
+	struct bp_conn *c = link_conn();
+
+	if (!c || !g->out_unacked[n] || (!now && g->out_unacked[n] < ACK_EVERY))
+		return;
+	link_sent(bp_send_io_ack(c, (uint32_t)g->pid, (unsigned int)n,
+				 g->out_unacked[n]),
+		  "IO_ACK");
+	g->out_unacked[n] = 0;
+}
+
+/* The reader of fd n went away: drop what waits, tell the host. */
+static void reader_gone(struct ghost *g, int n)
+{
+	struct bp_conn *c = link_conn();
+
+	pr_debug("pid %d: fd %d: the reader went away", g->pid, n);
+	g->out_unacked[n] += (uint32_t)g->outq[n].len;
+	iobuf_free(&g->outq[n]);
+	close_fd(&g->fd[n]);
+	g->kind[n] = KIND_NONE;
+	send_ack(g, n, true);
+	if (c)
+		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)g->pid,
+				     (unsigned int)n, 0, NULL, 0),
+			  "IO_EOF");
+}
+
+static void maybe_end(struct ghost *g);
+
+static void write_out(struct ghost *g, int n)
+{
+	size_t before = g->outq[n].len;
+	const uint8_t *p;
+	size_t k;
+	ssize_t w = 0;
+
+	if (g->fd[n] < 0 || !before)
+		return;
+	while ((k = iobuf_peek(&g->outq[n], &p))) {
+		if (g->kind[n] == KIND_SOCKET)
+			w = send(g->fd[n], p, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			w = write(g->fd[n], p, k);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		iobuf_drop(&g->outq[n], (size_t)w);
+	}
+	if (w < 0 && errno != EAGAIN) {
+		reader_gone(g, n);
+		before = 0;
+	}
+	if (before > g->outq[n].len) {
+		g->out_unacked[n] += (uint32_t)(before - g->outq[n].len);
+		send_ack(g, n, !g->outq[n].len);
+	}
+	if (!g->outq[n].len)
+		maybe_end(g);
+}
+
+void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
+		  const uint8_t *data, uint32_t len)
+{
+	struct ghost *g = ghost_find(pid);
+
+	if (!g || fd == 0) {
+		pr_debug("output of pid %d fd %u: no ghost here", pid, fd);
+		return;
+	}
+	if (type == BPROC_MSG_IO_EOF)
+		return; /* the ghost's own fd stays open until it ends */
+	if (g->fd[fd] < 0) {
+		g->out_unacked[fd] += len;
+		send_ack(g, (int)fd, false);
+		return;
+	}
+	if (iobuf_put(&g->outq[fd], data, len)) {
+		pr_err("pid %d: out of memory for %u bytes of output", pid,
+		       len);
+		return;
+	}
+	write_out(g, (int)fd);
+}
+
+/* ---- stdin: from the ghost's stdin to the process ---- */
+
+/* Is the ghost's process group the foreground of its terminal? */
+static bool in_foreground(struct ghost *g)
+{
+	int64_t now = bp_now_ms();
+	char path[64], stat[512], *p;
+	int pgrp, tpgid, fd;
+	ssize_t n;
+
+	if (now - g->fg_checked_ms < FG_CHECK_MS)
+		return g->fg;
+	g->fg_checked_ms = now;
+	snprintf(path, sizeof(path), "/proc/%d/stat", g->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return g->fg = false;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return g->fg = false;
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	/* state ppid pgrp session tty_nr tpgid */
+	if (!p || sscanf(p + 2, "%*c %*d %d %*d %*d %d", &pgrp, &tpgid) != 2)
+		return g->fg = false;
+	g->fg = pgrp == tpgid;
+	return g->fg;
+}
+
+static void send_stdin(struct ghost *g, const uint8_t *data, ssize_t n)
+{
+	struct bp_conn *c = link_conn();
+
+	if (!c)
+		return;
+	if (n <= 0) {
+		g->in_eof = true;
+		close_fd(&g->fd[0]);
+		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)g->pid, 0,
+				     0, NULL, 0),
+			  "IO_EOF");
+		return;
+	}
+	g->in_unacked += (uint32_t)n;
+	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)g->pid, 0, 0, data,
+			     (uint32_t)n),
+		  "IO_DATA");
+}
+
+static void stdin_polled(void *obj, short revents)
+{
+	struct ghost *g = obj;
+	size_t max = BPROC_IO_WINDOW - g->in_unacked;
+	ssize_t n;
+
+	(void)revents;
+	if (g->dead || g->fd[0] < 0 || g->home || !link_conn())
+		return;
+	if (max > sizeof(buf))
+		max = sizeof(buf);
+	if (g->kind[0] == KIND_SOCKET)
+		n = recv(g->fd[0], buf, max, MSG_DONTWAIT);
+	else
+		n = read(g->fd[0], buf, max);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0)
+		pr_debug("pid %d: stdin: %m", g->pid);
+	send_stdin(g, buf, n);
+}
+
+void ghost_ack(pid_t pid, uint32_t bytes)
+{
+	struct ghost *g = ghost_find(pid);
+
+	if (g)
+		g->in_unacked -= bytes < g->in_unacked ? bytes : g->in_unacked;
+}
+
+/* ---- signals and the end ---- */
+
+static void handle_polled(void *obj, short revents)
+{
+	struct bproc_ghost_event ev[16];
+	struct ghost *g = obj;
+	ssize_t n;
+	int i;
+
+	(void)revents;
+	if (g->dead)
+		return;
+	for (;;) {
+		n = read(g->handle, ev, sizeof(ev));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++) {
+			struct bp_conn *c = link_conn();
+
+			pr_debug("pid %d: signal %u from %d", g->pid,
+				 ev[i].signo, ev[i].pid);
+			if (c)
+				link_sent(bp_send_signal(c, (uint32_t)g->pid,
+							 ev[i].signo),
+					  "SIGNAL");
+		}
+	}
+	if (n < 0 && errno == EAGAIN)
+		return;
+	/* EOF: the ghost is gone */
+	if (!g->exiting && !g->home) {
+		struct bp_conn *c = link_conn();
+
+		/* killed here: the process must not go on without it */
+		pr_info("pid %d: its ghost is gone; ending the process",
+			g->pid);
+		if (c)
+			link_sent(bp_send_signal(c, (uint32_t)g->pid, SIGKILL),
+				  "SIGNAL");
+	}
+	if (!g->home)
+		g->dead = true;
+}
+
+/* End the ghost as the process ended, once its output is out. */
+static void maybe_end(struct ghost *g)
+{
+	struct bproc_ghost_exit ex = { 0 };
+	int st = (int)g->exit.status;
+
+	if (!g->exit_pending || g->exiting || g->outq[1].len || g->outq[2].len)
+		return;
+	g->exiting = true;
+	send_ack(g, 1, true);
+	send_ack(g, 2, true);
+	/* readers see EOF when the ghost goes, not when this agent does */
+	close_stdio(g);
+	if (WIFSIGNALED(st)) {
+		ex.how = BPROC_GHOST_EXIT_SIGNAL;
+		ex.value = WTERMSIG(st);
+	} else {
+		ex.how = BPROC_GHOST_EXIT_CODE;
+		ex.value = WEXITSTATUS(st);
+	}
+	if (ioctl(g->handle, BPROC_IOC_GHOST_EXIT, &ex)) {
+		pr_warn("pid %d: ending the ghost: %m", g->pid);
+		g->dead = true;
+	}
+}
+
+void ghost_exit(const struct bp_exit *e)
+{
+	struct ghost *g = ghost_find((pid_t)e->pid);
+
+	if (!g) {
+		pr_debug("exit of pid %u: no ghost here", e->pid);
+		return;
+	}
+	if (g->home)
+		pr_warn("pid %d ended while coming home", g->pid);
+	g->exit = *e;
+	g->exit_pending = true;
+	maybe_end(g);
+}
+
+/* ---- coming home ---- */
+
+static bool home_ready(const struct ghost *g)
+{
+	return g->home && g->mark_seen && g->mark_move == g->home_move &&
+	       !g->outq[1].len && !g->outq[2].len;
+}
+
+static void check_home(struct ghost *g)
+{
+	if (home_ready(g))
+		recv_ghost_ready(g->home);
+}
+
+int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id)
+{
+	if (im && (g->home || g->exit_pending))
+		return -EBUSY;
+	g->home = im;
+	g->home_move = move_id;
+	if (im)
+		check_home(g);
+	return 0;
+}
+
+void ghost_mark(pid_t pid, uint64_t move_id)
+{
+	struct ghost *g = ghost_find(pid);
+
+	if (!g) {
+		pr_debug("IO_MARK of pid %d: no ghost here", pid);
+		return;
+	}
+	g->mark_seen = true;
+	g->mark_move = move_id;
+	check_home(g);
+}
+
+void ghost_restored(struct ghost *g)
+{
+	send_ack(g, 1, true);
+	send_ack(g, 2, true);
+	close_stdio(g);
+	g->home = NULL;
+	g->dead = true;
+}
+
+/* ---- the loop ---- */
+
+static void stdout_polled(void *obj, short revents)
+{
+	struct ghost *g = obj;
+
+	(void)revents;
+	if (!g->dead)
+		write_out(g, 1);
+	if (!g->dead)
+		check_home(g);
+}
+
+static void stderr_polled(void *obj, short revents)
+{
+	struct ghost *g = obj;
+
+	(void)revents;
+	if (!g->dead)
+		write_out(g, 2);
+	if (!g->dead)
+		check_home(g);
+}
+
+void ghost_watch(void)
+{
+	struct ghost *g;
+
+	for (g = ghosts; g; g = g->next) {
+		if (g->dead)
+			continue;
+		/* signals wait at the master while it moves */
+		if (!g->home)
+			loop_add(g->handle, POLLIN, handle_polled, g);
+		if (g->outq[1].len)
+			loop_add(g->fd[1], POLLOUT, stdout_polled, g);
+		if (g->outq[2].len)
+			loop_add(g->fd[2], POLLOUT, stderr_polled, g);
+		if (g->fd[0] < 0 || g->in_eof || g->home || g->exit_pending ||
+		    g->in_unacked >= BPROC_IO_WINDOW || !link_room())
+			continue;
+		if (g->tty_in && !in_foreground(g)) {
+			loop_wake_at(g->fg_checked_ms + FG_CHECK_MS);
+			continue;
+		}
+		loop_add(g->fd[0], POLLIN, stdin_polled, g);
+	}
+}
+
+void ghost_reap(void)
+{
+	struct ghost **pp = &ghosts;
+
+	while (*pp) {
+		struct ghost *g = *pp;
+
+		if (!g->dead) {
+			pp = &g->next;
+			continue;
+		}
+		*pp = g->next;
+		close_stdio(g);
+		close_fd(&g->handle);
+		free(g);
+	}
+}

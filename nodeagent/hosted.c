@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The processes that moved to this node.  Each is a child of the agent in
+ * the namespace of space.c, under its front-end pid, with its stdin,
+ * stdout and stderr on pipes to the agent:
+ *
+ *  - what it writes on fds 1 and 2 goes to the master as IO_DATA (for the
+ *    front end, where its ghost's stdout and stderr are), at most
+ *    BPROC_IO_WINDOW bytes per fd unacknowledged, so that a slow reader
+ *    there slows the process down here;
+ *  - stdin bytes from the master go into its stdin pipe, acknowledged as
+ *    they go in; IO_EOF closes the pipe;
+ *  - signals from the master are sent to it; its exit goes to the master
+ *    after its last output.
+ *
+ * When it moves away (send.c), its output up to the dump is flushed before
+ * the IO_MARK, and what its stdin pipe still holds is read back through a
+ * reader of our own and handed to the master to requeue.
+ */
+#define LOG_PREFIX "hosted"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/net.h"
+#include "agent.h"
+
+#define IO_CHUNK (64u << 10)
+#define ACK_EVERY (32u << 10)
+
+struct hosted {
+	struct hosted *next;
+	pid_t pid; /* front-end pid, and its pid in the namespace */
+	pid_t lpid; /* its pid in the agent's own namespace */
+	int pidfd;
+	int in_w, in_r;
+	struct iobuf inq; /* stdin that the pipe has no room for yet */
+	uint32_t in_unacked; /* written into the pipe, not yet acked */
+	bool in_eof; /* close the pipe once inq is in */
+	int out[3]; /* [1] and [2]: its stdout and stderr, -1 once closed */
+	uint64_t unacked[3];
+	bool moving; /* a move out is in flight: output waits for it */
+	bool left; /* it moved away: reap it without a word */
+	bool exited, exit_sent;
+	int status;
+	bool dead;
+};
+
+static struct hosted *procs;
+static unsigned int nr_procs;
+static uint8_t iobuf_tmp[IO_CHUNK];
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
+			  const struct hosted_stdio *io)
+{
+	struct hosted *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->pid = pid;
+	h->lpid = lpid;
+	h->pidfd = pidfd;
+	h->in_w = io->in_w;
+	h->in_r = io->in_r;
+	h->out[0] = -1;
+	h->out[1] = io->out;
+	h->out[2] = io->err;
+	h->next = procs;
+	procs = h;
+	nr_procs++;
+	return h;
+}
+
+struct hosted *hosted_find(pid_t pid)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h->pid == pid && !h->left && !h->dead)
+			return h;
+	return NULL;
+}
+
+pid_t hosted_lpid(const struct hosted *h)
+{
+	return h->lpid;
+}
+
+unsigned int hosted_count(void)
+{
+	return nr_procs;
+}
+
+void hosted_set_moving(struct hosted *h, bool moving)
+{
+	h->moving = moving;
+}
+
+/*
+ * Send up to max bytes of fd's output: true if there may be more right
+ * now (it read all it asked for), false if the pipe is empty or at its end.
+ */
+static bool forward_output(struct hosted *h, int fd, size_t max)
+{
+	struct bp_conn *c = link_conn();
+	ssize_t n;
+
+	if (!c || !max)
+		return false;
+	if (max > sizeof(iobuf_tmp))
+		max = sizeof(iobuf_tmp);
+	n = read(h->out[fd], iobuf_tmp, max);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n <= 0) {
+		close_fd(&h->out[fd]);
+		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)h->pid,
+				     (unsigned int)fd, 0, NULL, 0),
+			  "IO_EOF");
+		return false;
+	}
+	h->unacked[fd] += (uint64_t)n;
+	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid,
+			     (unsigned int)fd, 0, iobuf_tmp, (uint32_t)n),
+		  "IO_DATA");
+	return (size_t)n == max;
+}
+
+/* Everything the pipes hold now, whatever the window says. */
+static void drain_output(struct hosted *h, bool to_eof)
+{
+	int fd;
+
+	for (fd = 1; fd <= 2; fd++) {
+		while (h->out[fd] >= 0 &&
+		       forward_output(h, fd, sizeof(iobuf_tmp)))
+			;
+		if (to_eof && h->out[fd] >= 0 && link_conn()) {
+			/* someone it left behind still holds the pipe */
+			close_fd(&h->out[fd]);
+			link_sent(bp_send_io(link_conn(), BPROC_MSG_IO_EOF,
+					     (uint32_t)h->pid, (unsigned int)fd,
+					     0, NULL, 0),
+				  "IO_EOF");
+		}
+	}
+}
+
+void hosted_flush_output(struct hosted *h)
+{
+	drain_output(h, false);
+}
+
+static void send_requeue(struct hosted *h, const uint8_t *data, size_t n)
+{
+	struct bp_conn *c = link_conn();
+
+	while (c && n) {
+		size_t k = n > IO_CHUNK ? IO_CHUNK : n;
+
+		link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid, 0,
+				     BPROC_IO_REQUEUE, data, (uint32_t)k),
+			  "requeued stdin");
+		data += k;
+		n -= k;
+	}
+}
+
+void hosted_left(struct hosted *h)
+{
+	ssize_t n;
+	size_t k;
+
+	/* what the pipe holds came first, then what never got in */
+	while (h->in_r >= 0 &&
+	       (n = read(h->in_r, iobuf_tmp, sizeof(iobuf_tmp))) > 0)
+		send_requeue(h, iobuf_tmp, (size_t)n);
+	while ((k = iobuf_take(&h->inq, iobuf_tmp, sizeof(iobuf_tmp))))
+		send_requeue(h, iobuf_tmp, k);
+	close_fd(&h->in_w);
+	close_fd(&h->in_r);
+	close_fd(&h->out[1]);
+	close_fd(&h->out[2]);
+	h->moving = false;
+	h->left = true;
+}
+
+/* A wait(2) status from what waitid says. */
+static int wait_status(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	default:
+		return si->si_status & 0x7f;
+	}
+}
+
+/* Its last output, the end of its streams, then its exit. */
+static void send_exit(struct hosted *h)
+{
+	struct bp_exit e = { 0 };
+	struct bp_conn *c;
+
+	drain_output(h, true);
+	c = link_conn();
+	if (!c)
+		return;
+	e.pid = (uint32_t)h->pid;
+	e.status = (uint32_t)h->status;
+	link_sent(bp_send_exit(c, &e), "EXIT");
+	h->exit_sent = true;
+	h->dead = true;
+}
+
+static void pidfd_polled(void *obj, short revents)
+{
+	struct hosted *h = obj;
+	siginfo_t si;
+
+	(void)revents;
+	if (h->dead || h->exited)
+		return;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED | WNOHANG) < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		pr_perror("pid %d: waitid", h->pid);
+		si.si_code = CLD_KILLED;
+		si.si_status = SIGKILL;
+	} else if (si.si_pid == 0) {
+		return;
+	}
+	close_fd(&h->pidfd);
+	if (h->left) {
+		h->dead = true;
+		return;
+	}
+	h->exited = true;
+	h->status = wait_status(&si);
+	pr_debug("pid %d exited, status 0x%x", h->pid, h->status);
+	close_fd(&h->in_w);
+	close_fd(&h->in_r);
+	iobuf_free(&h->inq);
+}
+
+static void output_polled(struct hosted *h, int fd)
+{
+	if (h->dead || h->left || h->out[fd] < 0 ||
+	    h->unacked[fd] >= BPROC_IO_WINDOW)
+		return;
+	forward_output(h, fd, BPROC_IO_WINDOW - h->unacked[fd]);
+}
+
+static void stdout_polled(void *obj, short revents)
+{
+	(void)revents;
+	output_polled(obj, 1);
+}
+
+static void stderr_polled(void *obj, short revents)
+{
+	(void)revents;
+	output_polled(obj, 2);
+}
+
+static void stdin_ack(struct hosted *h, bool now)
+{
+	struct bp_conn *c = link_conn();
+
+	if (!c || !h->in_unacked || (!now && h->in_unacked < ACK_EVERY))
+		return;
+	link_sent(bp_send_io_ack(c, (uint32_t)h->pid, 0, h->in_unacked),
+		  "IO_ACK");
+	h->in_unacked = 0;
+}
+
+static void stdin_push(struct hosted *h)
+{
+	size_t before = h->inq.len;
+	ssize_t n;
+
+	if (h->in_w < 0)
+		return;
+	n = iobuf_write(&h->inq, h->in_w);
+	if (n < 0 && n != -EAGAIN) {
+		/* it closed its stdin: what it never reads is not waited for */
+		pr_debug("pid %d: stdin: %s", h->pid, strerror((int)-n));
+		h->in_unacked += (uint32_t)h->inq.len;
+		iobuf_free(&h->inq);
+		close_fd(&h->in_w);
+	} else if (n > 0) {
+		h->in_unacked += (uint32_t)n;
+	}
+	if (h->in_eof && !h->inq.len)
+		close_fd(&h->in_w);
+	stdin_ack(h, !h->inq.len || before - h->inq.len >= ACK_EVERY);
+}
+
+static void stdin_polled(void *obj, short revents)
+{
+	struct hosted *h = obj;
+
+	(void)revents;
+	if (!h->dead && !h->left)
+		stdin_push(h);
+}
+
+void hosted_watch(void)
+{
+	struct hosted *h;
+	int fd;
+
+	for (h = procs; h; h = h->next) {
+		if (h->dead)
+			continue;
+		if (h->exited) {
+			if (!h->moving)
+				send_exit(h);
+			continue;
+		}
+		loop_add(h->pidfd, POLLIN, pidfd_polled, h);
+		if (h->left)
+			continue;
+		if (h->inq.len)
+			loop_add(h->in_w, POLLOUT, stdin_polled, h);
+		if (h->moving || !link_room())
+			continue;
+		for (fd = 1; fd <= 2; fd++)
+			if (h->unacked[fd] < BPROC_IO_WINDOW)
+				loop_add(h->out[fd], POLLIN,
+					 fd == 1 ? stdout_polled :
+						   stderr_polled,
+					 h);
+	}
+}
+
+void hosted_reap(void)
+{
+	struct hosted **pp = &procs;
+
+	while (*pp) {
+		struct hosted *h = *pp;
+
+		if (!h->dead) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		close_fd(&h->pidfd);
+		close_fd(&h->in_w);
+		close_fd(&h->in_r);
+		close_fd(&h->out[1]);
+		close_fd(&h->out[2]);
+		iobuf_free(&h->inq);
+		free(h);
+		nr_procs--;
+	}
+}
+
+void hosted_signal(pid_t pid, unsigned int signo)
+{
+	struct hosted *h = hosted_find(pid);
+
+	if (!h || h->exited) {
+		pr_debug("signal %u for pid %d, which is not here", signo, pid);
+		return;
+	}
+	if (signo < 1 || signo > 64) {
+		pr_warn("pid %d: signal %u is no signal", pid, signo);
+		return;
+	}
+	if (syscall(SYS_pidfd_send_signal, h->pidfd, (int)signo, NULL, 0))
+		pr_debug("pid %d: signal %u: %m", pid, signo);
+}
+
+void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
+	       const uint8_t *data, uint32_t n)
+{
+	struct hosted *h = hosted_find(pid);
+
+	if (!h || h->exited) {
+		pr_debug("IO for pid %d, which is not here", pid);
+		return;
+	}
+	if (fd != 0) {
+		/* the reader of its stdout or stderr went away */
+		if (type == BPROC_MSG_IO_EOF && h->out[fd] >= 0) {
+			pr_debug("pid %d: fd %u has no reader left", pid, fd);
+			close_fd(&h->out[fd]);
+		}
+		return;
+	}
+	if (type == BPROC_MSG_IO_EOF) {
+		h->in_eof = true;
+	} else if (h->in_w < 0) {
+		/* its stdin is closed: consumed, as far as anyone can tell */
+		h->in_unacked += n;
+	} else if (iobuf_put(&h->inq, data, n)) {
+		pr_err("pid %d: out of memory for %u bytes of stdin", pid, n);
+		h->in_unacked += n;
+	}
+	stdin_push(h);
+}
+
+void hosted_ack(pid_t pid, unsigned int fd, uint32_t bytes)
+{
+	struct hosted *h = hosted_find(pid);
+
+	if (!h || fd < 1 || fd > 2)
+		return;
+	/* acks of bytes a former host sent may arrive here: never below 0 */
+	h->unacked[fd] -= bytes < h->unacked[fd] ? bytes : h->unacked[fd];
+}
+
+/* Fields of /proc/PID/stat after the comm, from state (field 3) on. */
+static int read_stat(pid_t lpid, struct bp_proc_report *r)
+{
+	unsigned long long utime, stime;
+	long long rss;
+	char buf[1024], *lp, *rp;
+	long tick = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	int fd;
+
+	snprintf(buf, sizeof(buf), "/proc/%d/stat", lpid);
+	fd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	lp = strchr(buf, '(');
+	rp = strrchr(buf, ')');
+	if (!lp || !rp || rp < lp)
+		return -EIO;
+	*rp = '\0';
+	snprintf(r->comm, sizeof(r->comm), "%.15s", lp + 1);
+	if (sscanf(rp + 2,
+		   "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+		   "%*d %*d %*d %*d %*d %*d %*u %*u %lld",
+		   &r->state, &utime, &stime, &rss) != 4)
+		return -EIO;
+	if (tick <= 0)
+		tick = 100;
+	r->utime_ms = utime * 1000 / (unsigned long long)tick;
+	r->stime_ms = stime * 1000 / (unsigned long long)tick;
+	r->rss_kb =
+		rss > 0 ? (uint64_t)rss * (uint64_t)(getpagesize() / 1024) : 0;
+	return 0;
+}
+
+static uint32_t read_uid(pid_t lpid)
+{
+	char path[64], line[256];
+	unsigned int uid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", lpid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %u", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+void hosted_report(struct bp_conn *c)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next) {
+		struct bp_proc_report r = { 0 };
+
+		if (h->dead || h->left || h->exited)
+			continue;
+		if (read_stat(h->lpid, &r))
+			continue;
+		r.pid = (uint32_t)h->pid;
+		r.uid = read_uid(h->lpid);
+		if (bp_send_proc_report(c, &r))
+			break;
+	}
+}
+
+void hosted_kill_all(void)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h->pidfd >= 0 && !h->exited)
+			syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL,
+				0);
+}

@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Moves into this agent: a source agent connects (peer.c) and sends
+ * IMAGE_BEGIN, the image as IMAGE_DATA and IMAGE_END; this agent answers
+ * IMAGE_RESULT, 0 once the process runs here.
+ *
+ * On a node the structure of the image (everything before the page
+ * contents) is gathered first: it says how much memory the process needs
+ * (a node without it refuses at once) and goes to the restorer in a memfd.
+ * The restorer (space.c) is forked with the process's pid and pipes for
+ * its stdio, and execs `bproc-ckpt restore --agent`; the whole image is fed
+ * to it through a pipe as it arrives, and its notify pipe says when the
+ * process runs (one byte) or why it failed (a line).  Then the process is
+ * hosted (hosted.c).
+ *
+ * On the front end the process comes home into its ghost: once the last
+ * host's output is written (its IO_MARK seen, ghost.c), a job has the
+ * ghost restore the image from a pipe fed the same way.
+ *
+ * The connection is not read while the pipe's reader lags behind, so the
+ * image is never held here whole.  While it works, this agent PINGs the
+ * source every second so that a slow restore is not taken for a dead
+ * node.
+ */
+#define LOG_PREFIX "recv"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bproc/bproc.h>
+#include <bproc/image.h>
+
+#include "../common/log.h"
+#include "../common/net.h"
+#include "agent.h"
+
+#define PIPE_BYTES (1u << 20)
+#define QUEUE_MAX (8u << 20) /* image bytes held before reading waits */
+#define STRUCT_MAX (256u << 20)
+#define SPAWN_RETRY_MS 3000 /* for the pid's last holder here to be reaped */
+
+struct inmove {
+	struct inmove *next;
+	struct peer *peer; /* NULL once the connection is gone */
+	struct bp_image_begin b;
+	bool done; /* the result is sent (or there is nobody to tell) */
+	bool dead;
+	int64_t ping_ms;
+
+	/* the structure, up to and with the PAGES section header */
+	uint8_t *sbuf;
+	size_t slen, scap;
+	bool parsed;
+	uint64_t pages_bytes;
+
+	struct iobuf q; /* image bytes for the pipe */
+	uint64_t received;
+	bool end_in;
+	int img_w;
+
+	/* node: the restorer */
+	bool spawned;
+	int64_t spawn_until;
+	pid_t lpid;
+	int pidfd, notify_r;
+	char note[256];
+	size_t note_len;
+	struct hosted_stdio io;
+
+	/* front end: the ghost restores */
+	struct ghost *g;
+	struct job job;
+	struct bproc_ghost_restore gr;
+	int img_r;
+	bool restoring;
+};
+
+static struct inmove *moves;
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void answer(struct inmove *im, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* IMAGE_RESULT: 0, or why this agent refuses (errno and reason). */
+static void answer(struct inmove *im, int err, const char *fmt, ...)
+{
+	char reason[BPROC_REASON_BYTES] = "";
+	va_list ap;
+
+	if (im->done)
+		return;
+	im->done = true;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+	}
+	if (err)
+		pr_info("move %llu of pid %u from %s refused: %s",
+			(unsigned long long)im->b.move_id, im->b.pid,
+			im->b.origin, reason);
+	if (!im->peer)
+		return;
+	if (bp_send_image_result(peer_conn(im->peer), (uint32_t)err, reason))
+		pr_warn("move %llu: the result could not be sent",
+			(unsigned long long)im->b.move_id);
+	bp_conn_flush(peer_conn(im->peer));
+	peer_finish(im->peer);
+	im->peer = NULL;
+}
+
+/* Let go of everything but a running ghost restore; dead once idle. */
+static void drop(struct inmove *im)
+{
+	free(im->sbuf);
+	im->sbuf = NULL;
+	iobuf_free(&im->q);
+	close_fd(&im->img_w);
+	close_fd(&im->notify_r);
+	close_fd(&im->io.in_w);
+	close_fd(&im->io.in_r);
+	close_fd(&im->io.out);
+	close_fd(&im->io.err);
+	if (im->pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, im->pidfd, SIGKILL, NULL, 0);
+		space_reap(im->pidfd);
+		im->pidfd = -1;
+	}
+	if (im->g && !im->restoring) {
+		ghost_home(im->g, NULL, 0);
+		im->g = NULL;
+	}
+	if (!im->restoring)
+		im->dead = true;
+}
+
+static void refuse(struct inmove *im, int err, const char *reason)
+{
+	answer(im, err, "%s", reason);
+	drop(im);
+}
+
+/*
+ * Is the structure complete in buf?  1 with *len (up to and with the PAGES
+ * header) and *pages, 0 for more, -EINVAL for an image this is not.
+ */
+static int parse_structure(const uint8_t *buf, size_t n, size_t *len,
+			   uint64_t *pages)
+{
+	struct bproc_image_header h;
+	struct bproc_image_section s;
+	size_t off = sizeof(h);
+	uint32_t i;
+
+	if (n < sizeof(h))
+		return 0;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != BPROC_IMAGE_MAGIC || h.header_size != sizeof(h) ||
+	    h.nr_sections > BPROC_IMAGE_MAX_SECTIONS)
+		return -EINVAL;
+	for (i = 0; i < h.nr_sections; i++) {
+		if (n - off < sizeof(s))
+			return 0;
+		memcpy(&s, buf + off, sizeof(s));
+		off += sizeof(s);
+		if (s.type == BPROC_SEC_PAGES) {
+			*len = off;
+			*pages = s.size;
+			return 1;
+		}
+		if (s.size > STRUCT_MAX - off)
+			return -EINVAL;
+		if (n - off < s.size)
+			return 0;
+		off += s.size;
+	}
+	return -EINVAL;
+}
+
+static uint64_t mem_available_kb(void)
+{
+	char line[128];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* ---- a node: the restorer ---- */
+
+static int make_pipe(int p[2], int our_end)
+{
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	fcntl(p[our_end], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+/*
+ * Fork the restorer.  The structure goes in a memfd, stdio and the image
+ * in pipes; our ends are non-blocking, its ends are as a program expects.
+ */
+static int spawn(struct inmove *im, size_t slen)
+{
+	int sin[2] = { -1, -1 }, sout[2] = { -1, -1 }, serr[2] = { -1, -1 };
+	int img[2] = { -1, -1 }, note[2] = { -1, -1 }, memfd, err;
+	struct space_fds f;
+	char path[64];
+
+	memfd = memfd_create("bproc-structure", MFD_CLOEXEC);
+	if (memfd < 0)
+		return -errno;
+	if (write(memfd, im->sbuf, slen) != (ssize_t)slen ||
+	    lseek(memfd, 0, SEEK_SET) < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = make_pipe(sin, 1);
+	if (!err)
+		err = make_pipe(sout, 0);
+	if (!err)
+		err = make_pipe(serr, 0);
+	if (!err)
+		err = make_pipe(img, 1);
+	if (!err)
+		err = make_pipe(note, 0);
+	if (err)
+		goto out;
+	fcntl(img[1], F_SETPIPE_SZ, PIPE_BYTES);
+	/* a reader of its stdin pipe of our own, to take back what it leaves */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", sin[0]);
+	im->io.in_r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (im->io.in_r < 0) {
+		err = -errno;
+		goto out;
+	}
+	f.stdio[0] = sin[0];
+	f.stdio[1] = sout[1];
+	f.stdio[2] = serr[1];
+	f.structure = memfd;
+	f.image = img[0];
+	f.notify = note[1];
+	err = space_spawn((pid_t)im->b.pid, &f, &im->lpid, &im->pidfd);
+	if (err)
+		goto out;
+	im->io.in_w = sin[1];
+	im->io.out = sout[0];
+	im->io.err = serr[0];
+	im->img_w = img[1];
+	im->notify_r = note[0];
+	sin[1] = sout[0] = serr[0] = img[1] = note[0] = -1;
+	im->spawned = true;
+out:
+	close(memfd);
+	close_fd(&sin[0]);
+	close_fd(&sin[1]);
+	close_fd(&sout[0]);
+	close_fd(&sout[1]);
+	close_fd(&serr[0]);
+	close_fd(&serr[1]);
+	close_fd(&img[0]);
+	close_fd(&img[1]);
+	close_fd(&note[0]);
+	close_fd(&note[1]);
+	if (err)
+		close_fd(&im->io.in_r);
+	return err;
+}
+
+static void try_spawn(struct inmove *im)
+{
+	int err = spawn(im, im->slen);
+
+	if (err == -EEXIST && bp_now_ms() < im->spawn_until) {
+		loop_wake_at(bp_now_ms() + 20);
+		return;
+	}
+	if (err == -EEXIST) {
+		refuse(im, EBUSY, "its pid is taken here");
+		return;
+	}
+	if (err) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "no restorer: %s", strerror(-err));
+		refuse(im, EIO, why);
+		return;
+	}
+	free(im->sbuf);
+	im->sbuf = NULL;
+	im->slen = im->scap = 0;
+}
+
+/* The structure is complete: can this node take the process at all? */
+static void structure_done(struct inmove *im, size_t slen, uint64_t pages)
+{
+	uint64_t avail = mem_available_kb();
+	char why[BPROC_REASON_BYTES];
+
+	im->parsed = true;
+	im->pages_bytes = pages;
+	/* the whole image goes to the restorer, from its first byte */
+	if (iobuf_put(&im->q, im->sbuf, im->slen)) {
+		refuse(im, EIO, "out of memory");
+		return;
+	}
+	im->slen = slen; /* what the memfd gets */
+	if (avail && pages / 1024 > avail) {
+		snprintf(why, sizeof(why),
+			 "ENOMEM: it needs %llu MiB, %s has %llu MiB available",
+			 (unsigned long long)(pages >> 20), agent->name,
+			 (unsigned long long)(avail >> 10));
+		refuse(im, EIO, why);
+		return;
+	}
+	im->spawn_until = bp_now_ms() + SPAWN_RETRY_MS;
+	try_spawn(im);
+}
+
+static void restored(struct inmove *im)
+{
+	struct hosted *h;
+	char path[64];
+	int fd;
+
+	/* it runs: no longer the first to go when memory runs out */
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", im->lpid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1)
+			pr_debug("pid %u: oom_score_adj: %m", im->b.pid);
+		close(fd);
+	}
+	h = hosted_add((pid_t)im->b.pid, im->lpid, im->pidfd, &im->io);
+	if (!h) {
+		refuse(im, EIO, "out of memory");
+		return;
+	}
+	im->pidfd = -1;
+	im->io.in_w = im->io.in_r = im->io.out = im->io.err = -1;
+	pr_debug("pid %u from %s runs here as %d", im->b.pid, im->b.origin,
+		 im->lpid);
+	answer(im, 0, NULL);
+	drop(im);
+}
+
+/* What the restorer said failed, from its notify line and its exit. */
+static void restorer_failed(struct inmove *im)
+{
+	char why[BPROC_REASON_BYTES];
+	siginfo_t si = { 0 };
+	int err = 0;
+
+	im->note[im->note_len] = '\0';
+	if (im->note[0] == 'E' && sscanf(im->note, "E%d ", &err) == 1) {
+		char *sp = strchr(im->note, ' ');
+		char *nl = strchr(im->note, '\n');
+		const char *name = strerrorname_np(err);
+
+		if (nl)
+			*nl = '\0';
+		snprintf(why, sizeof(why), "%s: %.100s", name ? name : "error",
+			 sp ? sp + 1 : im->note);
+	} else if (waitid(P_PIDFD, (id_t)im->pidfd, &si, WEXITED | WNOHANG) ==
+			   0 &&
+		   si.si_pid && si.si_code != CLD_EXITED) {
+		snprintf(why, sizeof(why), "the restorer was killed by SIG%s%s",
+			 sigabbrev_np(si.si_status) ?: "?",
+			 si.si_status == SIGKILL ? " (out of memory?)" : "");
+	} else {
+		snprintf(why, sizeof(why), "the restorer ended without a word");
+	}
+	refuse(im, EIO, why);
+}
+
+static void notify_polled(void *obj, short revents)
+{
+	struct inmove *im = obj;
+	ssize_t n;
+
+	(void)revents;
+	if (im->dead || im->done)
+		return;
+	n = read(im->notify_r, im->note + im->note_len,
+		 sizeof(im->note) - 1 - im->note_len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		im->note_len += (size_t)n;
+		if (im->note[0] == 1) {
+			restored(im);
+			return;
+		}
+		if (im->note_len < sizeof(im->note) - 1)
+			return;
+	}
+	restorer_failed(im);
+}
+
+/* ---- the front end: the ghost restores ---- */
+
+static void ghost_job_polled(void *obj, short revents)
+{
+	struct inmove *im = obj;
+
+	(void)revents;
+	if (!job_finished(&im->job))
+		return;
+	im->restoring = false;
+	close_fd(&im->img_r);
+	if (im->job.ret == 0) {
+		pr_debug("pid %u from %s is home", im->b.pid, im->b.origin);
+		ghost_restored(im->g);
+		im->g = NULL;
+		answer(im, 0, NULL);
+	} else {
+		answer(im, EIO, "the ghost did not restore: %s%s%s",
+		       strerrorname_np(im->job.err) ?: "error",
+		       im->gr.reason[0] ? ": " : "", im->gr.reason);
+	}
+	drop(im);
+}
+
+void recv_ghost_ready(struct inmove *im)
+{
+	int p[2], err;
+
+	if (im->restoring || im->done || im->dead || !im->g)
+		return;
+	if (make_pipe(p, 1)) {
+		refuse(im, EIO, "no pipe for the image");
+		return;
+	}
+	fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+	im->gr.fd = p[0];
+	err = job_start(&im->job, ghost_handle(im->g), BPROC_IOC_GHOST_RESTORE,
+			&im->gr);
+	if (err) {
+		close(p[0]);
+		close(p[1]);
+		refuse(im, EIO, "no thread for the restore");
+		return;
+	}
+	im->img_r = p[0];
+	im->img_w = p[1];
+	im->restoring = true;
+}
+
+/* ---- frames ---- */
+
+static int on_begin(struct peer *p, struct inmove **slot, const uint8_t *d,
+		    uint32_t len)
+{
+	struct inmove *im;
+	struct hosted *h;
+
+	if (*slot)
+		return -EPROTO;
+	im = calloc(1, sizeof(*im));
+	if (!im)
+		return -ENOMEM;
+	if (bp_image_begin_decode(d, len, &im->b)) {
+		free(im);
+		return -EPROTO;
+	}
+	im->peer = p;
+	im->img_w = im->img_r = im->notify_r = im->pidfd = -1;
+	im->io.in_w = im->io.in_r = im->io.out = im->io.err = -1;
+	im->ping_ms = bp_now_ms() + 1000;
+	im->next = moves;
+	moves = im;
+	*slot = im;
+	pr_debug("move %llu: pid %u from %s", (unsigned long long)im->b.move_id,
+		 im->b.pid, im->b.origin);
+	if (agent->front) {
+		im->g = ghost_find((pid_t)im->b.pid);
+		if (!im->g)
+			refuse(im, ESRCH, "its ghost is gone");
+		else if (ghost_home(im->g, im, im->b.move_id)) {
+			im->g = NULL;
+			refuse(im, EBUSY, "its ghost is busy");
+		}
+		return 0;
+	}
+	h = hosted_find((pid_t)im->b.pid);
+	if (h)
+		refuse(im, EBUSY, "it already runs here");
+	return 0;
+}
+
+static int on_data(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	size_t slen;
+	uint64_t pages;
+	int r;
+
+	im->received += len;
+	if (im->done || im->dead)
+		return 0;
+	if (agent->front || im->parsed) {
+		if (iobuf_put(&im->q, d, len))
+			refuse(im, EIO, "out of memory");
+		return 0;
+	}
+	if (im->slen + len > im->scap) {
+		size_t cap = im->scap ? im->scap : 65536;
+		uint8_t *b;
+
+		while (cap < im->slen + len)
+			cap *= 2;
+		if (cap > STRUCT_MAX + (2u << 20)) {
+			refuse(im, EIO, "the image's structure is too large");
+			return 0;
+		}
+		b = realloc(im->sbuf, cap);
+		if (!b) {
+			refuse(im, EIO, "out of memory");
+			return 0;
+		}
+		im->sbuf = b;
+		im->scap = cap;
+	}
+	memcpy(im->sbuf + im->slen, d, len);
+	im->slen += len;
+	r = parse_structure(im->sbuf, im->slen, &slen, &pages);
+	if (r < 0)
+		refuse(im, EIO, "not a bproc image");
+	else if (r > 0)
+		structure_done(im, slen, pages);
+	return 0;
+}
+
+static int on_end(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	struct bp_image_end e;
+
+	if (bp_image_end_decode(d, len, &e))
+		return -EPROTO;
+	if (im->done || im->dead)
+		return 0;
+	if (e.error) {
+		pr_info("move %llu of pid %u: %s gave up: %s",
+			(unsigned long long)im->b.move_id, im->b.pid,
+			im->b.origin, e.reason);
+		im->done = true; /* nobody waits for an answer */
+		drop(im);
+		return 0;
+	}
+	if (e.bytes != im->received) {
+		refuse(im, EIO, "the image's size does not add up");
+		return 0;
+	}
+	if (!agent->front && !im->parsed) {
+		refuse(im, EIO, "the image ends in its structure");
+		return 0;
+	}
+	im->end_in = true;
+	return 0;
+}
+
+int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
+	       const uint8_t *data, uint32_t len)
+{
+	if (type == BPROC_MSG_IMAGE_BEGIN)
+		return on_begin(p, im, data, len);
+	if (!*im)
+		return -EPROTO;
+	if (type == BPROC_MSG_IMAGE_DATA)
+		return on_data(*im, data, len);
+	return on_end(*im, data, len);
+}
+
+bool recv_wants_data(const struct inmove *im)
+{
+	return im->q.len < QUEUE_MAX;
+}
+
+void recv_conn_lost(struct inmove *im)
+{
+	im->peer = NULL;
+	if (im->done)
+		return;
+	pr_info("move %llu of pid %u: the connection from %s is gone",
+		(unsigned long long)im->b.move_id, im->b.pid, im->b.origin);
+	im->done = true;
+	drop(im);
+}
+
+/* ---- the loop ---- */
+
+static void feed(struct inmove *im)
+{
+	ssize_t n;
+
+	if (im->img_w < 0)
+		return;
+	n = iobuf_write(&im->q, im->img_w);
+	if (n < 0 && n != -EAGAIN) {
+		/* the reader stopped: its outcome will say why */
+		iobuf_free(&im->q);
+		close_fd(&im->img_w);
+		return;
+	}
+	if (im->end_in && !im->q.len)
+		close_fd(&im->img_w);
+}
+
+static void img_polled(void *obj, short revents)
+{
+	struct inmove *im = obj;
+
+	(void)revents;
+	if (!im->dead)
+		feed(im);
+}
+
+static void send_ping(struct inmove *im)
+{
+	int64_t now = bp_now_ms();
+
+	if (now < im->ping_ms) {
+		loop_wake_at(im->ping_ms);
+		return;
+	}
+	im->ping_ms = now + 1000;
+	loop_wake_at(im->ping_ms);
+	bp_send_ping(peer_conn(im->peer), BPROC_MSG_PING, (uint64_t)now);
+}
+
+void recv_watch(void)
+{
+	struct inmove *im;
+
+	for (im = moves; im; im = im->next) {
+		if (im->dead)
+			continue;
+		if (im->restoring)
+			job_watch(&im->job, ghost_job_polled, im);
+		if (im->done)
+			continue;
+		if (im->peer)
+			send_ping(im);
+		if (im->parsed && !im->spawned && !agent->front)
+			try_spawn(im);
+		if (im->done || im->dead)
+			continue;
+		if (im->img_w >= 0 && (im->q.len || im->end_in))
+			loop_add(im->img_w, POLLOUT, img_polled, im);
+		if (im->notify_r >= 0)
+			loop_add(im->notify_r, POLLIN, notify_polled, im);
+	}
+}
+
+void recv_reap(void)
+{
+	struct inmove **pp = &moves;
+
+	while (*pp) {
+		struct inmove *im = *pp;
+
+		if (!im->dead) {
+			pp = &im->next;
+			continue;
+		}
+		*pp = im->next;
+		free(im->sbuf);
+		iobuf_free(&im->q);
+		free(im);
+	}
+}

@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Moves out of this agent (include/bproc/proto.h, "Moving a process"): the
+ * master orders the move of a process that runs here (MOVE_ORDER); this
+ * agent has the engine dump it into a pipe, streams the image to the
+ * destination agent over an authenticated connection of its own, and
+ * commits or resumes:
+ *
+ *   order    check the process, arm an asynchronous dump (a job: a stopped
+ *            target is dumped by the caller, which would block), connect
+ *            to the destination; a self-move says MOVE_ARMED at once
+ *   stream   pipe -> IMAGE_DATA frames, never more than a few MiB queued;
+ *            at the first image byte the process is parked: its output up
+ *            to there is flushed and IO_MARK sent; then IMAGE_END
+ *   commit   on IMAGE_RESULT 0: the front end keeps a ghost, a node kills
+ *            its copy and hands back the stdin it never read; MOVE_RESULT 0
+ *   fail     anything else: the destination is told (IMAGE_END with an
+ *            error) and the process resumes where it was, a self-move's
+ *            write failing with the errno; MOVE_RESULT says why
+ *
+ * The pipe is drained until the dump has ended, whatever happens: closing
+ * it under a process writing its image would kill it with SIGPIPE.
+ */
+#define LOG_PREFIX "send"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <bproc/bproc.h>
+
+#include "../common/log.h"
+#include "../common/net.h"
+#include "agent.h"
+
+#define PIPE_BYTES (1u << 20)
+#define IMAGE_CHUNK (1u << 20)
+#define QUEUED_MAX (4u << 20) /* image bytes queued on the connection */
+#define SILENCE_TIMEOUTS 3 /* a destination silent this many timeouts is gone */
+
+struct outmove {
+	struct outmove *next;
+	struct bp_move_order o;
+	bool self, armed; /* a self-move; MOVE_ARMED sent */
+	pid_t lpid; /* the process, in this agent's pid namespace */
+	struct hosted *h; /* on a node: the hosted process */
+	int64_t t0_ms, seen_ms;
+
+	/* the dump */
+	int dev;
+	struct job job;
+	struct bproc_dump_args dargs;
+	int pipe_w, img_r, handle;
+	bool dumped; /* its outcome is known */
+	uint64_t image_size, bytes;
+	bool marked; /* IO_MARK sent */
+
+	/* the destination */
+	struct bp_addr dest;
+	int cfd; /* while connecting */
+	bool have_conn, begun, ended;
+	struct bp_conn conn;
+	bool result_in;
+
+	/* the outcome */
+	bool failing, committed, resumed, result_sent;
+	int err;
+	char reason[BPROC_REASON_BYTES];
+	bool dead;
+};
+
+static struct outmove *moves;
+static uint8_t chunk[IMAGE_CHUNK];
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void send_result(struct outmove *m, int err, const char *reason)
+{
+	struct bp_move_result r = { 0 };
+	struct bp_conn *c = link_conn();
+
+	r.move_id = m->o.move_id;
+	r.pid = m->o.pid;
+	r.error = (uint32_t)err;
+	r.bytes = err ? 0 : m->bytes;
+	r.usec = (uint64_t)(bp_now_ms() - m->t0_ms) * 1000;
+	snprintf(r.reason, sizeof(r.reason), "%s", reason ? reason : "");
+	m->result_sent = true;
+	if (c)
+		link_sent(bp_send_move_result(c, &r), "MOVE_RESULT");
+	else
+		pr_warn("move %llu of pid %u ended (%s) with no master to tell",
+			(unsigned long long)m->o.move_id, m->o.pid,
+			err ? strerror(err) : "done");
+}
+
+static void drop_conn(struct outmove *m)
+{
+	close_fd(&m->cfd);
+	if (m->have_conn) {
+		bp_conn_flush(&m->conn);
+		bp_conn_destroy(&m->conn);
+		m->have_conn = false;
+	}
+}
+
+static void advance(struct outmove *m);
+
+/*
+ * The move fails with err (a positive errno) and a reason: the destination
+ * is told, the process resumes once its dump is over (advance).
+ */
+static void fail(struct outmove *m, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct outmove *m, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->failing || m->committed)
+		return;
+	m->failing = true;
+	m->err = err;
+	va_start(ap, fmt);
+	vsnprintf(m->reason, sizeof(m->reason), fmt, ap);
+	va_end(ap);
+	pr_info("move %llu of pid %u to %s failed: %s",
+		(unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
+		m->reason);
+	if (m->have_conn && m->begun && !m->ended &&
+	    m->conn.state == BP_CONN_READY) {
+		struct bp_image_end e = { .bytes = m->bytes,
+					  .error = (uint32_t)err };
+
+		snprintf(e.reason, sizeof(e.reason), "%s", m->reason);
+		bp_send_image_end(&m->conn, &e);
+		m->ended = true;
+	}
+	drop_conn(m);
+	/*
+	 * An armed self-move fails its write once its dump is over; any
+	 * other move resumes the process now, sparing it the dump if it has
+	 * not begun. A self-move not armed yet is still in its write: the
+	 * master answers that with this result, so it goes now.
+	 */
+	if (m->self && !m->armed)
+		send_result(m, m->err, m->reason);
+	if (m->handle >= 0 && !(m->self && m->armed) && !m->resumed) {
+		ioctl(m->handle, BPROC_IOC_RESUME);
+		m->resumed = true;
+	}
+}
+
+/* The errno a user sees for what the engine said. */
+static int dump_errno(int err)
+{
+	switch (err) {
+	case EOPNOTSUPP:
+	case ESRCH:
+	case EBUSY:
+	case ENOMEM:
+		return err;
+	default:
+		return EIO;
+	}
+}
+
+/* The process is parked: what it wrote goes before the IO_MARK. */
+static void mark(struct outmove *m)
+{
+	struct bp_conn *c;
+
+	m->marked = true;
+	if (m->h)
+		hosted_flush_output(m->h);
+	c = link_conn();
+	if (c)
+		link_sent(bp_send_io_mark(c, m->o.pid, m->o.move_id),
+			  "IO_MARK");
+}
+
+static void commit(struct outmove *m)
+{
+	m->committed = true;
+	if (!m->h) {
+		if (ioctl(m->handle, BPROC_IOC_GHOST) == 0 &&
+		    ghost_add((pid_t)m->o.pid, m->handle) == 0) {
+			m->handle = -1; /* the ghost's now */
+		} else {
+			struct bp_conn *c = link_conn();
+
+			/* never two of it: this copy ends, and so does that */
+			pr_err("pid %u: no ghost (%m); the process is ended",
+			       m->o.pid);
+			ioctl(m->handle, BPROC_IOC_KILL);
+			if (c)
+				link_sent(bp_send_signal(c, m->o.pid, SIGKILL),
+					  "SIGNAL");
+		}
+	} else {
+		ioctl(m->handle, BPROC_IOC_KILL);
+		hosted_left(m->h);
+	}
+	close_fd(&m->handle);
+	pr_debug("move %llu of pid %u to %s done, %llu bytes",
+		 (unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
+		 (unsigned long long)m->bytes);
+	send_result(m, 0, NULL);
+	drop_conn(m);
+	close_fd(&m->img_r);
+	m->dead = true;
+}
+
+/* A failed move ends once its dump has: the process resumes. */
+static void finish_fail(struct outmove *m)
+{
+	if (m->job.running || (m->handle >= 0 && !m->dumped))
+		return;
+	if (m->handle >= 0 && m->self && m->armed) {
+		struct bproc_resume_ret rr = { .value = -m->err };
+
+		if (ioctl(m->handle, BPROC_IOC_RESUME_RET, &rr))
+			ioctl(m->handle, BPROC_IOC_RESUME);
+	}
+	close_fd(&m->handle);
+	close_fd(&m->img_r);
+	if (!m->result_sent)
+		send_result(m, m->err, m->reason);
+	if (m->h)
+		hosted_set_moving(m->h, false);
+	m->dead = true;
+}
+
+static void advance(struct outmove *m)
+{
+	if (m->dead)
+		return;
+	if (m->failing) {
+		finish_fail(m);
+		return;
+	}
+	if (m->dumped && m->bytes > m->image_size) {
+		fail(m, EIO, "the image is longer than the engine said");
+		finish_fail(m);
+		return;
+	}
+	if (m->result_in && m->dumped) {
+		commit(m);
+		return;
+	}
+	if (m->dumped && m->begun && !m->ended && m->bytes == m->image_size &&
+	    m->have_conn) {
+		struct bp_image_end e = { .bytes = m->bytes };
+
+		if (bp_send_image_end(&m->conn, &e))
+			fail(m, EIO, "the image's end could not be sent");
+		m->ended = true;
+	}
+}
+
+/* ---- the dump ---- */
+
+static void job_polled(void *obj, short revents)
+{
+	struct outmove *m = obj;
+
+	(void)revents;
+	if (!job_finished(&m->job))
+		return;
+	close_fd(&m->pipe_w);
+	close_fd(&m->dev);
+	if (m->job.ret < 0) {
+		int err = m->job.err;
+
+		m->dumped = true;
+		fail(m, dump_errno(err), "%s%s%s", strerror(err),
+		     m->dargs.reason[0] ? ": " : "", m->dargs.reason);
+	} else {
+		m->handle = m->dargs.handle_fd;
+		fcntl(m->handle, F_SETFL, O_NONBLOCK);
+		if (m->failing && !m->resumed) {
+			ioctl(m->handle, BPROC_IOC_RESUME);
+			m->resumed = true;
+		}
+		if (m->self && !m->failing && link_conn()) {
+			link_sent(bp_send_move_armed(link_conn(), m->o.move_id),
+				  "MOVE_ARMED");
+			m->armed = true;
+		}
+	}
+	advance(m);
+}
+
+static void handle_polled(void *obj, short revents)
+{
+	struct bproc_dump_result r = { 0 };
+	struct outmove *m = obj;
+
+	(void)revents;
+	if (m->dead || m->dumped)
+		return;
+	if (ioctl(m->handle, BPROC_IOC_DUMP_RESULT, &r)) {
+		if (errno != EAGAIN && errno != EINTR)
+			fail(m, EIO, "the dump's outcome: %s", strerror(errno));
+		else
+			return;
+		r.error = EIO;
+	}
+	m->dumped = true;
+	m->image_size = r.image_size;
+	m->seen_ms = bp_now_ms();
+	if (r.error)
+		fail(m, dump_errno(r.error), "%s%s%s", strerror(r.error),
+		     r.reason[0] ? ": " : "", r.reason);
+	advance(m);
+}
+
+static void pipe_polled(void *obj, short revents)
+{
+	struct outmove *m = obj;
+	ssize_t n;
+
+	(void)revents;
+	if (m->dead)
+		return;
+	n = read(m->img_r, chunk, sizeof(chunk));
+	if (n <= 0)
+		return; /* EOF comes only once the engine let the pipe go */
+	m->seen_ms = bp_now_ms();
+	if (!m->marked)
+		mark(m);
+	if (!m->failing) {
+		int err = bp_conn_send(&m->conn, BPROC_MSG_IMAGE_DATA, 1, chunk,
+				       (uint32_t)n);
+
+		if (err)
+			fail(m, EIO, "queueing the image: %s", strerror(-err));
+		else
+			bp_conn_flush(&m->conn);
+	}
+	m->bytes += (uint64_t)n;
+	advance(m);
+}
+
+/* ---- the destination ---- */
+
+static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
+		     const uint8_t *data, uint32_t len, void *arg)
+{
+	struct outmove *m = arg;
+	char reason[BPROC_REASON_BYTES];
+	struct bp_image_begin b = { 0 };
+	uint64_t cookie;
+	uint32_t err;
+
+	(void)stream;
+	m->seen_ms = bp_now_ms();
+	switch (type) {
+	case BPROC_MSG_AUTH:
+		if (strcmp(c->peer_node, m->o.dest)) {
+			fail(m, EIO, "the agent at %s is %s, not %s",
+			     m->o.dest_addr, c->peer_node, m->o.dest);
+			return -ECANCELED;
+		}
+		b.move_id = m->o.move_id;
+		b.pid = m->o.pid;
+		b.flags = m->o.flags;
+		snprintf(b.origin, sizeof(b.origin), "%s", agent->name);
+		m->begun = true;
+		return bp_send_image_begin(c, &b);
+	case BPROC_MSG_IMAGE_RESULT:
+		if (bp_image_result_decode(data, len, &err, reason))
+			return -EPROTO;
+		if (err) {
+			fail(m, EIO, "%s: %s", m->o.dest, reason);
+			return -ECANCELED;
+		}
+		m->result_in = true;
+		return 0;
+	case BPROC_MSG_PING:
+		if (bp_ping_decode(data, len, &cookie))
+			return -EPROTO;
+		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+	case BPROC_MSG_PONG:
+		return 0;
+	case BPROC_MSG_BYE:
+		return -ECONNRESET;
+	default:
+		pr_warn("%s: unexpected %s", c->desc, bp_msg_name(type));
+		return -EPROTO;
+	}
+}
+
+static void conn_polled(void *obj, short revents)
+{
+	struct outmove *m = obj;
+	size_t before;
+	int err = 0;
+
+	if (m->dead || !m->have_conn)
+		return;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		err = bp_conn_read(&m->conn, out_frame, m);
+	if (!err && m->have_conn) {
+		before = m->conn.wlen - m->conn.woff;
+		err = bp_conn_flush(&m->conn) < 0 ? -EPIPE : 0;
+		if (m->conn.wlen - m->conn.woff < before)
+			m->seen_ms = bp_now_ms();
+	}
+	if (err && err != -ECANCELED && !m->result_in)
+		fail(m, ECONNRESET, "the connection to %s broke: %s", m->o.dest,
+		     strerror(-err));
+	advance(m);
+}
+
+static void connect_polled(void *obj, short revents)
+{
+	struct outmove *m = obj;
+	int err;
+
+	(void)revents;
+	if (m->dead || m->cfd < 0)
+		return;
+	err = bp_connect_result(m->cfd);
+	if (err) {
+		fail(m, ECONNRESET, "cannot reach %s at %s: %s", m->o.dest,
+		     m->o.dest_addr, strerror(-err));
+		advance(m);
+		return;
+	}
+	bp_set_stream_opts(m->cfd);
+	err = bp_conn_init(&m->conn, m->cfd, true, BPROC_ROLE_PEER, agent->name,
+			   &agent->cfg.key, m->o.dest_addr);
+	m->cfd = -1;
+	m->have_conn = true; /* destroyed by drop_conn either way */
+	m->conn.created_ms = bp_now_ms();
+	if (err)
+		fail(m, EIO, "out of memory");
+	advance(m);
+}
+
+/* ---- orders ---- */
+
+/* The one-letter state of lpid, or 0 if it is gone. */
+static char proc_state(pid_t lpid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", lpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static struct outmove *find(uint32_t pid)
+{
+	struct outmove *m;
+
+	for (m = moves; m; m = m->next)
+		if (m->o.pid == pid && !m->dead)
+			return m;
+	return NULL;
+}
+
+/* Refuse an order before anything began. */
+static void refuse(struct outmove *m, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void refuse(struct outmove *m, int err, const char *fmt, ...)
+{
+	char reason[BPROC_REASON_BYTES];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	pr_info("move %llu of pid %u to %s refused: %s",
+		(unsigned long long)m->o.move_id, m->o.pid, m->o.dest, reason);
+	send_result(m, err, reason);
+	free(m);
+}
+
+void send_order(const struct bp_move_order *o)
+{
+	struct outmove *m = calloc(1, sizeof(*m));
+	int p[2], err;
+	char st;
+
+	if (!m) {
+		pr_err("out of memory for a move");
+		return;
+	}
+	m->o = *o;
+	m->self = o->flags & BPROC_MOVE_SELF;
+	m->t0_ms = m->seen_ms = bp_now_ms();
+	m->dev = m->pipe_w = m->img_r = m->handle = m->cfd = -1;
+	if (find(o->pid))
+		return refuse(m, EBUSY, "it is already moving");
+	if (agent->front) {
+		m->lpid = (pid_t)o->pid;
+	} else {
+		m->h = hosted_find((pid_t)o->pid);
+		if (!m->h)
+			return refuse(m, ESRCH, "it does not run on %s",
+				      agent->name);
+		m->lpid = hosted_lpid(m->h);
+	}
+	st = proc_state(m->lpid);
+	if (!st || st == 'Z' || st == 'X')
+		return refuse(m, ESRCH, "it has exited");
+	if (st == 'T' || st == 't')
+		return refuse(m, EOPNOTSUPP, "it is stopped%s",
+			      st == 't' ? " by a debugger" : "");
+	if (bp_addr_parse(o->dest_addr, BPROC_NODE_PORT, &m->dest))
+		return refuse(m, EIO, "bad address %s for %s", o->dest_addr,
+			      o->dest);
+	m->dev = open(BPROC_DEVICE, O_RDWR | O_CLOEXEC);
+	if (m->dev < 0)
+		return refuse(m, EOPNOTSUPP, "%s has no migration engine: %s",
+			      agent->name, strerror(errno));
+	if (pipe2(p, O_CLOEXEC)) {
+		err = errno;
+		close(m->dev);
+		return refuse(m, EIO, "pipe: %s", strerror(err));
+	}
+	m->img_r = p[0];
+	m->pipe_w = p[1];
+	fcntl(m->img_r, F_SETFL, O_NONBLOCK);
+	fcntl(m->img_r, F_SETPIPE_SZ, PIPE_BYTES);
+	m->dargs.pid = m->lpid;
+	m->dargs.fd = m->pipe_w;
+	m->dargs.flags = BPROC_DUMP_ASYNC | (o->dump_flags & BPROC_DUMP_ALL);
+	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
+	if (err) {
+		close(m->dev);
+		close(m->img_r);
+		close(m->pipe_w);
+		return refuse(m, EIO, "no thread for the dump: %s",
+			      strerror(-err));
+	}
+	if (m->h)
+		hosted_set_moving(m->h, true);
+	m->next = moves;
+	moves = m;
+	m->cfd = bp_connect_start(&m->dest);
+	if (m->cfd < 0) {
+		err = -m->cfd;
+		m->cfd = -1;
+		fail(m, ECONNRESET, "cannot reach %s at %s: %s", o->dest,
+		     o->dest_addr, strerror(err));
+	}
+	pr_debug("move %llu: pid %u (%d here) to %s at %s",
+		 (unsigned long long)o->move_id, o->pid, m->lpid, o->dest,
+		 o->dest_addr);
+}
+
+void send_watch(void)
+{
+	int64_t now = bp_now_ms();
+	struct outmove *m;
+
+	for (m = moves; m; m = m->next) {
+		int64_t silent =
+			(int64_t)SILENCE_TIMEOUTS * agent->cfg.timeout_ms;
+
+		if (m->dead)
+			continue;
+		if (!m->failing && !m->result_in && now - m->seen_ms > silent) {
+			fail(m, ECONNRESET, "%s said nothing for %lld s",
+			     m->o.dest, (long long)(silent / 1000));
+			advance(m);
+		}
+		if (m->dead)
+			continue;
+		loop_wake_at(m->seen_ms + silent + 1);
+		job_watch(&m->job, job_polled, m);
+		if (m->handle >= 0 && !m->dumped)
+			loop_add(m->handle, POLLIN, handle_polled, m);
+		if (m->img_r >= 0 &&
+		    (m->failing || (m->begun && m->have_conn &&
+				    m->conn.wlen - m->conn.woff < QUEUED_MAX)))
+			loop_add(m->img_r, POLLIN, pipe_polled, m);
+		if (m->cfd >= 0)
+			loop_add(m->cfd, POLLOUT, connect_polled, m);
+		if (m->have_conn)
+			loop_add(m->conn.fd,
+				 POLLIN | (bp_conn_pending(&m->conn) ? POLLOUT :
+								       0),
+				 conn_polled, m);
+	}
+}
+
+void send_reap(void)
+{
+	struct outmove **pp = &moves;
+
+	while (*pp) {
+		struct outmove *m = *pp;
+
+		if (!m->dead) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		drop_conn(m);
+		close_fd(&m->img_r);
+		close_fd(&m->handle);
+		free(m);
+	}
+}
+
+void send_abort_all(void)
+{
+	int64_t until = bp_now_ms() + 3000;
+	struct outmove *m;
+
+	for (m = moves; m; m = m->next)
+		if (!m->dead && !m->committed) {
+			fail(m, ECONNRESET, "the agent on %s stops",
+			     agent->name);
+			advance(m);
+		}
+	/* let the dumps end, so that no process is left parked or killed */
+	while (moves && bp_now_ms() < until) {
+		send_watch();
+		loop_round(100);
+		send_reap();
+	}
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Where moved processes live on a node: one pid namespace, so that each
+ * keeps its front-end pid (getpid() inside it returns that pid), with a
+ * mount namespace of its own whose /proc is that pid namespace's, so that
+ * /proc/self and /proc/PID agree with getpid().
+ *
+ * space_init(), at the first move here, makes the agent's children go into
+ * a new pid namespace and forks its init (pid 1 there): it reaps orphans, and dies with the agent
+ * (PR_SET_PDEATHSIG), taking every moved process with it, as a node whose
+ * agent is gone is down for the master too.  space_spawn() forks a
+ * restorer with clone3's set_tid, so that it gets the process's pid in the
+ * namespace, and execs `bproc-ckpt restore --agent`, which becomes the
+ * process.
+ *
+ * A child that is killed before it was anyone's (a restore given up) is
+ * reaped here without blocking (space_reap).
+ */
+#define LOG_PREFIX "space"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "agent.h"
+
+#define ZOMBIES_MAX 256
+
+static bool ready;
+static pid_t init_pid = -1;
+static int own_ns = -1, moved_ns = -1; /* pid namespaces: ours, theirs */
+static int mnt_fd = -1;
+static char ckpt_path[PATH_MAX];
+static int zombies[ZOMBIES_MAX];
+static int nr_zombies;
+
+/* pid 1 of the namespace: a private /proc, then reap until the agent goes. */
+static void __attribute__((noreturn)) space_init_main(int ready_fd)
+{
+	sigset_t all;
+	char ok = 1;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "bproc-space");
+	if (getppid() == 1)
+		_exit(0); /* the agent is already gone */
+	if (unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == 0 &&
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) == 0)
+		ok = 2;
+	if (write(ready_fd, &ok, 1) != 1)
+		_exit(1);
+	close(ready_fd);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+			pause();
+	}
+}
+
+/* bproc-ckpt beside this program, in ../bin, or in the source tree. */
+static void find_ckpt(void)
+{
+	static const char *const rel[] = { "bproc-ckpt", "../bin/bproc-ckpt",
+					   "../ckpt/bproc-ckpt" };
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	size_t i;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash)
+			slash[1] = '\0';
+		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(ckpt_path, sizeof(ckpt_path), "%s%s", self,
+				 rel[i]);
+			if (access(ckpt_path, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(ckpt_path, sizeof(ckpt_path), "/usr/local/bin/bproc-ckpt");
+}
+
+int space_init(void)
+{
+	char path[64], ok = 0;
+	int p[2];
+
+	find_ckpt();
+	own_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (own_ns < 0) {
+		pr_perror("/proc/self/ns/pid");
+		return -errno;
+	}
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -errno;
+	}
+	if (unshare(CLONE_NEWPID)) {
+		pr_perror("unshare(CLONE_NEWPID)");
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	init_pid = fork();
+	if (init_pid == 0) {
+		close(p[0]);
+		space_init_main(p[1]);
+	}
+	/* threads can only be made with our own namespace for children */
+	if (setns(own_ns, CLONE_NEWPID))
+		pr_perror("setns back to our pid namespace");
+	close(p[1]);
+	if (init_pid < 0) {
+		pr_perror("fork");
+		close(p[0]);
+		return -ECHILD;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", init_pid);
+	moved_ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (read(p[0], &ok, 1) != 1)
+		ok = 0;
+	close(p[0]);
+	if (!ok || moved_ns < 0) {
+		pr_err("the namespace's init did not start");
+		return -ECHILD;
+	}
+	if (ok == 2) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", init_pid);
+		mnt_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (mnt_fd < 0)
+		pr_warn("moved processes share this node's /proc");
+	ready = true;
+	pr_info("moved processes live in pid namespace of %d (%s)", init_pid,
+		ckpt_path);
+	return 0;
+}
+
+/* Async-signal-safe: the child of a process that has threads. */
+static void __attribute__((noreturn))
+child_fail(int notify, const char *what, int err)
+{
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf), "E%d %s: %s\n", err, what,
+			 strerror(err));
+
+	if (n > 0 && write(notify, buf, (size_t)n) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+static void __attribute__((noreturn)) child_main(const struct space_fds *f)
+{
+	static const char adj[] = "1000";
+	const int src[6] = { f->stdio[0],  f->stdio[1], f->stdio[2],
+			     f->structure, f->image,	f->notify };
+	int high[6], i, fd;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (mnt_fd >= 0 && setns(mnt_fd, CLONE_NEWNS))
+		child_fail(f->notify, "restorer: setns", errno);
+	for (i = 0; i < 6; i++) {
+		high[i] = fcntl(src[i], F_DUPFD, 16);
+		if (high[i] < 0)
+			child_fail(f->notify, "restorer: fcntl", errno);
+	}
+	for (i = 0; i < 6; i++)
+		if (dup2(high[i], i) < 0)
+			child_fail(high[5], "restorer: dup2", errno);
+	close_range(6, ~0U, 0);
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	/* while it restores, an out-of-memory node sacrifices it first */
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, adj, sizeof(adj) - 1) < 0)
+			child_fail(5, "restorer: oom_score_adj", errno);
+		close(fd);
+	}
+	setsid();
+	execl(ckpt_path, "bproc-ckpt", "restore", "--agent", "3", "4", "5",
+	      (char *)NULL);
+	child_fail(5, "restorer: exec bproc-ckpt", errno);
+}
+
+int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid, int *pidfd)
+{
+	struct clone_args args;
+	pid_t tid = pid;
+	int pfd = -1;
+	long r;
+
+	if (!ready && space_init())
+		return -ENOSYS;
+	if (pid <= 1)
+		return -EINVAL;
+	memset(&args, 0, sizeof(args));
+	args.flags = CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&pfd;
+	args.exit_signal = SIGCHLD;
+	args.set_tid = (uint64_t)(uintptr_t)&tid;
+	args.set_tid_size = 1;
+	if (setns(moved_ns, CLONE_NEWPID))
+		return -errno;
+	r = syscall(SYS_clone3, &args, sizeof(args));
+	if (r == 0)
+		child_main(fds);
+	if (r < 0)
+		r = -errno;
+	if (setns(own_ns, CLONE_NEWPID))
+		pr_perror("setns back to our pid namespace");
+	if (r < 0)
+		return (int)r;
+	fcntl(pfd, F_SETFD, FD_CLOEXEC);
+	*lpid = (pid_t)r;
+	*pidfd = pfd;
+	return 0;
+}
+
+static void zombie_polled(void *obj, short revents)
+{
+	int i = (int)(intptr_t)obj;
+	siginfo_t si;
+
+	(void)revents;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)zombies[i], &si, WEXITED | WNOHANG) == 0 &&
+	    si.si_pid == 0)
+		return; /* not yet */
+	close(zombies[i]);
+	zombies[i] = -1;
+}
+
+void space_reap(int pidfd)
+{
+	int i;
+
+	if (pidfd < 0)
+		return;
+	for (i = 0; i < nr_zombies; i++)
+		if (zombies[i] < 0)
+			break;
+	if (i == ZOMBIES_MAX) {
+		/* never block the loop: leave it to the namespace's end */
+		pr_warn("too many children to reap");
+		close(pidfd);
+		return;
+	}
+	zombies[i] = pidfd;
+	if (i == nr_zombies)
+		nr_zombies++;
+}
+
+void space_watch(void)
+{
+	int i;
+
+	while (nr_zombies && zombies[nr_zombies - 1] < 0)
+		nr_zombies--;
+	for (i = 0; i < nr_zombies; i++)
+		if (zombies[i] >= 0)
+			loop_add(zombies[i], POLLIN, zombie_polled,
+				 (void *)(intptr_t)i);
+}

@@ -3,7 +3,7 @@
  * bproc-ckpt - checkpoint a process to a file and restore it, with the
  * bproc engine (/dev/bproc, include/bproc/bproc.h).
  *
- *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE|-
+ *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] [--streams] PID FILE|-
  *   bproc-ckpt restore [--kernel-only] FILE
  *   bproc-ckpt restore -            (the image streamed on stdin)
  *   bproc-ckpt restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD
@@ -12,7 +12,10 @@
  * and goes on running (or is killed with --kill, once the image is complete
  * and, in a regular file, synced). --libs, --exec and
  * --other put shared libraries, the executable and other private file
- * mappings in the image by content instead of by path.
+ * mappings in the image by content instead of by path. --streams records
+ * pipes and devices open at fds 3 and up as streams (BPROC_DUMP_STREAMS)
+ * instead of refusing them: only restore --agent, given them, restores
+ * such an image.
  *
  * restore: this process becomes the checkpointed program. Before the engine
  * replaces its memory and registers, it takes the image's process
@@ -39,7 +42,9 @@
  * success the engine writes one byte 0x01 to NOTIFY_FD just before the
  * program runs (BPROC_RESTORE_NOTIFY); a failure writes one line
  * "E<errno> <what>: <why>" there instead, and nothing goes to the
- * program's stderr. Since no stream has been read when the vDSO is placed,
+ * program's stderr. The image's streams (BPROC_DUMP_STREAMS: pipes and
+ * terminals the agents forward) must be open at their numbers already;
+ * the three descriptors must be above them. Since no stream has been read when the vDSO is placed,
  * re-executing this program to move it stays possible.
  *
  * restore --kernel-only hands the image to the engine as it is, with no
@@ -78,7 +83,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] PID FILE|-\n"
+		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] [--streams] PID FILE|-\n"
 		"       bproc-ckpt restore [--kernel-only] FILE|-\n"
 		"       bproc-ckpt restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD\n");
 	exit(2);
@@ -130,6 +135,8 @@ static int cmd_dump(int argc, char **argv)
 			flags |= BPROC_DUMP_EXEC;
 		else if (!strcmp(argv[i], "--other"))
 			flags |= BPROC_DUMP_OTHER;
+		else if (!strcmp(argv[i], "--streams"))
+			flags |= BPROC_DUMP_STREAMS;
 		else
 			usage();
 	}
@@ -223,8 +230,10 @@ static int cmp_int(const void *a, const void *b)
 /* Close every descriptor from 3 up but the @n in @keep. */
 static void close_all_but(const int *keep, int n)
 {
-	int k[8], i, from = 3;
+	int *k = malloc(((size_t)n + 1) * sizeof(int)), i, from = 3;
 
+	if (!k)
+		fail("restore", ENOMEM, NULL);
 	memcpy(k, keep, (size_t)n * sizeof(int));
 	qsort(k, (size_t)n, sizeof(int), cmp_int);
 	for (i = 0; i < n; i++) {
@@ -235,6 +244,7 @@ static void close_all_but(const int *keep, int n)
 			from = k[i] + 1;
 	}
 	close_range((unsigned int)from, ~0U, 0);
+	free(k);
 }
 
 static bool is_kept(int fd, const int *keep, int n)
@@ -247,7 +257,17 @@ static bool is_kept(int fd, const int *keep, int n)
 	return false;
 }
 
-static void apply_taskenv(const struct img *img, const int *keep, int nkeep)
+static bool is_stream(const struct bproc_image_file *f)
+{
+	return f->path == BPROC_IMAGE_NO_PATH;
+}
+
+/*
+ * Keep @keep (@nkeep of them) and, with @streams, the image's streams
+ * where they are; anything else from fd 3 up makes way for the image's.
+ */
+static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
+			  bool streams)
 {
 	uint64_t size, gsize;
 	const struct bproc_image_taskenv *e =
@@ -272,7 +292,28 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep)
 		fail("restore", EINVAL, "bad working directory");
 
 	/* Descriptors: only ours, 0-2 and the image's, at the end. */
-	close_all_but(keep, nkeep);
+	{
+		int *all = malloc(((size_t)nkeep + e->nr_files) * sizeof(int));
+		int n = nkeep;
+
+		if (!all)
+			fail("restore", ENOMEM, NULL);
+		memcpy(all, keep, (size_t)nkeep * sizeof(int));
+		for (i = 0; i < e->nr_files; i++) {
+			if (!is_stream(&f[i]))
+				continue;
+			snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
+			if (!streams)
+				fail(what, EINVAL,
+				     "a stream that only an agent can give");
+			if (f[i].fd < 3 || is_kept(f[i].fd, keep, nkeep) ||
+			    fcntl(f[i].fd, F_GETFD) < 0)
+				fail(what, EBADF, "the agent gave no stream");
+			all[n++] = f[i].fd;
+		}
+		close_all_but(all, n);
+		free(all);
+	}
 
 	for (i = 0; i < BPROC_IMAGE_NR_RLIMITS; i++) {
 		struct rlimit rl = { .rlim_cur = e->rlim[i].cur,
@@ -313,6 +354,8 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep)
 			    ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 		int fd;
 
+		if (is_stream(&f[i]))
+			continue;
 		snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
 		if (!path || f[i].fd < 3 || is_kept(f[i].fd, keep, nkeep))
 			fail(what, EINVAL, "bad open file in the image");
@@ -569,7 +612,7 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	{
 		int keep[3] = { dev, fd, nfd };
 
-		apply_taskenv(&img, keep, 3);
+		apply_taskenv(&img, keep, 3, true);
 	}
 	img_free(&img);
 
@@ -618,7 +661,7 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	{
 		int keep[2] = { dev, fd };
 
-		apply_taskenv(&img, keep, 2);
+		apply_taskenv(&img, keep, 2, false);
 	}
 	img_free(&img);
 

@@ -258,7 +258,9 @@ static int show_taskenv(const struct img *img)
 		       (long long)e->rlim[i].cur, (long long)e->rlim[i].max);
 	f = (const void *)((const char *)(e + 1) + gsize);
 	for (i = 0; i < e->nr_files; i++) {
-		const char *p = img_path(img, f[i].path);
+		const char *p = f[i].path == BPROC_IMAGE_NO_PATH ?
+					"<stream>" :
+					img_path(img, f[i].path);
 
 		printf("  fd %d flags %#o pos %lld mode %06o %s\n", f[i].fd,
 		       f[i].flags, (long long)f[i].pos, f[i].mode,

@@ -674,9 +674,19 @@ static int dump_files(struct dump_ctx *ctx)
 	while ((fd = dump_next_fd(ctx->task, fd + 1, &file)) >= 0) {
 		struct bproc_image_file *f = &ctx->files[n];
 		const char *why = dump_unmovable_file(file);
+		umode_t mode = file_inode(file)->i_mode;
 
 		snprintf(what, sizeof(what), "fd %d", fd);
-		if (why) {
+		if (why && ctx->flags & BPROC_DUMP_STREAMS &&
+		    (S_ISFIFO(mode) || S_ISCHR(mode)) && n < max) {
+			/* a stream: the restorer provides it */
+			f->fd = fd;
+			f->flags = file->f_flags;
+			f->pos = 0;
+			f->mode = mode;
+			f->path = BPROC_IMAGE_NO_PATH;
+			n++;
+		} else if (why) {
 			char *p = d_path(&file->f_path, ctx->pathbuf, PATH_MAX);
 
 			bproc_reason(ctx->reason, "fd %d is %s (%s)", fd, why,

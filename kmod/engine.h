@@ -42,8 +42,13 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 #define BPROC_RESTORE_KEEP_PENDING (1U << 31)
 #define BPROC_RESTORE_FILES (1U << 30)
 
+/*
+ * With BPROC_RESTORE_FILES, @map (@nr_map entries, NULL for none) gives
+ * the program's descriptors besides the image's files (bproc.h,
+ * BPROC_IOC_GHOST_RESTORE_MAP).
+ */
 int bproc_restore(struct file *img, const struct bproc_restore_args *args,
-		  char *reason);
+		  const struct bproc_fd_map *map, u32 nr_map, char *reason);
 
 /* The vDSO of @mm and its checksum, shared by dump and restore. */
 int bproc_vdso_crc(struct task_struct *task, unsigned long start,

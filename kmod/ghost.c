@@ -56,6 +56,8 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task_stack.h>
 #include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
@@ -224,7 +226,8 @@ static void ghost_release_memory(void)
  * or socket), keeping the pending ones for the program. 0 when the
  * program runs again.
  */
-static int ghost_restore(struct dump_request *req, struct file *img)
+static int ghost_restore(struct dump_request *req, struct file *img,
+			 const struct bproc_fd_map *map, u32 nr_map)
 {
 	struct bproc_restore_args args = {
 		.fd = -1,
@@ -240,7 +243,7 @@ static int ghost_restore(struct dump_request *req, struct file *img)
 	if (!(img->f_mode & FMODE_READ))
 		ret = -EBADF;
 	else
-		ret = bproc_restore(img, &args, req->ghost_reason);
+		ret = bproc_restore(img, &args, map, nr_map, req->ghost_reason);
 	if (ret && !fatal_signal_pending(current))
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
@@ -255,6 +258,8 @@ static bool ghost_restore_end(struct dump_request *req, int result)
 	spin_lock(&req->ghost_lock);
 	img = req->ghost_img;
 	req->ghost_img = NULL;
+	kfree(req->ghost_map);
+	req->ghost_map = NULL;
 	req->ghost_restore_result = result;
 	closed = req->handle_closed;
 	if (!result)
@@ -273,6 +278,8 @@ void ghost_mark_done(struct dump_request *req)
 	req->ghost_done = true;
 	img = req->ghost_img; /* a restore asked for too late */
 	req->ghost_img = NULL;
+	kfree(req->ghost_map);
+	req->ghost_map = NULL;
 	if (img)
 		req->ghost_restore_result = -ESRCH;
 	spin_unlock(&req->ghost_lock);
@@ -398,12 +405,19 @@ bool ghost_run(struct dump_request *req, bool first)
 		if (!wait_event_interruptible(
 			    req->wait, READ_ONCE(req->ghost_exit_set) ||
 					       READ_ONCE(req->ghost_img))) {
-			struct file *img = READ_ONCE(req->ghost_img);
+			struct bproc_fd_map *map;
+			struct file *img;
+			u32 nr_map;
 			int ret;
 
+			spin_lock(&req->ghost_lock);
+			img = req->ghost_img;
+			map = req->ghost_map;
+			nr_map = req->ghost_nr_map;
+			spin_unlock(&req->ghost_lock);
 			if (!img)
 				break;
-			ret = ghost_restore(req, img);
+			ret = ghost_restore(req, img, map, nr_map);
 			if (!ret) {
 				ghost_restore_end(req, 0);
 				goto out_done; /* the program runs again */
@@ -493,28 +507,57 @@ long ghost_ioctl_exit(struct dump_request *req, void __user *argp)
 	return 0;
 }
 
-long ghost_ioctl_restore(struct dump_request *req, void __user *argp)
+long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
+			 bool with_map)
 {
-	struct bproc_ghost_restore a;
+	struct bproc_ghost_restore_map a = { 0 };
+	struct bproc_fd_map *map = NULL;
+	char __user *reason;
 	struct file *img;
 	int ret;
 
-	if (copy_from_user(&a, argp, sizeof(a)))
-		return -EFAULT;
+	if (with_map) {
+		if (copy_from_user(&a, argp, sizeof(a)))
+			return -EFAULT;
+		if (a.pad || a.nr_map > BPROC_FD_MAP_MAX)
+			return -EINVAL;
+		reason =
+			((struct bproc_ghost_restore_map __user *)argp)->reason;
+	} else {
+		struct bproc_ghost_restore old;
+
+		if (copy_from_user(&old, argp, sizeof(old)))
+			return -EFAULT;
+		a.fd = old.fd;
+		a.flags = old.flags;
+		reason = ((struct bproc_ghost_restore __user *)argp)->reason;
+	}
 	if (a.flags)
 		return -EINVAL;
 	if (READ_ONCE(req->decision) != DECIDE_GHOST)
 		return -EINVAL;
+	if (with_map) {
+		/* an empty map is a map: the program gets no descriptor */
+		map = memdup_user(u64_to_user_ptr(a.map),
+				  (a.nr_map ?: 1) * sizeof(*map));
+		if (IS_ERR(map))
+			return PTR_ERR(map);
+	}
 	img = fget(a.fd);
-	if (!img)
+	if (!img) {
+		kfree(map);
 		return -EBADF;
+	}
 	spin_lock(&req->ghost_lock);
 	if (req->ghost_exit_set || req->ghost_img || req->ghost_done) {
 		spin_unlock(&req->ghost_lock);
 		fput(img);
+		kfree(map);
 		return -EBUSY;
 	}
 	reinit_completion(&req->ghost_restore_done);
+	req->ghost_map = map; /* the ghost frees it */
+	req->ghost_nr_map = a.nr_map;
 	req->ghost_img = img; /* the ghost puts it */
 	spin_unlock(&req->ghost_lock);
 	wake_up_all(&req->wait);
@@ -526,7 +569,7 @@ long ghost_ioctl_restore(struct dump_request *req, void __user *argp)
 	memset(a.reason, 0, sizeof(a.reason));
 	if (ret)
 		strscpy(a.reason, req->ghost_reason, sizeof(a.reason));
-	if (copy_to_user(argp, &a, sizeof(a)))
+	if (copy_to_user(reason, a.reason, sizeof(a.reason)))
 		return -EFAULT;
 	return ret;
 }

@@ -96,7 +96,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.2"
+#define BPROC_MODULE_VERSION "1.3"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -292,7 +292,9 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 	case BPROC_IOC_GHOST_EXIT:
 		return ghost_ioctl_exit(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_RESTORE:
-		return ghost_ioctl_restore(req, (void __user *)arg);
+		return ghost_ioctl_restore(req, (void __user *)arg, false);
+	case BPROC_IOC_GHOST_RESTORE_MAP:
+		return ghost_ioctl_restore(req, (void __user *)arg, true);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -390,7 +392,9 @@ static long bproc_ioctl_dump(void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_ASYNC) || args.pid <= 0)
+	if (args.flags &
+		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC) ||
+	    args.pid <= 0)
 		return -EINVAL;
 
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
@@ -404,7 +408,7 @@ static long bproc_ioctl_dump(void __user *argp)
 	init_waitqueue_head(&req->ghost_events_wait);
 	init_completion(&req->ghost_restore_done);
 	ghost_init(req);
-	req->flags = args.flags & BPROC_DUMP_ALL;
+	req->flags = args.flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
 
 	req->out = fget(args.fd);
@@ -508,7 +512,7 @@ static long bproc_ioctl_restore(void __user *argp)
 	if (!(img->f_mode & FMODE_READ))
 		ret = -EBADF;
 	else
-		ret = bproc_restore(img, &args, args.reason);
+		ret = bproc_restore(img, &args, NULL, 0, args.reason);
 	fput(img);
 	if (ret && !fatal_signal_pending(current) &&
 	    copy_to_user(argp, &args, sizeof(args)))

@@ -59,6 +59,8 @@ struct dump_request {
 	struct delayed_work ghost_rearm; /* queues the task_work again */
 	/* BPROC_IOC_GHOST_RESTORE: the image, set until the ghost is done. */
 	struct file *ghost_img;
+	struct bproc_fd_map *ghost_map; /* and its descriptors, or NULL */
+	u32 ghost_nr_map;
 	bool ghost_resumed; /* restored: the program runs again */
 	int ghost_restore_result;
 	struct completion ghost_restore_done;
@@ -77,7 +79,9 @@ void ghost_mark_done(struct dump_request *req);
 void dump_work_end(struct dump_request *req);
 
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
-long ghost_ioctl_restore(struct dump_request *req, void __user *argp);
+/* BPROC_IOC_GHOST_RESTORE, or with @with_map BPROC_IOC_GHOST_RESTORE_MAP. */
+long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
+			 bool with_map);
 /* The handle is being released: must the ghost be killed? */
 bool ghost_release(struct dump_request *req);
 ssize_t ghost_read(struct file *file, char __user *buf, size_t len,

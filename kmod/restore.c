@@ -103,6 +103,10 @@ struct restore_ctx {
 	const struct bproc_image_file *env_file;
 	struct file **env_files;
 	u32 nr_env_files, env_umask;
+	/* ... and the descriptors given to it, or 0-2 and the streams kept */
+	struct file **map_files;
+	s32 *map_fds;
+	u32 nr_map;
 	int *holes;
 	struct file *notify; /* BPROC_RESTORE_NOTIFY: told "restored" */
 };
@@ -179,7 +183,7 @@ static int restore_read_sections(struct restore_ctx *ctx)
 	if (h->page_size != PAGE_SIZE)
 		return bad_image(ctx, "image page size %u", h->page_size);
 	if (h->header_size != sizeof(*h) || h->pad ||
-	    h->dump_flags & ~BPROC_DUMP_ALL ||
+	    h->dump_flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS) ||
 	    !memchr(h->release, 0, sizeof(h->release)))
 		return bad_image(ctx, "bad image header");
 	if (!h->nr_sections || h->nr_sections > BPROC_IMAGE_MAX_SECTIONS)
@@ -524,10 +528,16 @@ static int restore_check_taskenv(struct restore_ctx *ctx)
 	if (!path_ok(ctx, env->cwd))
 		return bad_image(ctx, "bad working directory");
 	files = ctx->taskenv + sizeof(*env) + gsize;
-	for (i = 0; i < env->nr_files; i++)
-		if (files[i].fd < 3 || !path_ok(ctx, files[i].path) ||
-		    (i && files[i].fd <= files[i - 1].fd))
+	for (i = 0; i < env->nr_files; i++) {
+		bool stream = files[i].path == BPROC_IMAGE_NO_PATH;
+
+		if (files[i].fd < 3 || (i && files[i].fd <= files[i - 1].fd) ||
+		    (stream ? !(S_ISFIFO(files[i].mode) ||
+				S_ISCHR(files[i].mode)) ||
+				      files[i].pos :
+			      !path_ok(ctx, files[i].path)))
 			return bad_image(ctx, "bad open file %u", i);
+	}
 	ctx->env_file = files;
 	ctx->env_umask = env->umask;
 	return 0;
@@ -552,9 +562,7 @@ static int restore_open_env_files(struct restore_ctx *ctx)
 	}
 	ctx->env_files = kvcalloc(n, sizeof(*ctx->env_files), GFP_KERNEL);
 	ctx->nr_env_files = ctx->env_files ? n : 0;
-	ctx->holes = kvmalloc_array(f[n - 1].fd + 1, sizeof(*ctx->holes),
-				    GFP_KERNEL);
-	if (!ctx->env_files || !ctx->holes)
+	if (!ctx->env_files)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const char *path = ctx->paths + f[i].path;
@@ -563,6 +571,8 @@ static int restore_open_env_files(struct restore_ctx *ctx)
 		struct file *file;
 		loff_t pos;
 
+		if (f[i].path == BPROC_IMAGE_NO_PATH)
+			continue; /* a stream: restore_take_map */
 		file = filp_open(path, flags, 0);
 		if (IS_ERR(file)) {
 			bproc_reason(ctx->reason, "fd %d: cannot open %s (%ld)",
@@ -583,42 +593,132 @@ static int restore_open_env_files(struct restore_ctx *ctx)
 }
 
 /*
- * After the point of no return: the caller's descriptors from 3 up make
- * way for the image's, each at its number (the free slots below one are
- * held meanwhile, the lowest free slot being what a new one gets).
+ * BPROC_RESTORE_FILES: the descriptors the program gets besides the
+ * image's regular files, taken before the point of no return: with a map,
+ * fd map[i].fd is the caller's fd map[i].from; without one, the caller's
+ * fds 0-2 and those the image's streams name stay where they are. Every
+ * stream of the image must be among them, and no regular file.
+ */
+static int restore_take_map(struct restore_ctx *ctx,
+			    const struct bproc_fd_map *map, u32 nr)
+{
+	const struct bproc_image_taskenv *env = ctx->taskenv;
+	const struct bproc_image_file *f = ctx->env_file;
+	u32 i, k, cap = map ? nr : 3 + env->nr_files;
+	int fd, top;
+
+	ctx->map_files =
+		kvcalloc(cap ?: 1, sizeof(*ctx->map_files), GFP_KERNEL);
+	ctx->map_fds = kvcalloc(cap ?: 1, sizeof(*ctx->map_fds), GFP_KERNEL);
+	if (!ctx->map_files || !ctx->map_fds)
+		return -ENOMEM;
+	for (i = 0; map && i < nr; i++) {
+		if (map[i].fd < 0 || map[i].fd >= rlimit(RLIMIT_NOFILE) ||
+		    (i && map[i].fd <= map[i - 1].fd))
+			return bad_image(ctx, "bad descriptor map entry %u", i);
+		ctx->map_files[i] = fget(map[i].from);
+		if (!ctx->map_files[i]) {
+			bproc_reason(ctx->reason,
+				     "fd %d (to be fd %d) is not open",
+				     map[i].from, map[i].fd);
+			return -EBADF;
+		}
+		ctx->map_fds[i] = map[i].fd;
+		ctx->nr_map = i + 1;
+	}
+	for (fd = 0; !map && fd < 3; fd++) {
+		ctx->map_files[ctx->nr_map] = fget(fd);
+		if (ctx->map_files[ctx->nr_map])
+			ctx->map_fds[ctx->nr_map++] = fd;
+	}
+	for (i = 0; !map && i < env->nr_files; i++) {
+		if (f[i].path != BPROC_IMAGE_NO_PATH)
+			continue;
+		ctx->map_files[ctx->nr_map] = fget(f[i].fd);
+		if (!ctx->map_files[ctx->nr_map]) {
+			bproc_reason(ctx->reason, "stream fd %d is not open",
+				     f[i].fd);
+			return -EBADF;
+		}
+		ctx->map_fds[ctx->nr_map++] = f[i].fd;
+	}
+	top = ctx->nr_map ? ctx->map_fds[ctx->nr_map - 1] : 0;
+	if (env->nr_files && f[env->nr_files - 1].fd > top)
+		top = f[env->nr_files - 1].fd;
+	ctx->holes = kvmalloc_array(top + 1, sizeof(*ctx->holes), GFP_KERNEL);
+	if (!ctx->holes)
+		return -ENOMEM;
+	/* both lists go by increasing fd */
+	for (i = 0, k = 0; i < env->nr_files; i++) {
+		while (k < ctx->nr_map && ctx->map_fds[k] < f[i].fd)
+			k++;
+		if ((f[i].path == BPROC_IMAGE_NO_PATH) !=
+		    (k < ctx->nr_map && ctx->map_fds[k] == f[i].fd))
+			return bad_image(
+				ctx, "fd %d: %s", f[i].fd,
+				f[i].path == BPROC_IMAGE_NO_PATH ?
+					"a stream without a descriptor" :
+					"a file and a descriptor given");
+	}
+	return 0;
+}
+
+/* Install @file at @fd, the lowest free slot being what a new one gets. */
+static int restore_install_at(struct restore_ctx *ctx, int fd,
+			      struct file *file, unsigned int *nr_holes)
+{
+	for (;;) {
+		int got = get_unused_fd_flags(0);
+
+		if (got < 0)
+			return got;
+		if (got == fd) {
+			fd_install(got, file);
+			return 0;
+		}
+		if (got > fd) {
+			put_unused_fd(got);
+			return -EBUSY;
+		}
+		ctx->holes[(*nr_holes)++] = got;
+	}
+}
+
+/*
+ * After the point of no return: the caller's descriptors make way for the
+ * program's, the given ones (restore_take_map) and the image's files, each
+ * at its number, by increasing number (the free slots below one are held
+ * meanwhile).
  */
 static int restore_install_env_files(struct restore_ctx *ctx)
 {
 	const struct bproc_image_taskenv *env = ctx->taskenv;
 	const struct bproc_image_file *f = ctx->env_file;
 	unsigned int fd, max, nr_holes = 0;
+	u32 i = 0, k = 0;
 	int ret = 0;
-	u32 i;
 
 	rcu_read_lock();
 	max = files_fdtable(current->files)->max_fds;
 	rcu_read_unlock();
-	for (fd = 3; fd < max; fd++)
+	for (fd = 0; fd < max; fd++)
 		close_fd(fd);
-	for (i = 0; i < env->nr_files && !ret; i++) {
-		for (;;) {
-			int got = get_unused_fd_flags(0);
-
-			if (got < 0) {
-				ret = got;
-				break;
-			}
-			if (got == f[i].fd) {
-				fd_install(got, ctx->env_files[i]);
+	while (!ret && (i < env->nr_files || k < ctx->nr_map)) {
+		if (i < env->nr_files && f[i].path == BPROC_IMAGE_NO_PATH) {
+			i++; /* one of the given descriptors */
+		} else if (k < ctx->nr_map &&
+			   (i == env->nr_files || ctx->map_fds[k] < f[i].fd)) {
+			ret = restore_install_at(ctx, ctx->map_fds[k],
+						 ctx->map_files[k], &nr_holes);
+			if (!ret)
+				ctx->map_files[k] = NULL;
+			k++;
+		} else {
+			ret = restore_install_at(ctx, f[i].fd,
+						 ctx->env_files[i], &nr_holes);
+			if (!ret)
 				ctx->env_files[i] = NULL;
-				break;
-			}
-			if (got > f[i].fd) {
-				put_unused_fd(got);
-				ret = -EBUSY;
-				break;
-			}
-			ctx->holes[nr_holes++] = got;
+			i++;
 		}
 	}
 	while (nr_holes)
@@ -1157,7 +1257,7 @@ static int restore_commit(struct restore_ctx *ctx,
 }
 
 int bproc_restore(struct file *img, const struct bproc_restore_args *args,
-		  char *reason)
+		  const struct bproc_fd_map *map, u32 nr_map, char *reason)
 {
 	struct restore_ctx *ctx;
 	int ret;
@@ -1212,6 +1312,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		ret = restore_open_files(ctx);
 	if (!ret && args->flags & BPROC_RESTORE_FILES)
 		ret = restore_open_env_files(ctx);
+	if (!ret && args->flags & BPROC_RESTORE_FILES)
+		ret = restore_take_map(ctx, map, nr_map);
 	if (ret)
 		goto out_free;
 
@@ -1238,6 +1340,12 @@ out_free:
 			if (ctx->env_files[i])
 				fput(ctx->env_files[i]);
 	kvfree(ctx->env_files);
+	if (ctx->map_files)
+		for (i = 0; i < ctx->nr_map; i++)
+			if (ctx->map_files[i])
+				fput(ctx->map_files[i]);
+	kvfree(ctx->map_files);
+	kvfree(ctx->map_fds);
 	kvfree(ctx->holes);
 	kvfree(ctx->runs);
 	kvfree(ctx->taskenv);

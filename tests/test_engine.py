@@ -25,10 +25,11 @@ CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
-           "dump-killed-gone", "agent-restore", "agent-restore-bad"]
+           "dump-killed-gone", "agent-restore", "stream-agent",
+           "agent-restore-bad"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
-         "roundtrip", "restore-files"]
+         "roundtrip", "restore-files", "restore-map"]
 MOVE = ["async-ret", "async-fail", "async-cancel"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]

@@ -70,6 +70,15 @@
  *                      no return the ghost is killed and the error is
  *                      returned.
  *
+ *                      BPROC_IOC_GHOST_RESTORE_MAP is the same with the
+ *                      program's descriptors given: fd @map[i].fd becomes
+ *                      the ghost's fd @map[i].from (as it is now), for
+ *                      fds 0-2 too; the image's regular files are reopened
+ *                      at their numbers, and every other fd is closed. The
+ *                      image's streams (BPROC_DUMP_STREAMS) must each be in
+ *                      the map. Without a map, fds 0-2 and the streams
+ *                      stay the ghost's own at the same numbers. Module 1.3.
+ *
  *                      With BPROC_DUMP_ASYNC, BPROC_IOC_DUMP only arms the
  *                      dump: it returns the handle at once (checks that
  *                      need no dump, e.g. threads, still fail at once).
@@ -133,6 +142,14 @@ struct bproc_version {
 #define BPROC_DUMP_EXEC (1U << 1) /* the executable (mm's exe file) */
 #define BPROC_DUMP_OTHER (1U << 2) /* any other private file mapping */
 #define BPROC_DUMP_ALL (BPROC_DUMP_LIBS | BPROC_DUMP_EXEC | BPROC_DUMP_OTHER)
+/*
+ * Pipes, FIFOs and character devices (terminals, /dev/null...) open at fds
+ * 3 and up go into the image as *streams* (image.h: a file without a path)
+ * instead of failing the dump: whoever restores the image provides them,
+ * as the node agents do by forwarding them like stdin, stdout and stderr.
+ * Module 1.3.
+ */
+#define BPROC_DUMP_STREAMS (1U << 3)
 /* Arm the dump and return the handle at once (not part of the image). */
 #define BPROC_DUMP_ASYNC (1U << 8)
 
@@ -209,6 +226,26 @@ struct bproc_ghost_restore {
 #define BPROC_IOC_GHOST_RESTORE \
 	_IOWR(BPROC_IOC_BASE, 22, struct bproc_ghost_restore)
 
+/* Most entries of a descriptor map. */
+#define BPROC_FD_MAP_MAX 1024
+
+struct bproc_fd_map {
+	__s32 fd; /* the restored program's descriptor */
+	__s32 from; /* the ghost's descriptor that it is */
+};
+
+struct bproc_ghost_restore_map {
+	__s32 fd; /* in: the image, read from its current position */
+	__u32 flags; /* in: none yet, 0 */
+	__u64 map; /* in: struct bproc_fd_map[nr_map], by increasing fd */
+	__u32 nr_map; /* in: at most BPROC_FD_MAP_MAX */
+	__u32 pad; /* in: 0 */
+	char reason[BPROC_REASON_LEN]; /* out: why it failed */
+};
+
+#define BPROC_IOC_GHOST_RESTORE_MAP \
+	_IOWR(BPROC_IOC_BASE, 23, struct bproc_ghost_restore_map)
+
 /* A signal the ghost received, read from the handle. */
 struct bproc_ghost_event {
 	__u32 signo;
@@ -229,5 +266,8 @@ _Static_assert(sizeof(struct bproc_dump_result) == 16 + BPROC_REASON_LEN,
 _Static_assert(sizeof(struct bproc_resume_ret) == 8, "bproc_resume_ret ABI");
 _Static_assert(sizeof(struct bproc_ghost_restore) == 8 + BPROC_REASON_LEN,
 	       "bproc_ghost_restore ABI");
+_Static_assert(sizeof(struct bproc_fd_map) == 8, "bproc_fd_map ABI");
+_Static_assert(sizeof(struct bproc_ghost_restore_map) == 24 + BPROC_REASON_LEN,
+	       "bproc_ghost_restore_map ABI");
 
 #endif /* _UAPI_BPROC_BPROC_H */

@@ -190,12 +190,17 @@ struct bproc_image_taskenv {
 	struct bproc_image_rlimit rlim[BPROC_IMAGE_NR_RLIMITS];
 };
 
-/* A regular file or directory open at the dump (stdin/out/err excepted). */
+/*
+ * A regular file or directory open at the dump (stdin/out/err excepted),
+ * reopened by path; or, with path BPROC_IMAGE_NO_PATH, a stream (a pipe,
+ * FIFO or character device: mode says which, pos is 0) that whoever
+ * restores provides at that fd (BPROC_DUMP_STREAMS).
+ */
 struct bproc_image_file {
 	__s32 fd;
 	__u32 flags; /* open(2) flags */
 	__s64 pos;
-	__u32 path; /* offset in PATHS */
+	__u32 path; /* offset in PATHS, or BPROC_IMAGE_NO_PATH: a stream */
 	__u32 mode; /* st_mode of the file */
 };
 

@@ -86,6 +86,7 @@ enum bproc_msg_type {
 	BPROC_MSG_IMAGE_DATA = 49, /* image bytes, any length up to the max */
 	BPROC_MSG_IMAGE_END = 50, /* struct bproc_msg_image_end */
 	BPROC_MSG_IMAGE_RESULT = 51, /* destination -> source: the verdict */
+	BPROC_MSG_IMAGE_STREAMS = 52, /* struct bproc_msg_image_streams */
 
 	/* the process space, always through the master */
 	BPROC_MSG_SIGNAL = 64, /* struct bproc_msg_signal */
@@ -167,7 +168,9 @@ struct bproc_msg_status {
  *     an asynchronous dump and answers MOVE_ARMED: the master then answers
  *     the write, and the dump runs as the write returns.
  *  2. The source connects to the destination agent's listener (role PEER)
- *     and sends IMAGE_BEGIN, the image as IMAGE_DATA frames, and IMAGE_END
+ *     and sends IMAGE_BEGIN, IMAGE_STREAMS (which of the process's fds are
+ *     which of its streams, see below), the image as IMAGE_DATA frames,
+ *     and IMAGE_END
  *     (whose error, if not 0, aborts). All frames of one transfer carry
  *     stream = 1; one connection carries one transfer. As soon as the
  *     first image byte is read (the process has begun its dump and is
@@ -199,6 +202,18 @@ struct bproc_msg_status {
  * output stays in order. The host sends the last IO_DATA and IO_EOF of a
  * process before its EXIT.
  *
+ * Streams: a moved process's stdin, stdout, stderr, and any other pipe,
+ * FIFO or terminal it had open for writing when it left the front end (a
+ * shell's saved stdout, say), are forwarded. Each is named by the ghost's
+ * fd that is its real end on the front end; the `fd` of IO_DATA, IO_EOF
+ * and IO_ACK is that stream, 0 (stdin) being the only one read on the
+ * front end. On a node each stream is a pipe to the agent, and the
+ * process's fds are those pipes as IMAGE_STREAMS says: fd 1 may well be
+ * stream 10 once a shell has put its stdout back. The engine leaves
+ * streams to whoever restores (BPROC_DUMP_STREAMS); the source works out
+ * which fd is which stream once the process is parked, and sends
+ * IMAGE_STREAMS before the first IMAGE_DATA.
+ *
  * IO flow control: whoever finally consumes IO bytes (the front end's
  * agent writing fds 1 and 2 to where the ghost's were, a host writing fd 0
  * into the process's stdin) acknowledges them with IO_ACK, and whoever
@@ -213,6 +228,8 @@ struct bproc_msg_status {
 
 /* Unacknowledged IO bytes a reader may have in flight per fd. */
 #define BPROC_IO_WINDOW (256u << 10)
+/* Streams are numbered below this, and a process has at most this many. */
+#define BPROC_STREAMS_MAX 1024
 
 /* bproc_msg_move_order.flags */
 #define BPROC_MOVE_SELF (1u << 0) /* the writer is the process: arm, answer */
@@ -270,6 +287,17 @@ struct bproc_msg_image_end {
 	char reason[BPROC_REASON_BYTES];
 };
 
+/* Followed by nr of these, by increasing fd. */
+struct bproc_msg_stream {
+	__le32 fd; /* the process's descriptor */
+	__le32 stream; /* the stream it is: the ghost's fd */
+};
+
+struct bproc_msg_image_streams {
+	__le32 nr; /* at most BPROC_STREAMS_MAX */
+	__le32 pad; /* must be 0 */
+};
+
 struct bproc_msg_image_result {
 	__le32 error; /* 0: the process runs here; else a positive errno */
 	__le32 pad; /* must be 0 */
@@ -287,7 +315,7 @@ struct bproc_msg_signal {
 
 struct bproc_msg_io {
 	__le32 pid; /* front-end pid */
-	__le16 fd; /* 0, 1 or 2 */
+	__le16 fd; /* the stream: 0 stdin, 1 stdout, 2 stderr, or another */
 	__le16 flags; /* BPROC_IO_* */
 	/* IO_DATA: the bytes follow, at least 1 */
 };
@@ -300,7 +328,7 @@ struct bproc_msg_io_mark {
 
 struct bproc_msg_io_ack {
 	__le32 pid; /* front-end pid */
-	__le16 fd; /* 0, 1 or 2 */
+	__le16 fd; /* the stream */
 	__le16 pad; /* must be 0 */
 	__le32 bytes; /* consumed since the last IO_ACK of this fd */
 	__le32 pad2; /* must be 0 */
@@ -331,6 +359,8 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_report) == 56, "proc");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_begin) == 40, "begin");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_end) == 144, "end");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_result) == 136, "result");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream) == 8, "stream");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_streams) == 8, "streams");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_signal) == 8, "signal");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io) == 8, "io");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_mark) == 16, "mark");

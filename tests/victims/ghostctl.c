@@ -12,6 +12,9 @@
  *   then the image restores (print "restored") and the handle reads EOF.
  *   The image restored is $GHOST_IMG if set (read once the NSIG events are
  *   in), else the one just dumped.
+ *   END "restoremap:N" restores with BPROC_IOC_GHOST_RESTORE_MAP, the
+ *   program's fd 1 being the ghost's fd N (0 and 2 stay): a map naming a
+ *   ghost fd that is not open must be refused first (print "refused").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +71,41 @@ static int restore(int handle)
 	return 0;
 }
 
+static int restore_map(int handle, int from)
+{
+	struct bproc_fd_map map[3] = { { 0, 0 }, { 1, from }, { 2, 2 } };
+	struct bproc_ghost_restore_map r = { 0 };
+	struct bproc_ghost_event ev;
+	int img;
+	ssize_t n;
+
+	img = open("/tmp/ghost.img", O_RDONLY);
+	if (img < 0)
+		return fail("open image");
+	r.fd = img;
+	r.map = (unsigned long)map;
+	r.nr_map = 3;
+	map[1].from = 999;
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE_MAP, &r) == 0 ||
+	    errno != EBADF) {
+		fprintf(stderr, "a map from a closed fd: not refused\n");
+		return 1;
+	}
+	printf("refused %s\n", r.reason);
+	map[1].from = from;
+	lseek(img, 0, SEEK_SET);
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE_MAP, &r)) {
+		fprintf(stderr, "restore: %s\n", r.reason);
+		return fail("ghost restore map");
+	}
+	printf("restored\n");
+	while ((n = read(handle, &ev, sizeof(ev))) > 0)
+		;
+	close(handle);
+	printf("gone\n");
+	return n < 0 ? fail("read until gone") : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bproc_dump_args d = { 0 };
@@ -109,6 +147,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[3], "restore"))
 		return restore(d.handle_fd);
+	if (!strncmp(argv[3], "restoremap:", 11))
+		return restore_map(d.handle_fd, atoi(argv[3] + 11));
 	if (!strcmp(argv[3], "none"))
 		goto until_gone;
 	if (!strncmp(argv[3], "code:", 5)) {

@@ -113,6 +113,40 @@ if [[ " $groups " == *" special "* ]]; then
 	grep -v '^tick' "$W/ag2.out" && { echo "stray output above"; st=1; }
 	result agent-restore $st
 
+	# Streams (--streams): a pipe the process writes at fd 5 goes into the
+	# image as a stream; a plain restore refuses such an image, restore
+	# --agent given a pipe at fd 5 restores it and the program writes on
+	# into the new pipe.
+	st=0
+	rm -f "$W/s1.fifo" "$W/s2.fifo"; mkfifo "$W/s1.fifo" "$W/s2.fifo"
+	cat "$W/s1.fifo" > "$W/s1.cat" &
+	cat "$W/s2.fifo" > "$W/s2.cat" &
+	cat2=$!
+	sh -c 'i=0; while :; do i=$((i+1)); echo s $i >&5; sleep 0.1; done' \
+		5> "$W/s1.fifo" > /dev/null 2>&1 &
+	orig=$!
+	sleep 0.5
+	bproc-ckpt dump "$orig" "$W/simg" 2> "$W/s.err" &&
+		{ echo "a pipe at fd 5 was dumped without --streams"; st=1; }
+	grep -q 'fd 5 is a pipe' "$W/s.err" || { cat "$W/s.err"; st=1; }
+	bproc-ckpt dump --kill --streams "$orig" "$W/simg" || st=1
+	bproc-imgdump "$W/simg" | grep -q '^  fd 5 flags .* <stream>$' ||
+		{ bproc-imgdump "$W/simg" | grep '  fd '; st=1; }
+	bproc-ckpt restore "$W/simg" 2> "$W/s.err" && st=1
+	grep -q 'fd 5: Invalid argument (EINVAL): a stream that only an agent can give' \
+		"$W/s.err" || { cat "$W/s.err"; st=1; }
+	bproc-ckpt restore --agent 3 4 6 3<"$W/simg" 4<"$W/simg" 6>/dev/null \
+		5> "$W/s2.fifo" > /dev/null 2>&1 &
+	rpid=$!
+	sleep 1
+	kill $rpid
+	wait $cat2
+	last=$(tail -1 "$W/s1.cat" | awk '{print $2}')
+	first=$(head -1 "$W/s2.cat")
+	[ -n "$last" ] && [ "$first" = "s $((last + 1))" ] ||
+		{ echo "stream: '$first' after '$last'"; st=1; }
+	result stream-agent $st
+
 	# A failure goes to the notify pipe as one line, not to the program's stderr.
 	st=0
 	head -c 3000 "$W/agimg" > "$W/agbad"
@@ -362,6 +396,30 @@ if [[ " $groups " == *" ghost "* ]]; then
 	rm -f "$W/filemap.data.old"
 	exec 7>&-
 	result ghost-restore-files $st
+
+	# Coming home with a descriptor map (BPROC_IOC_GHOST_RESTORE_MAP): the
+	# program's fd 1 becomes the ghost's fd 5, as when a shell that moved
+	# itself put its saved stdout back; a map from a closed fd is refused.
+	st=0
+	rm -f "$W/mem.out" "$W/map5.out" "$W/mem.in"
+	mkfifo "$W/mem.in"
+	"$V/mem" pause < "$W/mem.in" > "$W/mem.out" 2>&1 5> "$W/map5.out" &
+	VPID=$!
+	exec 7> "$W/mem.in"
+	wait_for "$W/mem.out" '^ready' || st=1
+	"$V/ghostctl" $VPID 1 restoremap:5 > "$W/ghost.out" 2>&1 &
+	gpid=$!
+	wait_for "$W/ghost.out" '^ghost' || st=1
+	kill -WINCH $VPID
+	wait_for "$W/ghost.out" '^gone' || st=1
+	wait $gpid || st=1
+	cat "$W/ghost.out"
+	grep -q '^refused fd 999 (to be fd 1) is not open' "$W/ghost.out" || st=1
+	[ "$(readlink /proc/$VPID/fd/1)" = "$W/map5.out" ] ||
+		{ ls -l /proc/$VPID/fd/; st=1; }
+	wake $VPID pause 7; finish $VPID "$W/map5.out" || st=1
+	exec 7>&-
+	result ghost-restore-map $st
 fi
 
 if [[ " $groups " == *" move "* ]]; then

@@ -807,10 +807,6 @@ static int on_io(int slot, unsigned int type, const uint8_t *d, uint32_t len)
 
 	if (bp_io_decode(type, d, len, &pid, &fd, &flags, &data, &n))
 		return -EPROTO;
-	if (fd > 2) {
-		pr_warn("IO for pid %u on fd %u", pid, fd);
-		return -EPROTO;
-	}
 	rp = rp_find((pid_t)pid);
 	if (!rp || rp->gone) {
 		pr_debug("%s fd %u of pid %u from slot %d: not routed",

@@ -145,6 +145,8 @@ const char *bp_msg_name(unsigned int type)
 		return "IO_MARK";
 	case BPROC_MSG_IO_ACK:
 		return "IO_ACK";
+	case BPROC_MSG_IMAGE_STREAMS:
+		return "IMAGE_STREAMS";
 	case BPROC_MSG_EXIT:
 		return "EXIT";
 	default:

@@ -221,6 +221,50 @@ int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
 	return bp_rd_end(&r);
 }
 
+int bp_send_image_streams(struct bp_conn *c, const struct bp_stream *s,
+			  uint32_t nr)
+{
+	size_t len = sizeof(struct bproc_msg_image_streams) +
+		     (size_t)nr * sizeof(struct bproc_msg_stream);
+	uint8_t *b;
+	uint32_t i;
+	int err;
+
+	if (nr > BPROC_STREAMS_MAX)
+		return -EINVAL;
+	b = calloc(1, len);
+	if (!b)
+		return -ENOMEM;
+	bp_put_u32(b, nr);
+	for (i = 0; i < nr; i++) {
+		bp_put_u32(b + 8 + 8 * i, s[i].fd);
+		bp_put_u32(b + 12 + 8 * i, s[i].stream);
+	}
+	err = bp_conn_send(c, BPROC_MSG_IMAGE_STREAMS, 1, b, (uint32_t)len);
+	free(b);
+	return err;
+}
+
+int bp_image_streams_decode(const uint8_t *d, uint32_t len, struct bp_stream *s,
+			    uint32_t *nr)
+{
+	struct bp_rd r;
+	uint32_t i, n;
+
+	bp_rd_init(&r, d, len);
+	if (bp_rd_u32(&r, &n) || rd_zero(&r, 4) || n > BPROC_STREAMS_MAX)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		bp_rd_u32(&r, &s[i].fd);
+		bp_rd_u32(&r, &s[i].stream);
+		if (r.bad || s[i].stream >= BPROC_STREAMS_MAX ||
+		    s[i].fd > INT32_MAX || (i && s[i].fd <= s[i - 1].fd))
+			return -EPROTO;
+	}
+	*nr = n;
+	return bp_rd_end(&r);
+}
+
 int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo)
 {
 	uint8_t b[sizeof(struct bproc_msg_signal)];
@@ -284,7 +328,7 @@ int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
 	*flags = d[6] | d[7] << 8;
 	*data = d + sizeof(struct bproc_msg_io);
 	*n = len - sizeof(struct bproc_msg_io);
-	if (!*pid || *fd > 2 || *flags & ~BPROC_IO_REQUEUE)
+	if (!*pid || *fd >= BPROC_STREAMS_MAX || *flags & ~BPROC_IO_REQUEUE)
 		return -EPROTO;
 	if (type == BPROC_MSG_IO_EOF ? *n != 0 : *n == 0)
 		return -EPROTO;
@@ -343,7 +387,7 @@ int bp_io_ack_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
 	if (bp_rd_end(&r))
 		return -EPROTO;
 	*fd = f[0] | f[1] << 8;
-	return *fd > 2 ? -EPROTO : 0;
+	return *fd >= BPROC_STREAMS_MAX ? -EPROTO : 0;
 }
 
 int bp_send_exit(struct bp_conn *c, const struct bp_exit *e)

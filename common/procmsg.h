@@ -80,6 +80,17 @@ int bp_send_image_result(struct bp_conn *c, uint32_t error, const char *reason);
 int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
 			   char reason[BPROC_REASON_BYTES]);
 
+/* IMAGE_STREAMS: fd -> stream, nr entries (the decoder's s has room for
+ * BPROC_STREAMS_MAX), by increasing fd. */
+struct bp_stream {
+	uint32_t fd, stream;
+};
+
+int bp_send_image_streams(struct bp_conn *c, const struct bp_stream *s,
+			  uint32_t nr);
+int bp_image_streams_decode(const uint8_t *d, uint32_t len, struct bp_stream *s,
+			    uint32_t *nr);
+
 int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo);
 int bp_signal_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
 		     uint32_t *signo);

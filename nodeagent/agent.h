@@ -154,18 +154,27 @@ void recv_ghost_ready(struct inmove *im);
 /* ---- hosted.c: processes that moved to this node ---- */
 
 struct hosted;
-struct hosted_stdio {
-	int in_w, in_r; /* stdin pipe: our write end, and its read end */
-	int out, err; /* read ends of its stdout and stderr pipes */
-};
 
+/* A process's streams on this node: pipes, our ends of them. */
+struct hosted_stream {
+	uint32_t id; /* the stream: 0 is stdin, the rest are written to */
+	int fd; /* stream 0: our write end; else our read end */
+	int in_r; /* stream 0: a reader of our own, to take back its bytes */
+	ino_t ino; /* the pipe, to tell it among the process's fds */
+};
 /* hosted_add - a restored process now runs here; takes the descriptors. */
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
-			  const struct hosted_stdio *io);
+			  const struct hosted_stream *streams, unsigned int nr);
 struct hosted *hosted_find(pid_t pid);
 pid_t hosted_lpid(const struct hosted *h);
 /* hosted_set_moving - a move out began (true) or failed (false). */
 void hosted_set_moving(struct hosted *h, bool moving);
+/*
+ * hosted_streams - which of the parked process's fds are which of its
+ * streams (by increasing fd): how many, or -EOPNOTSUPP with why.
+ */
+int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
+		   size_t len);
 /* hosted_flush_output - the process is parked: send what it wrote. */
 void hosted_flush_output(struct hosted *h);
 /* hosted_left - it moved away: requeue its unread stdin, forget it. */
@@ -183,8 +192,15 @@ void hosted_kill_all(void);
 /* ---- ghost.c: the front end's ghosts ---- */
 
 struct ghost;
+/*
+ * ghost_streams - which of front-end process pid's fds are streams (0-2,
+ * and pipes, FIFOs and terminals open for writing): how many, or
+ * -EOPNOTSUPP with why.
+ */
+int ghost_streams(pid_t pid, struct bp_stream *map, char *why, size_t len);
 /* ghost_add - pid became a ghost (handle: its dump handle, taken). */
-int ghost_add(pid_t pid, int handle);
+int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
+	      unsigned int nr);
 struct ghost *ghost_find(pid_t pid);
 /* ghost_home - a move home begins (im) or failed (NULL). */
 int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id);
@@ -205,14 +221,17 @@ void ghost_reap(void);
 /* space_init - the pid namespace for moved processes (on the first). */
 int space_init(void);
 struct space_fds {
-	int stdio[3]; /* the process's stdin, stdout, stderr */
+	int nr; /* descriptors the restored process gets */
+	const int *src; /* ours */
+	const int *target; /* its, by increasing number */
 	int structure, image, notify; /* for bproc-ckpt restore --agent */
 };
 
 /*
  * space_spawn - fork bproc-ckpt restore --agent with pid in the namespace
- * and fds in place.  Returns 0 with *lpid (its pid here) and *pidfd, or
- * -errno (-EEXIST: the pid is still taken here).
+ * and fds in place (0-2 that it does not get are /dev/null).  Returns 0
+ * with *lpid (its pid here) and *pidfd, or -errno (-EEXIST: the pid is
+ * still taken here).
  */
 int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid,
 		int *pidfd);

@@ -6,10 +6,11 @@
  *
  *  - forwards every signal the ghost receives (kill, Ctrl-C, Ctrl-Z, fg)
  *    to the master, which sends it where the process runs;
- *  - writes the process's output (IO_DATA fds 1 and 2) to what the ghost's
- *    stdout and stderr are, a terminal, a pipe or a file, acknowledging
- *    the bytes as they are written; a reader that went away is reported
- *    back (IO_EOF), so the process gets EPIPE as it would have here;
+ *  - writes the process's output (IO_DATA of its streams: stdout, stderr
+ *    and any other it writes to, proto.h) to the ghost's fd of the same
+ *    number, a terminal, a pipe or a file, acknowledging the bytes as they
+ *    are written; a reader that went away is reported back (IO_EOF), so
+ *    the process gets EPIPE as it would have here;
  *  - reads the ghost's stdin and sends it on, at most BPROC_IO_WINDOW
  *    bytes unacknowledged, and from a terminal only while the ghost's
  *    process group is in the foreground (as the terminal would allow);
@@ -18,14 +19,16 @@
  *  - lets the ghost restore the process when it comes home (recv.c), once
  *    the output of its last host is written.
  *
- * The ghost's stdio is reached through /proc/PID/fd: pipes and terminals
+ * The ghost's streams are reached through /proc/PID/fd: pipes and terminals
  * are opened anew, non-blocking, so that neither a slow reader nor a quiet
  * writer ever blocks this agent and the ghost's own descriptions keep
- * their flags; regular files and sockets are taken as they are
- * (pidfd_getfd), so a file's offset stays the one the process had.
+ * their flags; regular files, sockets and other devices are taken as they
+ * are (pidfd_getfd), so a file's offset stays the one the process had and
+ * a device that can be opened only once still works.
  */
 #define LOG_PREFIX "ghost"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -56,15 +59,25 @@ enum stdio_kind {
 	KIND_SOCKET, /* the process's own socket */
 };
 
+/* A stream the process writes to: the ghost's fd of that number. */
+struct gout {
+	uint32_t id;
+	int fd;
+	enum stdio_kind kind;
+	struct iobuf q; /* output not yet written */
+	uint32_t unacked; /* written, not yet acknowledged */
+	struct ghost *g;
+};
+
 struct ghost {
 	struct ghost *next;
 	pid_t pid;
 	int handle;
-	int fd[3];
-	enum stdio_kind kind[3];
+	int in_fd; /* stream 0: its stdin */
+	enum stdio_kind in_kind;
 	bool tty_in; /* stdin is a terminal */
-	struct iobuf outq[3]; /* [1], [2]: output not yet written */
-	uint32_t out_unacked[3]; /* written, not yet acknowledged */
+	struct gout *out;
+	unsigned int nr_out;
 	uint32_t in_unacked; /* stdin sent, not yet acknowledged */
 	bool in_eof; /* stdin's end was sent */
 	bool fg; /* the ghost's process group owns its terminal */
@@ -88,8 +101,89 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Our own way to the ghost's fd n (0: to read, 1 and 2: to write). */
-static int open_stdio(int pidfd, pid_t pid, int n, enum stdio_kind *kind,
+static int cmp_stream(const void *a, const void *b)
+{
+	const struct bp_stream *x = a, *y = b;
+
+	return x->fd < y->fd ? -1 : x->fd > y->fd;
+}
+
+/* The open(2) flags of fd n of pid, from fdinfo; -1 if unknown. */
+static int fd_flags(pid_t pid, long n)
+{
+	char path[64], line[128];
+	unsigned int flags;
+	int found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", pid, n);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %o", &flags) == 1) {
+			found = (int)flags;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+int ghost_streams(pid_t pid, struct bp_stream *map, char *why, size_t len)
+{
+	char path[64], link[80];
+	struct dirent *d;
+	struct stat st;
+	int n = 0, err = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return -ESRCH;
+	}
+	while ((d = readdir(dir)) && !err && n < BPROC_STREAMS_MAX) {
+		char *end;
+		long fd = strtol(d->d_name, &end, 10);
+
+		if (*end || end == d->d_name)
+			continue;
+		snprintf(link, sizeof(link), "%s/%ld", path, fd);
+		if (fd > 2) {
+			if (stat(link, &st) ||
+			    !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+				continue; /* the engine's to judge */
+			if (fd >= BPROC_STREAMS_MAX) {
+				snprintf(why, len,
+					 "fd %ld is a stream above %u", fd,
+					 BPROC_STREAMS_MAX);
+				err = -EOPNOTSUPP;
+				break;
+			}
+			if ((fd_flags(pid, fd) & O_ACCMODE) == O_RDONLY) {
+				snprintf(why, len,
+					 "fd %ld is a %s open for reading "
+					 "(only stdin is forwarded)",
+					 fd,
+					 S_ISFIFO(st.st_mode) ? "pipe" :
+								"device");
+				err = -EOPNOTSUPP;
+				break;
+			}
+		}
+		map[n].fd = (uint32_t)fd;
+		map[n++].stream = (uint32_t)fd;
+	}
+	closedir(dir);
+	if (err)
+		return err;
+	qsort(map, (size_t)n, sizeof(*map), cmp_stream);
+	return n;
+}
+
+/* Our own way to the ghost's fd n (0: to read, others: to write). */
+static int open_stdio(int pidfd, pid_t pid, uint32_t n, enum stdio_kind *kind,
 		      bool *tty)
 {
 	char path[64];
@@ -98,19 +192,23 @@ static int open_stdio(int pidfd, pid_t pid, int n, enum stdio_kind *kind,
 
 	*kind = KIND_NONE;
 	*tty = false;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, n);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%u", pid, n);
 	if (stat(path, &st))
 		return -1;
-	if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) {
-		fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
-		if (fd < 0)
-			return -1;
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		*kind = S_ISREG(st.st_mode) ? KIND_FILE : KIND_SOCKET;
+	if (!S_ISREG(st.st_mode) && !S_ISSOCK(st.st_mode) &&
+	    !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -1;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+	if (fd < 0)
+		return -1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode) ||
+	    (S_ISCHR(st.st_mode) && !isatty(fd))) {
+		/* its own description: a file's offset, a device opened once */
+		*kind = S_ISSOCK(st.st_mode) ? KIND_SOCKET : KIND_FILE;
 		return fd;
 	}
-	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
-		return -1;
+	close(fd);
 	fd = open(path, (n == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY |
 				O_CLOEXEC);
 	if (fd < 0)
@@ -120,30 +218,49 @@ static int open_stdio(int pidfd, pid_t pid, int n, enum stdio_kind *kind,
 	return fd;
 }
 
-int ghost_add(pid_t pid, int handle)
+int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
+	      unsigned int nr)
 {
 	struct ghost *g = calloc(1, sizeof(*g));
-	int pidfd, n;
-	bool tty = false;
+	unsigned int i, k;
+	int pidfd;
+	bool tty;
 
 	if (!g)
 		return -ENOMEM;
+	g->out = calloc(nr ? nr : 1, sizeof(*g->out));
+	if (!g->out) {
+		free(g);
+		return -ENOMEM;
+	}
 	g->pid = pid;
 	g->handle = handle;
+	g->in_fd = -1;
 	fcntl(handle, F_SETFL, O_NONBLOCK);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (n = 0; n < 3; n++) {
-		g->fd[n] = pidfd < 0 ?
-				   -1 :
-				   open_stdio(pidfd, pid, n, &g->kind[n], &tty);
-		if (n == 0)
-			g->tty_in = tty;
+	for (i = 0; i < nr && pidfd >= 0; i++) {
+		uint32_t id = map[i].stream;
+
+		if (id == 0) {
+			if (g->in_fd < 0)
+				g->in_fd = open_stdio(pidfd, pid, 0,
+						      &g->in_kind, &g->tty_in);
+			continue;
+		}
+		for (k = 0; k < g->nr_out && g->out[k].id != id; k++)
+			;
+		if (k < g->nr_out)
+			continue;
+		g->out[k].id = id;
+		g->out[k].g = g;
+		g->out[k].fd =
+			open_stdio(pidfd, pid, id, &g->out[k].kind, &tty);
+		if (g->out[k].fd < 0)
+			pr_debug("pid %d: stream %u goes nowhere", pid, id);
+		g->nr_out++;
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	for (n = 1; n <= 2; n++)
-		if (g->fd[n] < 0)
-			pr_debug("pid %d: fd %d goes nowhere", pid, n);
 	g->next = ghosts;
 	ghosts = g;
 	return 0;
@@ -164,78 +281,98 @@ int ghost_handle(const struct ghost *g)
 	return g->handle;
 }
 
+static struct gout *out_of(struct ghost *g, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nr_out; i++)
+		if (g->out[i].id == id)
+			return &g->out[i];
+	return NULL;
+}
+
+static bool output_pending(const struct ghost *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nr_out; i++)
+		if (g->out[i].q.len)
+			return true;
+	return false;
+}
+
 static void close_stdio(struct ghost *g)
 {
-	int n;
+	unsigned int i;
 
-	for (n = 0; n < 3; n++) {
-		close_fd(&g->fd[n]);
-		iobuf_free(&g->outq[n]);
+	close_fd(&g->in_fd);
+	for (i = 0; i < g->nr_out; i++) {
+		close_fd(&g->out[i].fd);
+		iobuf_free(&g->out[i].q);
 	}
 }
 
 /* ---- output: from wherever the process runs to the ghost's fds ---- */
 
-static void send_ack(struct ghost *g, int n, bool now)
+static void send_ack(struct ghost *g, struct gout *o, bool now)
 {
 	struct bp_conn *c = link_conn();
 
-	if (!c || !g->out_unacked[n] || (!now && g->out_unacked[n] < ACK_EVERY))
+	if (!c || !o->unacked || (!now && o->unacked < ACK_EVERY))
 		return;
-	link_sent(bp_send_io_ack(c, (uint32_t)g->pid, (unsigned int)n,
-				 g->out_unacked[n]),
+	link_sent(bp_send_io_ack(c, (uint32_t)g->pid, o->id, o->unacked),
 		  "IO_ACK");
-	g->out_unacked[n] = 0;
+	o->unacked = 0;
 }
 
-/* The reader of fd n went away: drop what waits, tell the host. */
-static void reader_gone(struct ghost *g, int n)
+/* The reader of stream o went away: drop what waits, tell the host. */
+static void reader_gone(struct ghost *g, struct gout *o)
 {
 	struct bp_conn *c = link_conn();
 
-	pr_debug("pid %d: fd %d: the reader went away", g->pid, n);
-	g->out_unacked[n] += (uint32_t)g->outq[n].len;
-	iobuf_free(&g->outq[n]);
-	close_fd(&g->fd[n]);
-	g->kind[n] = KIND_NONE;
-	send_ack(g, n, true);
+	pr_debug("pid %d: stream %u: the reader went away", g->pid, o->id);
+	o->unacked += (uint32_t)o->q.len;
+	iobuf_free(&o->q);
+	close_fd(&o->fd);
+	o->kind = KIND_NONE;
+	send_ack(g, o, true);
 	if (c)
 		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)g->pid,
-				     (unsigned int)n, 0, NULL, 0),
+				     o->id, 0, NULL, 0),
 			  "IO_EOF");
 }
 
 static void maybe_end(struct ghost *g);
 
-static void write_out(struct ghost *g, int n)
+static void write_out(struct ghost *g, struct gout *o)
 {
-	size_t before = g->outq[n].len;
+	size_t before = o->q.len;
 	const uint8_t *p;
-	size_t k;
 	ssize_t w = 0;
+	size_t k;
 
-	if (g->fd[n] < 0 || !before)
+	if (o->fd < 0 || !before)
 		return;
-	while ((k = iobuf_peek(&g->outq[n], &p))) {
-		if (g->kind[n] == KIND_SOCKET)
-			w = send(g->fd[n], p, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while ((k = iobuf_peek(&o->q, &p))) {
+		if (o->kind == KIND_SOCKET)
+			w = send(o->fd, p, k, MSG_DONTWAIT | MSG_NOSIGNAL);
 		else
-			w = write(g->fd[n], p, k);
+			w = write(o->fd, p, k);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			break;
-		iobuf_drop(&g->outq[n], (size_t)w);
+		iobuf_drop(&o->q, (size_t)w);
 	}
 	if (w < 0 && errno != EAGAIN) {
-		reader_gone(g, n);
+		reader_gone(g, o);
 		before = 0;
 	}
-	if (before > g->outq[n].len) {
-		g->out_unacked[n] += (uint32_t)(before - g->outq[n].len);
-		send_ack(g, n, !g->outq[n].len);
+	if (before > o->q.len) {
+		o->unacked += (uint32_t)(before - o->q.len);
+		send_ack(g, o, !o->q.len);
 	}
-	if (!g->outq[n].len)
+	if (!o->q.len)
 		maybe_end(g);
 }
 
@@ -243,24 +380,25 @@ void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
 		  const uint8_t *data, uint32_t len)
 {
 	struct ghost *g = ghost_find(pid);
+	struct gout *o = g ? out_of(g, fd) : NULL;
 
-	if (!g || fd == 0) {
-		pr_debug("output of pid %d fd %u: no ghost here", pid, fd);
+	if (!o) {
+		pr_debug("output of pid %d stream %u: no ghost here", pid, fd);
 		return;
 	}
 	if (type == BPROC_MSG_IO_EOF)
 		return; /* the ghost's own fd stays open until it ends */
-	if (g->fd[fd] < 0) {
-		g->out_unacked[fd] += len;
-		send_ack(g, (int)fd, false);
+	if (o->fd < 0) {
+		o->unacked += len;
+		send_ack(g, o, false);
 		return;
 	}
-	if (iobuf_put(&g->outq[fd], data, len)) {
+	if (iobuf_put(&o->q, data, len)) {
 		pr_err("pid %d: out of memory for %u bytes of output", pid,
 		       len);
 		return;
 	}
-	write_out(g, (int)fd);
+	write_out(g, o);
 }
 
 /* ---- stdin: from the ghost's stdin to the process ---- */
@@ -301,7 +439,7 @@ static void send_stdin(struct ghost *g, const uint8_t *data, ssize_t n)
 		return;
 	if (n <= 0) {
 		g->in_eof = true;
-		close_fd(&g->fd[0]);
+		close_fd(&g->in_fd);
 		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)g->pid, 0,
 				     0, NULL, 0),
 			  "IO_EOF");
@@ -320,14 +458,14 @@ static void stdin_polled(void *obj, short revents)
 	ssize_t n;
 
 	(void)revents;
-	if (g->dead || g->fd[0] < 0 || g->home || !link_conn())
+	if (g->dead || g->in_fd < 0 || g->home || !link_conn())
 		return;
 	if (max > sizeof(buf))
 		max = sizeof(buf);
-	if (g->kind[0] == KIND_SOCKET)
-		n = recv(g->fd[0], buf, max, MSG_DONTWAIT);
+	if (g->in_kind == KIND_SOCKET)
+		n = recv(g->in_fd, buf, max, MSG_DONTWAIT);
 	else
-		n = read(g->fd[0], buf, max);
+		n = read(g->in_fd, buf, max);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0)
@@ -394,12 +532,13 @@ static void maybe_end(struct ghost *g)
 {
 	struct bproc_ghost_exit ex = { 0 };
 	int st = (int)g->exit.status;
+	unsigned int i;
 
-	if (!g->exit_pending || g->exiting || g->outq[1].len || g->outq[2].len)
+	if (!g->exit_pending || g->exiting || output_pending(g))
 		return;
 	g->exiting = true;
-	send_ack(g, 1, true);
-	send_ack(g, 2, true);
+	for (i = 0; i < g->nr_out; i++)
+		send_ack(g, &g->out[i], true);
 	/* readers see EOF when the ghost goes, not when this agent does */
 	close_stdio(g);
 	if (WIFSIGNALED(st)) {
@@ -432,21 +571,16 @@ void ghost_exit(const struct bp_exit *e)
 
 /* ---- coming home ---- */
 
-static bool home_ready(const struct ghost *g)
-{
-	return g->home && g->mark_seen && g->mark_move == g->home_move &&
-	       !g->outq[1].len && !g->outq[2].len;
-}
-
 static void check_home(struct ghost *g)
 {
-	if (home_ready(g))
+	if (g->home && g->mark_seen && g->mark_move == g->home_move &&
+	    !output_pending(g))
 		recv_ghost_ready(g->home);
 }
 
 int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id)
 {
-	if (im && (g->home || g->exit_pending))
+	if (im && ((g->home && g->home != im) || g->exit_pending))
 		return -EBUSY;
 	g->home = im;
 	g->home_move = move_id;
@@ -470,8 +604,10 @@ void ghost_mark(pid_t pid, uint64_t move_id)
 
 void ghost_restored(struct ghost *g)
 {
-	send_ack(g, 1, true);
-	send_ack(g, 2, true);
+	unsigned int i;
+
+	for (i = 0; i < g->nr_out; i++)
+		send_ack(g, &g->out[i], true);
 	close_stdio(g);
 	g->home = NULL;
 	g->dead = true;
@@ -479,24 +615,14 @@ void ghost_restored(struct ghost *g)
 
 /* ---- the loop ---- */
 
-static void stdout_polled(void *obj, short revents)
+static void output_polled(void *obj, short revents)
 {
-	struct ghost *g = obj;
+	struct gout *o = obj;
+	struct ghost *g = o->g;
 
 	(void)revents;
 	if (!g->dead)
-		write_out(g, 1);
-	if (!g->dead)
-		check_home(g);
-}
-
-static void stderr_polled(void *obj, short revents)
-{
-	struct ghost *g = obj;
-
-	(void)revents;
-	if (!g->dead)
-		write_out(g, 2);
+		write_out(g, o);
 	if (!g->dead)
 		check_home(g);
 }
@@ -504,6 +630,7 @@ static void stderr_polled(void *obj, short revents)
 void ghost_watch(void)
 {
 	struct ghost *g;
+	unsigned int i;
 
 	for (g = ghosts; g; g = g->next) {
 		if (g->dead)
@@ -511,18 +638,18 @@ void ghost_watch(void)
 		/* signals wait at the master while it moves */
 		if (!g->home)
 			loop_add(g->handle, POLLIN, handle_polled, g);
-		if (g->outq[1].len)
-			loop_add(g->fd[1], POLLOUT, stdout_polled, g);
-		if (g->outq[2].len)
-			loop_add(g->fd[2], POLLOUT, stderr_polled, g);
-		if (g->fd[0] < 0 || g->in_eof || g->home || g->exit_pending ||
+		for (i = 0; i < g->nr_out; i++)
+			if (g->out[i].q.len)
+				loop_add(g->out[i].fd, POLLOUT, output_polled,
+					 &g->out[i]);
+		if (g->in_fd < 0 || g->in_eof || g->home || g->exit_pending ||
 		    g->in_unacked >= BPROC_IO_WINDOW || !link_room())
 			continue;
 		if (g->tty_in && !in_foreground(g)) {
 			loop_wake_at(g->fg_checked_ms + FG_CHECK_MS);
 			continue;
 		}
-		loop_add(g->fd[0], POLLIN, stdin_polled, g);
+		loop_add(g->in_fd, POLLIN, stdin_polled, g);
 	}
 }
 
@@ -540,6 +667,7 @@ void ghost_reap(void)
 		*pp = g->next;
 		close_stdio(g);
 		close_fd(&g->handle);
+		free(g->out);
 		free(g);
 	}
 }

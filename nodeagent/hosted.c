@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The processes that moved to this node.  Each is a child of the agent in
- * the namespace of space.c, under its front-end pid, with its stdin,
- * stdout and stderr on pipes to the agent:
+ * the namespace of space.c, under its front-end pid, with its streams
+ * (proto.h: stdin, stdout, stderr and any other output it had open on the
+ * front end) on pipes to the agent:
  *
- *  - what it writes on fds 1 and 2 goes to the master as IO_DATA (for the
- *    front end, where its ghost's stdout and stderr are), at most
- *    BPROC_IO_WINDOW bytes per fd unacknowledged, so that a slow reader
- *    there slows the process down here;
+ *  - what it writes to a stream goes to the master as IO_DATA (for the
+ *    front end, where its ghost has the stream's real end), at most
+ *    BPROC_IO_WINDOW bytes per stream unacknowledged, so that a slow
+ *    reader there slows the process down here;
  *  - stdin bytes from the master go into its stdin pipe, acknowledged as
  *    they go in; IO_EOF closes the pipe;
  *  - signals from the master are sent to it; its exit goes to the master
@@ -19,12 +20,14 @@
  */
 #define LOG_PREFIX "hosted"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,17 +39,26 @@
 #define IO_CHUNK (64u << 10)
 #define ACK_EVERY (32u << 10)
 
+/* A stream it writes to (1, 2, ...): our read end of its pipe. */
+struct out_stream {
+	uint32_t id;
+	int fd; /* -1 once closed */
+	ino_t ino;
+	uint64_t unacked;
+};
+
 struct hosted {
 	struct hosted *next;
 	pid_t pid; /* front-end pid, and its pid in the namespace */
 	pid_t lpid; /* its pid in the agent's own namespace */
 	int pidfd;
-	int in_w, in_r;
+	int in_w, in_r; /* stream 0: our write end, our own reader */
+	ino_t in_ino;
 	struct iobuf inq; /* stdin that the pipe has no room for yet */
 	uint32_t in_unacked; /* written into the pipe, not yet acked */
 	bool in_eof; /* close the pipe once inq is in */
-	int out[3]; /* [1] and [2]: its stdout and stderr, -1 once closed */
-	uint64_t unacked[3];
+	struct out_stream *out;
+	unsigned int nr_out;
 	bool moving; /* a move out is in flight: output waits for it */
 	bool left; /* it moved away: reap it without a word */
 	bool exited, exit_sent;
@@ -66,20 +78,34 @@ static void close_fd(int *fd)
 }
 
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
-			  const struct hosted_stdio *io)
+			  const struct hosted_stream *streams, unsigned int nr)
 {
 	struct hosted *h = calloc(1, sizeof(*h));
+	unsigned int i;
 
 	if (!h)
 		return NULL;
+	h->out = calloc(nr ? nr : 1, sizeof(*h->out));
+	if (!h->out) {
+		free(h);
+		return NULL;
+	}
 	h->pid = pid;
 	h->lpid = lpid;
 	h->pidfd = pidfd;
-	h->in_w = io->in_w;
-	h->in_r = io->in_r;
-	h->out[0] = -1;
-	h->out[1] = io->out;
-	h->out[2] = io->err;
+	h->in_w = h->in_r = -1;
+	for (i = 0; i < nr; i++) {
+		if (streams[i].id == 0) {
+			h->in_w = streams[i].fd;
+			h->in_r = streams[i].in_r;
+			h->in_ino = streams[i].ino;
+			continue;
+		}
+		h->out[h->nr_out].id = streams[i].id;
+		h->out[h->nr_out].fd = streams[i].fd;
+		h->out[h->nr_out].ino = streams[i].ino;
+		h->nr_out++;
+	}
 	h->next = procs;
 	procs = h;
 	nr_procs++;
@@ -111,32 +137,91 @@ void hosted_set_moving(struct hosted *h, bool moving)
 	h->moving = moving;
 }
 
+static int cmp_stream(const void *a, const void *b)
+{
+	const struct bp_stream *x = a, *y = b;
+
+	return x->fd < y->fd ? -1 : x->fd > y->fd;
+}
+
+int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
+		   size_t len)
+{
+	char path[64], link[80];
+	struct dirent *d;
+	struct stat st;
+	unsigned int i;
+	int n = 0, err = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", h->lpid);
+	dir = opendir(path);
+	if (!dir) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return -ESRCH;
+	}
+	while ((d = readdir(dir)) && !err) {
+		char *end;
+		long fd = strtol(d->d_name, &end, 10);
+		int id = -1;
+
+		if (*end || end == d->d_name)
+			continue;
+		snprintf(link, sizeof(link), "%s/%ld", path, fd);
+		if (stat(link, &st))
+			continue;
+		if (S_ISFIFO(st.st_mode) && st.st_ino == h->in_ino &&
+		    h->in_w >= 0)
+			id = 0;
+		for (i = 0; id < 0 && S_ISFIFO(st.st_mode) && i < h->nr_out;
+		     i++)
+			if (h->out[i].ino == st.st_ino)
+				id = (int)h->out[i].id;
+		if (id >= 0 && n < BPROC_STREAMS_MAX) {
+			map[n].fd = (uint32_t)fd;
+			map[n++].stream = (uint32_t)id;
+		} else if (fd > 2 &&
+			   (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+			snprintf(why, len, "fd %ld is a %s of its own on %s",
+				 fd, S_ISFIFO(st.st_mode) ? "pipe" : "device",
+				 agent->name);
+			err = -EOPNOTSUPP;
+		}
+	}
+	closedir(dir);
+	if (err)
+		return err;
+	qsort(map, (size_t)n, sizeof(*map), cmp_stream);
+	return n;
+}
+
 /*
- * Send up to max bytes of fd's output: true if there may be more right
- * now (it read all it asked for), false if the pipe is empty or at its end.
+ * Send up to max bytes of a stream's output: true if there may be more
+ * right now (it read all it asked for), false if the pipe is empty or at
+ * its end.
  */
-static bool forward_output(struct hosted *h, int fd, size_t max)
+static bool forward_output(struct hosted *h, struct out_stream *o, size_t max)
 {
 	struct bp_conn *c = link_conn();
 	ssize_t n;
 
-	if (!c || !max)
+	if (!c || !max || o->fd < 0)
 		return false;
 	if (max > sizeof(iobuf_tmp))
 		max = sizeof(iobuf_tmp);
-	n = read(h->out[fd], iobuf_tmp, max);
+	n = read(o->fd, iobuf_tmp, max);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
 	if (n <= 0) {
-		close_fd(&h->out[fd]);
+		close_fd(&o->fd);
 		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)h->pid,
-				     (unsigned int)fd, 0, NULL, 0),
+				     o->id, 0, NULL, 0),
 			  "IO_EOF");
 		return false;
 	}
-	h->unacked[fd] += (uint64_t)n;
-	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid,
-			     (unsigned int)fd, 0, iobuf_tmp, (uint32_t)n),
+	o->unacked += (uint64_t)n;
+	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid, o->id, 0,
+			     iobuf_tmp, (uint32_t)n),
 		  "IO_DATA");
 	return (size_t)n == max;
 }
@@ -144,18 +229,19 @@ static bool forward_output(struct hosted *h, int fd, size_t max)
 /* Everything the pipes hold now, whatever the window says. */
 static void drain_output(struct hosted *h, bool to_eof)
 {
-	int fd;
+	unsigned int i;
 
-	for (fd = 1; fd <= 2; fd++) {
-		while (h->out[fd] >= 0 &&
-		       forward_output(h, fd, sizeof(iobuf_tmp)))
+	for (i = 0; i < h->nr_out; i++) {
+		struct out_stream *o = &h->out[i];
+
+		while (o->fd >= 0 && forward_output(h, o, sizeof(iobuf_tmp)))
 			;
-		if (to_eof && h->out[fd] >= 0 && link_conn()) {
+		if (to_eof && o->fd >= 0 && link_conn()) {
 			/* someone it left behind still holds the pipe */
-			close_fd(&h->out[fd]);
+			close_fd(&o->fd);
 			link_sent(bp_send_io(link_conn(), BPROC_MSG_IO_EOF,
-					     (uint32_t)h->pid, (unsigned int)fd,
-					     0, NULL, 0),
+					     (uint32_t)h->pid, o->id, 0, NULL,
+					     0),
 				  "IO_EOF");
 		}
 	}
@@ -181,6 +267,16 @@ static void send_requeue(struct hosted *h, const uint8_t *data, size_t n)
 	}
 }
 
+static void close_streams(struct hosted *h)
+{
+	unsigned int i;
+
+	close_fd(&h->in_w);
+	close_fd(&h->in_r);
+	for (i = 0; i < h->nr_out; i++)
+		close_fd(&h->out[i].fd);
+}
+
 void hosted_left(struct hosted *h)
 {
 	ssize_t n;
@@ -192,10 +288,7 @@ void hosted_left(struct hosted *h)
 		send_requeue(h, iobuf_tmp, (size_t)n);
 	while ((k = iobuf_take(&h->inq, iobuf_tmp, sizeof(iobuf_tmp))))
 		send_requeue(h, iobuf_tmp, k);
-	close_fd(&h->in_w);
-	close_fd(&h->in_r);
-	close_fd(&h->out[1]);
-	close_fd(&h->out[2]);
+	close_streams(h);
 	h->moving = false;
 	h->left = true;
 }
@@ -261,24 +354,31 @@ static void pidfd_polled(void *obj, short revents)
 	iobuf_free(&h->inq);
 }
 
-static void output_polled(struct hosted *h, int fd)
+/* Each output stream is watched with its hosted process as the object. */
+static struct out_stream *stream_of(struct hosted *h, uint32_t id)
 {
-	if (h->dead || h->left || h->out[fd] < 0 ||
-	    h->unacked[fd] >= BPROC_IO_WINDOW)
+	unsigned int i;
+
+	for (i = 0; i < h->nr_out; i++)
+		if (h->out[i].id == id)
+			return &h->out[i];
+	return NULL;
+}
+
+struct out_ref {
+	struct hosted *h;
+	unsigned int i;
+};
+
+static void output_polled(void *obj, short revents)
+{
+	struct hosted *h = ((struct out_ref *)obj)->h;
+	struct out_stream *o = &h->out[((struct out_ref *)obj)->i];
+
+	(void)revents;
+	if (h->dead || h->left || o->fd < 0 || o->unacked >= BPROC_IO_WINDOW)
 		return;
-	forward_output(h, fd, BPROC_IO_WINDOW - h->unacked[fd]);
-}
-
-static void stdout_polled(void *obj, short revents)
-{
-	(void)revents;
-	output_polled(obj, 1);
-}
-
-static void stderr_polled(void *obj, short revents)
-{
-	(void)revents;
-	output_polled(obj, 2);
+	forward_output(h, o, BPROC_IO_WINDOW - o->unacked);
 }
 
 static void stdin_ack(struct hosted *h, bool now)
@@ -325,8 +425,23 @@ static void stdin_polled(void *obj, short revents)
 
 void hosted_watch(void)
 {
+	static struct out_ref *refs;
+	static size_t nr_refs;
+	size_t used = 0, want = 0;
 	struct hosted *h;
-	int fd;
+	unsigned int i;
+
+	/* one ref per output stream watched this round */
+	for (h = procs; h; h = h->next)
+		want += h->nr_out;
+	if (want > nr_refs) {
+		struct out_ref *r = realloc(refs, want * sizeof(*r));
+
+		if (r) {
+			refs = r;
+			nr_refs = want;
+		}
+	}
 
 	for (h = procs; h; h = h->next) {
 		if (h->dead)
@@ -343,12 +458,15 @@ void hosted_watch(void)
 			loop_add(h->in_w, POLLOUT, stdin_polled, h);
 		if (h->moving || !link_room())
 			continue;
-		for (fd = 1; fd <= 2; fd++)
-			if (h->unacked[fd] < BPROC_IO_WINDOW)
-				loop_add(h->out[fd], POLLIN,
-					 fd == 1 ? stdout_polled :
-						   stderr_polled,
-					 h);
+		for (i = 0; i < h->nr_out && used < nr_refs; i++) {
+			if (h->out[i].fd < 0 ||
+			    h->out[i].unacked >= BPROC_IO_WINDOW)
+				continue;
+			refs[used].h = h;
+			refs[used].i = i;
+			loop_add(h->out[i].fd, POLLIN, output_polled,
+				 &refs[used++]);
+		}
 	}
 }
 
@@ -365,11 +483,9 @@ void hosted_reap(void)
 		}
 		*pp = h->next;
 		close_fd(&h->pidfd);
-		close_fd(&h->in_w);
-		close_fd(&h->in_r);
-		close_fd(&h->out[1]);
-		close_fd(&h->out[2]);
+		close_streams(h);
 		iobuf_free(&h->inq);
+		free(h->out);
 		free(h);
 		nr_procs--;
 	}
@@ -401,10 +517,13 @@ void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
 		return;
 	}
 	if (fd != 0) {
-		/* the reader of its stdout or stderr went away */
-		if (type == BPROC_MSG_IO_EOF && h->out[fd] >= 0) {
-			pr_debug("pid %d: fd %u has no reader left", pid, fd);
-			close_fd(&h->out[fd]);
+		struct out_stream *o = stream_of(h, fd);
+
+		/* the reader of one of its output streams went away */
+		if (type == BPROC_MSG_IO_EOF && o && o->fd >= 0) {
+			pr_debug("pid %d: stream %u has no reader left", pid,
+				 fd);
+			close_fd(&o->fd);
 		}
 		return;
 	}
@@ -423,11 +542,12 @@ void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
 void hosted_ack(pid_t pid, unsigned int fd, uint32_t bytes)
 {
 	struct hosted *h = hosted_find(pid);
+	struct out_stream *o = h && fd ? stream_of(h, fd) : NULL;
 
-	if (!h || fd < 1 || fd > 2)
+	if (!o)
 		return;
 	/* acks of bytes a former host sent may arrive here: never below 0 */
-	h->unacked[fd] -= bytes < h->unacked[fd] ? bytes : h->unacked[fd];
+	o->unacked -= bytes < o->unacked ? bytes : o->unacked;
 }
 
 /* Fields of /proc/PID/stat after the comm, from state (field 3) on. */

@@ -178,8 +178,7 @@ static int on_process_frame(struct agent *a, unsigned int type,
 	case BPROC_MSG_IO_DATA:
 	case BPROC_MSG_IO_EOF:
 		if (bp_io_decode(type, data, len, &pid, &fd, &flags, &bytes,
-				 &n) ||
-		    fd > 2)
+				 &n))
 			return -EPROTO;
 		if (a->front)
 			ghost_output((pid_t)pid, type, fd, bytes, n);

@@ -31,8 +31,9 @@ struct agent *agent;
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-f] [--config FILE] --node N\n"
+		"usage: %s [-f] [-v] [--config FILE] --node N\n"
 		"  -f, --foreground   stay in the foreground\n"
+		"  -v, --verbose      log debug messages too\n"
 		"  -c, --config FILE  cluster config (default %s)\n"
 		"  -n, --node N       this node's number, or master\n",
 		prog, DEFAULT_CONFIG);
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -192,10 +194,13 @@ int main(int argc, char **argv)
 	int c;
 
 	bp_log_init(argv[0], LOG_INFO);
-	while ((c = getopt_long(argc, argv, "fc:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fvc:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			foreground = true;
+			break;
+		case 'v':
+			bp_log_init(argv[0], LOG_DEBUG);
 			break;
 		case 'c':
 			a.config_path = optarg;

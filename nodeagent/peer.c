@@ -144,6 +144,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_BYE:
 		return -ECONNRESET;
 	case BPROC_MSG_IMAGE_BEGIN:
+	case BPROC_MSG_IMAGE_STREAMS:
 	case BPROC_MSG_IMAGE_DATA:
 	case BPROC_MSG_IMAGE_END:
 		if (stream != 1) {

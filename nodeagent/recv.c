@@ -4,18 +4,21 @@
  * IMAGE_BEGIN, the image as IMAGE_DATA and IMAGE_END; this agent answers
  * IMAGE_RESULT, 0 once the process runs here.
  *
- * On a node the structure of the image (everything before the page
- * contents) is gathered first: it says how much memory the process needs
- * (a node without it refuses at once) and goes to the restorer in a memfd.
- * The restorer (space.c) is forked with the process's pid and pipes for
- * its stdio, and execs `bproc-ckpt restore --agent`; the whole image is fed
+ * IMAGE_STREAMS comes first: which of the process's fds are which of its
+ * streams (proto.h).  On a node the structure of the image (everything
+ * before the page contents) is gathered next: it says how much memory the
+ * process needs (a node without it refuses at once) and goes to the
+ * restorer in a memfd.  The restorer (space.c) is forked with the
+ * process's pid and a pipe per stream at the fds that are that stream, and
+ * execs `bproc-ckpt restore --agent`; the whole image is fed
  * to it through a pipe as it arrives, and its notify pipe says when the
  * process runs (one byte) or why it failed (a line).  Then the process is
  * hosted (hosted.c).
  *
  * On the front end the process comes home into its ghost: once the last
  * host's output is written (its IO_MARK seen, ghost.c), a job has the
- * ghost restore the image from a pipe fed the same way.
+ * ghost restore the image from a pipe fed the same way, its fds being the
+ * ghost's fds of their streams (BPROC_IOC_GHOST_RESTORE_MAP).
  *
  * The connection is not read while the pipe's reader lags behind, so the
  * image is never held here whole.  While it works, this agent PINGs the
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +59,8 @@ struct inmove {
 	bool done; /* the result is sent (or there is nobody to tell) */
 	bool dead;
 	int64_t ping_ms;
+	struct bp_stream *map; /* IMAGE_STREAMS: fd -> stream */
+	int nr_map; /* -1 until it came */
 
 	/* the structure, up to and with the PAGES section header */
 	uint8_t *sbuf;
@@ -74,12 +80,14 @@ struct inmove {
 	int pidfd, notify_r;
 	char note[256];
 	size_t note_len;
-	struct hosted_stdio io;
+	struct hosted_stream *streams; /* our ends, until hosted.c has them */
+	unsigned int nr_streams;
 
 	/* front end: the ghost restores */
 	struct ghost *g;
 	struct job job;
-	struct bproc_ghost_restore gr;
+	struct bproc_ghost_restore_map gr;
+	struct bproc_fd_map *fdmap;
 	int img_r;
 	bool restoring;
 };
@@ -124,6 +132,19 @@ static void answer(struct inmove *im, int err, const char *fmt, ...)
 	im->peer = NULL;
 }
 
+static void close_streams(struct inmove *im)
+{
+	unsigned int i;
+
+	for (i = 0; i < im->nr_streams; i++) {
+		close_fd(&im->streams[i].fd);
+		close_fd(&im->streams[i].in_r);
+	}
+	free(im->streams);
+	im->streams = NULL;
+	im->nr_streams = 0;
+}
+
 /* Let go of everything but a running ghost restore; dead once idle. */
 static void drop(struct inmove *im)
 {
@@ -132,10 +153,7 @@ static void drop(struct inmove *im)
 	iobuf_free(&im->q);
 	close_fd(&im->img_w);
 	close_fd(&im->notify_r);
-	close_fd(&im->io.in_w);
-	close_fd(&im->io.in_r);
-	close_fd(&im->io.out);
-	close_fd(&im->io.err);
+	close_streams(im);
 	if (im->pidfd >= 0) {
 		syscall(SYS_pidfd_send_signal, im->pidfd, SIGKILL, NULL, 0);
 		space_reap(im->pidfd);
@@ -218,29 +236,76 @@ static int make_pipe(int p[2], int our_end)
 }
 
 /*
- * Fork the restorer.  The structure goes in a memfd, stdio and the image
- * in pipes; our ends are non-blocking, its ends are as a program expects.
+ * A pipe per stream: our ends in im->streams, the process's in ends[]
+ * (same order).  Stream 0 is read by it; we keep a reader of our own too,
+ * to take back what it leaves unread when it moves on.
+ */
+static int make_streams(struct inmove *im, int *ends)
+{
+	unsigned int i, k;
+	struct stat st;
+	char path[64];
+	int p[2];
+
+	im->streams = calloc((size_t)im->nr_map + 1, sizeof(*im->streams));
+	if (!im->streams)
+		return -ENOMEM;
+	for (i = 0; i < (unsigned int)im->nr_map; i++) {
+		uint32_t id = im->map[i].stream;
+
+		for (k = 0; k < im->nr_streams && im->streams[k].id != id; k++)
+			;
+		if (k < im->nr_streams)
+			continue;
+		if (make_pipe(p, id == 0 ? 1 : 0))
+			return -errno;
+		im->streams[k].id = id;
+		im->streams[k].fd = id == 0 ? p[1] : p[0];
+		im->streams[k].in_r = -1;
+		ends[k] = id == 0 ? p[0] : p[1];
+		im->nr_streams++;
+		if (fstat(p[0], &st))
+			return -errno;
+		im->streams[k].ino = st.st_ino;
+		if (id == 0) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+			im->streams[k].in_r =
+				open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			if (im->streams[k].in_r < 0)
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Fork the restorer.  The structure goes in a memfd, the image and the
+ * streams in pipes; our ends are non-blocking, its ends are as a program
+ * expects.
  */
 static int spawn(struct inmove *im, size_t slen)
 {
-	int sin[2] = { -1, -1 }, sout[2] = { -1, -1 }, serr[2] = { -1, -1 };
-	int img[2] = { -1, -1 }, note[2] = { -1, -1 }, memfd, err;
-	struct space_fds f;
-	char path[64];
+	int img[2] = { -1, -1 }, note[2] = { -1, -1 }, memfd, err = 0;
+	int *ends, *src = NULL, *target = NULL;
+	struct space_fds f = { 0 };
+	unsigned int i, k;
 
+	ends = calloc((size_t)im->nr_map + 1, sizeof(int));
+	src = calloc((size_t)im->nr_map + 1, sizeof(int));
+	target = calloc((size_t)im->nr_map + 1, sizeof(int));
 	memfd = memfd_create("bproc-structure", MFD_CLOEXEC);
-	if (memfd < 0)
-		return -errno;
+	if (!ends || !src || !target || memfd < 0) {
+		err = memfd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i <= (unsigned int)im->nr_map; i++)
+		ends[i] = -1;
 	if (write(memfd, im->sbuf, slen) != (ssize_t)slen ||
 	    lseek(memfd, 0, SEEK_SET) < 0) {
 		err = -errno;
 		goto out;
 	}
-	err = make_pipe(sin, 1);
-	if (!err)
-		err = make_pipe(sout, 0);
-	if (!err)
-		err = make_pipe(serr, 0);
+	err = make_streams(im, ends);
 	if (!err)
 		err = make_pipe(img, 1);
 	if (!err)
@@ -248,43 +313,39 @@ static int spawn(struct inmove *im, size_t slen)
 	if (err)
 		goto out;
 	fcntl(img[1], F_SETPIPE_SZ, PIPE_BYTES);
-	/* a reader of its stdin pipe of our own, to take back what it leaves */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", sin[0]);
-	im->io.in_r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (im->io.in_r < 0) {
-		err = -errno;
-		goto out;
+	for (i = 0; i < (unsigned int)im->nr_map; i++) {
+		for (k = 0; im->streams[k].id != im->map[i].stream; k++)
+			;
+		src[i] = ends[k];
+		target[i] = (int)im->map[i].fd;
 	}
-	f.stdio[0] = sin[0];
-	f.stdio[1] = sout[1];
-	f.stdio[2] = serr[1];
+	f.nr = im->nr_map;
+	f.src = src;
+	f.target = target;
 	f.structure = memfd;
 	f.image = img[0];
 	f.notify = note[1];
 	err = space_spawn((pid_t)im->b.pid, &f, &im->lpid, &im->pidfd);
 	if (err)
 		goto out;
-	im->io.in_w = sin[1];
-	im->io.out = sout[0];
-	im->io.err = serr[0];
 	im->img_w = img[1];
 	im->notify_r = note[0];
-	sin[1] = sout[0] = serr[0] = img[1] = note[0] = -1;
+	img[1] = note[0] = -1;
 	im->spawned = true;
 out:
-	close(memfd);
-	close_fd(&sin[0]);
-	close_fd(&sin[1]);
-	close_fd(&sout[0]);
-	close_fd(&sout[1]);
-	close_fd(&serr[0]);
-	close_fd(&serr[1]);
+	if (memfd >= 0)
+		close(memfd);
+	for (i = 0; ends && i < im->nr_streams; i++)
+		close_fd(&ends[i]);
 	close_fd(&img[0]);
 	close_fd(&img[1]);
 	close_fd(&note[0]);
 	close_fd(&note[1]);
 	if (err)
-		close_fd(&im->io.in_r);
+		close_streams(im);
+	free(ends);
+	free(src);
+	free(target);
 	return err;
 }
 
@@ -352,13 +413,16 @@ static void restored(struct inmove *im)
 			pr_debug("pid %u: oom_score_adj: %m", im->b.pid);
 		close(fd);
 	}
-	h = hosted_add((pid_t)im->b.pid, im->lpid, im->pidfd, &im->io);
+	h = hosted_add((pid_t)im->b.pid, im->lpid, im->pidfd, im->streams,
+		       im->nr_streams);
 	if (!h) {
 		refuse(im, EIO, "out of memory");
 		return;
 	}
 	im->pidfd = -1;
-	im->io.in_w = im->io.in_r = im->io.out = im->io.err = -1;
+	free(im->streams); /* the descriptors are hosted.c's now */
+	im->streams = NULL;
+	im->nr_streams = 0;
 	pr_debug("pid %u from %s runs here as %d", im->b.pid, im->b.origin,
 		 im->lpid);
 	answer(im, 0, NULL);
@@ -444,18 +508,26 @@ static void ghost_job_polled(void *obj, short revents)
 
 void recv_ghost_ready(struct inmove *im)
 {
-	int p[2], err;
+	int p[2], err, i;
 
-	if (im->restoring || im->done || im->dead || !im->g)
+	if (im->restoring || im->done || im->dead || !im->g || im->nr_map < 0)
 		return;
-	if (make_pipe(p, 1)) {
+	im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
+	if (!im->fdmap || make_pipe(p, 1)) {
 		refuse(im, EIO, "no pipe for the image");
 		return;
 	}
 	fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+	/* each fd is the ghost's fd of its stream */
+	for (i = 0; i < im->nr_map; i++) {
+		im->fdmap[i].fd = (int32_t)im->map[i].fd;
+		im->fdmap[i].from = (int32_t)im->map[i].stream;
+	}
 	im->gr.fd = p[0];
-	err = job_start(&im->job, ghost_handle(im->g), BPROC_IOC_GHOST_RESTORE,
-			&im->gr);
+	im->gr.map = (uint64_t)(uintptr_t)im->fdmap;
+	im->gr.nr_map = (uint32_t)im->nr_map;
+	err = job_start(&im->job, ghost_handle(im->g),
+			BPROC_IOC_GHOST_RESTORE_MAP, &im->gr);
 	if (err) {
 		close(p[0]);
 		close(p[1]);
@@ -486,7 +558,7 @@ static int on_begin(struct peer *p, struct inmove **slot, const uint8_t *d,
 	}
 	im->peer = p;
 	im->img_w = im->img_r = im->notify_r = im->pidfd = -1;
-	im->io.in_w = im->io.in_r = im->io.out = im->io.err = -1;
+	im->nr_map = -1;
 	im->ping_ms = bp_now_ms() + 1000;
 	im->next = moves;
 	moves = im;
@@ -579,6 +651,25 @@ static int on_end(struct inmove *im, const uint8_t *d, uint32_t len)
 	return 0;
 }
 
+static int on_streams(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	uint32_t nr;
+
+	if (im->nr_map >= 0 || im->received)
+		return -EPROTO;
+	im->map = calloc(BPROC_STREAMS_MAX, sizeof(*im->map));
+	if (!im->map)
+		return -ENOMEM;
+	if (bp_image_streams_decode(d, len, im->map, &nr))
+		return -EPROTO;
+	if (nr && im->map[nr - 1].fd > 65000)
+		return -EPROTO;
+	im->nr_map = (int)nr;
+	if (im->g)
+		ghost_home(im->g, im, im->b.move_id); /* it may be ready */
+	return 0;
+}
+
 int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 	       const uint8_t *data, uint32_t len)
 {
@@ -586,8 +677,10 @@ int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 		return on_begin(p, im, data, len);
 	if (!*im)
 		return -EPROTO;
+	if (type == BPROC_MSG_IMAGE_STREAMS)
+		return on_streams(*im, data, len);
 	if (type == BPROC_MSG_IMAGE_DATA)
-		return on_data(*im, data, len);
+		return (*im)->nr_map < 0 ? -EPROTO : on_data(*im, data, len);
 	return on_end(*im, data, len);
 }
 
@@ -686,6 +779,8 @@ void recv_reap(void)
 		*pp = im->next;
 		free(im->sbuf);
 		iobuf_free(&im->q);
+		free(im->map);
+		free(im->fdmap);
 		free(im);
 	}
 }

@@ -10,8 +10,9 @@
  *            target is dumped by the caller, which would block), connect
  *            to the destination; a self-move says MOVE_ARMED at once
  *   stream   pipe -> IMAGE_DATA frames, never more than a few MiB queued;
- *            at the first image byte the process is parked: its output up
- *            to there is flushed and IO_MARK sent; then IMAGE_END
+ *            at the first image byte the process is parked: which of its
+ *            fds are which streams goes first (IMAGE_STREAMS), its output
+ *            up to there is flushed and IO_MARK sent; then IMAGE_END
  *   commit   on IMAGE_RESULT 0: the front end keeps a ghost, a node kills
  *            its copy and hands back the stdin it never read; MOVE_RESULT 0
  *   fail     anything else: the destination is told (IMAGE_END with an
@@ -60,6 +61,8 @@ struct outmove {
 	bool dumped; /* its outcome is known */
 	uint64_t image_size, bytes;
 	bool marked; /* IO_MARK sent */
+	struct bp_stream *map; /* its fds that are streams */
+	int nr_map;
 
 	/* the destination */
 	struct bp_addr dest;
@@ -176,12 +179,35 @@ static int dump_errno(int err)
 	}
 }
 
-/* The process is parked: what it wrote goes before the IO_MARK. */
+/*
+ * The process is parked: which fds are which streams goes to the
+ * destination before the image, what it wrote to the master before the
+ * IO_MARK.
+ */
 static void mark(struct outmove *m)
 {
+	char why[BPROC_REASON_BYTES];
 	struct bp_conn *c;
+	int err;
 
 	m->marked = true;
+	m->map = calloc(BPROC_STREAMS_MAX, sizeof(*m->map));
+	if (!m->map) {
+		fail(m, EIO, "out of memory");
+		return;
+	}
+	m->nr_map = m->h ? hosted_streams(m->h, m->map, why, sizeof(why)) :
+			   ghost_streams(m->lpid, m->map, why, sizeof(why));
+	if (m->nr_map < 0) {
+		fail(m, m->nr_map == -EOPNOTSUPP ? EOPNOTSUPP : ESRCH, "%s",
+		     why);
+		return;
+	}
+	err = bp_send_image_streams(&m->conn, m->map, (uint32_t)m->nr_map);
+	if (err) {
+		fail(m, EIO, "queueing its streams: %s", strerror(-err));
+		return;
+	}
 	if (m->h)
 		hosted_flush_output(m->h);
 	c = link_conn();
@@ -195,7 +221,8 @@ static void commit(struct outmove *m)
 	m->committed = true;
 	if (!m->h) {
 		if (ioctl(m->handle, BPROC_IOC_GHOST) == 0 &&
-		    ghost_add((pid_t)m->o.pid, m->handle) == 0) {
+		    ghost_add((pid_t)m->o.pid, m->handle, m->map,
+			      (unsigned int)m->nr_map) == 0) {
 			m->handle = -1; /* the ghost's now */
 		} else {
 			struct bp_conn *c = link_conn();
@@ -338,7 +365,7 @@ static void pipe_polled(void *obj, short revents)
 	if (n <= 0)
 		return; /* EOF comes only once the engine let the pipe go */
 	m->seen_ms = bp_now_ms();
-	if (!m->marked)
+	if (!m->marked && !m->failing)
 		mark(m);
 	if (!m->failing) {
 		int err = bp_conn_send(&m->conn, BPROC_MSG_IMAGE_DATA, 1, chunk,
@@ -549,7 +576,8 @@ void send_order(const struct bp_move_order *o)
 	fcntl(m->img_r, F_SETPIPE_SZ, PIPE_BYTES);
 	m->dargs.pid = m->lpid;
 	m->dargs.fd = m->pipe_w;
-	m->dargs.flags = BPROC_DUMP_ASYNC | (o->dump_flags & BPROC_DUMP_ALL);
+	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
+			 (o->dump_flags & BPROC_DUMP_ALL);
 	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
 	if (err) {
 		close(m->dev);
@@ -625,6 +653,7 @@ void send_reap(void)
 		drop_conn(m);
 		close_fd(&m->img_r);
 		close_fd(&m->handle);
+		free(m->map);
 		free(m);
 	}
 }

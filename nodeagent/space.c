@@ -54,8 +54,10 @@ static void __attribute__((noreturn)) space_init_main(int ready_fd)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "bproc-space");
-	if (getppid() == 1)
-		_exit(0); /* the agent is already gone */
+	/* nothing of the agent's: a pipe end kept here would never see EOF */
+	if (ready_fd > 3)
+		close_range(3, (unsigned int)ready_fd - 1, 0);
+	close_range((unsigned int)ready_fd + 1, ~0U, 0);
 	if (unshare(CLONE_NEWNS) == 0 &&
 	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == 0 &&
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -165,40 +167,76 @@ child_fail(int notify, const char *what, int err)
 	_exit(127);
 }
 
+static bool is_target(const struct space_fds *f, int fd)
+{
+	int i;
+
+	for (i = 0; i < f->nr; i++)
+		if (f->target[i] == fd)
+			return true;
+	return false;
+}
+
+/*
+ * In the child: the process's descriptors at their numbers, 0-2 that it
+ * does not get on /dev/null, bproc-ckpt's three just above them all, and
+ * nothing else; then exec.
+ */
 static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 {
 	static const char adj[] = "1000";
-	const int src[6] = { f->stdio[0],  f->stdio[1], f->stdio[2],
-			     f->structure, f->image,	f->notify };
-	int high[6], i, fd;
+	const int ctl[3] = { f->structure, f->image, f->notify };
+	int top = 3, tmp_ctl[3], i, fd, note = f->notify;
+	char args[3][16];
 	sigset_t none;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (mnt_fd >= 0 && setns(mnt_fd, CLONE_NEWNS))
-		child_fail(f->notify, "restorer: setns", errno);
-	for (i = 0; i < 6; i++) {
-		high[i] = fcntl(src[i], F_DUPFD, 16);
-		if (high[i] < 0)
-			child_fail(f->notify, "restorer: fcntl", errno);
+		child_fail(note, "restorer: setns", errno);
+	for (i = 0; i < f->nr; i++)
+		if (f->target[i] + 1 > top)
+			top = f->target[i] + 1;
+	/* out of the way of every number that matters, first */
+	for (i = 0; i < 3; i++) {
+		tmp_ctl[i] = fcntl(ctl[i], F_DUPFD, top + 3);
+		if (tmp_ctl[i] < 0)
+			child_fail(note, "restorer: fcntl", errno);
 	}
-	for (i = 0; i < 6; i++)
-		if (dup2(high[i], i) < 0)
-			child_fail(high[5], "restorer: dup2", errno);
-	close_range(6, ~0U, 0);
+	note = tmp_ctl[2];
+	for (i = 0; i < f->nr; i++) {
+		int t = fcntl(f->src[i], F_DUPFD, top + 3);
+
+		if (t < 0 || dup2(t, f->target[i]) < 0)
+			child_fail(note, "restorer: dup2", errno);
+	}
+	for (i = 0; i < 3; i++) {
+		if (dup2(tmp_ctl[i], top + i) < 0)
+			child_fail(note, "restorer: dup2", errno);
+		snprintf(args[i], sizeof(args[i]), "%d", top + i);
+	}
+	note = top + 2;
+	close_range((unsigned int)top + 3, ~0U, 0);
+	for (fd = 0; fd < top; fd++) {
+		if (is_target(f, fd))
+			continue;
+		close(fd);
+		if (fd <= 2 && open("/dev/null", O_RDWR) != fd)
+			child_fail(note, "restorer: /dev/null", errno);
+	}
 	for (i = 1; i < NSIG; i++)
 		signal(i, SIG_DFL);
 	/* while it restores, an out-of-memory node sacrifices it first */
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (write(fd, adj, sizeof(adj) - 1) < 0)
-			child_fail(5, "restorer: oom_score_adj", errno);
+			child_fail(note, "restorer: oom_score_adj", errno);
 		close(fd);
 	}
 	setsid();
-	execl(ckpt_path, "bproc-ckpt", "restore", "--agent", "3", "4", "5",
-	      (char *)NULL);
-	child_fail(5, "restorer: exec bproc-ckpt", errno);
+	execl(ckpt_path, "bproc-ckpt", "restore", "--agent", args[0], args[1],
+	      args[2], (char *)NULL);
+	child_fail(note, "restorer: exec bproc-ckpt", errno);
 }
 
 int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid, int *pidfd)

@@ -8,6 +8,7 @@
 #   VC_MODE       run | shell
 #   VC_BOOT_TIMEOUT  seconds the front end waits for the nodes
 #   VC_KEEP_LOGS  1 when the host wants the VMs' logs back
+#   VC_DEBUG      1 when the daemons log debug messages
 . /etc/vcluster/cluster
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root

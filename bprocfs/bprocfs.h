@@ -49,6 +49,15 @@ enum {
 /* Process files: one inode per pid, whichever node the process runs on. */
 #define INO_PROC_BASE ((fuse_ino_t)1 << 32)
 
+/*
+ * A node's move file is a new inode at every lookup (and lookups are not
+ * cached), so that writes to it from different processes never wait for
+ * one another: the kernel holds a file's inode lock through a FUSE write,
+ * and a move's write lasts as long as the move.
+ */
+#define INO_MOVE_BASE ((fuse_ino_t)1 << 48)
+#define INO_MOVE_SLOT_BITS 20
+
 /* Node files, the low 4 bits of a node inode. */
 enum node_file {
 	NF_DIR = 0,
@@ -67,12 +76,21 @@ static inline fuse_ino_t node_ino(int slot, enum node_file f)
 
 static inline bool ino_is_node(fuse_ino_t ino)
 {
-	return ino >= INO_NODE_BASE && ino < INO_PROC_BASE;
+	return (ino >= INO_NODE_BASE && ino < INO_PROC_BASE) ||
+	       ino >= INO_MOVE_BASE;
 }
 
 static inline bool ino_is_proc(fuse_ino_t ino)
 {
-	return ino >= INO_PROC_BASE;
+	return ino >= INO_PROC_BASE && ino < INO_MOVE_BASE;
+}
+
+/* A move file inode of slot's, new for each seq. */
+static inline fuse_ino_t move_ino(int slot, uint64_t seq)
+{
+	return INO_MOVE_BASE +
+	       ((seq << INO_MOVE_SLOT_BITS) & (INO_MOVE_BASE - 1)) +
+	       (fuse_ino_t)slot;
 }
 
 static inline fuse_ino_t proc_ino(pid_t pid)
@@ -87,11 +105,15 @@ static inline pid_t ino_pid(fuse_ino_t ino)
 
 static inline int ino_slot(fuse_ino_t ino)
 {
+	if (ino >= INO_MOVE_BASE)
+		return (int)(ino & ((1u << INO_MOVE_SLOT_BITS) - 1));
 	return (int)((ino - INO_NODE_BASE) >> 4);
 }
 
 static inline enum node_file ino_file(fuse_ino_t ino)
 {
+	if (ino >= INO_MOVE_BASE)
+		return NF_MOVE;
 	return (enum node_file)((ino - INO_NODE_BASE) & 0xf);
 }
 

@@ -62,6 +62,7 @@ int nodefs_stat(fuse_ino_t ino, struct stat *st)
 void nodefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
+	fuse_ino_t ino = 0;
 	struct stat st;
 	int f, err = -ENOENT;
 	pid_t pid;
@@ -77,9 +78,17 @@ void nodefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		procfiles_lookup(req, ino_slot(parent), pid);
 		return;
 	}
+	if (f == NF_MOVE) {
+		static uint64_t seq;
+
+		ino = move_ino(ino_slot(parent),
+			       __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	} else if (f < NF_MAX) {
+		ino = node_ino(ino_slot(parent), f);
+	}
 	if (f < NF_MAX) {
 		pthread_mutex_lock(&table_lock);
-		err = nodefs_stat(node_ino(ino_slot(parent), f), &st);
+		err = nodefs_stat(ino, &st);
 		pthread_mutex_unlock(&table_lock);
 	}
 	if (err) {
@@ -87,6 +96,8 @@ void nodefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	fs_fill_entry(&e, &st, bprocfs_attr_timeout);
+	if (f == NF_MOVE)
+		e.entry_timeout = e.attr_timeout = 0;
 	fuse_reply_entry(req, &e);
 }
 

@@ -111,6 +111,26 @@ def test_order_then_answer_on_result(fakes, sleeper):
     assert metric(c, "bproc_moves_in_flight") == 0
 
 
+def test_moves_to_one_node_do_not_wait_for_each_other(fakes):
+    """Writes to the same move file are in flight together: the kernel's
+    lock of a file through a write does not serialise moves."""
+    c, agents = fakes
+    procs = [subprocess.Popen(["sleep", "60"]) for _ in range(4)]
+    try:
+        writers = [Writer(c, 1, p.pid) for p in procs]
+        orders = [agents["master"].expect(MOVE_ORDER) for _ in procs]
+        assert sorted(o["pid"] for o in orders) == sorted(p.pid for p in procs)
+        assert metric(c, "bproc_moves_in_flight") == 4
+        for o in reversed(orders):
+            agents["master"].result(o["move_id"], o["pid"])
+        for w in writers:
+            assert w.done() == len(w.data)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def test_ebusy_then_failure_keeps_it_home(fakes, sleeper):
     c, agents = fakes
     pid = sleeper.pid

@@ -457,7 +457,6 @@ static void stdin_polled(void *obj, short revents)
 	size_t max = BPROC_IO_WINDOW - g->in_unacked;
 	ssize_t n;
 
-	(void)revents;
 	if (g->dead || g->in_fd < 0 || g->home || !link_conn())
 		return;
 	if (max > sizeof(buf))
@@ -470,6 +469,8 @@ static void stdin_polled(void *obj, short revents)
 		return;
 	if (n < 0)
 		pr_debug("pid %d: stdin: %m", g->pid);
+	else if (n == 0)
+		pr_debug("pid %d: stdin ends (revents %#x)", g->pid, revents);
 	send_stdin(g, buf, n);
 }
 

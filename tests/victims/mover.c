@@ -63,7 +63,7 @@ static int check(void)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 	char line[4096], host[256];
 	int file = -1;
 	size_t i;

@@ -46,8 +46,9 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%s", err ? strerrorname_np(err) : "ok");
 	if (timed)
-		printf(" %lld", (long long)((t1.tv_sec - t0.tv_sec) * 1000000LL +
-					    (t1.tv_nsec - t0.tv_nsec) / 1000));
+		printf(" %lld",
+		       (long long)((t1.tv_sec - t0.tv_sec) * 1000000LL +
+				   (t1.tv_nsec - t0.tv_nsec) / 1000));
 	printf("\n");
 	return err ? 1 : 0;
 }

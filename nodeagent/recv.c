@@ -148,6 +148,11 @@ static void close_streams(struct inmove *im)
 /* Let go of everything but a running ghost restore; dead once idle. */
 static void drop(struct inmove *im)
 {
+	if (im->peer) {
+		/* nothing more to say on it: the source closes it */
+		peer_finish(im->peer);
+		im->peer = NULL;
+	}
 	free(im->sbuf);
 	im->sbuf = NULL;
 	iobuf_free(&im->q);

@@ -1,0 +1,69 @@
+"""Moving processes in a virtual cluster, from the outside as a user would:
+`echo PID > /bproc/nodeN/move`, kill, wait, pipes, bpsh, the errnos of the
+contract, failures in the middle of a move and a node powered off.
+
+One boot of a front end and two nodes runs every case of
+tests/vm/move_cases.sh; each is reported here as its own test. Run alone
+with
+  /usr/bin/python3 -m pytest -v tests/test_cluster_moves.py
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VCLUSTER_TIMEOUT = 1500
+
+CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
+         "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
+         "files-missing", "procfiles", "metrics-events", "concurrent",
+         "errnos", "reads-never-wait", "dest-refuses-cwd", "dest-oom",
+         "agent-killed", "poweroff"]
+
+
+@pytest.fixture(scope="module")
+def move_run():
+    """Build, boot the cluster once, run all cases; {case: (ok, details)}."""
+    for part in ("ckpt", "tests/victims"):  # vcluster builds kmod/ itself
+        subprocess.run(["make", "-s", "-C", os.path.join(TOP, part)],
+                       check=True, timeout=600)
+    proc = subprocess.run(
+        [os.path.join(TOP, "tools", "vcluster"), "--nodes", "2",
+         "--mem", "768", "--timeout", str(VCLUSTER_TIMEOUT - 100),
+         "--add", os.path.join(TOP, "tests", "victims"),
+         "--add", os.path.join(TOP, "tests", "vm"),
+         "--run", os.path.join(TOP, "tests", "vm", "move_cases.sh")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=VCLUSTER_TIMEOUT + 300, check=False)
+    results, details = {}, []
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^CASE (\S+) (PASS|FAIL)$", line)
+        if m:
+            results.setdefault(m.group(1), (m.group(2) == "PASS",
+                                            "\n".join(details[-60:])))
+            details = []
+        else:
+            details.append(line)
+    return results, proc
+
+
+@pytest.mark.timeout(VCLUSTER_TIMEOUT + 600)
+@pytest.mark.parametrize("case", CASES)
+def test_move_case(move_run, case):
+    results, proc = move_run
+    if case not in results:
+        pytest.fail("case %s did not run (vcluster exit %d):\n%s"
+                    % (case, proc.returncode, proc.stdout[-3000:]))
+    ok, details = results[case]
+    assert ok, details
+
+
+@pytest.mark.timeout(VCLUSTER_TIMEOUT + 600)
+def test_move_script_status(move_run):
+    """The script's own status: 0 when every case passed."""
+    results, proc = move_run
+    failed = [c for c, (ok, _) in results.items() if not ok]
+    assert proc.returncode == 0, "failed: %s" % failed

@@ -1,0 +1,552 @@
+#!/bin/bash
+# move_cases.sh [CASE...] - moving processes through /bproc, from the outside
+# as a user would, on the front end of a virtual cluster with two nodes
+# (tools/vcluster --nodes 2 --add tests/victims --add tests/vm --run ...).
+# Prints one line "CASE <name> PASS|FAIL" per case, details before it; exits
+# 1 if any failed. The cases that take a node down come last.
+. /extra/vm/engine_lib.sh
+FAILED=0
+W=/tmp/moves
+mkdir -p "$W"
+M=/bproc
+export PATH=$V:$PATH
+cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
+	self-move bpsh stdin getpid-creds files files-missing procfiles
+	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
+	dest-oom agent-killed poweroff}
+
+cases=" $(echo $cases) "
+want() {
+	[[ "$cases" == *" $1 "* ]] || return 1
+	echo "--- $1 ($(cut -d' ' -f1 /proc/uptime) s)"
+}
+
+# mover_start NAME ARGS...: a mover in the background (cwd: this one's),
+# its stdin a FIFO held on fd ${IN[NAME]}, its output $W/NAME.out.
+declare -A PID IN
+mover_start() {
+	local name=$1 fd
+	shift
+	rm -f "$W/$name.in" "$W/$name.out"
+	mkfifo "$W/$name.in"
+	mover "$@" < "$W/$name.in" > "$W/$name.out" 2>&1 &
+	PID[$name]=$!
+	exec {fd}> "$W/$name.in"
+	IN[$name]=$fd
+	wait_for "$W/$name.out" "^ready ${PID[$name]}\$" 600 ||
+		{ echo "mover $name did not start"; cat "$W/$name.out"; return 1; }
+}
+
+# mover_end NAME: close its stdin (it ends with status 3, if still there).
+mover_end() {
+	local fd=${IN[$1]}
+	exec {fd}>&-
+}
+
+# ask NAME CMD: send CMD, then set REPLY to the line it answered.
+ask() {
+	local name=$1 tok=t$RANDOM$RANDOM
+	printf '%s\necho %s\n' "$2" "$tok" >&"${IN[$name]}"
+	if ! wait_for "$W/$name.out" "^echo $tok\$" 600; then
+		REPLY="(no answer to $2)"
+		tail -n 5 "$W/$name.out"
+		return 1
+	fi
+	REPLY=$(grep -B1 "^echo $tok\$" "$W/$name.out" | head -n 1)
+}
+
+# expect WHAT GOT WANTED: compare, say what differs.
+expect() {
+	[ "$2" = "$3" ] && return 0
+	echo "$1: got '$2', wanted '$3'"
+	return 1
+}
+
+# where_is PID: the node whose directory holds PID's file.
+where_is() {
+	local f
+	for f in "$M"/*/"$1"; do
+		[ -f "$f" ] && { basename "$(dirname "$f")"; return 0; }
+	done
+	echo none
+}
+
+# ended PID: wait for it (at most 60 s); its exit status in STATUS.
+ended() {
+	local i
+	for i in $(seq 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	wait "$1" 2>/dev/null
+	STATUS=$?
+}
+
+# metric NAME: a metric's value ("" if absent).
+metric() {
+	awk -v m="$1" '$1 == m { print $2 }' "$M/metrics"
+}
+
+# wait_state NODE STATE: until /bproc/NODE/status says STATE (60 s).
+wait_state() {
+	local i
+	for i in $(seq 600); do
+		[ "$(cat "$M/$1/status")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "$1 is $(cat "$M/$1/status"), not $2"
+	return 1
+}
+
+# agent_restart N: start node N's agent again (it was killed).
+agent_restart() {
+	vcrun "$1" "setsid bproc-nodeagent -f --config /etc/bproc/config --node $1 \
+		< /dev/null >> /var/log/bproc-nodeagent.log 2>&1 &" > /dev/null
+	wait_state "node$1" up
+}
+
+# agent_kill N: kill node N's agent at once (its namespace goes with it).
+agent_kill() {
+	vcrun "$1" 'kill -9 $(pidof bproc-nodeagent)' > /dev/null
+}
+
+if want roundtrip; then
+	# Memory, pid and exit status across master -> node1 -> node2 ->
+	# master, then node1 again, where it exits 7 for its parent's wait().
+	st=0
+	mover_start rt 16 || st=1
+	pid=${PID[rt]}
+	for n in node1 node2 master node1; do
+		expect "move to $n" "$(moveto $n $pid)" ok || st=1
+		expect "file" "$(where_is $pid)" "$n" || st=1
+		ask rt where
+		expect "on $n" "${REPLY% *}" "where $n $pid" || st=1
+		ask rt check
+		expect "memory on $n" "$REPLY" "check ok" || st=1
+	done
+	echo "exit 7" >&"${IN[rt]}"
+	ended $pid; expect "exit status" "$STATUS" 7 || st=1
+	grep -q "pid $pid (mover) exited on node1: status 7" $M/events || st=1
+	result roundtrip $st
+fi
+
+if want exit-abort; then
+	# Dying of a signal on a node: the parent sees that signal.
+	st=0
+	mover_start ab 1 || st=1
+	expect "move" "$(moveto node2 ${PID[ab]})" ok || st=1
+	echo abort >&"${IN[ab]}"
+	ended ${PID[ab]}; expect "exit status" "$STATUS" 134 || st=1
+	grep "pid ${PID[ab]} (mover) exited on node2" $M/events
+	grep -q "pid ${PID[ab]} (mover) exited on node2: killed by SIGABRT" \
+		$M/events || st=1
+	result exit-abort $st
+fi
+
+if want signals; then
+	# kill(1) and a process file reach it on the node; SIGTERM ends it.
+	st=0
+	mover_start sg 1 || st=1
+	pid=${PID[sg]}
+	expect "move" "$(moveto node2 $pid)" ok || st=1
+	kill -USR1 $pid; kill -USR1 $pid; kill -USR1 $pid
+	for i in $(seq 50); do
+		ask sg usr1
+		[ "$REPLY" = "usr1 3" ] && break
+		sleep 0.1
+	done
+	expect "after kill" "$REPLY" "usr1 3" || st=1
+	echo USR1 > $M/node2/$pid || st=1
+	for i in $(seq 50); do
+		ask sg usr1
+		[ "$REPLY" = "usr1 4" ] && break
+		sleep 0.1
+	done
+	expect "after the process file" "$REPLY" "usr1 4" || st=1
+	kill -TERM $pid
+	ended $pid; expect "exit status" "$STATUS" 143 || st=1
+	result signals $st
+fi
+
+if want kill-on-node; then
+	# Killed where it runs: the ghost ends the same way.
+	st=0
+	mover_start kn 1 || st=1
+	pid=${PID[kn]}
+	expect "move" "$(moveto node1 $pid)" ok || st=1
+	vcrun 1 'kill -9 $(pidof mover)' || st=1
+	ended $pid; expect "exit status" "$STATUS" 137 || st=1
+	grep -q "pid $pid (mover) exited on node1: killed by SIGKILL" $M/events ||
+		st=1
+	result kill-on-node $st
+fi
+
+if want jobcontrol; then
+	# SIGSTOP and SIGCONT: the ghost and the process stop and go on.
+	st=0
+	mover_start jc 1 || st=1
+	pid=${PID[jc]}
+	expect "move" "$(moveto node1 $pid)" ok || st=1
+	kill -STOP $pid
+	for i in $(seq 100); do
+		[ "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" = T ] && break
+		sleep 0.1
+	done
+	expect "state on node1" "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" T || st=1
+	expect "ghost" "$(awk '{ print $3 }' /proc/$pid/stat)" T || st=1
+	kill -CONT $pid
+	ask jc check
+	expect "after SIGCONT" "$REPLY" "check ok" || st=1
+	mover_end jc
+	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	result jobcontrol $st
+fi
+
+if want terminal; then
+	# At a terminal: what is typed reaches it on the node, Ctrl-Z stops it
+	# (its shell sees the stop), fg lets it go on, Ctrl-C ends it.
+	st=0
+	ptyrun mover 1 > "$W/pty.out" 2>&1 <<'KEYS'
+expect ready
+move node1
+send where
+expect where node1
+send \032
+status
+fg
+send check
+expect check ok
+send \003
+status
+KEYS
+	cat "$W/pty.out"
+	grep -q '^move ok$' "$W/pty.out" || st=1
+	grep -q '^got where node1$' "$W/pty.out" || st=1
+	grep -q '^stopped 20$' "$W/pty.out" || st=1
+	grep -q '^got check ok$' "$W/pty.out" || st=1
+	grep -q '^killed 2$' "$W/pty.out" || st=1
+	result terminal $st
+fi
+
+if want pipeline; then
+	# 100,000 numbered lines through a pipe, in order, none lost, none
+	# twice, while the writer moves master -> node1 -> node2 -> master.
+	st=0
+	rm -f "$W/raw" "$W/uniq"
+	lines 100000 20 | tee "$W/raw" | sort -n | uniq -c > "$W/uniq" &
+	pipe=$!
+	sleep 0.5
+	pid=$(pidof lines)
+	moved=0
+	for n in node1 node2 master; do
+		sleep 1
+		r=$(moveto $n $pid)
+		echo "to $n: $r"
+		[ "$r" = ok ] && moved=$((moved + 1))
+	done
+	wait $pipe
+	[ $moved -ge 2 ] || { echo "moved only $moved times"; st=1; }
+	awk '$1 != NR - 1 { bad++ } END { print NR, "lines,", bad + 0, "out of order"; exit !(NR == 100000 && !bad) }' "$W/raw" || st=1
+	awk '$1 != 1 || $2 != NR - 1 { bad++ } END { exit !(NR == 100000 && !bad) }' "$W/uniq" ||
+		{ echo "sort | uniq -c: $(wc -l < "$W/uniq") lines"; st=1; }
+	result pipeline $st
+fi
+
+if want self-move; then
+	# A process that writes its own pid moves itself; its write returns there.
+	st=0
+	out=$(sh -c 'echo $$ > /bproc/node1/move && exec hostname')
+	expect "hostname" "$out" node1 || st=1
+	out=$(sh -c 'echo $$ > /bproc/node2/move && echo $$ $(hostname)' 2>&1)
+	set -- $out
+	expect "echo" "$2" node2 || st=1
+	result self-move $st
+fi
+
+if want bpsh; then
+	st=0
+	expect "bpsh 1-2" "$(bpsh 1-2 hostname | sort | tr '\n' ' ')" "node1 node2 " || st=1
+	expect "bpsh -a" "$(bpsh -a hostname | sort | tr '\n' ' ')" "node1 node2 " || st=1
+	bpsh 2 sh -c 'exit 5'
+	expect "status" $? 5 || st=1
+	expect "bpsh -p" "$(bpsh -p 1 sh -c 'echo out; echo err >&2' 2>&1 | sort | tr '\n' ' ')" "1: err 1: out " || st=1
+	expect "stdin" "$(seq 1 1000 | bpsh 1 wc -l)" 1000 || st=1
+	expect "bpsh -n" "$(seq 1 1000 | bpsh -n 1 wc -l)" 0 || st=1
+	bpsh 9 true 2> "$W/bpsh.err"
+	expect "no node" "$?:$(cat "$W/bpsh.err")" "1:bpsh: no node 9" || st=1
+	result bpsh $st
+fi
+
+if want stdin; then
+	# Binary data through a moved cat both ways, and EOF passed on.
+	st=0
+	head -c 3000000 /dev/urandom > "$W/blob"
+	a=$(md5sum < "$W/blob")
+	b=$(bpsh 2 cat < "$W/blob" | md5sum)
+	expect "through node2" "$b" "$a" || st=1
+	c=$(cat "$W/blob" | bpsh 1 cat | bpsh 2 cat | md5sum)
+	expect "through node1 and node2" "$c" "$a" || st=1
+	result stdin $st
+fi
+
+if want getpid-creds; then
+	# Inside, getpid() is still its pid and the credentials are its own.
+	st=0
+	rm -f "$W/cr.in" "$W/cr.out"; mkfifo "$W/cr.in"
+	asuser 65534 65534 mover 1 < "$W/cr.in" > "$W/cr.out" 2>&1 &
+	PID[cr]=$!
+	exec {fd}> "$W/cr.in"; IN[cr]=$fd
+	wait_for "$W/cr.out" "^ready ${PID[cr]}\$" 300 || st=1
+	ask cr ids; before=$REPLY
+	expect "move" "$(moveto node1 ${PID[cr]})" ok || st=1
+	ask cr where
+	expect "getpid" "${REPLY% *}" "where node1 ${PID[cr]}" || st=1
+	ask cr ids
+	expect "ids" "$REPLY" "$before" || st=1
+	expect "ids" "$REPLY" "ids 65534 65534 65534 65534 65534 65534 65534" || st=1
+	expect "uid in its file" "$(awk '$1 == "uid" { print $2 }' $M/node1/${PID[cr]})" 65534 || st=1
+	mover_end cr
+	ended ${PID[cr]}; expect "exit status" "$STATUS" 3 || st=1
+	result getpid-creds $st
+fi
+
+if want files; then
+	# An open regular file is reopened there by path, at its offset.
+	st=0
+	rm -f "$W/f.txt"
+	vcrun 1 "mkdir -p $W; : > $W/f.txt" || st=1
+	mover_start fl 1 "$W/f.txt" || st=1
+	ask fl "write abc"
+	expect "offset" "$REPLY" "write 4" || st=1
+	expect "move" "$(moveto node1 ${PID[fl]})" ok || st=1
+	ask fl "write de"
+	expect "offset there" "$REPLY" "write 7" || st=1
+	expect "node1's file" "$(vcrun 1 "od -An -c $W/f.txt" | tr -s ' ')" " \\0 \\0 \\0 \\0 d e \\n" || st=1
+	expect "the front end's" "$(cat "$W/f.txt")" abc || st=1
+	mover_end fl
+	ended ${PID[fl]}
+	result files $st
+fi
+
+if want files-missing; then
+	# A file the node does not have: the move fails, the process goes on.
+	st=0
+	rm -f "$W/only-here.txt"
+	vcrun 2 "rm -f $W/only-here.txt"
+	mover_start fm 1 "$W/only-here.txt" || st=1
+	expect "move" "$(moveto node2 ${PID[fm]})" EIO || st=1
+	grep "move pid ${PID[fm]} (mover) master -> node2 failed" $M/events | tail -n 1
+	grep -q "move pid ${PID[fm]} (mover) master -> node2 failed: EIO: node2: ENOENT: .*only-here.txt" $M/events || st=1
+	ask fm where
+	expect "still here" "${REPLY% *}" "where master ${PID[fm]}" || st=1
+	mover_end fm
+	ended ${PID[fm]}; expect "exit status" "$STATUS" 3 || st=1
+	result files-missing $st
+fi
+
+if want procfiles; then
+	# /bproc/NODE/PID follows the process and goes when it ends.
+	st=0
+	mover_start pf 1 || st=1
+	pid=${PID[pf]}
+	expect "before" "$(where_is $pid)" master || st=1
+	expect "move" "$(moveto node2 $pid)" ok || st=1
+	expect "after" "$(where_is $pid)" node2 || st=1
+	[ -e $M/master/$pid ] && { echo "still in master/"; st=1; }
+	cat $M/node2/$pid
+	expect "node" "$(awk '$1 == "node" { print $2 }' $M/node2/$pid)" node2 || st=1
+	expect "moves" "$(awk '$1 == "moves" { print $2 }' $M/node2/$pid)" 1 || st=1
+	expect "comm" "$(awk '$1 == "comm" { print $2 }' $M/node2/$pid)" mover || st=1
+	for i in $(seq 50); do
+		[ "$(awk '$1 == "rss_kb" { print $2 }' $M/node2/$pid)" != 0 ] && break
+		sleep 0.1
+	done
+	[ "$(awk '$1 == "rss_kb" { print $2 }' $M/node2/$pid)" -gt 0 ] || { echo "no rss reported"; st=1; }
+	mover_end pf
+	ended $pid
+	for i in $(seq 50); do [ -e $M/node2/$pid ] || break; sleep 0.1; done
+	[ -e $M/node2/$pid ] && { echo "node2/$pid outlives it"; st=1; }
+	result procfiles $st
+fi
+
+if want metrics-events; then
+	st=0
+	ok0=$(metric 'bproc_moves_total{result="ok"}')
+	bad0=$(metric 'bproc_moves_total{result="eopnotsupp"}')
+	bytes0=$(metric bproc_moved_bytes_total)
+	n0=$(metric bproc_move_duration_seconds_count)
+	mover_start me 4 || st=1
+	expect "move" "$(moveto node1 ${PID[me]})" ok || st=1
+	start_victim refuse threads || st=1
+	expect "threads" "$(moveto node1 $VPID)" EOPNOTSUPP || st=1
+	kill -USR1 $VPID; wait $VPID; exec 7>&-
+	expect "ok moves" "$(metric 'bproc_moves_total{result="ok"}')" $((ok0 + 1)) || st=1
+	expect "refused moves" "$(metric 'bproc_moves_total{result="eopnotsupp"}')" $((bad0 + 1)) || st=1
+	expect "durations" "$(metric bproc_move_duration_seconds_count)" $((n0 + 1)) || st=1
+	bytes=$(metric bproc_moved_bytes_total)
+	[ $((bytes - bytes0)) -gt $((4 << 20)) ] || { echo "bytes moved: $bytes0 -> $bytes"; st=1; }
+	grep -Eq "move pid ${PID[me]} \(mover\) master -> node1 done \([0-9]+ bytes, [0-9]+ ms\)" $M/events || st=1
+	grep -q "move pid $VPID (refuse) master -> node1 failed: EOPNOTSUPP: .*threads" $M/events || st=1
+	grep "pid $VPID" $M/events
+	mover_end me
+	ended ${PID[me]}
+	result metrics-events $st
+fi
+
+if want concurrent; then
+	# Eight at once there, eight at once back.
+	st=0
+	for k in 1 2 3 4 5 6 7 8; do mover_start c$k 2 || st=1; done
+	for dest in node odd master; do
+		movers=
+		for k in 1 2 3 4 5 6 7 8; do
+			n=$dest
+			[ $dest = node ] && n=node$(( (k % 2) + 1 ))
+			[ $dest = odd ] && n=node$(( ((k + 1) % 2) + 1 ))
+			moveto $n ${PID[c$k]} > "$W/c$k.r" &
+			movers="$movers $!"
+		done
+		wait $movers
+		for k in 1 2 3 4 5 6 7 8; do
+			expect "c$k to $dest" "$(cat "$W/c$k.r")" ok || st=1
+		done
+	done
+	for k in 1 2 3 4 5 6 7 8; do
+		ask c$k check
+		expect "c$k" "$REPLY" "check ok" || st=1
+		mover_end c$k
+	done
+	for k in 1 2 3 4 5 6 7 8; do ended ${PID[c$k]}; done
+	result concurrent $st
+fi
+
+if want errnos; then
+	# Every errno of the contract, each with its reason in events.
+	st=0
+	mover_start er 64 || st=1
+	pid=${PID[er]}
+	expect EINVAL "$(moveto node1 'not a pid')" EINVAL || st=1
+	sh -c 'exit 0' & dead=$!; wait $dead
+	expect ESRCH "$(moveto node1 $dead)" ESRCH || st=1
+	expect EPERM "$(asuser 65534 65534 moveto node1 $pid)" EPERM || st=1
+	asuser 65534 65534 sleep 30 & nob=$!
+	chmod 0550 $M/node1
+	expect EACCES "$(asuser 65534 65534 moveto node1 $nob)" EACCES || st=1
+	chmod 0555 $M/node1
+	expect "allowed again" "$(asuser 65534 65534 moveto node1 $nob)" ok || st=1
+	kill $nob
+	moveto node2 $pid > "$W/busy.r" &
+	mpid=$!
+	for i in $(seq 100); do grep -q "move pid $pid (mover) master -> node2 started" $M/events && break; sleep 0.05; done
+	expect EBUSY "$(moveto node1 $pid)" EBUSY || st=1
+	wait $mpid
+	expect "the first move" "$(cat "$W/busy.r")" ok || st=1
+	start_victim refuse socket || st=1
+	expect EOPNOTSUPP "$(moveto node1 $VPID)" EOPNOTSUPP || st=1
+	kill -USR1 $VPID; wait $VPID; exec 7>&-
+	agent_kill 2
+	wait_state node2 down || st=1
+	ended $pid; expect "its ghost, lost with node2" "$STATUS" 137 || st=1
+	expect EHOSTDOWN "$(moveto node2 $$)" EHOSTDOWN || st=1
+	agent_restart 2 || st=1
+	for e in EINVAL ESRCH EPERM EACCES EBUSY EOPNOTSUPP EHOSTDOWN; do
+		grep -q "failed: $e: ." $M/events || { echo "no $e in events"; st=1; }
+	done
+	result errnos $st
+fi
+
+if want reads-never-wait; then
+	# A big move in flight: every file still reads at once.
+	st=0
+	mover_start rd 192 || st=1
+	moveto node1 ${PID[rd]} > "$W/rd.r" &
+	mpid=$!
+	for i in $(seq 100); do grep -q "move pid ${PID[rd]} (mover) master -> node1 started" $M/events && break; sleep 0.05; done
+	cat $M/status $M/metrics $M/events $M/node1/status $M/node1/info $M/master/${PID[rd]} > /dev/null || st=1
+	ls $M/node1 $M/master > /dev/null || st=1
+	if grep -q "move pid ${PID[rd]} (mover) master -> node1 done" $M/events; then
+		echo "the move was over before the reads: nothing shown"; st=1
+	fi
+	wait $mpid
+	expect "move" "$(cat "$W/rd.r")" ok || st=1
+	ask rd check
+	expect "memory" "$REPLY" "check ok" || st=1
+	mover_end rd
+	ended ${PID[rd]}
+	result reads-never-wait $st
+fi
+
+if want dest-refuses-cwd; then
+	# Its working directory is not on the node: refused, it goes on here.
+	st=0
+	mkdir -p /tmp/only-on-master
+	cd /tmp/only-on-master && mover_start cw 1 || st=1
+	cd /extra
+	expect "move" "$(moveto node1 ${PID[cw]})" EIO || st=1
+	grep "pid ${PID[cw]}" $M/events
+	grep -q "move pid ${PID[cw]} (mover) master -> node1 failed: EIO: node1: ENOENT: restore: working directory: .*/tmp/only-on-master" $M/events || st=1
+	ask cw cwd
+	expect "still here" "$REPLY" "cwd /tmp/only-on-master" || st=1
+	mover_end cw
+	ended ${PID[cw]}; expect "exit status" "$STATUS" 3 || st=1
+	result dest-refuses-cwd $st
+fi
+
+if want dest-oom; then
+	# The node has not the memory: refused at once, it goes on here.
+	st=0
+	vcrun 1 'mkdir -p /tmp/fill && mount -t tmpfs -o size=95% none /tmp/fill &&
+		head -c $(( $(awk "/MemAvailable/ { print \$2 }" /proc/meminfo) * 1024 - (64 << 20) )) /dev/zero > /tmp/fill/fill' || st=1
+	mover_start om 128 || st=1
+	expect "move" "$(moveto node1 ${PID[om]})" EIO || st=1
+	grep -q "move pid ${PID[om]} (mover) master -> node1 failed: EIO: node1: ENOMEM: it needs 128 MiB" $M/events ||
+		{ grep "pid ${PID[om]}" $M/events; st=1; }
+	vcrun 1 'umount /tmp/fill'
+	ask om check
+	expect "here" "$REPLY" "check ok" || st=1
+	expect "then there" "$(moveto node1 ${PID[om]})" ok || st=1
+	ask om check
+	expect "there" "$REPLY" "check ok" || st=1
+	mover_end om
+	ended ${PID[om]}
+	result dest-oom $st
+fi
+
+if want agent-killed; then
+	# The destination's agent dies in the middle of the transfer: the
+	# write fails, the process runs on where it was.
+	st=0
+	mover_start ak 160 || st=1
+	moveto node1 ${PID[ak]} > "$W/ak.r" &
+	mpid=$!
+	for i in $(seq 100); do grep -q "move pid ${PID[ak]} (mover) master -> node1 started" $M/events && break; sleep 0.05; done
+	sleep 0.3
+	agent_kill 1
+	wait $mpid
+	r=$(cat "$W/ak.r")
+	[ "$r" = ECONNRESET ] || [ "$r" = EIO ] || { echo "move: $r"; st=1; }
+	grep "pid ${PID[ak]}" $M/events
+	ask ak where
+	expect "still here" "${REPLY% *}" "where master ${PID[ak]}" || st=1
+	ask ak check
+	expect "memory" "$REPLY" "check ok" || st=1
+	agent_restart 1 || st=1
+	expect "then there" "$(moveto node1 ${PID[ak]})" ok || st=1
+	ask ak check
+	expect "there" "$REPLY" "check ok" || st=1
+	mover_end ak
+	ended ${PID[ak]}
+	result agent-killed $st
+fi
+
+if want poweroff; then
+	# The node goes: the ghost ends as killed by SIGKILL, events say why.
+	st=0
+	mover_start po 1 || st=1
+	expect "move" "$(moveto node2 ${PID[po]})" ok || st=1
+	vcpoweroff 2 || st=1
+	ended ${PID[po]}; expect "exit status" "$STATUS" 137 || st=1
+	grep "pid ${PID[po]}" $M/events
+	grep -q "pid ${PID[po]} (mover) lost on node2: node2 down" $M/events || st=1
+	expect EHOSTDOWN "$(moveto node2 $$)" EHOSTDOWN || st=1
+	result poweroff $st
+fi
+
+exit $FAILED

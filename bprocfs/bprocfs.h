@@ -144,6 +144,8 @@ struct node {
 	mode_t mode; /* permission bits of the node directory */
 	void *conn; /* the agent's connection (net.c owns it) */
 	uint64_t gen; /* bumped on every state change */
+	/* moves ordered: went through to it, from it; failed to it */
+	uint64_t moves_in, moves_out, moves_failed;
 	struct fs_handle *pollers; /* handles waiting in poll() */
 };
 

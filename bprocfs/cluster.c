@@ -157,9 +157,9 @@ static void status_build(struct sbuf *b)
 {
 	size_t i;
 
-	sb_printf(b, "%-10s %-5s %-4s %6s %6s %-24s %7s %6s %10s\n", "node",
-		  "state", "mode", "uid", "gid", "addr", "load1", "procs",
-		  "since");
+	sb_printf(b, "%-10s %-5s %-4s %6s %6s %-24s %7s %6s %10s %8s %9s\n",
+		  "node", "state", "mode", "uid", "gid", "addr", "load1",
+		  "procs", "since", "moves_in", "moves_out");
 	pthread_mutex_lock(&table_lock);
 	for (i = 0; i < table_count(); i++) {
 		struct node *n = table_at(i);
@@ -170,11 +170,14 @@ static void status_build(struct sbuf *b)
 				 n->st.load_milli[0] / 1000.0);
 			snprintf(procs, sizeof(procs), "%u", n->st.procs);
 		}
-		sb_printf(b, "%-10s %-5s %04o %6u %6u %-24s %7s %6s %10lld\n",
+		sb_printf(b,
+			  "%-10s %-5s %04o %6u %6u %-24s %7s %6s %10lld %8llu "
+			  "%9llu\n",
 			  n->name, node_state_name(n->state),
 			  (unsigned int)n->mode, (unsigned int)n->uid,
 			  (unsigned int)n->gid, n->addr_str, load, procs,
-			  (long long)n->since);
+			  (long long)n->since, (unsigned long long)n->moves_in,
+			  (unsigned long long)n->moves_out);
 	}
 	pthread_mutex_unlock(&table_lock);
 }
@@ -277,6 +280,29 @@ static void metrics_build(struct sbuf *b)
 		if (n->have_status && n->state != NODE_DOWN)
 			sb_printf(b, "bproc_node_processes{node=\"%s\"} %u\n",
 				  n->name, n->st.procs);
+	}
+	metric_head(b, "bproc_node_moves_total", "counter",
+		    "Moves that went through, by node and direction.");
+	for (i = 0; i < table_count(); i++) {
+		struct node *n = table_at(i);
+
+		sb_printf(
+			b,
+			"bproc_node_moves_total{node=\"%s\",direction=\"in\"} "
+			"%llu\n"
+			"bproc_node_moves_total{node=\"%s\",direction=\"out\"}"
+			" %llu\n",
+			n->name, (unsigned long long)n->moves_in, n->name,
+			(unsigned long long)n->moves_out);
+	}
+	metric_head(b, "bproc_node_moves_failed_total", "counter",
+		    "Moves to the node that failed after they began.");
+	for (i = 0; i < table_count(); i++) {
+		struct node *n = table_at(i);
+
+		sb_printf(b,
+			  "bproc_node_moves_failed_total{node=\"%s\"} %llu\n",
+			  n->name, (unsigned long long)n->moves_failed);
 	}
 	metric_head(b, "bproc_node_memory_available_bytes", "gauge",
 		    "Memory available on the node.");

@@ -271,6 +271,10 @@ static void info_build(struct sbuf *b, struct node *n)
 	sb_printf(b, "state %s\n", node_state_name(n->state));
 	sb_printf(b, "addr %s\n", n->addr_str);
 	sb_printf(b, "since %lld\n", (long long)n->since);
+	sb_printf(b, "moves_in %llu\nmoves_out %llu\nmoves_failed %llu\n",
+		  (unsigned long long)n->moves_in,
+		  (unsigned long long)n->moves_out,
+		  (unsigned long long)n->moves_failed);
 	if (n->seen)
 		sb_printf(b, "last_seen_ms %lld\n",
 			  (long long)(now - n->last_seen_ms));

@@ -325,12 +325,21 @@ static void send_exit(const struct bp_exit *e)
 
 /* ---- moves ---- */
 
-static void account(int err, uint64_t bytes, int64_t ms)
+static void account(int src, int dest, int err, uint64_t bytes, int64_t ms)
 {
+	struct node *from, *to;
 	double s = ms / 1000.0;
 	size_t k;
 
 	pthread_mutex_lock(&table_lock);
+	from = table_find_slot(src);
+	to = table_find_slot(dest);
+	if (to && err)
+		to->moves_failed++;
+	else if (to)
+		to->moves_in++;
+	if (from && !err)
+		from->moves_out++;
 	table_moves.count[move_result_of(err)]++;
 	if (!err) {
 		table_moves.bytes += bytes;
@@ -504,7 +513,7 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 	rp->moving = false;
 	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_RELAXED);
 	answer(rp, err);
-	account(err, bytes, ms);
+	account(rp->src, rp->dest, err, bytes, ms);
 	if (err)
 		events_add("move pid %d (%s) %s -> %s failed: %s: %s", rp->pid,
 			   rp->info.comm, rp->src_name, rp->dest_name,

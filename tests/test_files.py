@@ -175,6 +175,6 @@ def test_status_table_columns(cluster):
     lines = cluster.read("status").splitlines()
     head = lines[0].split()
     assert head == ["node", "state", "mode", "uid", "gid", "addr", "load1",
-                    "procs", "since"]
+                    "procs", "since", "moves_in", "moves_out"]
     for line in lines[1:]:
         assert len(line.split()) == len(head)

@@ -150,6 +150,15 @@ def test_ebusy_then_failure_keeps_it_home(fakes, sleeper):
     # it can move again
     move_away(c, agents, pid)
     assert os.path.exists(c.path("node1", str(pid)))
+    # each node counts the moves it took part in
+    assert (c.info(1)["moves_in"], c.info(1)["moves_failed"]) == ("1", "1")
+    assert c.info("master")["moves_out"] == "1"
+    assert c.info(2)["moves_failed"] == "0"  # EBUSY: it never began
+    rows = {l.split()[0]: l.split() for l in c.read("status").splitlines()}
+    assert rows["node1"][-2:] == ["1", "0"]
+    assert rows["master"][-2:] == ["0", "1"]
+    assert metric(c, 'bproc_node_moves_total{node="node1",direction="in"}') == 1
+    assert metric(c, 'bproc_node_moves_failed_total{node="node1"}') == 1
 
 
 def test_result_from_wrong_agent_or_move_is_ignored(fakes, sleeper):

@@ -934,6 +934,7 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 		    u64 *written, char *reason)
 {
 	struct dump_ctx *ctx;
+	sigset_t old;
 	int ret;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
@@ -971,8 +972,21 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 	if (ret)
 		goto out_free;
 
-	/* Phase 2: write. */
+	/*
+	 * Phase 2: write. The process writing its own image blocks every
+	 * signal meanwhile (its mask is in the image already), so that one
+	 * arriving now cannot cut short a write to a full pipe: it stays
+	 * pending for after the dump.
+	 */
+	if (task == current) {
+		sigset_t all;
+
+		siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
+		sigprocmask(SIG_BLOCK, &all, &old);
+	}
 	ret = dump_write_image(ctx);
+	if (task == current)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (!(out->f_mode & FMODE_STREAM))
 		out->f_pos = ctx->pos;
 	*written = ctx->written;

@@ -26,6 +26,7 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
            "dump-killed-gone", "agent-restore", "stream-agent",
+           "dump-signalled",
            "agent-restore-bad"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",

@@ -147,6 +147,25 @@ if [[ " $groups " == *" special "* ]]; then
 		{ echo "stream: '$first' after '$last'"; st=1; }
 	result stream-agent $st
 
+	# Signals that arrive while a process writes its own image (2 MB) into
+	# a full pipe wait until the dump is over: the dump goes through, the
+	# process gets them after.
+	st=0
+	sh -c 'big=$(head -c 2000000 /dev/zero | tr "\\0" x); n=0
+		trap "n=\$((n+1)); echo usr2 \$n" USR2
+		while :; do sleep 0.1; done' > "$W/ds.out" 2>&1 &
+	orig=$!
+	sleep 0.5
+	( bproc-ckpt dump $orig - | { sleep 2; cat > "$W/ds.img"; } ) 2> "$W/ds.err" &
+	dpid=$!
+	sleep 0.5
+	for i in 1 2 3; do kill -USR2 $orig; sleep 0.2; done
+	wait $dpid || { echo "dump: $(cat "$W/ds.err")"; st=1; }
+	bproc-imgdump "$W/ds.img" > /dev/null || st=1
+	wait_for "$W/ds.out" '^usr2 ' || { echo "the signals were lost"; st=1; }
+	kill $orig
+	result dump-signalled $st
+
 	# A failure goes to the notify pipe as one line, not to the program's stderr.
 	st=0
 	head -c 3000 "$W/agimg" > "$W/agbad"

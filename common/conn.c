@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Framing, handshake and per-frame authentication (see include/bproc/proto.h
- * for the protocol).  All primitives are libsodium's: keyed BLAKE2b for
- * frame MACs and key derivation, HMAC-SHA-512-256 for the handshake proofs,
- * randombytes for nonces, sodium_memcmp for comparisons.
+ * for the protocol).  All primitives are libsodium's: SipHash-2-4-128 for
+ * frame MACs, keyed BLAKE2b for key derivation, HMAC-SHA-512-256 for the
+ * handshake proofs, randombytes for nonces, sodium_memcmp for comparisons.
  */
 #define LOG_PREFIX "conn"
 
@@ -154,18 +154,30 @@ const char *bp_msg_name(unsigned int type)
 	}
 }
 
+/*
+ * A frame's MAC (proto.h): SipHash-2-4-128 of the header and the payload
+ * that follows it at hdr, keyed with the frame's own key, which is
+ * SipHash-2-4-128 of its sequence number under the direction's key.
+ */
 static void frame_mac(const uint8_t key[32], uint64_t seq, const uint8_t *hdr,
-		      const uint8_t *data, uint32_t len, uint8_t out[32])
+		      uint32_t len, uint8_t out[BPROC_MAC_BYTES])
 {
-	crypto_generichash_state st;
-	uint8_t s[8];
+	uint8_t s[8], fk[crypto_shorthash_siphashx24_KEYBYTES];
 
 	bp_put_u64(s, seq);
-	crypto_generichash_init(&st, key, 32, BPROC_MAC_BYTES);
-	crypto_generichash_update(&st, s, sizeof(s));
-	crypto_generichash_update(&st, hdr, HDR_BYTES);
-	crypto_generichash_update(&st, data, len);
-	crypto_generichash_final(&st, out, BPROC_MAC_BYTES);
+	crypto_shorthash_siphashx24(fk, s, sizeof(s), key);
+	crypto_shorthash_siphashx24(out, hdr, HDR_BYTES + len, fk);
+	sodium_memzero(fk, sizeof(fk));
+}
+
+static bool frame_mac_ok(const uint8_t key[32], uint64_t seq,
+			 const uint8_t *hdr, uint32_t len,
+			 const uint8_t mac[BPROC_MAC_BYTES])
+{
+	uint8_t want[BPROC_MAC_BYTES];
+
+	frame_mac(key, seq, hdr, len, want);
+	return sodium_memcmp(want, mac, sizeof(want)) == 0;
 }
 
 static void proof(const struct bp_conn *c, const char *label,
@@ -195,19 +207,15 @@ static void derive(const struct bp_conn *c, const char *label, uint8_t out[32])
 	crypto_generichash_final(&st, out, 32);
 }
 
-/* Append one frame to the send buffer; mac decides whether it has one. */
-static int frame_append(struct bp_conn *c, unsigned int type, uint32_t stream,
-			const void *data, uint32_t len, bool mac)
+/* Room for a frame of len payload bytes at the end of the send buffer. */
+static uint8_t *frame_room(struct bp_conn *c, uint32_t len, bool mac)
 {
 	size_t need = HDR_BYTES + len + (mac ? BPROC_MAC_BYTES : 0);
-	uint8_t *hdr;
 
-	if (len > BPROC_MAX_PAYLOAD)
-		return -EMSGSIZE;
 	if (c->woff == c->wlen)
 		c->woff = c->wlen = 0;
 	if (c->wlen - c->woff + need > BP_CONN_WBUF_MAX)
-		return -ENOBUFS;
+		return NULL;
 	if (c->woff && c->wlen + need > c->wcap) {
 		memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
 		c->wlen -= c->woff;
@@ -221,11 +229,19 @@ static int frame_append(struct bp_conn *c, unsigned int type, uint32_t stream,
 			cap *= 2;
 		b = realloc(c->wbuf, cap);
 		if (!b)
-			return -ENOMEM;
+			return NULL;
 		c->wbuf = b;
 		c->wcap = cap;
 	}
-	hdr = c->wbuf + c->wlen;
+	return c->wbuf + c->wlen;
+}
+
+/* The frame whose payload frame_room's caller put in place goes out. */
+static void frame_seal(struct bp_conn *c, unsigned int type, uint32_t stream,
+		       uint32_t len, bool mac)
+{
+	uint8_t *hdr = c->wbuf + c->wlen;
+
 	bp_put_u32(hdr, len);
 	hdr[4] = type;
 	hdr[5] = type >> 8;
@@ -233,12 +249,28 @@ static int frame_append(struct bp_conn *c, unsigned int type, uint32_t stream,
 	hdr[7] = 0;
 	bp_put_u32(hdr + 8, stream);
 	bp_put_u32(hdr + 12, 0);
+	if (mac)
+		frame_mac(c->key_tx, c->seq_tx++, hdr, len,
+			  hdr + HDR_BYTES + len);
+	c->wlen += HDR_BYTES + len + (mac ? BPROC_MAC_BYTES : 0);
+}
+
+/* Append one frame to the send buffer; mac decides whether it has one. */
+static int frame_append(struct bp_conn *c, unsigned int type, uint32_t stream,
+			const void *data, uint32_t len, bool mac)
+{
+	uint8_t *hdr;
+
+	if (len > BPROC_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	hdr = frame_room(c, len, mac);
+	if (!hdr)
+		return c->wlen - c->woff + HDR_BYTES + len > BP_CONN_WBUF_MAX ?
+			       -ENOBUFS :
+			       -ENOMEM;
 	if (len)
 		memcpy(hdr + HDR_BYTES, data, len);
-	if (mac)
-		frame_mac(c->key_tx, c->seq_tx++, hdr, hdr + HDR_BYTES, len,
-			  hdr + HDR_BYTES + len);
-	c->wlen += need;
+	frame_seal(c, type, stream, len, mac);
 	return 0;
 }
 
@@ -248,6 +280,22 @@ int bp_conn_send(struct bp_conn *c, unsigned int type, uint32_t stream,
 	if (c->state != BP_CONN_READY)
 		return -ENOTCONN;
 	return frame_append(c, type, stream, data, len, true);
+}
+
+uint8_t *bp_conn_room(struct bp_conn *c, uint32_t len)
+{
+	uint8_t *hdr;
+
+	if (c->state != BP_CONN_READY || len > BPROC_MAX_PAYLOAD)
+		return NULL;
+	hdr = frame_room(c, len, true);
+	return hdr ? hdr + HDR_BYTES : NULL;
+}
+
+void bp_conn_commit(struct bp_conn *c, unsigned int type, uint32_t stream,
+		    uint32_t len)
+{
+	frame_seal(c, type, stream, len, true);
 }
 
 int bp_conn_flush(struct bp_conn *c)
@@ -386,7 +434,6 @@ static int handle_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			void *arg)
 {
 	const uint8_t *data = p + HDR_BYTES;
-	uint8_t mac[BPROC_MAC_BYTES];
 	int err;
 
 	switch (c->state) {
@@ -402,8 +449,7 @@ static int handle_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			return err;
 		return fn(c, BPROC_MSG_AUTH, 0, NULL, 0, arg);
 	case BP_CONN_READY:
-		frame_mac(c->key_rx, c->seq_rx, p, data, len, mac);
-		if (sodium_memcmp(mac, data + len, sizeof(mac))) {
+		if (!frame_mac_ok(c->key_rx, c->seq_rx, p, len, data + len)) {
 			pr_warn("%s: bad MAC on frame %llu (%s)", c->desc,
 				(unsigned long long)c->seq_rx,
 				bp_msg_name(type));
@@ -494,6 +540,21 @@ int bp_conn_read(struct bp_conn *c, bp_frame_fn fn, void *arg)
 			c->rcap *= 2;
 		}
 		space = c->rcap - c->rlen;
+		/*
+		 * In a large frame, read up to its end only: what follows it
+		 * would otherwise be moved to the front once it is handled,
+		 * a second copy of every byte of an image.
+		 */
+		if (c->rlen >= HDR_BYTES) {
+			size_t need =
+				HDR_BYTES + get_u32(c->rbuf) +
+				(c->state == BP_CONN_READY ? BPROC_MAC_BYTES :
+							     0);
+
+			if (need > RBUF_MIN && need > c->rlen &&
+			    need - c->rlen < space)
+				space = need - c->rlen;
+		}
 		n = read(c->fd, c->rbuf + c->rlen, space);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -87,6 +87,17 @@ int bp_conn_read(struct bp_conn *c, bp_frame_fn fn, void *arg);
 int bp_conn_send(struct bp_conn *c, unsigned int type, uint32_t stream,
 		 const void *data, uint32_t len);
 
+/*
+ * bp_conn_room - the place for a frame's payload of up to len bytes at the
+ * end of the send buffer, to fill in place (a read straight into it), or
+ * NULL (not ready, no memory, or more than BP_CONN_WBUF_MAX queued); then
+ * bp_conn_commit with the bytes put there (at most len) queues the frame.
+ * Nothing else may be sent in between.
+ */
+uint8_t *bp_conn_room(struct bp_conn *c, uint32_t len);
+void bp_conn_commit(struct bp_conn *c, unsigned int type, uint32_t stream,
+		    uint32_t len);
+
 /* bp_conn_flush - write what is queued: 0 when all sent, 1 if some is left
  * (wait for POLLOUT), -errno on a broken connection. */
 int bp_conn_flush(struct bp_conn *c);

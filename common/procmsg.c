@@ -150,7 +150,8 @@ int bp_proc_report_decode(const uint8_t *d, uint32_t len,
 	return bp_rd_end(&r);
 }
 
-int bp_send_image_begin(struct bp_conn *c, const struct bp_image_begin *m)
+int bp_send_image_begin(struct bp_conn *c, uint32_t transfer,
+			const struct bp_image_begin *m)
 {
 	uint8_t b[sizeof(struct bproc_msg_image_begin)];
 
@@ -159,7 +160,7 @@ int bp_send_image_begin(struct bp_conn *c, const struct bp_image_begin *m)
 	bp_put_u32(b + 8, m->pid);
 	bp_put_u32(b + 12, m->flags);
 	put_str(b + 16, m->origin, BPROC_NODE_NAME_MAX);
-	return bp_conn_send(c, BPROC_MSG_IMAGE_BEGIN, 1, b, sizeof(b));
+	return bp_conn_send(c, BPROC_MSG_IMAGE_BEGIN, transfer, b, sizeof(b));
 }
 
 int bp_image_begin_decode(const uint8_t *d, uint32_t len,
@@ -176,7 +177,8 @@ int bp_image_begin_decode(const uint8_t *d, uint32_t len,
 	return bp_rd_end(&r);
 }
 
-int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e)
+int bp_send_image_end(struct bp_conn *c, uint32_t transfer,
+		      const struct bp_image_end *e)
 {
 	uint8_t b[sizeof(struct bproc_msg_image_end)];
 
@@ -184,7 +186,7 @@ int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e)
 	bp_put_u64(b, e->bytes);
 	bp_put_u32(b + 8, e->error);
 	put_str(b + 16, e->reason, BPROC_REASON_BYTES);
-	return bp_conn_send(c, BPROC_MSG_IMAGE_END, 1, b, sizeof(b));
+	return bp_conn_send(c, BPROC_MSG_IMAGE_END, transfer, b, sizeof(b));
 }
 
 int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e)
@@ -199,14 +201,15 @@ int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e)
 	return bp_rd_end(&r);
 }
 
-int bp_send_image_result(struct bp_conn *c, uint32_t error, const char *reason)
+int bp_send_image_result(struct bp_conn *c, uint32_t transfer, uint32_t error,
+			 const char *reason)
 {
 	uint8_t b[sizeof(struct bproc_msg_image_result)];
 
 	memset(b, 0, sizeof(b));
 	bp_put_u32(b, error);
 	put_str(b + 8, reason, BPROC_REASON_BYTES);
-	return bp_conn_send(c, BPROC_MSG_IMAGE_RESULT, 1, b, sizeof(b));
+	return bp_conn_send(c, BPROC_MSG_IMAGE_RESULT, transfer, b, sizeof(b));
 }
 
 int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
@@ -221,8 +224,8 @@ int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
 	return bp_rd_end(&r);
 }
 
-int bp_send_image_streams(struct bp_conn *c, const struct bp_stream *s,
-			  uint32_t nr)
+int bp_send_image_streams(struct bp_conn *c, uint32_t transfer,
+			  const struct bp_stream *s, uint32_t nr)
 {
 	size_t len = sizeof(struct bproc_msg_image_streams) +
 		     (size_t)nr * sizeof(struct bproc_msg_stream);
@@ -240,7 +243,8 @@ int bp_send_image_streams(struct bp_conn *c, const struct bp_stream *s,
 		bp_put_u32(b + 8 + 8 * i, s[i].fd);
 		bp_put_u32(b + 12 + 8 * i, s[i].stream);
 	}
-	err = bp_conn_send(c, BPROC_MSG_IMAGE_STREAMS, 1, b, (uint32_t)len);
+	err = bp_conn_send(c, BPROC_MSG_IMAGE_STREAMS, transfer, b,
+			   (uint32_t)len);
 	free(b);
 	return err;
 }

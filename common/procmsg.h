@@ -70,13 +70,16 @@ int bp_send_proc_report(struct bp_conn *c, const struct bp_proc_report *p);
 int bp_proc_report_decode(const uint8_t *d, uint32_t len,
 			  struct bp_proc_report *p);
 
-/* IMAGE_* frames all go on stream 1 of their PEER connection. */
-int bp_send_image_begin(struct bp_conn *c, const struct bp_image_begin *b);
+/* IMAGE_* frames go on the stream of their transfer: 1, 2... (proto.h). */
+int bp_send_image_begin(struct bp_conn *c, uint32_t transfer,
+			const struct bp_image_begin *b);
 int bp_image_begin_decode(const uint8_t *d, uint32_t len,
 			  struct bp_image_begin *b);
-int bp_send_image_end(struct bp_conn *c, const struct bp_image_end *e);
+int bp_send_image_end(struct bp_conn *c, uint32_t transfer,
+		      const struct bp_image_end *e);
 int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e);
-int bp_send_image_result(struct bp_conn *c, uint32_t error, const char *reason);
+int bp_send_image_result(struct bp_conn *c, uint32_t transfer, uint32_t error,
+			 const char *reason);
 int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
 			   char reason[BPROC_REASON_BYTES]);
 
@@ -86,8 +89,8 @@ struct bp_stream {
 	uint32_t fd, stream;
 };
 
-int bp_send_image_streams(struct bp_conn *c, const struct bp_stream *s,
-			  uint32_t nr);
+int bp_send_image_streams(struct bp_conn *c, uint32_t transfer,
+			  const struct bp_stream *s, uint32_t nr);
 int bp_image_streams_decode(const uint8_t *d, uint32_t len, struct bp_stream *s,
 			    uint32_t *nr);
 

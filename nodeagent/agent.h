@@ -140,8 +140,9 @@ void send_abort_all(void);
 /* ---- recv.c: moves into this agent (frames of a peer connection) ---- */
 
 struct inmove;
+/* transfer: the frame's stream, the transfer's number on its connection. */
 int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
-	       const uint8_t *data, uint32_t len);
+	       uint32_t transfer, const uint8_t *data, uint32_t len);
 /* recv_wants_data - whether im can take more image bytes now. */
 bool recv_wants_data(const struct inmove *im);
 /* recv_conn_lost - the source's connection is gone. */

@@ -3,10 +3,11 @@
  * The agent's own listener, on its configured address: other agents
  * connect here to send a process that moves to this node (recv.c), and
  * tools may connect to PING.  Every connection must authenticate with the
- * cluster key within `timeout`.  A connection carries at most one image;
- * while the image has nowhere to go (the restorer is slower than the
- * network), the connection is not read, so the sender slows down instead
- * of this agent buffering the whole image.
+ * cluster key within `timeout`.  A connection carries one image at a time
+ * (its transfers are numbered: proto.h); while the image has nowhere to go
+ * (the restorer is slower than the network), the connection is not read,
+ * so the sender slows down instead of this agent buffering the whole
+ * image.
  */
 #define LOG_PREFIX "peer"
 
@@ -27,7 +28,8 @@ struct peer {
 	struct peer *next;
 	struct bp_conn c;
 	struct inmove *im; /* the move this connection brings, if any */
-	bool finishing; /* the move is over: wait for the source to close */
+	uint32_t transfer; /* the number of the last one it began */
+	bool finishing; /* it is answered: the next one, or the source's end */
 	int64_t finish_ms;
 	bool dead;
 };
@@ -147,15 +149,25 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_IMAGE_STREAMS:
 	case BPROC_MSG_IMAGE_DATA:
 	case BPROC_MSG_IMAGE_END:
-		if (stream != 1) {
-			pr_warn("%s: %s out of place", c->desc,
-				bp_msg_name(type));
+		if (type == BPROC_MSG_IMAGE_BEGIN) {
+			/* the next transfer, once the last one is answered */
+			if (stream <= p->transfer || (p->im && !p->finishing)) {
+				pr_warn("%s: transfer %u out of place", c->desc,
+					stream);
+				return -EPROTO;
+			}
+			p->transfer = stream;
+			p->finishing = false;
+		} else if (stream != p->transfer) {
+			if (stream < p->transfer)
+				return 0; /* what still comes of an older one */
+			pr_warn("%s: %s of transfer %u out of place", c->desc,
+				bp_msg_name(type), stream);
 			return -EPROTO;
+		} else if (p->finishing) {
+			return 0; /* the rest of one that is answered */
 		}
-		/* the rest of a transfer that is decided */
-		if (p->finishing)
-			return type == BPROC_MSG_IMAGE_BEGIN ? -EPROTO : 0;
-		return recv_frame(p, &p->im, type, data, len);
+		return recv_frame(p, &p->im, type, stream, data, len);
 	default:
 		pr_warn("%s: %s not supported by this agent", c->desc,
 			bp_msg_name(type));
@@ -200,14 +212,13 @@ void peer_watch(void)
 			peer_close(p);
 			continue;
 		}
-		/* the source closes once it has the result; or gives up */
-		if (p->finishing &&
-		    now - p->finish_ms > agent->cfg.timeout_ms) {
+		/* the source may send another; or it closes; or it is gone */
+		if (p->finishing && now - p->finish_ms > BPROC_PEER_LINGER_MS) {
 			peer_close(p);
 			continue;
 		}
 		if (p->finishing)
-			loop_wake_at(p->finish_ms + agent->cfg.timeout_ms + 1);
+			loop_wake_at(p->finish_ms + BPROC_PEER_LINGER_MS + 1);
 		if (!p->im || recv_wants_data(p->im))
 			ev |= POLLIN;
 		if (ev)

@@ -56,6 +56,7 @@ struct inmove {
 	struct inmove *next;
 	struct peer *peer; /* NULL once the connection is gone */
 	struct bp_image_begin b;
+	uint32_t transfer; /* on its connection: the frames' stream */
 	bool done; /* the result is sent (or there is nobody to tell) */
 	bool dead;
 	int64_t ping_ms;
@@ -80,6 +81,7 @@ struct inmove {
 	int pidfd, notify_r;
 	char note[256];
 	size_t note_len;
+	int64_t t0_ms;
 	struct hosted_stream *streams; /* our ends, until hosted.c has them */
 	unsigned int nr_streams;
 
@@ -124,7 +126,8 @@ static void answer(struct inmove *im, int err, const char *fmt, ...)
 			im->b.origin, reason);
 	if (!im->peer)
 		return;
-	if (bp_send_image_result(peer_conn(im->peer), (uint32_t)err, reason))
+	if (bp_send_image_result(peer_conn(im->peer), im->transfer,
+				 (uint32_t)err, reason))
 		pr_warn("move %llu: the result could not be sent",
 			(unsigned long long)im->b.move_id);
 	bp_conn_flush(peer_conn(im->peer));
@@ -337,6 +340,9 @@ static int spawn(struct inmove *im, size_t slen)
 	im->notify_r = note[0];
 	img[1] = note[0] = -1;
 	im->spawned = true;
+	pr_debug("move %llu: restorer %d forked after %lld ms",
+		 (unsigned long long)im->b.move_id, im->lpid,
+		 (long long)(bp_now_ms() - im->t0_ms));
 out:
 	if (memfd >= 0)
 		close(memfd);
@@ -428,8 +434,10 @@ static void restored(struct inmove *im)
 	free(im->streams); /* the descriptors are hosted.c's now */
 	im->streams = NULL;
 	im->nr_streams = 0;
-	pr_debug("pid %u from %s runs here as %d", im->b.pid, im->b.origin,
-		 im->lpid);
+	pr_debug(
+		"pid %u from %s runs here as %d, %lld ms after its image began",
+		im->b.pid, im->b.origin, im->lpid,
+		(long long)(bp_now_ms() - im->t0_ms));
 	answer(im, 0, NULL);
 	drop(im);
 }
@@ -546,8 +554,8 @@ void recv_ghost_ready(struct inmove *im)
 
 /* ---- frames ---- */
 
-static int on_begin(struct peer *p, struct inmove **slot, const uint8_t *d,
-		    uint32_t len)
+static int on_begin(struct peer *p, struct inmove **slot, uint32_t transfer,
+		    const uint8_t *d, uint32_t len)
 {
 	struct inmove *im;
 	struct hosted *h;
@@ -562,8 +570,10 @@ static int on_begin(struct peer *p, struct inmove **slot, const uint8_t *d,
 		return -EPROTO;
 	}
 	im->peer = p;
+	im->transfer = transfer;
 	im->img_w = im->img_r = im->notify_r = im->pidfd = -1;
 	im->nr_map = -1;
+	im->t0_ms = bp_now_ms();
 	im->ping_ms = bp_now_ms() + 1000;
 	im->next = moves;
 	moves = im;
@@ -586,6 +596,21 @@ static int on_begin(struct peer *p, struct inmove **slot, const uint8_t *d,
 	return 0;
 }
 
+/* Image bytes for the pipe: straight in while it takes them, else queued. */
+static void push(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	if (!im->q.len && im->img_w >= 0) {
+		ssize_t n = write(im->img_w, d, len);
+
+		if (n > 0) {
+			d += n;
+			len -= (uint32_t)n;
+		}
+	}
+	if (len && iobuf_put(&im->q, d, len))
+		refuse(im, EIO, "out of memory");
+}
+
 static int on_data(struct inmove *im, const uint8_t *d, uint32_t len)
 {
 	size_t slen;
@@ -596,8 +621,7 @@ static int on_data(struct inmove *im, const uint8_t *d, uint32_t len)
 	if (im->done || im->dead)
 		return 0;
 	if (agent->front || im->parsed) {
-		if (iobuf_put(&im->q, d, len))
-			refuse(im, EIO, "out of memory");
+		push(im, d, len);
 		return 0;
 	}
 	if (im->slen + len > im->scap) {
@@ -676,10 +700,10 @@ static int on_streams(struct inmove *im, const uint8_t *d, uint32_t len)
 }
 
 int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
-	       const uint8_t *data, uint32_t len)
+	       uint32_t transfer, const uint8_t *data, uint32_t len)
 {
 	if (type == BPROC_MSG_IMAGE_BEGIN)
-		return on_begin(p, im, data, len);
+		return on_begin(p, im, transfer, data, len);
 	if (!*im)
 		return -EPROTO;
 	if (type == BPROC_MSG_IMAGE_STREAMS)

@@ -21,6 +21,9 @@
  *
  * The pipe is drained until the dump has ended, whatever happens: closing
  * it under a process writing its image would kill it with SIGPIPE.
+ *
+ * A connection whose transfer went through is kept for a while (idle), and
+ * the next move to the same destination begins its transfer there at once.
  */
 #define LOG_PREFIX "send"
 
@@ -44,6 +47,7 @@
 #define IMAGE_CHUNK (1u << 20)
 #define QUEUED_MAX (4u << 20) /* image bytes queued on the connection */
 #define SILENCE_TIMEOUTS 3 /* a destination silent this many timeouts is gone */
+#define IDLE_MAX 32 /* connections kept for later moves */
 
 struct outmove {
 	struct outmove *next;
@@ -69,6 +73,8 @@ struct outmove {
 	int cfd; /* while connecting */
 	bool have_conn, begun, ended;
 	struct bp_conn conn;
+	uint32_t
+		transfer; /* its number on the connection: the frames' stream */
 	bool result_in;
 
 	/* the outcome */
@@ -80,6 +86,20 @@ struct outmove {
 
 static struct outmove *moves;
 static uint8_t chunk[IMAGE_CHUNK];
+
+/* An authenticated connection to a destination, between two moves. */
+struct idle {
+	struct idle *next;
+	char dest[BPROC_NODE_NAME_MAX];
+	char addr[48];
+	struct bp_conn conn;
+	uint32_t transfer; /* the last one it carried */
+	int64_t since;
+	bool dead;
+};
+
+static struct idle *idles;
+static unsigned int nr_idles;
 
 static void close_fd(int *fd)
 {
@@ -119,6 +139,7 @@ static void drop_conn(struct outmove *m)
 }
 
 static void advance(struct outmove *m);
+static void keep_conn(struct outmove *m);
 
 /*
  * The move fails with err (a positive errno) and a reason: the destination
@@ -147,7 +168,7 @@ static void fail(struct outmove *m, int err, const char *fmt, ...)
 					  .error = (uint32_t)err };
 
 		snprintf(e.reason, sizeof(e.reason), "%s", m->reason);
-		bp_send_image_end(&m->conn, &e);
+		bp_send_image_end(&m->conn, m->transfer, &e);
 		m->ended = true;
 	}
 	drop_conn(m);
@@ -191,6 +212,9 @@ static void mark(struct outmove *m)
 	int err;
 
 	m->marked = true;
+	pr_debug("move %llu: first image bytes after %lld ms",
+		 (unsigned long long)m->o.move_id,
+		 (long long)(bp_now_ms() - m->t0_ms));
 	m->map = calloc(BPROC_STREAMS_MAX, sizeof(*m->map));
 	if (!m->map) {
 		fail(m, EIO, "out of memory");
@@ -203,7 +227,8 @@ static void mark(struct outmove *m)
 		     why);
 		return;
 	}
-	err = bp_send_image_streams(&m->conn, m->map, (uint32_t)m->nr_map);
+	err = bp_send_image_streams(&m->conn, m->transfer, m->map,
+				    (uint32_t)m->nr_map);
 	if (err) {
 		fail(m, EIO, "queueing its streams: %s", strerror(-err));
 		return;
@@ -240,11 +265,12 @@ static void commit(struct outmove *m)
 		hosted_left(m->h);
 	}
 	close_fd(&m->handle);
-	pr_debug("move %llu of pid %u to %s done, %llu bytes",
+	pr_debug("move %llu of pid %u to %s done, %llu bytes, %lld ms",
 		 (unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
-		 (unsigned long long)m->bytes);
+		 (unsigned long long)m->bytes,
+		 (long long)(bp_now_ms() - m->t0_ms));
 	send_result(m, 0, NULL);
-	drop_conn(m);
+	keep_conn(m);
 	close_fd(&m->img_r);
 	m->dead = true;
 }
@@ -290,7 +316,7 @@ static void advance(struct outmove *m)
 	    m->have_conn) {
 		struct bp_image_end e = { .bytes = m->bytes };
 
-		if (bp_send_image_end(&m->conn, &e))
+		if (bp_send_image_end(&m->conn, m->transfer, &e))
 			fail(m, EIO, "the image's end could not be sent");
 		m->ended = true;
 	}
@@ -356,20 +382,28 @@ static void handle_polled(void *obj, short revents)
 static void pipe_polled(void *obj, short revents)
 {
 	struct outmove *m = obj;
+	uint8_t *room = NULL;
 	ssize_t n;
 
 	(void)revents;
 	if (m->dead)
 		return;
-	n = read(m->img_r, chunk, sizeof(chunk));
+	/* after the first bytes, straight from the pipe into a frame */
+	if (m->marked && !m->failing)
+		room = bp_conn_room(&m->conn, IMAGE_CHUNK);
+	n = read(m->img_r, room ? room : chunk, IMAGE_CHUNK);
 	if (n <= 0)
 		return; /* EOF comes only once the engine let the pipe go */
 	m->seen_ms = bp_now_ms();
 	if (!m->marked && !m->failing)
 		mark(m);
-	if (!m->failing) {
-		int err = bp_conn_send(&m->conn, BPROC_MSG_IMAGE_DATA, 1, chunk,
-				       (uint32_t)n);
+	if (room) {
+		bp_conn_commit(&m->conn, BPROC_MSG_IMAGE_DATA, m->transfer,
+			       (uint32_t)n);
+		bp_conn_flush(&m->conn);
+	} else if (!m->failing) {
+		int err = bp_conn_send(&m->conn, BPROC_MSG_IMAGE_DATA,
+				       m->transfer, chunk, (uint32_t)n);
 
 		if (err)
 			fail(m, EIO, "queueing the image: %s", strerror(-err));
@@ -382,16 +416,102 @@ static void pipe_polled(void *obj, short revents)
 
 /* ---- the destination ---- */
 
+static int begin(struct outmove *m)
+{
+	struct bp_image_begin b = { 0 };
+
+	b.move_id = m->o.move_id;
+	b.pid = m->o.pid;
+	b.flags = m->o.flags;
+	snprintf(b.origin, sizeof(b.origin), "%s", agent->name);
+	m->begun = true;
+	return bp_send_image_begin(&m->conn, m->transfer, &b);
+}
+
+/* An idle connection to where m goes, taken for its transfer. */
+static bool take_idle(struct outmove *m)
+{
+	struct idle *i;
+
+	for (i = idles; i; i = i->next) {
+		if (i->dead || strcmp(i->dest, m->o.dest) ||
+		    strcmp(i->addr, m->o.dest_addr) ||
+		    bp_now_ms() - i->since > BPROC_PEER_IDLE_MS)
+			continue;
+		m->conn = i->conn; /* the connection is the move's now */
+		m->have_conn = true;
+		m->transfer = i->transfer + 1;
+		i->dead = true;
+		i->conn.fd = -1;
+		return true;
+	}
+	return false;
+}
+
+/* The move went through: its connection may serve the next one. */
+static void keep_conn(struct outmove *m)
+{
+	struct idle *i;
+
+	if (!m->have_conn || m->conn.state != BP_CONN_READY ||
+	    m->transfer >= INT32_MAX || nr_idles >= IDLE_MAX ||
+	    !(i = calloc(1, sizeof(*i)))) {
+		drop_conn(m);
+		return;
+	}
+	snprintf(i->dest, sizeof(i->dest), "%s", m->o.dest);
+	snprintf(i->addr, sizeof(i->addr), "%s", m->o.dest_addr);
+	i->conn = m->conn;
+	i->transfer = m->transfer;
+	i->since = bp_now_ms();
+	m->have_conn = false;
+	i->next = idles;
+	idles = i;
+	nr_idles++;
+}
+
+static int idle_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
+		      const uint8_t *data, uint32_t len, void *arg)
+{
+	uint64_t cookie;
+
+	(void)stream;
+	(void)arg;
+	switch (type) {
+	case BPROC_MSG_PING:
+		if (bp_ping_decode(data, len, &cookie))
+			return -EPROTO;
+		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+	case BPROC_MSG_PONG:
+		return 0;
+	default:
+		return -ECONNRESET; /* BYE, or anything it should not say now */
+	}
+}
+
+static void idle_polled(void *obj, short revents)
+{
+	struct idle *i = obj;
+	int err = 0;
+
+	if (i->dead)
+		return;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		err = bp_conn_read(&i->conn, idle_frame, i);
+	if (!err)
+		err = bp_conn_flush(&i->conn) < 0 ? -EPIPE : 0;
+	if (err)
+		i->dead = true;
+}
+
 static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		     const uint8_t *data, uint32_t len, void *arg)
 {
 	struct outmove *m = arg;
 	char reason[BPROC_REASON_BYTES];
-	struct bp_image_begin b = { 0 };
 	uint64_t cookie;
 	uint32_t err;
 
-	(void)stream;
 	m->seen_ms = bp_now_ms();
 	switch (type) {
 	case BPROC_MSG_AUTH:
@@ -400,20 +520,24 @@ static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			     m->o.dest_addr, c->peer_node, m->o.dest);
 			return -ECANCELED;
 		}
-		b.move_id = m->o.move_id;
-		b.pid = m->o.pid;
-		b.flags = m->o.flags;
-		snprintf(b.origin, sizeof(b.origin), "%s", agent->name);
-		m->begun = true;
-		return bp_send_image_begin(c, &b);
+		pr_debug("move %llu: %s authenticated after %lld ms",
+			 (unsigned long long)m->o.move_id, m->o.dest,
+			 (long long)(bp_now_ms() - m->t0_ms));
+		m->transfer = 1;
+		return begin(m);
 	case BPROC_MSG_IMAGE_RESULT:
 		if (bp_image_result_decode(data, len, &err, reason))
+			return -EPROTO;
+		if (stream != m->transfer)
 			return -EPROTO;
 		if (err) {
 			fail(m, EIO, "%s: %s", m->o.dest, reason);
 			return -ECANCELED;
 		}
 		m->result_in = true;
+		pr_debug("move %llu: %s restored it after %lld ms",
+			 (unsigned long long)m->o.move_id, m->o.dest,
+			 (long long)(bp_now_ms() - m->t0_ms));
 		return 0;
 	case BPROC_MSG_PING:
 		if (bp_ping_decode(data, len, &cookie))
@@ -590,6 +714,15 @@ void send_order(const struct bp_move_order *o)
 		hosted_set_moving(m->h, true);
 	m->next = moves;
 	moves = m;
+	if (take_idle(m)) {
+		err = begin(m);
+		if (err)
+			fail(m, EIO, "beginning the transfer: %s",
+			     strerror(-err));
+		else
+			bp_conn_flush(&m->conn);
+		return;
+	}
 	m->cfd = bp_connect_start(&m->dest);
 	if (m->cfd < 0) {
 		err = -m->cfd;
@@ -606,6 +739,20 @@ void send_watch(void)
 {
 	int64_t now = bp_now_ms();
 	struct outmove *m;
+	struct idle *i;
+
+	for (i = idles; i; i = i->next) {
+		if (i->dead)
+			continue;
+		if (now - i->since > BPROC_PEER_IDLE_MS) {
+			i->dead = true;
+			continue;
+		}
+		loop_wake_at(i->since + BPROC_PEER_IDLE_MS + 1);
+		loop_add(i->conn.fd,
+			 POLLIN | (bp_conn_pending(&i->conn) ? POLLOUT : 0),
+			 idle_polled, i);
+	}
 
 	for (m = moves; m; m = m->next) {
 		int64_t silent =
@@ -641,6 +788,21 @@ void send_watch(void)
 void send_reap(void)
 {
 	struct outmove **pp = &moves;
+	struct idle **ip = &idles;
+
+	while (*ip) {
+		struct idle *i = *ip;
+
+		if (!i->dead) {
+			ip = &i->next;
+			continue;
+		}
+		*ip = i->next;
+		if (i->conn.fd >= 0)
+			bp_conn_destroy(&i->conn);
+		free(i);
+		nr_idles--;
+	}
 
 	while (*pp) {
 		struct outmove *m = *pp;
@@ -662,6 +824,7 @@ void send_abort_all(void)
 {
 	int64_t until = bp_now_ms() + 3000;
 	struct outmove *m;
+	struct idle *i;
 
 	for (m = moves; m; m = m->next)
 		if (!m->dead && !m->committed) {
@@ -675,4 +838,7 @@ void send_abort_all(void)
 		loop_round(100);
 		send_reap();
 	}
+	for (i = idles; i; i = i->next)
+		i->dead = true;
+	send_reap();
 }

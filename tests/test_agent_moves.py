@@ -185,3 +185,21 @@ def test_image_frames_need_stream_1(fm):
     p.send(BEGIN, struct.pack("<QII16sQ", 1, 4242, 0, b"master", 0),
            stream=0)
     assert p.expect_closed()
+
+
+def test_one_connection_carries_one_transfer_after_another(fm):
+    c, master, front, node = fm
+    p = source(c, 1)
+    for transfer in (1, 2, 5):
+        p.send(BEGIN, struct.pack("<QII16sQ", transfer, 4242, 0, b"master",
+                                  0), stream=transfer)
+        p.send(STREAMS, struct.pack("<II", 1, 0) + struct.pack("<II", 0, 0),
+               stream=transfer)
+        p.send(DATA, b"\0" * 200, stream=transfer)
+        assert result(p) == (errno.EIO, "not a bproc image")
+        # what still comes of an answered transfer is let be
+        p.send(DATA, b"\0" * 10, stream=transfer)
+    # a transfer's number only grows
+    p.send(BEGIN, struct.pack("<QII16sQ", 9, 4242, 0, b"master", 0),
+           stream=3)
+    assert p.expect_closed()

@@ -56,6 +56,7 @@ static struct {
 	struct net_conn *dead; /* closed this round, freed after it */
 	size_t nr_pending;
 	unsigned int tick_ms;
+	bool urgent; /* this round carried moves or the traffic of one */
 } net = { .epfd = -1, .listen_fd = -1, .timer_fd = -1, .wake_fd = -1 };
 
 /* Tags for epoll data of the fixed fds; connections use their pointer. */
@@ -339,6 +340,9 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 				nc->c.desc, bp_msg_name(type));
 			return -EPROTO;
 		}
+		/* reports come with heartbeats: they can wait as those do */
+		if (type != BPROC_MSG_PROC_REPORT)
+			net.urgent = true;
 		return route_frame(nc->slot, type, data, len);
 	default:
 		pr_warn("%s: %s not expected by the master", nc->c.desc,
@@ -492,6 +496,7 @@ static void *net_thread(void *arg)
 			pr_perror("epoll_wait");
 			break;
 		}
+		net.urgent = false;
 		for (i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 
@@ -517,8 +522,10 @@ static void *net_thread(void *arg)
 				if (__atomic_fetch_and(&net.wake_bits,
 						       ~WAKE_ORDERS,
 						       __ATOMIC_SEQ_CST) &
-				    WAKE_ORDERS)
+				    WAKE_ORDERS) {
 					route_send_orders();
+					net.urgent = true;
+				}
 			} else {
 				conn_event(p, evs[i].events);
 			}
@@ -528,9 +535,11 @@ static void *net_thread(void *arg)
 		 * Coalesce: with a thousand agents heartbeating, waking for
 		 * each one costs more than the work.  Letting events gather
 		 * for a moment after a small batch bounds the wake-ups; it
-		 * delays noticing anything by at most COALESCE_NS.
+		 * delays noticing anything by at most COALESCE_NS.  Never
+		 * after a round with moves in it: a move's every step, its
+		 * signals and its IO would wait that long.
 		 */
-		if (n < EVENTS_PER_WAIT / 4) {
+		if (n < EVENTS_PER_WAIT / 4 && !net.urgent) {
 			struct timespec ts = { 0, COALESCE_NS };
 
 			nanosleep(&ts, NULL);

@@ -315,12 +315,18 @@ if [[ " $groups " == *" ghost "* ]]; then
 		wait_for "$W/ghost.out" '^event 18 .*' || st=1
 		sleep 0.3
 		# Stopping when told to end: it is continued and ends (the
-		# parent may see the stop or only the continue that follows).
+		# parent may see the stop, the continue that follows, both, or
+		# only the exit).
 		kill -TSTP $VPID
 		wait $gpid || st=1
 		wait $jpid || st=1
 		cat "$W/jw.out" "$W/ghost.out"
-		[ "$(grep -c '^continued' "$W/jw.out")" = 3 ] || st=1
+		# The last continue may be overtaken by the exit in what the
+		# parent sees, so two or three.
+		case "$(grep -c '^continued' "$W/jw.out")" in
+		2|3) ;;
+		*) st=1 ;;
+		esac
 		[ "$(grep -v '^ready' "$W/jw.out" | head -4 | tr '\n' ' ')" = \
 			"stopped 20 continued stopped 19 continued " ] || st=1
 		[ "$(grep '^event' "$W/ghost.out" | cut -d' ' -f2 | tr '\n' ' ')" = "20 18 19 18 20 " ] || st=1

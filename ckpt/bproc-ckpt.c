@@ -36,9 +36,11 @@
  * forks this program with the process's pid (in the node's pid namespace)
  * and its stdin/stdout/stderr already in place, and hands it three
  * descriptors: STRUCT_FD, the image's structure (everything up to the PAGES
- * section header) in a seekable file such as a memfd, read here for the
- * TASKENV work; IMAGE_FD, the whole image from its first byte, a pipe the
- * agent feeds, read by the engine; NOTIFY_FD, a pipe back to the agent. On
+ * section header), read here for the TASKENV work: a seekable file such as
+ * a memfd, or a pipe the agent writes it to and closes (so that it can
+ * start this program before the image has come); IMAGE_FD, the whole image
+ * from its first byte, a pipe the agent feeds, read by the engine;
+ * NOTIFY_FD, a pipe back to the agent. On
  * success the engine writes one byte 0x01 to NOTIFY_FD just before the
  * program runs (BPROC_RESTORE_NOTIFY); a failure writes one line
  * "E<errno> <what>: <why>" there instead, and nothing goes to the
@@ -583,6 +585,35 @@ static int parse_fd(const char *s)
 	return (int)v;
 }
 
+/*
+ * A structure that comes through a pipe goes into a memfd at the same fd
+ * number: read with pread, and still there if the vDSO makes us re-exec.
+ */
+static void structure_seekable(int sfd)
+{
+	static char buf[1 << 16];
+	struct stat st;
+	ssize_t n;
+	int m;
+
+	if (fstat(sfd, &st))
+		fail("restore: structure", errno, NULL);
+	if (!S_ISFIFO(st.st_mode))
+		return;
+	m = memfd_create("bproc-structure", MFD_CLOEXEC);
+	if (m < 0)
+		fail("restore: memfd", errno, NULL);
+	while ((n = read(sfd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_full(m, buf, (size_t)n))
+			fail("restore: structure", errno, NULL);
+	}
+	if (dup2(m, sfd) < 0)
+		fail("restore: structure", errno, NULL);
+	close(m);
+}
+
 /* restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD: see the top comment. */
 static int cmd_restore_agent(char **argv, char **full_argv)
 {
@@ -599,6 +630,7 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	agent_notify = nfd;
 	if (sfd == fd || sfd == nfd || fd == nfd)
 		fail("restore", EINVAL, "the three descriptors must differ");
+	structure_seekable(sfd);
 	dev = open_engine();
 	if (img_load(&img, sfd, 1, err, sizeof(err)))
 		fail("restore", EINVAL, err);

@@ -5,12 +5,13 @@
  * IMAGE_RESULT, 0 once the process runs here.
  *
  * IMAGE_STREAMS comes first: which of the process's fds are which of its
- * streams (proto.h).  On a node the structure of the image (everything
- * before the page contents) is gathered next: it says how much memory the
- * process needs (a node without it refuses at once) and goes to the
- * restorer in a memfd.  The restorer (space.c) is forked with the
- * process's pid and a pipe per stream at the fds that are that stream, and
- * execs `bproc-ckpt restore --agent`; the whole image is fed
+ * streams (proto.h).  On a node the restorer (space.c) is forked then, with
+ * the process's pid and a pipe per stream at the fds that are that stream,
+ * and execs `bproc-ckpt restore --agent` while the image is still on its
+ * way.  The structure of the image (everything before the page contents)
+ * is gathered next: it says how much memory the process needs (a node
+ * without it refuses at once) and goes to the restorer through a pipe of
+ * its own; the whole image is fed
  * to it through a pipe as it arrives, and its notify pipe says when the
  * process runs (one byte) or why it failed (a line).  Then the process is
  * hosted (hosted.c).
@@ -73,6 +74,8 @@ struct inmove {
 	uint64_t received;
 	bool end_in;
 	int img_w;
+	struct iobuf sq; /* the structure, for the restorer's structure pipe */
+	int struct_w;
 
 	/* node: the restorer */
 	bool spawned;
@@ -159,7 +162,9 @@ static void drop(struct inmove *im)
 	free(im->sbuf);
 	im->sbuf = NULL;
 	iobuf_free(&im->q);
+	iobuf_free(&im->sq);
 	close_fd(&im->img_w);
+	close_fd(&im->struct_w);
 	close_fd(&im->notify_r);
 	close_streams(im);
 	if (im->pidfd >= 0) {
@@ -287,40 +292,36 @@ static int make_streams(struct inmove *im, int *ends)
 }
 
 /*
- * Fork the restorer.  The structure goes in a memfd, the image and the
- * streams in pipes; our ends are non-blocking, its ends are as a program
- * expects.
+ * Fork the restorer.  The structure, the image and the streams go through
+ * pipes; our ends are non-blocking, its ends are as a program expects.
  */
-static int spawn(struct inmove *im, size_t slen)
+static int spawn(struct inmove *im)
 {
-	int img[2] = { -1, -1 }, note[2] = { -1, -1 }, memfd, err = 0;
-	int *ends, *src = NULL, *target = NULL;
+	int img[2] = { -1, -1 }, note[2] = { -1, -1 }, st[2] = { -1, -1 };
+	int *ends, *src = NULL, *target = NULL, err = 0;
 	struct space_fds f = { 0 };
 	unsigned int i, k;
 
 	ends = calloc((size_t)im->nr_map + 1, sizeof(int));
 	src = calloc((size_t)im->nr_map + 1, sizeof(int));
 	target = calloc((size_t)im->nr_map + 1, sizeof(int));
-	memfd = memfd_create("bproc-structure", MFD_CLOEXEC);
-	if (!ends || !src || !target || memfd < 0) {
-		err = memfd < 0 ? -errno : -ENOMEM;
+	if (!ends || !src || !target) {
+		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i <= (unsigned int)im->nr_map; i++)
 		ends[i] = -1;
-	if (write(memfd, im->sbuf, slen) != (ssize_t)slen ||
-	    lseek(memfd, 0, SEEK_SET) < 0) {
-		err = -errno;
-		goto out;
-	}
 	err = make_streams(im, ends);
 	if (!err)
 		err = make_pipe(img, 1);
 	if (!err)
 		err = make_pipe(note, 0);
+	if (!err)
+		err = make_pipe(st, 1);
 	if (err)
 		goto out;
 	fcntl(img[1], F_SETPIPE_SZ, PIPE_BYTES);
+	fcntl(st[1], F_SETPIPE_SZ, PIPE_BYTES);
 	for (i = 0; i < (unsigned int)im->nr_map; i++) {
 		for (k = 0; im->streams[k].id != im->map[i].stream; k++)
 			;
@@ -330,7 +331,7 @@ static int spawn(struct inmove *im, size_t slen)
 	f.nr = im->nr_map;
 	f.src = src;
 	f.target = target;
-	f.structure = memfd;
+	f.structure = st[0];
 	f.image = img[0];
 	f.notify = note[1];
 	err = space_spawn((pid_t)im->b.pid, &f, &im->lpid, &im->pidfd);
@@ -338,16 +339,17 @@ static int spawn(struct inmove *im, size_t slen)
 		goto out;
 	im->img_w = img[1];
 	im->notify_r = note[0];
-	img[1] = note[0] = -1;
+	im->struct_w = st[1];
+	img[1] = note[0] = st[1] = -1;
 	im->spawned = true;
 	pr_debug("move %llu: restorer %d forked after %lld ms",
 		 (unsigned long long)im->b.move_id, im->lpid,
 		 (long long)(bp_now_ms() - im->t0_ms));
 out:
-	if (memfd >= 0)
-		close(memfd);
 	for (i = 0; ends && i < im->nr_streams; i++)
 		close_fd(&ends[i]);
+	close_fd(&st[0]);
+	close_fd(&st[1]);
 	close_fd(&img[0]);
 	close_fd(&img[1]);
 	close_fd(&note[0]);
@@ -362,7 +364,7 @@ out:
 
 static void try_spawn(struct inmove *im)
 {
-	int err = spawn(im, im->slen);
+	int err = spawn(im);
 
 	if (err == -EEXIST && bp_now_ms() < im->spawn_until) {
 		loop_wake_at(bp_now_ms() + 20);
@@ -379,9 +381,6 @@ static void try_spawn(struct inmove *im)
 		refuse(im, EIO, why);
 		return;
 	}
-	free(im->sbuf);
-	im->sbuf = NULL;
-	im->slen = im->scap = 0;
 }
 
 /* The structure is complete: can this node take the process at all? */
@@ -392,12 +391,18 @@ static void structure_done(struct inmove *im, size_t slen, uint64_t pages)
 
 	im->parsed = true;
 	im->pages_bytes = pages;
-	/* the whole image goes to the restorer, from its first byte */
-	if (iobuf_put(&im->q, im->sbuf, im->slen)) {
+	pr_debug("move %llu: structure in after %lld ms",
+		 (unsigned long long)im->b.move_id,
+		 (long long)(bp_now_ms() - im->t0_ms));
+	/* the structure for its pipe, the whole image from its first byte */
+	if (iobuf_put(&im->sq, im->sbuf, slen) ||
+	    iobuf_put(&im->q, im->sbuf, im->slen)) {
 		refuse(im, EIO, "out of memory");
 		return;
 	}
-	im->slen = slen; /* what the memfd gets */
+	free(im->sbuf);
+	im->sbuf = NULL;
+	im->slen = im->scap = 0;
 	if (avail && pages / 1024 > avail) {
 		snprintf(why, sizeof(why),
 			 "ENOMEM: it needs %llu MiB, %s has %llu MiB available",
@@ -406,8 +411,6 @@ static void structure_done(struct inmove *im, size_t slen, uint64_t pages)
 		refuse(im, EIO, why);
 		return;
 	}
-	im->spawn_until = bp_now_ms() + SPAWN_RETRY_MS;
-	try_spawn(im);
 }
 
 static void restored(struct inmove *im)
@@ -571,7 +574,7 @@ static int on_begin(struct peer *p, struct inmove **slot, uint32_t transfer,
 	}
 	im->peer = p;
 	im->transfer = transfer;
-	im->img_w = im->img_r = im->notify_r = im->pidfd = -1;
+	im->img_w = im->img_r = im->notify_r = im->pidfd = im->struct_w = -1;
 	im->nr_map = -1;
 	im->t0_ms = bp_now_ms();
 	im->ping_ms = bp_now_ms() + 1000;
@@ -696,6 +699,11 @@ static int on_streams(struct inmove *im, const uint8_t *d, uint32_t len)
 	im->nr_map = (int)nr;
 	if (im->g)
 		ghost_home(im->g, im, im->b.move_id); /* it may be ready */
+	if (!agent->front && !im->done) {
+		/* its start overlaps the rest of the transfer */
+		im->spawn_until = bp_now_ms() + SPAWN_RETRY_MS;
+		try_spawn(im);
+	}
 	return 0;
 }
 
@@ -735,6 +743,15 @@ static void feed(struct inmove *im)
 {
 	ssize_t n;
 
+	if (im->struct_w >= 0 && im->sq.len) {
+		n = iobuf_write(&im->sq, im->struct_w);
+		if (n < 0 && n != -EAGAIN) {
+			iobuf_free(&im->sq);
+			close_fd(&im->struct_w);
+		}
+	}
+	if (im->struct_w >= 0 && im->parsed && !im->sq.len)
+		close_fd(&im->struct_w); /* all of it: the restorer goes on */
 	if (im->img_w < 0)
 		return;
 	n = iobuf_write(&im->q, im->img_w);
@@ -783,10 +800,14 @@ void recv_watch(void)
 			continue;
 		if (im->peer)
 			send_ping(im);
-		if (im->parsed && !im->spawned && !agent->front)
+		if (im->nr_map >= 0 && !im->spawned && !agent->front)
 			try_spawn(im);
 		if (im->done || im->dead)
 			continue;
+		if (im->struct_w >= 0 && im->parsed)
+			feed(im); /* a small write; the rest when there is room */
+		if (im->struct_w >= 0 && im->sq.len)
+			loop_add(im->struct_w, POLLOUT, img_polled, im);
 		if (im->img_w >= 0 && (im->q.len || im->end_in))
 			loop_add(im->img_w, POLLOUT, img_polled, im);
 		if (im->notify_r >= 0)
@@ -808,6 +829,7 @@ void recv_reap(void)
 		*pp = im->next;
 		free(im->sbuf);
 		iobuf_free(&im->q);
+		iobuf_free(&im->sq);
 		free(im->map);
 		free(im->fdmap);
 		free(im);

@@ -372,6 +372,9 @@ static void handle_polled(void *obj, short revents)
 	}
 	m->dumped = true;
 	m->image_size = r.image_size;
+	pr_debug("move %llu: dumped after %lld ms",
+		 (unsigned long long)m->o.move_id,
+		 (long long)(bp_now_ms() - m->t0_ms));
 	m->seen_ms = bp_now_ms();
 	if (r.error)
 		fail(m, dump_errno(r.error), "%s%s%s", strerror(r.error),

@@ -241,8 +241,8 @@ struct bproc_msg_status {
  */
 
 /* How long a source keeps an idle PEER connection; a destination's wait. */
-#define BPROC_PEER_IDLE_MS 2000
-#define BPROC_PEER_LINGER_MS 30000
+#define BPROC_PEER_IDLE_MS 30000
+#define BPROC_PEER_LINGER_MS 300000
 
 /* Unacknowledged IO bytes a reader may have in flight per fd. */
 #define BPROC_IO_WINDOW (256u << 10)

@@ -357,8 +357,9 @@ void bp_conn_destroy(struct bp_conn *c)
 		close(c->fd);
 	c->fd = -1;
 	free(c->rbuf);
+	free(c->spare);
 	free(c->wbuf);
-	c->rbuf = c->wbuf = NULL;
+	c->rbuf = c->wbuf = c->spare = NULL;
 	sodium_memzero(&c->key, sizeof(c->key));
 	sodium_memzero(c->key_tx, sizeof(c->key_tx));
 	sodium_memzero(c->key_rx, sizeof(c->key_rx));
@@ -465,6 +466,31 @@ unexpected:
 	return -EPROTO;
 }
 
+void *bp_conn_keep_rbuf(struct bp_conn *c)
+{
+	uint8_t *b = malloc(c->rcap);
+
+	if (!b)
+		return NULL;
+	c->rbuf_kept = true;
+	c->spare = b;
+	return c->rbuf;
+}
+
+/*
+ * The frame callback kept rbuf: what follows the frame (off bytes in)
+ * goes to the spare that bp_conn_keep_rbuf made, the new rbuf.
+ */
+static size_t rbuf_replace(struct bp_conn *c, size_t off)
+{
+	memcpy(c->spare, c->rbuf + off, c->rlen - off);
+	c->rbuf = c->spare;
+	c->spare = NULL;
+	c->rlen -= off;
+	c->rbuf_kept = false;
+	return 0;
+}
+
 /* Handle every complete frame in rbuf, keep the partial rest. */
 static int process(struct bp_conn *c, bp_frame_fn fn, void *arg)
 {
@@ -511,9 +537,11 @@ static int process(struct bp_conn *c, bp_frame_fn fn, void *arg)
 			break;
 		}
 		err = handle_frame(c, type, get_u32(p + 8), p, len, fn, arg);
+		off += need;
+		if (c->rbuf_kept)
+			off = rbuf_replace(c, off); /* the old one is fn's */
 		if (err)
 			break;
-		off += need;
 	}
 	if (off && c->rbuf) {
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);

@@ -54,6 +54,8 @@ struct bp_conn {
 	uint64_t seq_tx, seq_rx;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
+	bool rbuf_kept; /* a frame callback took rbuf (bp_conn_keep_rbuf) */
+	uint8_t *spare; /* then the next rbuf */
 	uint8_t *wbuf;
 	size_t wlen, woff, wcap;
 	int64_t created_ms;
@@ -78,6 +80,16 @@ void bp_conn_destroy(struct bp_conn *c);
  * authentication failures; the caller then destroys the connection.
  */
 int bp_conn_read(struct bp_conn *c, bp_frame_fn fn, void *arg);
+
+/*
+ * bp_conn_keep_rbuf - from a frame callback: the caller keeps the read
+ * buffer that the frame's data points into, as it is, and frees it when
+ * done with it; the connection reads on into a new one.  For a large
+ * payload that is to stay put, e.g. while a pipe holds references to its
+ * pages (vmsplice).  Returns the pointer to free, or NULL when out of
+ * memory (then nothing changes hands).
+ */
+void *bp_conn_keep_rbuf(struct bp_conn *c);
 
 /*
  * bp_conn_send - queue one frame (with its MAC once authenticated).

@@ -21,7 +21,12 @@
  * ghost restore the image from a pipe fed the same way, its fds being the
  * ghost's fds of their streams (BPROC_IOC_GHOST_RESTORE_MAP).
  *
- * The connection is not read while the pipe's reader lags behind, so the
+ * Image bytes go into the pipe by vmsplice, by reference to the buffer a
+ * frame was read into, which is kept as it is (bp_conn_keep_rbuf) until
+ * the pipe's reader has copied all of it out: FIONREAD on a reader of our
+ * own says how far it is.  So the pages of a frame are copied once, by the
+ * restorer into the process's memory, not also into the pipe.  The
+ * connection is not read while the pipe's reader lags behind, so the
  * image is never held here whole.  While it works, this agent PINGs the
  * source every second so that a slow restore is not taken for a dead
  * node.
@@ -35,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -50,8 +56,18 @@
 
 #define PIPE_BYTES (1u << 20)
 #define QUEUE_MAX (8u << 20) /* image bytes held before reading waits */
+#define KEEP_MIN (64u << 10) /* a payload this large is not copied */
 #define STRUCT_MAX (256u << 20)
 #define SPAWN_RETRY_MS 3000 /* for the pid's last holder here to be reaped */
+
+/* Image bytes for the pipe: a buffer of ours, freed once read from it. */
+struct seg {
+	struct seg *next;
+	void *base; /* what to free */
+	const uint8_t *p; /* what is not yet in the pipe */
+	size_t len;
+	uint64_t end; /* im->in_pipe once all of it is in */
+};
 
 struct inmove {
 	struct inmove *next;
@@ -70,10 +86,14 @@ struct inmove {
 	bool parsed;
 	uint64_t pages_bytes;
 
-	struct iobuf q; /* image bytes for the pipe */
+	struct seg *pend, **pend_tail; /* not yet (all) in the pipe */
+	struct seg *lent, **lent_tail; /* in it, maybe not yet read */
+	size_t pend_bytes;
+	uint64_t in_pipe; /* bytes put in the pipe */
 	uint64_t received;
 	bool end_in;
 	int img_w;
+	int img_rd; /* our reader of the pipe: FIONREAD, and draining it */
 	struct iobuf sq; /* the structure, for the restorer's structure pipe */
 	int struct_w;
 
@@ -104,6 +124,84 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+static void segs_free(struct seg **head, struct seg ***tail)
+{
+	while (*head) {
+		struct seg *sg = *head;
+
+		*head = sg->next;
+		free(sg->base);
+		free(sg);
+	}
+	*tail = head;
+}
+
+/* Queue len bytes at d, which lie in base: ours to free from now on. */
+static int seg_add(struct inmove *im, void *base, const uint8_t *d, size_t len)
+{
+	struct seg *sg = malloc(sizeof(*sg));
+
+	if (!sg) {
+		free(base);
+		return -ENOMEM;
+	}
+	sg->next = NULL;
+	sg->base = base;
+	sg->p = d;
+	sg->len = len;
+	sg->end = 0;
+	*im->pend_tail = sg;
+	im->pend_tail = &sg->next;
+	im->pend_bytes += len;
+	return 0;
+}
+
+/* Free what the pipe's reader has copied out of the pipe. */
+static void segs_reclaim(struct inmove *im)
+{
+	uint64_t done;
+	int unread;
+
+	if (!im->lent || im->img_rd < 0 || ioctl(im->img_rd, FIONREAD, &unread))
+		return;
+	done = im->in_pipe - (uint64_t)unread;
+	while (im->lent && im->lent->end <= done) {
+		struct seg *sg = im->lent;
+
+		im->lent = sg->next;
+		free(sg->base);
+		free(sg);
+	}
+	if (!im->lent)
+		im->lent_tail = &im->lent;
+}
+
+/*
+ * Nobody is to read the pipe any more: empty it ourselves, so that it holds
+ * no reference to our buffers, and free them.
+ */
+static void segs_drain(struct inmove *im)
+{
+	static char sink[1 << 16];
+
+	segs_free(&im->pend, &im->pend_tail);
+	im->pend_bytes = 0;
+	if (im->img_rd >= 0)
+		while (read(im->img_rd, sink, sizeof(sink)) > 0)
+			;
+	segs_reclaim(im);
+	if (im->lent) {
+		/* leaked rather than reused while the pipe may show them */
+		pr_warn("move %llu: image pipe not drained",
+			(unsigned long long)im->b.move_id);
+		im->lent = NULL;
+		im->lent_tail = &im->lent;
+	}
+	if (im->img_rd >= 0)
+		close(im->img_rd);
+	im->img_rd = -1;
 }
 
 static void answer(struct inmove *im, int err, const char *fmt, ...)
@@ -161,9 +259,10 @@ static void drop(struct inmove *im)
 	}
 	free(im->sbuf);
 	im->sbuf = NULL;
-	iobuf_free(&im->q);
 	iobuf_free(&im->sq);
 	close_fd(&im->img_w);
+	segs_free(&im->pend, &im->pend_tail);
+	im->pend_bytes = 0;
 	close_fd(&im->struct_w);
 	close_fd(&im->notify_r);
 	close_streams(im);
@@ -176,8 +275,10 @@ static void drop(struct inmove *im)
 		ghost_home(im->g, NULL, 0);
 		im->g = NULL;
 	}
-	if (!im->restoring)
+	if (!im->restoring) {
+		segs_drain(im); /* its reader is gone or has all it needs */
 		im->dead = true;
+	}
 }
 
 static void refuse(struct inmove *im, int err, const char *reason)
@@ -291,6 +392,16 @@ static int make_streams(struct inmove *im, int *ends)
 	return 0;
 }
 
+/* A reader of the image pipe of our own, with its own file flags. */
+static int our_reader(struct inmove *im, int rfd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rfd);
+	im->img_rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	return im->img_rd < 0 ? -errno : 0;
+}
+
 /*
  * Fork the restorer.  The structure, the image and the streams go through
  * pipes; our ends are non-blocking, its ends are as a program expects.
@@ -322,6 +433,9 @@ static int spawn(struct inmove *im)
 		goto out;
 	fcntl(img[1], F_SETPIPE_SZ, PIPE_BYTES);
 	fcntl(st[1], F_SETPIPE_SZ, PIPE_BYTES);
+	err = our_reader(im, img[0]);
+	if (err)
+		goto out;
 	for (i = 0; i < (unsigned int)im->nr_map; i++) {
 		for (k = 0; im->streams[k].id != im->map[i].stream; k++)
 			;
@@ -346,6 +460,8 @@ static int spawn(struct inmove *im)
 		 (unsigned long long)im->b.move_id, im->lpid,
 		 (long long)(bp_now_ms() - im->t0_ms));
 out:
+	if (err)
+		close_fd(&im->img_rd);
 	for (i = 0; ends && i < im->nr_streams; i++)
 		close_fd(&ends[i]);
 	close_fd(&st[0]);
@@ -388,6 +504,8 @@ static void structure_done(struct inmove *im, size_t slen, uint64_t pages)
 {
 	uint64_t avail = mem_available_kb();
 	char why[BPROC_REASON_BYTES];
+	uint8_t *b;
+	size_t n;
 
 	im->parsed = true;
 	im->pages_bytes = pages;
@@ -395,14 +513,18 @@ static void structure_done(struct inmove *im, size_t slen, uint64_t pages)
 		 (unsigned long long)im->b.move_id,
 		 (long long)(bp_now_ms() - im->t0_ms));
 	/* the structure for its pipe, the whole image from its first byte */
-	if (iobuf_put(&im->sq, im->sbuf, slen) ||
-	    iobuf_put(&im->q, im->sbuf, im->slen)) {
+	if (iobuf_put(&im->sq, im->sbuf, slen)) {
 		refuse(im, EIO, "out of memory");
 		return;
 	}
-	free(im->sbuf);
+	b = im->sbuf;
+	n = im->slen;
 	im->sbuf = NULL;
 	im->slen = im->scap = 0;
+	if (seg_add(im, b, b, n)) {
+		refuse(im, EIO, "out of memory");
+		return;
+	}
 	if (avail && pages / 1024 > avail) {
 		snprintf(why, sizeof(why),
 			 "ENOMEM: it needs %llu MiB, %s has %llu MiB available",
@@ -509,6 +631,7 @@ static void ghost_job_polled(void *obj, short revents)
 		return;
 	im->restoring = false;
 	close_fd(&im->img_r);
+	segs_drain(im); /* what it read, and what it left */
 	if (im->job.ret == 0) {
 		pr_debug("pid %u from %s is home", im->b.pid, im->b.origin);
 		ghost_restored(im->g);
@@ -534,6 +657,12 @@ void recv_ghost_ready(struct inmove *im)
 		return;
 	}
 	fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+	if (our_reader(im, p[0])) {
+		close(p[0]);
+		close(p[1]);
+		refuse(im, EIO, "no reader of our own for the image pipe");
+		return;
+	}
 	/* each fd is the ghost's fd of its stream */
 	for (i = 0; i < im->nr_map; i++) {
 		im->fdmap[i].fd = (int32_t)im->map[i].fd;
@@ -575,6 +704,9 @@ static int on_begin(struct peer *p, struct inmove **slot, uint32_t transfer,
 	im->peer = p;
 	im->transfer = transfer;
 	im->img_w = im->img_r = im->notify_r = im->pidfd = im->struct_w = -1;
+	im->img_rd = -1;
+	im->pend_tail = &im->pend;
+	im->lent_tail = &im->lent;
 	im->nr_map = -1;
 	im->t0_ms = bp_now_ms();
 	im->ping_ms = bp_now_ms() + 1000;
@@ -599,22 +731,36 @@ static int on_begin(struct peer *p, struct inmove **slot, uint32_t transfer,
 	return 0;
 }
 
-/* Image bytes for the pipe: straight in while it takes them, else queued. */
-static void push(struct inmove *im, const uint8_t *d, uint32_t len)
-{
-	if (!im->q.len && im->img_w >= 0) {
-		ssize_t n = write(im->img_w, d, len);
+static void feed(struct inmove *im);
 
-		if (n > 0) {
-			d += n;
-			len -= (uint32_t)n;
-		}
+/*
+ * Image bytes for the pipe: a large payload stays where it was read and
+ * goes in from there, a small one is copied.
+ */
+static void push(struct inmove *im, struct bp_conn *c, const uint8_t *d,
+		 uint32_t len)
+{
+	void *base = NULL;
+
+	if (!len)
+		return;
+	if (len >= KEEP_MIN)
+		base = bp_conn_keep_rbuf(c);
+	if (!base) {
+		base = malloc(len);
+		if (base)
+			memcpy(base, d, len);
+		d = base;
 	}
-	if (len && iobuf_put(&im->q, d, len))
+	if (!base || seg_add(im, base, d, len)) {
 		refuse(im, EIO, "out of memory");
+		return;
+	}
+	feed(im);
 }
 
-static int on_data(struct inmove *im, const uint8_t *d, uint32_t len)
+static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
+		   uint32_t len)
 {
 	size_t slen;
 	uint64_t pages;
@@ -624,7 +770,7 @@ static int on_data(struct inmove *im, const uint8_t *d, uint32_t len)
 	if (im->done || im->dead)
 		return 0;
 	if (agent->front || im->parsed) {
-		push(im, d, len);
+		push(im, c, d, len);
 		return 0;
 	}
 	if (im->slen + len > im->scap) {
@@ -717,13 +863,15 @@ int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 	if (type == BPROC_MSG_IMAGE_STREAMS)
 		return on_streams(*im, data, len);
 	if (type == BPROC_MSG_IMAGE_DATA)
-		return (*im)->nr_map < 0 ? -EPROTO : on_data(*im, data, len);
+		return (*im)->nr_map < 0 ?
+			       -EPROTO :
+			       on_data(*im, peer_conn(p), data, len);
 	return on_end(*im, data, len);
 }
 
 bool recv_wants_data(const struct inmove *im)
 {
-	return im->q.len < QUEUE_MAX;
+	return im->pend_bytes < QUEUE_MAX;
 }
 
 void recv_conn_lost(struct inmove *im)
@@ -752,16 +900,39 @@ static void feed(struct inmove *im)
 	}
 	if (im->struct_w >= 0 && im->parsed && !im->sq.len)
 		close_fd(&im->struct_w); /* all of it: the restorer goes on */
-	if (im->img_w < 0)
-		return;
-	n = iobuf_write(&im->q, im->img_w);
-	if (n < 0 && n != -EAGAIN) {
-		/* the reader stopped: its outcome will say why */
-		iobuf_free(&im->q);
-		close_fd(&im->img_w);
-		return;
+	segs_reclaim(im);
+	while (im->img_w >= 0 && im->pend) {
+		struct seg *sg = im->pend;
+		struct iovec v = { .iov_base = (void *)sg->p,
+				   .iov_len = sg->len };
+
+		n = vmsplice(im->img_w, &v, 1, SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* the reader stopped: its outcome will say why */
+			close_fd(&im->img_w);
+			segs_free(&im->pend, &im->pend_tail);
+			im->pend_bytes = 0;
+			return;
+		}
+		sg->p += n;
+		sg->len -= (size_t)n;
+		im->pend_bytes -= (size_t)n;
+		im->in_pipe += (uint64_t)n;
+		if (sg->len)
+			continue;
+		im->pend = sg->next;
+		if (!im->pend)
+			im->pend_tail = &im->pend;
+		sg->next = NULL;
+		sg->end = im->in_pipe;
+		*im->lent_tail = sg;
+		im->lent_tail = &sg->next;
 	}
-	if (im->end_in && !im->q.len)
+	if (im->img_w >= 0 && im->end_in && !im->pend)
 		close_fd(&im->img_w);
 }
 
@@ -808,7 +979,7 @@ void recv_watch(void)
 			feed(im); /* a small write; the rest when there is room */
 		if (im->struct_w >= 0 && im->sq.len)
 			loop_add(im->struct_w, POLLOUT, img_polled, im);
-		if (im->img_w >= 0 && (im->q.len || im->end_in))
+		if (im->img_w >= 0 && (im->pend || im->end_in))
 			loop_add(im->img_w, POLLOUT, img_polled, im);
 		if (im->notify_r >= 0)
 			loop_add(im->notify_r, POLLIN, notify_polled, im);
@@ -828,8 +999,8 @@ void recv_reap(void)
 		}
 		*pp = im->next;
 		free(im->sbuf);
-		iobuf_free(&im->q);
 		iobuf_free(&im->sq);
+		segs_drain(im);
 		free(im->map);
 		free(im->fdmap);
 		free(im);

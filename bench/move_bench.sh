@@ -50,8 +50,7 @@ start() {
 
 # gone PID: kill it wherever it is, wait for it.
 gone() {
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	{ kill -9 "$1"; wait "$1"; } 2>/dev/null
 }
 
 # move_once NAME: sets T (front end -> node1), T2 (node1 -> node2), SIZE.
@@ -103,7 +102,7 @@ criu_once() {
 	T=$(awk -v a="$t0" -v b="$t1" -v v="$VCRUN" 'BEGIN { printf "%.4f", b - a - v }')
 	CSIZE=$(du -sb $W/criu | awk '{ print $1 }')
 	vcrun 1 "kill -9 $VPID; rm -rf /tmp/criu" > /dev/null
-	wait $VPID 2>/dev/null
+	{ wait $VPID; } 2>/dev/null
 	rm -rf $W/criu $W/criu.tar
 }
 

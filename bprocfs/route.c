@@ -839,7 +839,11 @@ static int on_io(int slot, unsigned int type, const uint8_t *d, uint32_t len)
 	if (rp->moving && slot == rp->dest && slot != rp->src) {
 		struct held tmpl = { .type = type, .fd = fd, .flags = flags };
 
-		if (!rp->mark_seen || rp->out.head)
+		/*
+		 * From the front end, the ghost that writes it is made only
+		 * when the move is done: until then it waits here.
+		 */
+		if (!rp->mark_seen || rp->out.head || rp->src == 0)
 			hold(rp, &rp->out, &tmpl, data, n);
 		else
 			send_io(0, rp->pid, type, fd, flags, data, n);
@@ -878,7 +882,8 @@ static int on_mark(int slot, const uint8_t *d, uint32_t len)
 			sent(c, bp_send_io_mark(c, pid, id), rp->pid,
 			     BPROC_MSG_IO_MARK);
 	}
-	release_out(rp, false);
+	if (rp->src != 0)
+		release_out(rp, false);
 	return 0;
 }
 

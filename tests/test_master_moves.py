@@ -483,6 +483,27 @@ def test_exit_on_new_host_waits_for_the_move_to_end(fakes, sleeper):
     assert not os.path.exists(c.path("node2", str(pid)))
 
 
+def test_front_end_move_holds_output_until_the_ghost_exists(fakes, sleeper):
+    """A process moved from the front end may write (and end) on the node
+    before the front end has made its ghost, which it does just before it
+    reports the move done: its output waits in the master until then."""
+    c, agents = fakes
+    fe, n1 = agents["master"], agents[1]
+    pid = sleeper.pid
+    w = Writer(c, 1, pid)
+    order = fe.expect(MOVE_ORDER)
+    fe.mark(pid, order["move_id"])
+    n1.io(pid, 1, b"node1\n")
+    n1.io(pid, 1)
+    n1.exit(pid, 0)
+    fe.expect_nothing()
+    fe.result(order["move_id"], pid)
+    assert w.done() == len(w.data)
+    assert fe.expect(IO_DATA)["data"] == b"node1\n"
+    assert fe.expect(IO_EOF)["fd"] == 1
+    assert fe.expect(EXIT)["status"] == 0
+
+
 def test_node_removed_from_config_loses_its_processes(fakes, sleeper):
     c, agents = fakes
     pid = sleeper.pid

@@ -342,6 +342,12 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len);
  * processes.  node names it when the table no longer does (NULL: ask it).
  */
 void route_node_lost(int slot, const char *node, const char *reason);
+
+/*
+ * route_front_end_back - the front end's agent is up (each of its
+ * heartbeats): ghosts whose processes were ended while it was away are told.
+ */
+void route_front_end_back(void);
 /* route_shutdown - the master stops: answer every pending move, forget. */
 void route_shutdown(void);
 

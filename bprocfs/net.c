@@ -303,6 +303,8 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			return -EPROTO;
 		}
 		table_status(nc->slot, nc, &st);
+		if (nc->slot == 0)
+			route_front_end_back();
 		/*
 		 * The agent only needs to hear from the master within three
 		 * times the timeout (a dead master closes the socket; this is

@@ -1076,6 +1076,15 @@ static void lose_hosted(int slot, const char *name, const char *why)
 }
 
 /*
+ * Processes ended because the front end's agent was gone: if it was only
+ * its connection that was, their ghosts still wait, and hear of it when the
+ * agent is back (route_front_end_back).
+ */
+#define CUT_OFF_MAX 4096
+static pid_t cut_off[CUT_OFF_MAX];
+static size_t nr_cut_off;
+
+/*
  * The front end's agent is gone, and with it the ghosts: processes away
  * have no pid, no parent and no terminal left.  End them.
  */
@@ -1095,6 +1104,8 @@ static void lose_ghosts(const char *why)
 			send_signal(rp->host, rp, SIGKILL);
 			remember_left(rp->pid, rp->host, true);
 			proctab_exited(rp->pid);
+			if (nr_cut_off < CUT_OFF_MAX)
+				cut_off[nr_cut_off++] = rp->pid;
 			events_add(
 				"pid %d (%s) on %s killed: its ghost is gone "
 				"(master %s)",
@@ -1104,6 +1115,23 @@ static void lose_ghosts(const char *why)
 				rp_free(rp);
 		}
 	}
+}
+
+void route_front_end_back(void)
+{
+	struct bp_exit e = { 0 };
+	size_t i;
+
+	pthread_mutex_lock(&route_lock);
+	for (i = 0; i < nr_cut_off; i++) {
+		e.pid = (uint32_t)cut_off[i];
+		e.status = SIGKILL;
+		snprintf(e.reason, sizeof(e.reason),
+			 "ended while the front end's agent was away");
+		send_exit(&e);
+	}
+	nr_cut_off = 0;
+	pthread_mutex_unlock(&route_lock);
 }
 
 void route_node_lost(int slot, const char *node, const char *reason)

@@ -366,6 +366,13 @@ def test_front_end_agent_down_kills_remote_processes(fakes, sleeper):
     assert agents[1].expect(SIGNAL, timeout=10) == {"pid": pid, "signo": 9}
     assert "its ghost is gone" in c.events()
     assert not os.path.exists(c.path("node1", str(pid)))
+    # if it was only the agent's connection, its ghost is told when it is back
+    agents["master"] = fe = FakeAgent(c, "master")
+    c.wait_state("master", "up")
+    e = fe.expect(EXIT)
+    assert e["pid"] == pid and e["status"] == signal.SIGKILL
+    assert "away" in e["reason"]
+    fe.expect_nothing(1.5)
 
 
 def test_pending_move_answered_at_shutdown(fakes, sleeper):

@@ -21,7 +21,7 @@ CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "procfiles", "metrics-events", "concurrent",
          "errnos", "reads-never-wait", "dest-refuses-cwd", "dest-oom",
-         "agent-killed", "poweroff"]
+         "front-agent-stopped", "agent-killed", "poweroff"]
 
 
 @pytest.fixture(scope="module")

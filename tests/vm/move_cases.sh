@@ -13,7 +13,7 @@ export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
-	dest-oom agent-killed poweroff}
+	dest-oom front-agent-stopped agent-killed poweroff}
 
 cases=" $(echo $cases) "
 want() {
@@ -71,10 +71,15 @@ where_is() {
 	echo none
 }
 
-# ended PID: wait for it (at most 60 s); its exit status in STATUS.
+# ended PID: wait for it (at most 60 s); its exit status in STATUS, or
+# "running" if it has not ended by then.
 ended() {
 	local i
 	for i in $(seq 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$1" 2>/dev/null; then
+		STATUS=running
+		return
+	fi
 	wait "$1" 2>/dev/null
 	STATUS=$?
 }
@@ -510,6 +515,32 @@ if want dest-oom; then
 	mover_end om
 	ended ${PID[om]}
 	result dest-oom $st
+fi
+
+if want front-agent-stopped; then
+	# The front end's agent hangs past the timeout: the master gives its
+	# ghosts up and ends the processes away; once the agent goes on, the
+	# ghost hears of it and ends as killed by SIGKILL, for its parent.
+	st=0
+	mover_start fs 1 || st=1
+	expect "move" "$(moveto node1 ${PID[fs]})" ok || st=1
+	fa=$(pidof bproc-nodeagent)
+	kill -STOP $fa
+	wait_state master down || st=1
+	kill -CONT $fa
+	wait_state master up || st=1
+	ended ${PID[fs]}; expect "exit status" "$STATUS" 137 || st=1
+	grep "pid ${PID[fs]}" $M/events
+	grep -q "pid ${PID[fs]} (mover) on node1 killed: its ghost is gone" $M/events || st=1
+	expect "gone from node1" "$(where_is ${PID[fs]})" none || st=1
+	mover_start fs2 1 || st=1
+	expect "then a move" "$(moveto node1 ${PID[fs2]})" ok || st=1
+	expect "and back" "$(moveto master ${PID[fs2]})" ok || st=1
+	ask fs2 check
+	expect "memory" "$REPLY" "check ok" || st=1
+	mover_end fs2
+	ended ${PID[fs2]}
+	result front-agent-stopped $st
 fi
 
 if want agent-killed; then

@@ -14,8 +14,9 @@
 #              apart)
 # for a small process (tests/victims/vdso) and one with MIB MiB of touched
 # memory (tests/victims/bigmem), each after one untimed run of both (so that
-# programs are in the page cache); then PROCS small processes moved at once,
-# front end -> nodes and back. Prints RESULT lines with the ratios.
+# programs are in the page cache); then PROCS small processes moved at once
+# by one program (manymove), front end -> nodes and back. Prints RESULT
+# lines with the ratios.
 set -u
 V=/extra/victims
 W=/tmp/mbench
@@ -123,34 +124,40 @@ measure() { # LABEL NAME
 		"move/raw=$(ratio $mt $rt) n2n/raw=$(ratio $nt $rt)"
 }
 
-# many: PROCS small processes moved at once, there and back; sets RATE, BACK.
+# many: PROCS small processes moved at once (bench/manymove: a thread
+# each, all writing at the same moment), half to each node, then all back;
+# sets RATE, BACK, FAILS.
 many() {
-	local pids= p i k t0 fails=0
+	local pids= p i k args out fails=0
 	for i in $(seq $PROCS); do
 		setsid "$V/vdso" pause < /dev/null > /dev/null 2>&1 &
 		pids="$pids $!"
 	done
-	sleep 2
+	for p in $pids; do
+		for i in $(seq 1200); do
+			[ "$(cut -d' ' -f1 /proc/$p/syscall 2>/dev/null)" = 34 ] && break
+			sleep 0.1
+		done
+	done
 	for dir in there back; do
-		k=0 movers=
-		t0=$(now)
+		k=0 args=
 		for p in $pids; do
 			k=$((k + 1))
 			n=node$(( (k % 2) + 1 ))
 			[ $dir = back ] && n=master
-			moveto $n $p > $W/many.$p &
-			movers="$movers $!"
+			args="$args $n:$p"
 		done
-		wait $movers
-		t=$(elapsed "$t0" "$(now)")
-		fails=$((fails + $(cat $W/many.* | grep -vc '^ok$')))
-		rm -f $W/many.*
-		[ $dir = there ] && RATE=$(awk -v n=$PROCS -v t=$t 'BEGIN { printf "%.1f", n / t }')
-		[ $dir = back ] && BACK=$(awk -v n=$PROCS -v t=$t 'BEGIN { printf "%.1f", n / t }')
+		out=$(manymove $args)
+		echo "$out" | grep -v ' moves in '
+		t=$(echo "$out" | awk '/ moves in / { print $4 }')
+		fails=$((fails + $(echo "$out" | awk '/ moves in / { print $6 }')))
+		r=$(awk -v n=$PROCS -v t=$t 'BEGIN { printf "%.1f", n / t }')
+		[ $dir = there ] && RATE=$r
+		[ $dir = back ] && BACK=$r
 	done
 	FAILS=$fails
 	for p in $pids; do kill -9 $p 2>/dev/null; done
-	wait 2>/dev/null
+	{ wait; } 2>/dev/null
 }
 
 echo "kernel $(uname -r), $(nproc) cpu, $(awk '/MemTotal/ { print $2 }' /proc/meminfo) kB per VM," \

@@ -317,9 +317,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		nc->acked_ms = now;
 		return bp_send_ping(&nc->c, BPROC_MSG_STATUS_ACK, nc->c.seq_rx);
 	case BPROC_MSG_PING:
-		if (bp_ping_decode(data, len, &cookie))
-			return -EPROTO;
-		return bp_send_ping(&nc->c, BPROC_MSG_PONG, cookie);
+		return bp_answer_ping(&nc->c, data, len);
 	case BPROC_MSG_PONG:
 		return bp_ping_decode(data, len, &cookie);
 	case BPROC_MSG_BYE:

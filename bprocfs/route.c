@@ -839,11 +839,7 @@ static int on_io(int slot, unsigned int type, const uint8_t *d, uint32_t len)
 	if (rp->moving && slot == rp->dest && slot != rp->src) {
 		struct held tmpl = { .type = type, .fd = fd, .flags = flags };
 
-		/*
-		 * From the front end, the ghost that writes it is made only
-		 * when the move is done: until then it waits here.
-		 */
-		if (!rp->mark_seen || rp->out.head || rp->src == 0)
+		if (!rp->mark_seen || rp->out.head)
 			hold(rp, &rp->out, &tmpl, data, n);
 		else
 			send_io(0, rp->pid, type, fd, flags, data, n);
@@ -873,6 +869,13 @@ static int on_mark(int slot, const uint8_t *d, uint32_t len)
 			 (unsigned long long)id, pid, slot);
 		return 0;
 	}
+	/*
+	 * A process leaving the front end has no output of the old host to
+	 * wait for, but no ghost either until the move is done: what the new
+	 * host says waits for that (move_ended), not for this.
+	 */
+	if (rp->src == 0)
+		return 0;
 	rp->mark_seen = true;
 	if (rp->dest == 0 && !rp->gone) {
 		/* the ghost restores once the output before this is out */
@@ -882,8 +885,7 @@ static int on_mark(int slot, const uint8_t *d, uint32_t len)
 			sent(c, bp_send_io_mark(c, pid, id), rp->pid,
 			     BPROC_MSG_IO_MARK);
 	}
-	if (rp->src != 0)
-		release_out(rp, false);
+	release_out(rp, false);
 	return 0;
 }
 

@@ -682,3 +682,14 @@ int bp_ping_decode(const uint8_t *data, uint32_t len, uint64_t *cookie)
 	bp_rd_u64(&r, cookie);
 	return bp_rd_end(&r);
 }
+
+int bp_answer_ping(struct bp_conn *c, const uint8_t *data, uint32_t len)
+{
+	uint64_t cookie;
+
+	if (bp_ping_decode(data, len, &cookie)) {
+		pr_warn("%s: malformed PING", c->desc);
+		return -EPROTO;
+	}
+	return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+}

@@ -168,5 +168,7 @@ int bp_bye_decode(const uint8_t *data, uint32_t len, uint32_t *reason,
 		  char text[56]);
 int bp_send_ping(struct bp_conn *c, unsigned int type, uint64_t cookie);
 int bp_ping_decode(const uint8_t *data, uint32_t len, uint64_t *cookie);
+/* bp_answer_ping - PONG a PING with its cookie; -EPROTO when malformed. */
+int bp_answer_ping(struct bp_conn *c, const uint8_t *data, uint32_t len);
 
 #endif /* BPROC_CONN_H */

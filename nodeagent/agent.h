@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <sys/types.h>
 
 #include "../common/config.h"
@@ -42,6 +43,14 @@ struct agent {
 
 /* The agent, for the parts that need its name, key or timeouts. */
 extern struct agent *agent;
+
+/* close_fd - close *fd if open, and mark it closed (-1). */
+static inline void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
 
 /* ---- loop.c: the poll set, rebuilt before every poll ---- */
 

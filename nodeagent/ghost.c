@@ -94,13 +94,6 @@ struct ghost {
 static struct ghost *ghosts;
 static uint8_t buf[IO_CHUNK];
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static int cmp_stream(const void *a, const void *b)
 {
 	const struct bp_stream *x = a, *y = b;

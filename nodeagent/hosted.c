@@ -70,13 +70,6 @@ static struct hosted *procs;
 static unsigned int nr_procs;
 static uint8_t iobuf_tmp[IO_CHUNK];
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 			  const struct hosted_stream *streams, unsigned int nr)
 {

@@ -236,9 +236,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_STATUS_ACK:
 		return bp_ping_decode(data, len, &cookie);
 	case BPROC_MSG_PING:
-		if (bp_ping_decode(data, len, &cookie))
-			return -EPROTO;
-		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+		return bp_answer_ping(c, data, len);
 	case BPROC_MSG_BYE:
 		if (bp_bye_decode(data, len, &reason, text))
 			return -EPROTO;

@@ -129,18 +129,13 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		    const uint8_t *data, uint32_t len, void *arg)
 {
 	struct peer *p = arg;
-	uint64_t cookie;
 
 	switch (type) {
 	case BPROC_MSG_AUTH:
 		pr_debug("%s authenticated as %s", c->desc, c->peer_node);
 		return 0;
 	case BPROC_MSG_PING:
-		if (bp_ping_decode(data, len, &cookie)) {
-			pr_warn("%s: malformed PING", c->desc);
-			return -EPROTO;
-		}
-		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+		return bp_answer_ping(c, data, len);
 	case BPROC_MSG_PONG:
 		return 0;
 	case BPROC_MSG_BYE:

@@ -119,13 +119,6 @@ struct inmove {
 
 static struct inmove *moves;
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void segs_free(struct seg **head, struct seg ***tail)
 {
 	while (*head) {

@@ -101,13 +101,6 @@ struct idle {
 static struct idle *idles;
 static unsigned int nr_idles;
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void send_result(struct outmove *m, int err, const char *reason)
 {
 	struct bp_move_result r = { 0 };
@@ -476,15 +469,11 @@ static void keep_conn(struct outmove *m)
 static int idle_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		      const uint8_t *data, uint32_t len, void *arg)
 {
-	uint64_t cookie;
-
 	(void)stream;
 	(void)arg;
 	switch (type) {
 	case BPROC_MSG_PING:
-		if (bp_ping_decode(data, len, &cookie))
-			return -EPROTO;
-		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+		return bp_answer_ping(c, data, len);
 	case BPROC_MSG_PONG:
 		return 0;
 	default:
@@ -512,7 +501,6 @@ static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 {
 	struct outmove *m = arg;
 	char reason[BPROC_REASON_BYTES];
-	uint64_t cookie;
 	uint32_t err;
 
 	m->seen_ms = bp_now_ms();
@@ -543,9 +531,7 @@ static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			 (long long)(bp_now_ms() - m->t0_ms));
 		return 0;
 	case BPROC_MSG_PING:
-		if (bp_ping_decode(data, len, &cookie))
-			return -EPROTO;
-		return bp_send_ping(c, BPROC_MSG_PONG, cookie);
+		return bp_answer_ping(c, data, len);
 	case BPROC_MSG_PONG:
 		return 0;
 	case BPROC_MSG_BYE:

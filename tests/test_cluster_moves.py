@@ -9,10 +9,11 @@ with
 """
 
 import os
-import re
 import subprocess
 
 import pytest
+
+from vcluster import case_results
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VCLUSTER_TIMEOUT = 1500
@@ -38,16 +39,7 @@ def move_run():
          "--run", os.path.join(TOP, "tests", "vm", "move_cases.sh")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=VCLUSTER_TIMEOUT + 300, check=False)
-    results, details = {}, []
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^CASE (\S+) (PASS|FAIL)$", line)
-        if m:
-            results.setdefault(m.group(1), (m.group(2) == "PASS",
-                                            "\n".join(details[-60:])))
-            details = []
-        else:
-            details.append(line)
-    return results, proc
+    return case_results(proc.stdout, tail=60), proc
 
 
 @pytest.mark.timeout(VCLUSTER_TIMEOUT + 600)

@@ -8,10 +8,11 @@ each case is reported here as its own test. Run alone with
 """
 
 import os
-import re
 import subprocess
 
 import pytest
+
+from vcluster import case_results
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VCLUSTER_TIMEOUT = 1500
@@ -63,16 +64,7 @@ def engine_run():
          "--run", os.path.join(TOP, "tests", "vm", "engine_cases.sh")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=VCLUSTER_TIMEOUT, check=False)
-    results, details = {}, []
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^CASE (\S+) (PASS|FAIL)$", line)
-        if m:
-            results.setdefault(m.group(1), (m.group(2) == "PASS",
-                                            "\n".join(details[-40:])))
-            details = []
-        else:
-            details.append(line)
-    return results, proc
+    return case_results(proc.stdout, tail=40), proc
 
 
 @pytest.mark.timeout(VCLUSTER_TIMEOUT + 600)

@@ -10,6 +10,7 @@ VCLUSTER_ARGS in the environment adds options to every run (for example
 """
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -108,3 +109,19 @@ def sections(output):
     if name is not None:
         parts[name] = "\n".join(lines)
     return parts
+
+
+def case_results(output, tail=40):
+    """{case: (passed, details)} from the output of a script that prints one
+    line "CASE <name> PASS|FAIL" per case, after its details (of which the
+    last `tail` lines are kept)."""
+    results, details = {}, []
+    for line in output.splitlines():
+        m = re.match(r"^CASE (\S+) (PASS|FAIL)$", line)
+        if m:
+            results.setdefault(m.group(1), (m.group(2) == "PASS",
+                                            "\n".join(details[-tail:])))
+            details = []
+        else:
+            details.append(line)
+    return results

@@ -418,6 +418,13 @@ int bp_config_load(const char *path, struct bp_config *cfg, char *err,
 	ret = check_nodes(&p);
 	if (ret)
 		goto out_free;
+	if (!cfg->state_path) {
+		cfg->state_path = strdup(BP_STATE_DEFAULT);
+		if (!cfg->state_path) {
+			ret = parse_error(&p, "out of memory");
+			goto out_free;
+		}
+	}
 	cfg->path = strdup(path);
 	if (!cfg->path)
 		ret = parse_error(&p, "out of memory");

@@ -13,6 +13,7 @@
  *	                              master's address, port 2224)
  *	iprange N FIRST LAST          nodes N.. on consecutive IPv4 addresses
  *	state FILE                    where bprocfs keeps node permissions
+ *	                              (default BP_STATE_DEFAULT)
  *
  * A relative FILE is taken relative to the config file's directory.
  */
@@ -29,6 +30,11 @@
 #define BP_NODE_MAX 1048575 /* highest node number */
 #define BP_NODES_MAX 65536 /* most nodes in one config */
 #define BP_NODE_MASTER (-1) /* node number of the front end */
+
+/* Where node permissions are kept when the config has no state line. */
+#ifndef BP_STATE_DEFAULT
+#define BP_STATE_DEFAULT "/var/lib/bproc/nodes"
+#endif
 
 struct bp_key {
 	uint8_t k[BP_KEY_BYTES]; /* BLAKE2b-256 of the key file's contents */
@@ -49,7 +55,7 @@ struct bp_config {
 	struct bp_key key;
 	unsigned int heartbeat_ms;
 	unsigned int timeout_ms;
-	char *state_path; /* NULL: node permissions are not kept */
+	char *state_path; /* the state line's, or BP_STATE_DEFAULT */
 	/* nodes[0] is the master, then by increasing number */
 	struct bp_node_conf *nodes;
 	size_t nr_nodes;

@@ -310,6 +310,7 @@ int main(int argc, char **argv)
 	}
 	if (img_load(&img, fd, 0, err, sizeof(err))) {
 		fprintf(stderr, "bproc-imgdump: %s: %s\n", argv[1], err);
+		close(fd);
 		return 1;
 	}
 	printf("image: magic %#x version %u arch %u page size %u release %s dump flags %#x\n",

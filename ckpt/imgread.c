@@ -68,7 +68,7 @@ static uint64_t section_limit(uint32_t type)
 	}
 }
 
-int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)
+static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t off;
@@ -140,6 +140,15 @@ int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)
 		if (r)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += s.size;
+	}
+	return 0;
+}
+
+int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)
+{
+	if (load(img, fd, partial, err, errlen)) {
+		img_free(img); /* the sections read before the bad one */
+		return -1;
 	}
 	return 0;
 }

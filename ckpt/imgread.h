@@ -28,7 +28,8 @@ struct img {
  * img_load - read the header and every section but the page contents from
  * @fd (from offset 0, with pread), checking sizes against the format's
  * limits, and, unless @partial (the page data is elsewhere), that a regular
- * file holds all the page data. Returns 0, or -1 with a reason in @err.
+ * file holds all the page data. Returns 0, or -1 with a reason in @err
+ * (then nothing is left to free).
  */
 int img_load(struct img *img, int fd, int partial, char *err, size_t errlen);
 

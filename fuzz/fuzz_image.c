@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_image - the user-space image parser: img_load (ckpt/imgread.c), the
+ * structure every bproc-ckpt restore reads first, and bproc-imgdump, the
+ * decoder that prints every section (its main, built in as
+ * bproc_imgdump_main).
+ *
+ * The input is an image file.  It is loaded both ways bproc-ckpt does, as a
+ * whole regular file and as the structure of a streamed image (the page
+ * data elsewhere), then given to bproc-imgdump.  Invariants: a loaded image
+ * has increasing section types, PAGES last, every other section's payload
+ * read and within the file, and img_path never hands out a string that is
+ * not NUL-terminated inside PATHS; bproc-imgdump exits 0 or 1.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../ckpt/imgread.h"
+#include "fuzz.h"
+
+int bproc_imgdump_main(int argc, char **argv);
+
+static int memfd = -1;
+static char memfd_path[64];
+
+static void check_loaded(const struct img *img, uint64_t size, int partial)
+{
+	uint64_t psize;
+	const char *paths;
+	unsigned int i;
+
+	fuzz_assert(img->nr_sec >= 1 && img->nr_sec <= img->hdr.nr_sections);
+	for (i = 0; i < img->nr_sec; i++) {
+		const struct img_section *s = &img->sec[i];
+
+		fuzz_assert(i == 0 || s->type > img->sec[i - 1].type);
+		fuzz_assert(img_find(img, s->type) == s);
+		if (s->type == BPROC_SEC_PAGES) {
+			fuzz_assert(i == img->nr_sec - 1);
+			fuzz_assert(!s->data);
+			if (!partial)
+				fuzz_assert(s->offset <= size &&
+					    s->size <= size - s->offset);
+			continue;
+		}
+		fuzz_assert(s->data);
+		fuzz_assert(s->offset <= size && s->size <= size - s->offset);
+	}
+	paths = img_get(img, BPROC_SEC_PATHS, &psize);
+	for (i = 0; paths && i < 64 && i <= psize; i++) {
+		uint32_t off = i ? (uint32_t)(psize - i) : 0;
+		const char *p = img_path(img, off);
+
+		if (p)
+			fuzz_assert(p >= paths && p < paths + psize &&
+				    memchr(p, 0, psize - (size_t)(p - paths)));
+	}
+	fuzz_assert(!img_path(img, (uint32_t)psize));
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	(void)argc, (void)argv;
+	/* bproc-imgdump prints every section: not to the terminal */
+	fuzz_assert(null >= 0 && dup2(null, 1) == 1);
+	close(null);
+	memfd = memfd_create("fuzz-image", MFD_CLOEXEC);
+	fuzz_assert(memfd >= 0);
+	snprintf(memfd_path, sizeof(memfd_path), "/proc/self/fd/%d", memfd);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char err[256], prog[] = "bproc-imgdump";
+	char *argv[] = { prog, memfd_path, NULL };
+	struct img img;
+	int partial, ret;
+
+	fuzz_assert(ftruncate(memfd, 0) == 0);
+	fuzz_assert(pwrite(memfd, data, size, 0) == (ssize_t)size);
+	for (partial = 0; partial <= 1; partial++) {
+		err[0] = '\0';
+		if (img_load(&img, memfd, partial, err, sizeof(err)) == 0) {
+			check_loaded(&img, size, partial);
+			img_free(&img);
+		} else {
+			fuzz_assert(err[0]);
+			fuzz_assert(img.nr_sec == 0); /* nothing left to free */
+		}
+	}
+	ret = bproc_imgdump_main(2, argv);
+	fuzz_assert(ret == 0 || ret == 1);
+	fflush(stdout);
+	return 0;
+}

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bprocfs [-f] [--config FILE] [-o FUSE-OPTS] MOUNTPOINT
+ * bprocfs [-f] [--config FILE] [-o FUSE-OPTS] [CONFIG] MOUNTPOINT
  *
  * The master on the front end.  This file only wires the parts together:
  * the command line and config, the node table, the network thread, and the
  * FUSE low-level session whose requests it routes by inode to cluster.c
  * (the root and its files), nodefs.c (the node directories) or
  * procfiles.c (the process files).
+ *
+ * Two positional arguments are what mount.fuse3 passes for an fstab line
+ * of type fuse.bprocfs: the line's source (the config) and its mount point.
+ * Under systemd (Type=notify) it says READY=1 once /bproc is mounted and
+ * the agents' listener is open, and STOPPING=1 when it goes.
  */
 #define LOG_PREFIX "main"
 
@@ -17,10 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "../common/log.h"
 #include "bprocfs.h"
@@ -391,10 +399,30 @@ static void raise_nofile(void)
 	}
 }
 
+/*
+ * A bprocfs that died leaves its mount behind, and every access to it
+ * fails with ENOTCONN until it is unmounted: detach such a stale mount so
+ * that a restart (systemd's Restart=, or by hand) mounts afresh.
+ */
+static int clear_stale_mount(const char *mountpoint)
+{
+	struct stat st;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	if (umount2(mountpoint, MNT_DETACH) < 0) {
+		pr_perror("%s is a dead FUSE mount and cannot be unmounted",
+			  mountpoint);
+		return -1;
+	}
+	pr_info("%s: a dead bprocfs's mount was detached", mountpoint);
+	return 0;
+}
+
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-f] [--config FILE] [-o FUSE-OPTS] MOUNTPOINT\n"
+		"usage: %s [-f] [--config FILE] [-o FUSE-OPTS] [CONFIG] MOUNTPOINT\n"
 		"  -f, --foreground   stay in the foreground\n"
 		"  -c, --config FILE  cluster config (default %s)\n"
 		"  -o OPTS            FUSE mount options\n"
@@ -449,6 +477,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* mount.fuse3 runs "bprocfs SOURCE MOUNTPOINT -o OPTS" */
+	if (argc - optind == 2)
+		config_path = argv[optind++];
 	if (optind < argc)
 		mountpoint = argv[optind++];
 	if (optind != argc) {
@@ -462,6 +493,8 @@ int main(int argc, char **argv)
 		fuse_opt_add_arg(&args, "-d");
 
 	/* fuse_daemonize changes to /: keep the paths absolute */
+	if (clear_stale_mount(mountpoint))
+		goto out_free_args;
 	abs_config = realpath(config_path, NULL);
 	if (!abs_config) {
 		fprintf(stderr, "%s: %s\n", config_path, strerror(errno));
@@ -509,6 +542,8 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	pr_info("serving %s, %zu nodes, agents on %s", abs_mount, cfg.nr_nodes,
 		cfg.master_str);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s, agents on %s", abs_mount,
+		   cfg.master_str);
 	events_add("bprocfs started: %zu nodes", cfg.nr_nodes);
 
 	loop_cfg = fuse_loop_cfg_create();
@@ -520,6 +555,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(loop_cfg);
 	ret = ret < 0 ? 1 : 0;
 	pr_info("stopping");
+	sd_notify(0, "STOPPING=1");
 
 out_unmount:
 	net_stop();

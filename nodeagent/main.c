@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bproc-nodeagent [-f] [--config FILE] --node N
+ * bproc-nodeagent [-f] [--config FILE] [--node N]
  *
  * Wires the agent together: command line, config, signals (SIGTERM and
  * SIGINT stop, SIGHUP reloads the config) and the one poll loop (loop.c)
  * that drives the master link (link.c), the peer listener (peer.c), the
  * moves (send.c, recv.c) and the moved processes (hosted.c, ghost.c).
+ *
+ * Without --node, the agent is the node of the config whose address is one
+ * of this machine's (one config for the whole cluster, one unit for every
+ * node).  Under systemd (Type=notify) it says READY=1 once it listens.
  */
 #define LOG_PREFIX "main"
 
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "../common/log.h"
 #include "../common/net.h"
@@ -31,11 +38,12 @@ struct agent *agent;
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-f] [-v] [--config FILE] --node N\n"
+		"usage: %s [-f] [-v] [--config FILE] [--node N]\n"
 		"  -f, --foreground   stay in the foreground\n"
 		"  -v, --verbose      log debug messages too\n"
 		"  -c, --config FILE  cluster config (default %s)\n"
-		"  -n, --node N       this node's number, or master\n",
+		"  -n, --node N       this node's number, or master (default: the\n"
+		"                     node whose address this machine has)\n",
 		prog, DEFAULT_CONFIG);
 }
 
@@ -60,6 +68,79 @@ static int node_name(const char *arg, char *out, size_t len)
 		return -EINVAL;
 	snprintf(out, len, "node%ld", v);
 	return 0;
+}
+
+/* Does this machine have a's IP on one of its interfaces? */
+static bool is_local(const struct ifaddrs *ifs, const struct bp_addr *a)
+{
+	const struct ifaddrs *i;
+
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != a->ss.ss_family)
+			continue;
+		if (a->ss.ss_family == AF_INET &&
+		    !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+			    &((const struct sockaddr_in *)&a->ss)->sin_addr,
+			    sizeof(struct in_addr)))
+			return true;
+		if (a->ss.ss_family == AF_INET6 &&
+		    !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			    &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+			    sizeof(struct in6_addr)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The node of the config at one of this machine's addresses, into out;
+ * one line on stderr and -ENOENT when there is none or more than one.
+ */
+static int node_by_address(const char *path, char *out, size_t len)
+{
+	const struct bp_node_conf *found = NULL;
+	struct ifaddrs *ifs;
+	struct bp_config cfg;
+	char err[512];
+	size_t i;
+	int ret = 0;
+
+	if (bp_config_load(path, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -EINVAL;
+	}
+	if (getifaddrs(&ifs) < 0) {
+		ret = -errno;
+		fprintf(stderr, "getifaddrs: %s\n", strerror(errno));
+		goto out_free_config;
+	}
+	for (i = 0; i < cfg.nr_nodes; i++) {
+		if (!is_local(ifs, &cfg.nodes[i].addr))
+			continue;
+		if (found) {
+			fprintf(stderr,
+				"%s: this machine has the addresses of %s and "
+				"%s: say which with --node\n",
+				path, found->name, cfg.nodes[i].name);
+			ret = -ENOENT;
+			goto out_free_ifs;
+		}
+		found = &cfg.nodes[i];
+	}
+	if (!found) {
+		fprintf(stderr,
+			"%s: no node of the config has an address of this "
+			"machine: say which with --node\n",
+			path);
+		ret = -ENOENT;
+		goto out_free_ifs;
+	}
+	snprintf(out, len, "%s", found->name);
+out_free_ifs:
+	freeifaddrs(ifs);
+out_free_config:
+	bp_config_free(&cfg);
+	return ret;
 }
 
 /* Load the config and find this node in it; one line on failure. */
@@ -216,17 +297,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!node || optind != argc) {
+	if (optind != argc) {
 		usage(stderr, argv[0]);
 		return 2;
 	}
-	if (node_name(node, a.name, sizeof(a.name))) {
+	if (node && node_name(node, a.name, sizeof(a.name))) {
 		fprintf(stderr, "%s: bad node '%s' (a number or master)\n",
 			argv[0], node);
 		return 2;
 	}
-	a.front = !strcmp(a.name, "master");
-	agent = &a;
 	/* daemon() changes to /: keep the config path absolute */
 	abs_config = realpath(a.config_path, NULL);
 	if (!abs_config) {
@@ -234,6 +313,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a.config_path = abs_config;
+	if (!node && node_by_address(abs_config, a.name, sizeof(a.name))) {
+		free(abs_config);
+		return 1;
+	}
+	a.front = !strcmp(a.name, "master");
+	agent = &a;
 	if (sodium_init() < 0) {
 		pr_err("libsodium failed to initialise");
 		free(abs_config);
@@ -255,7 +340,10 @@ int main(int argc, char **argv)
 	pr_info("%s: listening on %s, master %s", a.name,
 		bp_config_find(&a.cfg, a.name)->addr_str, a.cfg.master_str);
 	link_init(&a);
+	sd_notifyf(0, "READY=1\nSTATUS=%s, master %s", a.name,
+		   a.cfg.master_str);
 	run(&a);
+	sd_notify(0, "STOPPING=1");
 	send_abort_all();
 	if (!a.front)
 		hosted_kill_all();

@@ -13,9 +13,9 @@
  * and, in a regular file, synced). --libs, --exec and
  * --other put shared libraries, the executable and other private file
  * mappings in the image by content instead of by path. --streams records
- * pipes and devices open at fds 3 and up as streams (BPROC_DUMP_STREAMS)
- * instead of refusing them: only restore --agent, given them, restores
- * such an image.
+ * pipes, sockets, devices and deleted files open at fds 3 and up as
+ * streams (BPROC_DUMP_STREAMS) instead of refusing them: only restore
+ * --agent, given them, restores such an image.
  *
  * restore: this process becomes the checkpointed program. Before the engine
  * replaces its memory and registers, it takes the image's process
@@ -44,10 +44,14 @@
  * success the engine writes one byte 0x01 to NOTIFY_FD just before the
  * program runs (BPROC_RESTORE_NOTIFY); a failure writes one line
  * "E<errno> <what>: <why>" there instead, and nothing goes to the
- * program's stderr. The image's streams (BPROC_DUMP_STREAMS: pipes and
- * terminals the agents forward) must be open at their numbers already;
- * the three descriptors must be above them. Since no stream has been read when the vDSO is placed,
- * re-executing this program to move it stays possible.
+ * program's stderr. Every other descriptor open when it starts is one the
+ * agent gives the program, at its number (0-2 included; those it does not
+ * give stay closed): the process's streams (BPROC_DUMP_STREAMS: what the
+ * agents forward, whatever it is on the front end, a file or a socket as
+ * well as a pipe or a terminal), each taking the place of the image's file
+ * at that number; the three descriptors must be above them. Since no
+ * stream has been read when the vDSO is placed, re-executing this program
+ * to move it stays possible.
  *
  * restore --kernel-only hands the image to the engine as it is, with no
  * check and no TASKENV here (the vDSO is still moved when the MM section
@@ -58,6 +62,7 @@
  * exit status is 1 (2 for usage).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -265,11 +270,15 @@ static bool is_stream(const struct bproc_image_file *f)
 }
 
 /*
- * Keep @keep (@nkeep of them) and, with @streams, the image's streams
- * where they are; anything else from fd 3 up makes way for the image's.
+ * Keep @keep (@nkeep of them) and, for an agent, the descriptors it gave
+ * (@given, @ngiven; NULL otherwise) where they are: each takes the place
+ * of the image's file at its number, a stream or not (a file the process's
+ * shell had redirected its output to is forwarded like stdout).  Anything
+ * else from fd 3 up makes way for the image's files, reopened by path; a
+ * stream (a file without a path) that nobody gave fails.
  */
 static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
-			  bool streams)
+			  const int *given, int ngiven)
 {
 	uint64_t size, gsize;
 	const struct bproc_image_taskenv *e =
@@ -293,27 +302,33 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 	if (!cwd)
 		fail("restore", EINVAL, "bad working directory");
 
-	/* Descriptors: only ours, 0-2 and the image's, at the end. */
+	/* Descriptors: only ours, 0-2, the given ones and the image's. */
 	{
-		int *all = malloc(((size_t)nkeep + e->nr_files) * sizeof(int));
-		int n = nkeep;
+		int *all = malloc(
+			((size_t)nkeep + (size_t)ngiven) * sizeof(int) + 1);
 
 		if (!all)
 			fail("restore", ENOMEM, NULL);
 		memcpy(all, keep, (size_t)nkeep * sizeof(int));
+		if (ngiven)
+			memcpy(all + nkeep, given,
+			       (size_t)ngiven * sizeof(int));
 		for (i = 0; i < e->nr_files; i++) {
-			if (!is_stream(&f[i]))
+			if (!is_stream(&f[i]) ||
+			    is_kept(f[i].fd, given, ngiven) ||
+			    (!given && f[i].fd < 3))
 				continue;
 			snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
-			if (!streams)
+			if (!given)
 				fail(what, EINVAL,
 				     "a stream that only an agent can give");
-			if (f[i].fd < 3 || is_kept(f[i].fd, keep, nkeep) ||
-			    fcntl(f[i].fd, F_GETFD) < 0)
-				fail(what, EBADF, "the agent gave no stream");
-			all[n++] = f[i].fd;
+			fail(what, EBADF, "the agent gave no stream");
 		}
-		close_all_but(all, n);
+		for (i = 0; i < e->nr_files; i++)
+			if (f[i].fd < 0 || is_kept(f[i].fd, keep, nkeep))
+				fail("restore", EINVAL,
+				     "bad open file in the image");
+		close_all_but(all, nkeep + ngiven);
 		free(all);
 	}
 
@@ -356,10 +371,11 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 			    ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 		int fd;
 
-		if (is_stream(&f[i]))
+		/* given, or (not an agent's restore) our own stdio */
+		if (is_kept(f[i].fd, given, ngiven) || (!given && f[i].fd < 3))
 			continue;
 		snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
-		if (!path || f[i].fd < 3 || is_kept(f[i].fd, keep, nkeep))
+		if (!path)
 			fail(what, EINVAL, "bad open file in the image");
 		fd = open(path, flags);
 		if (fd < 0)
@@ -614,11 +630,40 @@ static void structure_seekable(int sfd)
 	close(m);
 }
 
+/*
+ * The descriptors open now but @a, @b and @c, by increasing number: what
+ * the agent gave the process (at most @max).
+ */
+static int given_fds(int *out, int max, int a, int b, int c)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *d;
+	int n = 0;
+
+	if (!dir)
+		fail("restore: /proc/self/fd", errno, NULL);
+	while ((d = readdir(dir))) {
+		char *end;
+		long v = strtol(d->d_name, &end, 10);
+
+		if (*end || end == d->d_name || v == dirfd(dir) || v == a ||
+		    v == b || v == c)
+			continue;
+		if (n == max)
+			fail("restore", EMFILE, "too many descriptors given");
+		out[n++] = (int)v;
+	}
+	closedir(dir);
+	qsort(out, (size_t)n, sizeof(int), cmp_int);
+	return n;
+}
+
 /* restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD: see the top comment. */
 static int cmd_restore_agent(char **argv, char **full_argv)
 {
+	static int given[BPROC_IMAGE_MAX_FILES + 3];
 	struct bproc_restore_args args;
-	int dev, sfd, fd, nfd, top;
+	int dev, sfd, fd, nfd, top, ngiven;
 	char err[256];
 	struct img img;
 
@@ -630,6 +675,8 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	agent_notify = nfd;
 	if (sfd == fd || sfd == nfd || fd == nfd)
 		fail("restore", EINVAL, "the three descriptors must differ");
+	ngiven = given_fds(given, (int)(sizeof(given) / sizeof(given[0])), sfd,
+			   fd, nfd);
 	structure_seekable(sfd);
 	dev = open_engine();
 	if (img_load(&img, sfd, 1, err, sizeof(err)))
@@ -644,7 +691,7 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	{
 		int keep[3] = { dev, fd, nfd };
 
-		apply_taskenv(&img, keep, 3, true);
+		apply_taskenv(&img, keep, 3, given, ngiven);
 	}
 	img_free(&img);
 
@@ -693,7 +740,7 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	{
 		int keep[2] = { dev, fd };
 
-		apply_taskenv(&img, keep, 2, false);
+		apply_taskenv(&img, keep, 2, NULL, 0);
 	}
 	img_free(&img);
 

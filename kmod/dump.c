@@ -661,6 +661,23 @@ static int dump_next_fd(struct task_struct *task, unsigned int n,
 	return fd;
 }
 
+/*
+ * With BPROC_DUMP_STREAMS, what whoever restores may have to provide: a
+ * pipe, FIFO or socket, a character device (by path too when it has one:
+ * /dev/null reopens anywhere), or a regular file that cannot be reopened
+ * by path (deleted). Which of them are streams is for the caller to say.
+ */
+static bool dump_stream_candidate(struct file *file)
+{
+	umode_t mode = file_inode(file)->i_mode;
+	struct dentry *dentry = file->f_path.dentry;
+
+	if (S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode))
+		return true;
+	return S_ISREG(mode) && !(dentry->d_op && dentry->d_op->d_dname) &&
+	       d_unlinked(dentry);
+}
+
 static int dump_files(struct dump_ctx *ctx)
 {
 	u32 max = BPROC_IMAGE_MAX_FILES, n = 0;
@@ -671,21 +688,37 @@ static int dump_files(struct dump_ctx *ctx)
 	ctx->files = kvcalloc(max, sizeof(*ctx->files), GFP_KERNEL);
 	if (!ctx->files)
 		return -ENOMEM;
+	/* with streams, whoever restores decides about 0-2 as well */
+	if (ctx->flags & BPROC_DUMP_STREAMS)
+		fd = -1;
 	while ((fd = dump_next_fd(ctx->task, fd + 1, &file)) >= 0) {
 		struct bproc_image_file *f = &ctx->files[n];
 		const char *why = dump_unmovable_file(file);
 		umode_t mode = file_inode(file)->i_mode;
+		bool stream = ctx->flags & BPROC_DUMP_STREAMS &&
+			      dump_stream_candidate(file);
 
 		snprintf(what, sizeof(what), "fd %d", fd);
-		if (why && ctx->flags & BPROC_DUMP_STREAMS &&
-		    (S_ISFIFO(mode) || S_ISCHR(mode)) && n < max) {
-			/* a stream: the restorer provides it */
+		if (stream && n < max) {
+			char *p = NULL;
+
+			/* the restorer provides it, or reopens a device */
 			f->fd = fd;
 			f->flags = file->f_flags;
 			f->pos = 0;
 			f->mode = mode;
 			f->path = BPROC_IMAGE_NO_PATH;
+			if (S_ISCHR(mode))
+				p = d_path(&file->f_path, ctx->pathbuf,
+					   PATH_MAX);
+			if (p && !IS_ERR(p) && p[0] == '/' &&
+			    !d_unlinked(file->f_path.dentry)) {
+				f->pos = file->f_pos;
+				ret = dump_add_path(ctx, p, &f->path);
+			}
 			n++;
+		} else if (why && fd < 3) {
+			/* stdio that only its streams can carry: the caller's */
 		} else if (why) {
 			char *p = d_path(&file->f_path, ctx->pathbuf, PATH_MAX);
 
@@ -702,7 +735,12 @@ static int dump_files(struct dump_ctx *ctx)
 			f->pos = file->f_pos;
 			f->mode = file_inode(file)->i_mode;
 			ret = dump_path(ctx, &file->f_path, what, &f->path);
-			n++;
+			if (ret == -EOPNOTSUPP && fd < 3) {
+				ret = 0; /* no path to reopen: as above */
+				ctx->reason[0] = '\0';
+			} else {
+				n++;
+			}
 		}
 		fput(file);
 		if (ret)

@@ -103,6 +103,7 @@ struct restore_ctx {
 	const struct bproc_image_file *env_file;
 	struct file **env_files;
 	u32 nr_env_files, env_umask;
+	bool *env_given; /* per file: a given descriptor takes its place */
 	/* ... and the descriptors given to it, or 0-2 and the streams kept */
 	struct file **map_files;
 	s32 *map_fds;
@@ -529,13 +530,22 @@ static int restore_check_taskenv(struct restore_ctx *ctx)
 		return bad_image(ctx, "bad working directory");
 	files = ctx->taskenv + sizeof(*env) + gsize;
 	for (i = 0; i < env->nr_files; i++) {
-		bool stream = files[i].path == BPROC_IMAGE_NO_PATH;
+		u32 mode = files[i].mode;
+		bool ok;
 
-		if (files[i].fd < 3 || (i && files[i].fd <= files[i - 1].fd) ||
-		    (stream ? !(S_ISFIFO(files[i].mode) ||
-				S_ISCHR(files[i].mode)) ||
-				      files[i].pos :
-			      !path_ok(ctx, files[i].path)))
+		/* a stream: a pipe, FIFO, device, socket or nameless file */
+		if (files[i].path == BPROC_IMAGE_NO_PATH)
+			ok = (S_ISFIFO(mode) || S_ISCHR(mode) ||
+			      S_ISSOCK(mode) || S_ISREG(mode)) &&
+			     !files[i].pos;
+		else
+			ok = (S_ISREG(mode) || S_ISDIR(mode) ||
+			      S_ISCHR(mode)) &&
+			     path_ok(ctx, files[i].path);
+		if (!ok || files[i].fd < 0 ||
+		    (files[i].fd < 3 &&
+		     !(ctx->hdr.dump_flags & BPROC_DUMP_STREAMS)) ||
+		    (i && files[i].fd <= files[i - 1].fd))
 			return bad_image(ctx, "bad open file %u", i);
 	}
 	ctx->env_file = files;
@@ -545,7 +555,8 @@ static int restore_check_taskenv(struct restore_ctx *ctx)
 
 /*
  * BPROC_RESTORE_FILES: open the image's files (fd 3 and up) as bproc-ckpt
- * does, with the caller's credentials, before the point of no return.
+ * does, with the caller's credentials, before the point of no return; but
+ * not those whose number a given descriptor takes (restore_take_map).
  */
 static int restore_open_env_files(struct restore_ctx *ctx)
 {
@@ -571,8 +582,8 @@ static int restore_open_env_files(struct restore_ctx *ctx)
 		struct file *file;
 		loff_t pos;
 
-		if (f[i].path == BPROC_IMAGE_NO_PATH)
-			continue; /* a stream: restore_take_map */
+		if (ctx->env_given[i])
+			continue; /* a descriptor given: restore_take_map */
 		file = filp_open(path, flags, 0);
 		if (IS_ERR(file)) {
 			bproc_reason(ctx->reason, "fd %d: cannot open %s (%ld)",
@@ -597,7 +608,9 @@ static int restore_open_env_files(struct restore_ctx *ctx)
  * image's regular files, taken before the point of no return: with a map,
  * fd map[i].fd is the caller's fd map[i].from; without one, the caller's
  * fds 0-2 and those the image's streams name stay where they are. Every
- * stream of the image must be among them, and no regular file.
+ * stream of the image must be among them; an image's file at the number
+ * of a given descriptor is not reopened (it was one of the process's
+ * streams: a file its shell redirected its output to, say).
  */
 static int restore_take_map(struct restore_ctx *ctx,
 			    const struct bproc_fd_map *map, u32 nr)
@@ -646,19 +659,20 @@ static int restore_take_map(struct restore_ctx *ctx,
 	if (env->nr_files && f[env->nr_files - 1].fd > top)
 		top = f[env->nr_files - 1].fd;
 	ctx->holes = kvmalloc_array(top + 1, sizeof(*ctx->holes), GFP_KERNEL);
-	if (!ctx->holes)
+	ctx->env_given = kvcalloc(env->nr_files ?: 1, sizeof(*ctx->env_given),
+				  GFP_KERNEL);
+	if (!ctx->holes || !ctx->env_given)
 		return -ENOMEM;
 	/* both lists go by increasing fd */
 	for (i = 0, k = 0; i < env->nr_files; i++) {
 		while (k < ctx->nr_map && ctx->map_fds[k] < f[i].fd)
 			k++;
-		if ((f[i].path == BPROC_IMAGE_NO_PATH) !=
-		    (k < ctx->nr_map && ctx->map_fds[k] == f[i].fd))
-			return bad_image(
-				ctx, "fd %d: %s", f[i].fd,
-				f[i].path == BPROC_IMAGE_NO_PATH ?
-					"a stream without a descriptor" :
-					"a file and a descriptor given");
+		ctx->env_given[i] =
+			k < ctx->nr_map && ctx->map_fds[k] == f[i].fd;
+		if (f[i].path == BPROC_IMAGE_NO_PATH && !ctx->env_given[i])
+			return bad_image(ctx,
+					 "fd %d: a stream without a descriptor",
+					 f[i].fd);
 	}
 	return 0;
 }
@@ -704,7 +718,7 @@ static int restore_install_env_files(struct restore_ctx *ctx)
 	for (fd = 0; fd < max; fd++)
 		close_fd(fd);
 	while (!ret && (i < env->nr_files || k < ctx->nr_map)) {
-		if (i < env->nr_files && f[i].path == BPROC_IMAGE_NO_PATH) {
+		if (i < env->nr_files && ctx->env_given[i]) {
 			i++; /* one of the given descriptors */
 		} else if (k < ctx->nr_map &&
 			   (i == env->nr_files || ctx->map_fds[k] < f[i].fd)) {
@@ -1311,9 +1325,9 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	if (!ret)
 		ret = restore_open_files(ctx);
 	if (!ret && args->flags & BPROC_RESTORE_FILES)
-		ret = restore_open_env_files(ctx);
-	if (!ret && args->flags & BPROC_RESTORE_FILES)
 		ret = restore_take_map(ctx, map, nr_map);
+	if (!ret && args->flags & BPROC_RESTORE_FILES)
+		ret = restore_open_env_files(ctx);
 	if (ret)
 		goto out_free;
 
@@ -1340,6 +1354,7 @@ out_free:
 			if (ctx->env_files[i])
 				fput(ctx->env_files[i]);
 	kvfree(ctx->env_files);
+	kvfree(ctx->env_given);
 	if (ctx->map_files)
 		for (i = 0; i < ctx->nr_map; i++)
 			if (ctx->map_files[i])

@@ -73,10 +73,12 @@
  *                      BPROC_IOC_GHOST_RESTORE_MAP is the same with the
  *                      program's descriptors given: fd @map[i].fd becomes
  *                      the ghost's fd @map[i].from (as it is now), for
- *                      fds 0-2 too; the image's regular files are reopened
+ *                      fds 0-2 too; the image's other files are reopened
  *                      at their numbers, and every other fd is closed. The
  *                      image's streams (BPROC_DUMP_STREAMS) must each be in
- *                      the map. Without a map, fds 0-2 and the streams
+ *                      the map; an image's file at the number of a map
+ *                      entry is not reopened, the entry takes its place
+ *                      (module 1.4). Without a map, fds 0-2 and the streams
  *                      stay the ghost's own at the same numbers. Module 1.3.
  *
  *                      With BPROC_DUMP_ASYNC, BPROC_IOC_DUMP only arms the
@@ -143,11 +145,14 @@ struct bproc_version {
 #define BPROC_DUMP_OTHER (1U << 2) /* any other private file mapping */
 #define BPROC_DUMP_ALL (BPROC_DUMP_LIBS | BPROC_DUMP_EXEC | BPROC_DUMP_OTHER)
 /*
- * Pipes, FIFOs and character devices (terminals, /dev/null...) open at fds
- * 3 and up go into the image as *streams* (image.h: a file without a path)
- * instead of failing the dump: whoever restores the image provides them,
- * as the node agents do by forwarding them like stdin, stdout and stderr.
- * Module 1.3.
+ * Pipes, FIFOs, sockets, character devices (terminals, /dev/null...) and
+ * deleted regular files open at fds 3 and up go into the image as
+ * *streams* (image.h: a file without a path; a character device keeps its
+ * path, so that one that is not a stream can be reopened) instead of
+ * failing the dump: whoever restores the image provides them, as the node
+ * agents do by forwarding them like stdin, stdout and stderr, and decides
+ * which of them can move at all. Module 1.3; sockets, deleted files and
+ * device paths since 1.4.
  */
 #define BPROC_DUMP_STREAMS (1U << 3)
 /* Arm the dump and return the handle at once (not part of the image). */

@@ -191,10 +191,14 @@ struct bproc_image_taskenv {
 };
 
 /*
- * A regular file or directory open at the dump (stdin/out/err excepted),
- * reopened by path; or, with path BPROC_IMAGE_NO_PATH, a stream (a pipe,
- * FIFO or character device: mode says which, pos is 0) that whoever
- * restores provides at that fd (BPROC_DUMP_STREAMS).
+ * A regular file, directory or character device open at the dump
+ * (stdin/out/err excepted, but with BPROC_DUMP_STREAMS, in which case
+ * whoever restores decides about fds 0-2 too: module 1.4), reopened by
+ * path unless whoever restores gives
+ * a descriptor of its own for that fd; or, with path BPROC_IMAGE_NO_PATH,
+ * a stream (a pipe, FIFO, socket, character device or deleted regular
+ * file: mode says which, pos is 0) that whoever restores must provide at
+ * that fd (BPROC_DUMP_STREAMS).
  */
 struct bproc_image_file {
 	__s32 fd;

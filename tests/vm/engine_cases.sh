@@ -151,17 +151,20 @@ if [[ " $groups " == *" special "* ]]; then
 	# a full pipe wait until the dump is over: the dump goes through, the
 	# process gets them after.
 	st=0
+	# (dumped once its 2 MB are built: while it reads them from a pipe, the
+	# dump is refused)
 	sh -c 'big=$(head -c 2000000 /dev/zero | tr "\\0" x); n=0
 		trap "n=\$((n+1)); echo usr2 \$n" USR2
+		echo ready
 		while :; do sleep 0.1; done' > "$W/ds.out" 2>&1 &
 	orig=$!
-	sleep 0.5
+	wait_for "$W/ds.out" '^ready' 600 || { echo "the shell did not start"; st=1; }
 	( bproc-ckpt dump $orig - | { sleep 2; cat > "$W/ds.img"; } ) 2> "$W/ds.err" &
 	dpid=$!
 	sleep 0.5
 	for i in 1 2 3; do kill -USR2 $orig; sleep 0.2; done
 	wait $dpid || { echo "dump: $(cat "$W/ds.err")"; st=1; }
-	bproc-imgdump "$W/ds.img" > /dev/null || st=1
+	bproc-imgdump "$W/ds.img" > /dev/null || { cat "$W/ds.err"; st=1; }
 	wait_for "$W/ds.out" '^usr2 ' || { echo "the signals were lost"; st=1; }
 	kill $orig
 	result dump-signalled $st

@@ -448,9 +448,10 @@ static void deliver_inbound(struct rproc *rp, int slot)
 				rp->pid, rp->held_bytes);
 		return;
 	}
+	/* what the old host acknowledged, the new one does not again */
 	for (h = rp->requeue.head; h; h = h->next)
-		send_io(slot, rp->pid, BPROC_MSG_IO_DATA, 0, 0, h->data,
-			h->len);
+		send_io(slot, rp->pid, BPROC_MSG_IO_DATA, 0,
+			h->flags & BPROC_IO_ACKED, h->data, h->len);
 	for (h = rp->in.head; h; h = h->next) {
 		if (h->type == BPROC_MSG_IO_EOF) {
 			eof = true;
@@ -738,7 +739,7 @@ static int on_signal(int slot, const uint8_t *d, uint32_t len)
 static void on_stdin(int slot, struct rproc *rp, unsigned int type,
 		     unsigned int flags, const uint8_t *data, uint32_t n)
 {
-	struct held tmpl = { .type = type };
+	struct held tmpl = { .type = type, .flags = flags };
 
 	if (type == BPROC_MSG_IO_DATA && (flags & BPROC_IO_REQUEUE)) {
 		if (!rp->moving || slot != rp->src) {
@@ -857,10 +858,10 @@ static int on_io(int slot, unsigned int type, const uint8_t *d, uint32_t len)
 static int on_mark(int slot, const uint8_t *d, uint32_t len)
 {
 	struct rproc *rp;
+	uint32_t pid, unread;
 	uint64_t id;
-	uint32_t pid;
 
-	if (bp_io_mark_decode(d, len, &pid, &id))
+	if (bp_io_mark_decode(d, len, &pid, &id, &unread))
 		return -EPROTO;
 	rp = rp_find((pid_t)pid);
 	if (!rp || !rp->moving || rp->move_id != id || slot != rp->src) {
@@ -882,7 +883,7 @@ static int on_mark(int slot, const uint8_t *d, uint32_t len)
 		struct bp_conn *c = conn_of(0, rp->pid, BPROC_MSG_IO_MARK);
 
 		if (c)
-			sent(c, bp_send_io_mark(c, pid, id), rp->pid,
+			sent(c, bp_send_io_mark(c, pid, id, unread), rp->pid,
 			     BPROC_MSG_IO_MARK);
 	}
 	release_out(rp, false);

@@ -240,8 +240,17 @@ int bp_send_image_streams(struct bp_conn *c, uint32_t transfer,
 		return -ENOMEM;
 	bp_put_u32(b, nr);
 	for (i = 0; i < nr; i++) {
-		bp_put_u32(b + 8 + 8 * i, s[i].fd);
-		bp_put_u32(b + 12 + 8 * i, s[i].stream);
+		uint8_t *e = b + 8 + 8 * i;
+
+		if (s[i].stream >= BPROC_STREAMS_MAX ||
+		    s[i].kind > BPROC_STREAM_KIND_MAX) {
+			free(b);
+			return -EINVAL;
+		}
+		bp_put_u32(e, s[i].fd);
+		e[4] = s[i].stream & 0xff;
+		e[5] = s[i].stream >> 8;
+		e[6] = (uint8_t)s[i].kind;
 	}
 	err = bp_conn_send(c, BPROC_MSG_IMAGE_STREAMS, transfer, b,
 			   (uint32_t)len);
@@ -259,11 +268,22 @@ int bp_image_streams_decode(const uint8_t *d, uint32_t len, struct bp_stream *s,
 	if (bp_rd_u32(&r, &n) || rd_zero(&r, 4) || n > BPROC_STREAMS_MAX)
 		return -EPROTO;
 	for (i = 0; i < n; i++) {
+		uint8_t e[4];
+		uint32_t k;
+
 		bp_rd_u32(&r, &s[i].fd);
-		bp_rd_u32(&r, &s[i].stream);
-		if (r.bad || s[i].stream >= BPROC_STREAMS_MAX ||
-		    s[i].fd > INT32_MAX || (i && s[i].fd <= s[i - 1].fd))
+		bp_rd_bytes(&r, e, sizeof(e));
+		s[i].stream = e[0] | (uint32_t)e[1] << 8;
+		s[i].kind = e[2];
+		if (r.bad || e[3] || s[i].stream >= BPROC_STREAMS_MAX ||
+		    s[i].kind > BPROC_STREAM_KIND_MAX || s[i].fd > INT32_MAX ||
+		    (i && s[i].fd <= s[i - 1].fd))
 			return -EPROTO;
+		/* one stream, one kind */
+		for (k = 0; k < i; k++)
+			if (s[k].stream == s[i].stream &&
+			    s[k].kind != s[i].kind)
+				return -EPROTO;
 	}
 	*nr = n;
 	return bp_rd_end(&r);
@@ -332,7 +352,8 @@ int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
 	*flags = d[6] | d[7] << 8;
 	*data = d + sizeof(struct bproc_msg_io);
 	*n = len - sizeof(struct bproc_msg_io);
-	if (!*pid || *fd >= BPROC_STREAMS_MAX || *flags & ~BPROC_IO_REQUEUE)
+	if (!*pid || *fd >= BPROC_STREAMS_MAX ||
+	    *flags & ~(BPROC_IO_REQUEUE | BPROC_IO_ACKED))
 		return -EPROTO;
 	if (type == BPROC_MSG_IO_EOF ? *n != 0 : *n == 0)
 		return -EPROTO;
@@ -341,24 +362,26 @@ int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
 	return 0;
 }
 
-int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id)
+int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id,
+		    uint32_t stdin_unread)
 {
 	uint8_t b[sizeof(struct bproc_msg_io_mark)];
 
 	memset(b, 0, sizeof(b));
 	bp_put_u32(b, pid);
+	bp_put_u32(b + 4, stdin_unread);
 	bp_put_u64(b + 8, move_id);
 	return bp_conn_send(c, BPROC_MSG_IO_MARK, 0, b, sizeof(b));
 }
 
 int bp_io_mark_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
-		      uint64_t *move_id)
+		      uint64_t *move_id, uint32_t *stdin_unread)
 {
 	struct bp_rd r;
 
 	bp_rd_init(&r, d, len);
 	bp_rd_u32(&r, pid);
-	rd_zero(&r, 4);
+	bp_rd_u32(&r, stdin_unread);
 	bp_rd_u64(&r, move_id);
 	return bp_rd_end(&r);
 }
@@ -400,7 +423,8 @@ int bp_send_exit(struct bp_conn *c, const struct bp_exit *e)
 
 	bp_put_u32(b, e->pid);
 	bp_put_u32(b + 4, e->status);
-	put_str(b + 8, e->reason, sizeof(e->reason));
+	bp_put_u32(b + 8, e->stdin_unread);
+	put_str(b + 12, e->reason, sizeof(e->reason));
 	return bp_conn_send(c, BPROC_MSG_EXIT, 0, b, sizeof(b));
 }
 
@@ -411,6 +435,7 @@ int bp_exit_decode(const uint8_t *d, uint32_t len, struct bp_exit *e)
 	bp_rd_init(&r, d, len);
 	bp_rd_u32(&r, &e->pid);
 	bp_rd_u32(&r, &e->status);
+	bp_rd_u32(&r, &e->stdin_unread);
 	bp_rd_str(&r, e->reason, sizeof(e->reason));
 	return bp_rd_end(&r);
 }

@@ -52,7 +52,8 @@ struct bp_image_end {
 
 struct bp_exit {
 	uint32_t pid, status;
-	char reason[56];
+	uint32_t stdin_unread; /* bytes left unread in its stdin */
+	char reason[52];
 };
 
 int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m);
@@ -84,9 +85,9 @@ int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,
 			   char reason[BPROC_REASON_BYTES]);
 
 /* IMAGE_STREAMS: fd -> stream, nr entries (the decoder's s has room for
- * BPROC_STREAMS_MAX), by increasing fd. */
+ * BPROC_STREAMS_MAX), by increasing fd; kind: enum bproc_stream_kind. */
 struct bp_stream {
-	uint32_t fd, stream;
+	uint32_t fd, stream, kind;
 };
 
 int bp_send_image_streams(struct bp_conn *c, uint32_t transfer,
@@ -109,9 +110,11 @@ int bp_io_decode(unsigned int type, const uint8_t *d, uint32_t len,
 		 uint32_t *pid, unsigned int *fd, unsigned int *flags,
 		 const uint8_t **data, uint32_t *n);
 
-int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id);
+/* IO_MARK: stdin_unread, bytes its stdin held unread when it was parked. */
+int bp_send_io_mark(struct bp_conn *c, uint32_t pid, uint64_t move_id,
+		    uint32_t stdin_unread);
 int bp_io_mark_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
-		      uint64_t *move_id);
+		      uint64_t *move_id, uint32_t *stdin_unread);
 
 /* IO_ACK: bytes of fd (0..2) consumed since the last ack. */
 int bp_send_io_ack(struct bp_conn *c, uint32_t pid, unsigned int fd,

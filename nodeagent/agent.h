@@ -8,6 +8,7 @@
  * process"):
  *
  *   send.c    this agent is a move's source: dump, stream, commit or resume
+ *   streams.c which of a front-end process's fds are which of its streams
  *   recv.c    this agent is a move's destination: restore, or come home
  *   hosted.c  a node's moved processes: their stdio, signals, exits, reports
  *   ghost.c   the front end's ghosts: signals out, output in, the real exit
@@ -165,12 +166,14 @@ void recv_ghost_ready(struct inmove *im);
 
 struct hosted;
 
-/* A process's streams on this node: pipes, our ends of them. */
+/* A process's streams on this node: pipes or socket pairs, our ends. */
 struct hosted_stream {
 	uint32_t id; /* the stream: 0 is stdin, the rest are written to */
-	int fd; /* stream 0: our write end; else our read end */
+	uint32_t kind; /* enum bproc_stream_kind */
+	int fd; /* stream 0: our write end; else our read end; -1: /dev/null */
 	int in_r; /* stream 0: a reader of our own, to take back its bytes */
-	ino_t ino; /* the pipe, to tell it among the process's fds */
+	int ref; /* /dev/null: the description it was given, else -1 */
+	ino_t ino; /* its end, to tell it among the process's fds */
 };
 /* hosted_add - a restored process now runs here; takes the descriptors. */
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
@@ -179,6 +182,11 @@ struct hosted *hosted_find(pid_t pid);
 pid_t hosted_lpid(const struct hosted *h);
 /* hosted_set_moving - a move out began (true) or failed (false). */
 void hosted_set_moving(struct hosted *h, bool moving);
+/*
+ * hosted_park - it is parked for its move: its stdin is left as it is
+ * (until the move fails); returns how many bytes of it are unread.
+ */
+uint32_t hosted_park(struct hosted *h);
 /*
  * hosted_streams - which of the parked process's fds are which of its
  * streams (by increasing fd): how many, or -EOPNOTSUPP with why.
@@ -191,7 +199,7 @@ void hosted_flush_output(struct hosted *h);
 void hosted_left(struct hosted *h);
 void hosted_signal(pid_t pid, unsigned int signo);
 void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
-	       const uint8_t *data, uint32_t n);
+	       unsigned int flags, const uint8_t *data, uint32_t n);
 void hosted_ack(pid_t pid, unsigned int fd, uint32_t bytes);
 void hosted_report(struct bp_conn *c);
 unsigned int hosted_count(void);
@@ -199,15 +207,22 @@ void hosted_watch(void);
 void hosted_reap(void);
 void hosted_kill_all(void);
 
+/* ---- streams.c ---- */
+
+/*
+ * front_streams - which of front-end process pid's fds are which of its
+ * streams, by increasing fd, with their kinds (self: it moves itself, so
+ * a shell's saved copies of its stdio may be among them): how many, or
+ * -EOPNOTSUPP (-ESRCH) with why.
+ */
+int front_streams(pid_t pid, bool self, struct bp_stream *map, char *why,
+		  size_t len);
+/* stream_kind_name - "pipe", "/dev/null"... for the log. */
+const char *stream_kind_name(uint32_t kind);
+
 /* ---- ghost.c: the front end's ghosts ---- */
 
 struct ghost;
-/*
- * ghost_streams - which of front-end process pid's fds are streams (0-2,
- * and pipes, FIFOs and terminals open for writing): how many, or
- * -EOPNOTSUPP with why.
- */
-int ghost_streams(pid_t pid, struct bp_stream *map, char *why, size_t len);
 /* ghost_add - pid became a ghost (handle: its dump handle, taken). */
 int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 	      unsigned int nr);
@@ -221,7 +236,13 @@ void ghost_restored(struct ghost *g);
 void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
 		  const uint8_t *data, uint32_t n);
 void ghost_ack(pid_t pid, uint32_t bytes);
-void ghost_mark(pid_t pid, uint64_t move_id);
+/* ghost_mark - the last host said all; its stdin held stdin_unread bytes. */
+void ghost_mark(pid_t pid, uint64_t move_id, uint32_t stdin_unread);
+/*
+ * ghost_rewind - before the process is restored here, put back what it
+ * never read of a regular file's stdin; undo: the restore failed.
+ */
+void ghost_rewind(struct ghost *g, bool undo);
 void ghost_exit(const struct bp_exit *e);
 void ghost_watch(void);
 void ghost_reap(void);

@@ -7,13 +7,17 @@
  *  - forwards every signal the ghost receives (kill, Ctrl-C, Ctrl-Z, fg)
  *    to the master, which sends it where the process runs;
  *  - writes the process's output (IO_DATA of its streams: stdout, stderr
- *    and any other it writes to, proto.h) to the ghost's fd of the same
- *    number, a terminal, a pipe or a file, acknowledging the bytes as they
- *    are written; a reader that went away is reported back (IO_EOF), so
- *    the process gets EPIPE as it would have here;
+ *    and any other it writes to, proto.h and streams.c) to the ghost's fd
+ *    of the same number, a terminal, a pipe, a file or a socket (a
+ *    datagram an IO_DATA), acknowledging the bytes as they are written; a
+ *    reader that went away is reported back (IO_EOF), so the process gets
+ *    EPIPE as it would have here;
  *  - reads the ghost's stdin and sends it on, at most BPROC_IO_WINDOW
  *    bytes unacknowledged, and from a terminal only while the ghost's
- *    process group is in the foreground (as the terminal would allow);
+ *    process group is in the foreground (as the terminal would allow); a
+ *    regular file's offset is put back by what the process never read
+ *    when it exits or comes home, so that whoever reads the file next
+ *    goes on from where the process stopped, as with no move;
  *  - ends the ghost as the process ended (EXIT), once the output before the
  *    exit is written, so the parent's wait() sees the real status;
  *  - lets the ghost restore the process when it comes home (recv.c), once
@@ -28,7 +32,6 @@
  */
 #define LOG_PREFIX "ghost"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -62,7 +65,7 @@ enum stdio_kind {
 /* A stream the process writes to: the ghost's fd of that number. */
 struct gout {
 	uint32_t id;
-	int fd;
+	int fd; /* -1: nowhere (closed, /dev/null, a reader gone) */
 	enum stdio_kind kind;
 	struct iobuf q; /* output not yet written */
 	uint32_t unacked; /* written, not yet acknowledged */
@@ -76,6 +79,12 @@ struct ghost {
 	int in_fd; /* stream 0: its stdin */
 	enum stdio_kind in_kind;
 	bool tty_in; /* stdin is a terminal */
+	bool in_seekable; /* stdin is a regular file: unread bytes go back */
+	uint32_t
+		home_unread; /* its stdin's unread bytes when it left for home */
+	uint32_t rewound; /* bytes put back for a restore that may fail */
+	uint32_t rewound_unacked; /* and in_unacked before that */
+	bool rewound_eof;
 	struct gout *out;
 	unsigned int nr_out;
 	uint32_t in_unacked; /* stdin sent, not yet acknowledged */
@@ -93,87 +102,6 @@ struct ghost {
 
 static struct ghost *ghosts;
 static uint8_t buf[IO_CHUNK];
-
-static int cmp_stream(const void *a, const void *b)
-{
-	const struct bp_stream *x = a, *y = b;
-
-	return x->fd < y->fd ? -1 : x->fd > y->fd;
-}
-
-/* The open(2) flags of fd n of pid, from fdinfo; -1 if unknown. */
-static int fd_flags(pid_t pid, long n)
-{
-	char path[64], line[128];
-	unsigned int flags;
-	int found = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", pid, n);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "flags: %o", &flags) == 1) {
-			found = (int)flags;
-			break;
-		}
-	fclose(f);
-	return found;
-}
-
-int ghost_streams(pid_t pid, struct bp_stream *map, char *why, size_t len)
-{
-	char path[64], link[80];
-	struct dirent *d;
-	struct stat st;
-	int n = 0, err = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	dir = opendir(path);
-	if (!dir) {
-		snprintf(why, len, "%s: %s", path, strerror(errno));
-		return -ESRCH;
-	}
-	while ((d = readdir(dir)) && !err && n < BPROC_STREAMS_MAX) {
-		char *end;
-		long fd = strtol(d->d_name, &end, 10);
-
-		if (*end || end == d->d_name)
-			continue;
-		snprintf(link, sizeof(link), "%s/%ld", path, fd);
-		if (fd > 2) {
-			if (stat(link, &st) ||
-			    !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
-				continue; /* the engine's to judge */
-			if (fd >= BPROC_STREAMS_MAX) {
-				snprintf(why, len,
-					 "fd %ld is a stream above %u", fd,
-					 BPROC_STREAMS_MAX);
-				err = -EOPNOTSUPP;
-				break;
-			}
-			if ((fd_flags(pid, fd) & O_ACCMODE) == O_RDONLY) {
-				snprintf(why, len,
-					 "fd %ld is a %s open for reading "
-					 "(only stdin is forwarded)",
-					 fd,
-					 S_ISFIFO(st.st_mode) ? "pipe" :
-								"device");
-				err = -EOPNOTSUPP;
-				break;
-			}
-		}
-		map[n].fd = (uint32_t)fd;
-		map[n++].stream = (uint32_t)fd;
-	}
-	closedir(dir);
-	if (err)
-		return err;
-	qsort(map, (size_t)n, sizeof(*map), cmp_stream);
-	return n;
-}
 
 /* Our own way to the ghost's fd n (0: to read, others: to write). */
 static int open_stdio(int pidfd, pid_t pid, uint32_t n, enum stdio_kind *kind,
@@ -194,7 +122,6 @@ static int open_stdio(int pidfd, pid_t pid, uint32_t n, enum stdio_kind *kind,
 	fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
 	if (fd < 0)
 		return -1;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode) ||
 	    (S_ISCHR(st.st_mode) && !isatty(fd))) {
 		/* its own description: a file's offset, a device opened once */
@@ -233,11 +160,18 @@ int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	for (i = 0; i < nr && pidfd >= 0; i++) {
 		uint32_t id = map[i].stream;
+		bool null = map[i].kind == BPROC_STREAM_NULL;
 
 		if (id == 0) {
-			if (g->in_fd < 0)
+			if (g->in_fd < 0 && !null) {
+				struct stat st;
+
 				g->in_fd = open_stdio(pidfd, pid, 0,
 						      &g->in_kind, &g->tty_in);
+				g->in_seekable = g->in_fd >= 0 &&
+						 !fstat(g->in_fd, &st) &&
+						 S_ISREG(st.st_mode);
+			}
 			continue;
 		}
 		for (k = 0; k < g->nr_out && g->out[k].id != id; k++)
@@ -246,9 +180,10 @@ int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 			continue;
 		g->out[k].id = id;
 		g->out[k].g = g;
-		g->out[k].fd =
-			open_stdio(pidfd, pid, id, &g->out[k].kind, &tty);
-		if (g->out[k].fd < 0)
+		g->out[k].fd = null ? -1 :
+				      open_stdio(pidfd, pid, id,
+						 &g->out[k].kind, &tty);
+		if (g->out[k].fd < 0 && !null)
 			pr_debug("pid %d: stream %u goes nowhere", pid, id);
 		g->nr_out++;
 	}
@@ -353,6 +288,11 @@ static void write_out(struct ghost *g, struct gout *o)
 			w = write(o->fd, p, k);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EMSGSIZE) {
+			/* a datagram its socket here cannot take: as here */
+			iobuf_drop(&o->q, k);
+			continue;
+		}
 		if (w <= 0)
 			break;
 		iobuf_drop(&o->q, (size_t)w);
@@ -432,7 +372,8 @@ static void send_stdin(struct ghost *g, const uint8_t *data, ssize_t n)
 		return;
 	if (n <= 0) {
 		g->in_eof = true;
-		close_fd(&g->in_fd);
+		if (!g->in_seekable)
+			close_fd(&g->in_fd);
 		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)g->pid, 0,
 				     0, NULL, 0),
 			  "IO_EOF");
@@ -450,7 +391,7 @@ static void stdin_polled(void *obj, short revents)
 	size_t max = BPROC_IO_WINDOW - g->in_unacked;
 	ssize_t n;
 
-	if (g->dead || g->in_fd < 0 || g->home || !link_conn())
+	if (g->dead || g->in_fd < 0 || g->in_eof || g->home || !link_conn())
 		return;
 	if (max > sizeof(buf))
 		max = sizeof(buf);
@@ -521,6 +462,29 @@ static void handle_polled(void *obj, short revents)
 		g->dead = true;
 }
 
+/*
+ * Put back what the process never read of a regular file's stdin: what
+ * was sent and no host acknowledged (still on its way, or held), and the
+ * unread bytes its last stdin held.  Returns how far the offset went back.
+ */
+static uint32_t rewind_stdin(struct ghost *g, uint32_t unread)
+{
+	off_t back = (off_t)g->in_unacked + unread;
+
+	if (!g->in_seekable || g->in_fd < 0 || !back)
+		return 0;
+	if (lseek(g->in_fd, -back, SEEK_CUR) < 0) {
+		pr_warn("pid %d: stdin: putting back %lld bytes: %m", g->pid,
+			(long long)back);
+		return 0;
+	}
+	pr_debug("pid %d: %lld bytes of stdin put back", g->pid,
+		 (long long)back);
+	g->in_unacked = 0;
+	g->in_eof = false;
+	return (uint32_t)back;
+}
+
 /* End the ghost as the process ended, once its output is out. */
 static void maybe_end(struct ghost *g)
 {
@@ -531,6 +495,7 @@ static void maybe_end(struct ghost *g)
 	if (!g->exit_pending || g->exiting || output_pending(g))
 		return;
 	g->exiting = true;
+	rewind_stdin(g, g->exit.stdin_unread);
 	for (i = 0; i < g->nr_out; i++)
 		send_ack(g, &g->out[i], true);
 	/* readers see EOF when the ghost goes, not when this agent does */
@@ -583,7 +548,7 @@ int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id)
 	return 0;
 }
 
-void ghost_mark(pid_t pid, uint64_t move_id)
+void ghost_mark(pid_t pid, uint64_t move_id, uint32_t stdin_unread)
 {
 	struct ghost *g = ghost_find(pid);
 
@@ -593,7 +558,26 @@ void ghost_mark(pid_t pid, uint64_t move_id)
 	}
 	g->mark_seen = true;
 	g->mark_move = move_id;
+	g->home_unread = stdin_unread;
 	check_home(g);
+}
+
+void ghost_rewind(struct ghost *g, bool undo)
+{
+	if (!undo) {
+		g->rewound_unacked = g->in_unacked;
+		g->rewound_eof = g->in_eof;
+		g->rewound = rewind_stdin(g, g->home_unread);
+		return;
+	}
+	/* the restore failed: the process still has those bytes there */
+	if (!g->rewound)
+		return;
+	if (lseek(g->in_fd, g->rewound, SEEK_CUR) < 0)
+		pr_warn("pid %d: stdin: %m", g->pid);
+	g->in_unacked = g->rewound_unacked;
+	g->in_eof = g->rewound_eof;
+	g->rewound = 0;
 }
 
 void ghost_restored(struct ghost *g)

@@ -3,20 +3,27 @@
  * The processes that moved to this node.  Each is a child of the agent in
  * the namespace of space.c, under its front-end pid, with its streams
  * (proto.h: stdin, stdout, stderr and any other output it had open on the
- * front end) on pipes to the agent:
+ * front end) on pipes or socket pairs to the agent, or on /dev/null:
  *
  *  - what it writes to a stream goes to the master as IO_DATA (for the
- *    front end, where its ghost has the stream's real end), at most
- *    BPROC_IO_WINDOW bytes per stream unacknowledged, so that a slow
- *    reader there slows the process down here;
- *  - stdin bytes from the master go into its stdin pipe, acknowledged as
- *    they go in; IO_EOF closes the pipe;
+ *    front end, where its ghost has the stream's real end), a datagram
+ *    each for a datagram socket, at most BPROC_IO_WINDOW bytes per stream
+ *    unacknowledged, so that a slow reader there slows the process down
+ *    here;
+ *  - stdin bytes from the master go into its stdin, acknowledged as they
+ *    go in (but bytes an earlier host acknowledged, BPROC_IO_ACKED); IO_EOF
+ *    closes it;
  *  - signals from the master are sent to it; its exit goes to the master
- *    after its last output.
+ *    after its last output, with how many bytes its stdin held unread.
  *
  * When it moves away (send.c), its output up to the dump is flushed before
- * the IO_MARK, and what its stdin pipe still holds is read back through a
- * reader of our own and handed to the master to requeue.
+ * the IO_MARK, which says how much its stdin holds unread, and what its
+ * stdin still holds is read back through a reader of our own and handed to
+ * the master to requeue.
+ *
+ * Which of its fds are which streams, when it moves on, is told by the
+ * pipe or socket they are (its end's inode), and for /dev/null by the open
+ * file description itself (kcmp), of which the agent keeps a reference.
  */
 #define LOG_PREFIX "hosted"
 
@@ -27,8 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,8 +52,9 @@
 
 /* A stream it writes to (1, 2, ...): our read end of its pipe. */
 struct out_stream {
-	uint32_t id;
-	int fd; /* -1 once closed */
+	uint32_t id, kind;
+	int fd; /* -1 once closed, or for /dev/null */
+	int ref; /* /dev/null: the description it was given */
 	ino_t ino;
 	uint64_t unacked;
 };
@@ -53,10 +65,16 @@ struct hosted {
 	pid_t lpid; /* its pid in the agent's own namespace */
 	int pidfd;
 	int in_w, in_r; /* stream 0: our write end, our own reader */
+	int in_ref; /* stream 0 on /dev/null: the description it was given */
+	uint32_t in_kind;
+	bool have_in;
 	ino_t in_ino;
 	struct iobuf inq; /* stdin that the pipe has no room for yet */
+	size_t inq_acked; /* bytes at its front an earlier host acked */
 	uint32_t in_unacked; /* written into the pipe, not yet acked */
+	uint32_t stdin_unread; /* at its exit: what its stdin held unread */
 	bool in_eof; /* close the pipe once inq is in */
+	bool parked; /* dumped for a move: its stdin must not change */
 	struct out_stream *out;
 	unsigned int nr_out;
 	bool moving; /* a move out is in flight: output waits for it */
@@ -69,6 +87,43 @@ struct hosted {
 static struct hosted *procs;
 static unsigned int nr_procs;
 static uint8_t iobuf_tmp[IO_CHUNK];
+static uint8_t msg_tmp[256u << 10]; /* one datagram */
+
+static bool is_message(uint32_t kind)
+{
+	return kind == BPROC_STREAM_DGRAM || kind == BPROC_STREAM_SEQPACKET;
+}
+
+static bool is_socket(uint32_t kind)
+{
+	return kind == BPROC_STREAM_SOCKET || is_message(kind);
+}
+
+/* Read without blocking from a reader of ours (a socket's may share the
+ * process's blocking description). */
+static ssize_t read_nb(int fd, void *buf, size_t n, uint32_t kind)
+{
+	return is_socket(kind) ? recv(fd, buf, n, MSG_DONTWAIT) :
+				 read(fd, buf, n);
+}
+
+/* A socket whose other end is gone (its reads say 0 for ever). */
+static bool closed_end(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && p.revents & (POLLHUP | POLLERR);
+}
+
+/* Bytes that wait to be read in fd (a pipe or socket), 0 if unknown. */
+static uint32_t unread_in(int fd)
+{
+	int n = 0;
+
+	if (fd < 0 || ioctl(fd, FIONREAD, &n) || n < 0)
+		return 0;
+	return (uint32_t)n;
+}
 
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 			  const struct hosted_stream *streams, unsigned int nr)
@@ -86,16 +141,21 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	h->pid = pid;
 	h->lpid = lpid;
 	h->pidfd = pidfd;
-	h->in_w = h->in_r = -1;
+	h->in_w = h->in_r = h->in_ref = -1;
 	for (i = 0; i < nr; i++) {
 		if (streams[i].id == 0) {
+			h->have_in = true;
 			h->in_w = streams[i].fd;
 			h->in_r = streams[i].in_r;
+			h->in_ref = streams[i].ref;
+			h->in_kind = streams[i].kind;
 			h->in_ino = streams[i].ino;
 			continue;
 		}
 		h->out[h->nr_out].id = streams[i].id;
+		h->out[h->nr_out].kind = streams[i].kind;
 		h->out[h->nr_out].fd = streams[i].fd;
+		h->out[h->nr_out].ref = streams[i].ref;
 		h->out[h->nr_out].ino = streams[i].ino;
 		h->nr_out++;
 	}
@@ -125,9 +185,22 @@ unsigned int hosted_count(void)
 	return nr_procs;
 }
 
+static void stdin_push(struct hosted *h);
+
 void hosted_set_moving(struct hosted *h, bool moving)
 {
 	h->moving = moving;
+	if (!moving && h->parked) {
+		h->parked = false;
+		stdin_push(h); /* it goes on here */
+	}
+}
+
+uint32_t hosted_park(struct hosted *h)
+{
+	h->parked = true;
+	/* acknowledged and not read: in its stdin, or from an earlier host */
+	return unread_in(h->in_r) + (uint32_t)h->inq_acked;
 }
 
 static int cmp_stream(const void *a, const void *b)
@@ -137,13 +210,40 @@ static int cmp_stream(const void *a, const void *b)
 	return x->fd < y->fd ? -1 : x->fd > y->fd;
 }
 
+/* Is fd of the process the description ref that the agent gave it? */
+static bool given_as(const struct hosted *h, int ref, long fd)
+{
+	return ref >= 0 &&
+	       syscall(SYS_kcmp, getpid(), h->lpid, KCMP_FILE, ref, fd) == 0;
+}
+
+/* The stream fd is (its stat st), or -1 with its kind in *kind. */
+static int stream_of_fd(const struct hosted *h, long fd, const struct stat *st,
+			uint32_t *kind)
+{
+	bool ends = S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode);
+	unsigned int i;
+
+	if (h->have_in &&
+	    ((ends && st->st_ino == h->in_ino) || given_as(h, h->in_ref, fd))) {
+		*kind = h->in_kind;
+		return 0;
+	}
+	for (i = 0; i < h->nr_out; i++)
+		if ((ends && h->out[i].ino == st->st_ino) ||
+		    given_as(h, h->out[i].ref, fd)) {
+			*kind = h->out[i].kind;
+			return (int)h->out[i].id;
+		}
+	return -1;
+}
+
 int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 		   size_t len)
 {
-	char path[64], link[80];
+	char path[64], link[80], target[PATH_MAX];
 	struct dirent *d;
 	struct stat st;
-	unsigned int i;
 	int n = 0, err = 0;
 	DIR *dir;
 
@@ -156,29 +256,46 @@ int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 	while ((d = readdir(dir)) && !err) {
 		char *end;
 		long fd = strtol(d->d_name, &end, 10);
-		int id = -1;
+		uint32_t kind = 0;
+		ssize_t k;
+		int id;
 
 		if (*end || end == d->d_name)
 			continue;
 		snprintf(link, sizeof(link), "%s/%ld", path, fd);
 		if (stat(link, &st))
 			continue;
-		if (S_ISFIFO(st.st_mode) && st.st_ino == h->in_ino &&
-		    h->in_w >= 0)
-			id = 0;
-		for (i = 0; id < 0 && S_ISFIFO(st.st_mode) && i < h->nr_out;
-		     i++)
-			if (h->out[i].ino == st.st_ino)
-				id = (int)h->out[i].id;
-		if (id >= 0 && n < BPROC_STREAMS_MAX) {
+		id = stream_of_fd(h, fd, &st, &kind);
+		if (id >= 0 && n < (int)BPROC_STREAMS_MAX) {
 			map[n].fd = (uint32_t)fd;
-			map[n++].stream = (uint32_t)id;
-		} else if (fd > 2 &&
-			   (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+			map[n].stream = (uint32_t)id;
+			map[n++].kind = kind;
+			continue;
+		}
+		if (id >= 0) {
+			snprintf(why, len, "more than %u stream descriptors",
+				 BPROC_STREAMS_MAX);
+			err = -EOPNOTSUPP;
+		} else if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+			   (S_ISCHR(st.st_mode) && major(st.st_rdev) != 1)) {
 			snprintf(why, len, "fd %ld is a %s of its own on %s",
-				 fd, S_ISFIFO(st.st_mode) ? "pipe" : "device",
+				 fd,
+				 S_ISFIFO(st.st_mode) ? "pipe" :
+				 S_ISSOCK(st.st_mode) ? "socket" :
+							"device",
 				 agent->name);
 			err = -EOPNOTSUPP;
+		} else if (S_ISREG(st.st_mode)) {
+			k = readlink(link, target, sizeof(target) - 1);
+			target[k > 0 ? k : 0] = '\0';
+			if (st.st_nlink == 0 ||
+			    (k > 10 &&
+			     !strcmp(target + k - 10, " (deleted)"))) {
+				snprintf(why, len,
+					 "fd %ld is a deleted file on %s", fd,
+					 agent->name);
+				err = -EOPNOTSUPP;
+			}
 		}
 	}
 	closedir(dir);
@@ -198,11 +315,27 @@ static bool forward_output(struct hosted *h, struct out_stream *o, size_t max)
 	struct bp_conn *c = link_conn();
 	ssize_t n;
 
+	uint8_t *buf = iobuf_tmp;
+
 	if (!c || !max || o->fd < 0)
 		return false;
 	if (max > sizeof(iobuf_tmp))
 		max = sizeof(iobuf_tmp);
-	n = read(o->fd, iobuf_tmp, max);
+	if (is_message(o->kind)) {
+		/* a datagram whole, whatever the window has left */
+		buf = msg_tmp;
+		n = recv(o->fd, buf, sizeof(msg_tmp), MSG_DONTWAIT | MSG_TRUNC);
+		if (n > (ssize_t)sizeof(msg_tmp)) {
+			pr_warn("pid %d: a datagram of %zd bytes on stream %u "
+				"cut to %zu",
+				h->pid, n, o->id, sizeof(msg_tmp));
+			n = sizeof(msg_tmp);
+		}
+		if (n == 0 && !closed_end(o->fd))
+			return true; /* an empty datagram: nothing to send */
+	} else {
+		n = read(o->fd, buf, max);
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return false;
 	if (n <= 0) {
@@ -214,9 +347,9 @@ static bool forward_output(struct hosted *h, struct out_stream *o, size_t max)
 	}
 	o->unacked += (uint64_t)n;
 	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid, o->id, 0,
-			     iobuf_tmp, (uint32_t)n),
+			     buf, (uint32_t)n),
 		  "IO_DATA");
-	return (size_t)n == max;
+	return is_message(o->kind) || (size_t)n == max;
 }
 
 /* Everything the pipes hold now, whatever the window says. */
@@ -245,15 +378,17 @@ void hosted_flush_output(struct hosted *h)
 	drain_output(h, false);
 }
 
-static void send_requeue(struct hosted *h, const uint8_t *data, size_t n)
+static void send_requeue(struct hosted *h, const uint8_t *data, size_t n,
+			 bool acked)
 {
 	struct bp_conn *c = link_conn();
+	unsigned int flags = BPROC_IO_REQUEUE | (acked ? BPROC_IO_ACKED : 0);
 
 	while (c && n) {
 		size_t k = n > IO_CHUNK ? IO_CHUNK : n;
 
 		link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid, 0,
-				     BPROC_IO_REQUEUE, data, (uint32_t)k),
+				     flags, data, (uint32_t)k),
 			  "requeued stdin");
 		data += k;
 		n -= k;
@@ -266,8 +401,11 @@ static void close_streams(struct hosted *h)
 
 	close_fd(&h->in_w);
 	close_fd(&h->in_r);
-	for (i = 0; i < h->nr_out; i++)
+	close_fd(&h->in_ref);
+	for (i = 0; i < h->nr_out; i++) {
 		close_fd(&h->out[i].fd);
+		close_fd(&h->out[i].ref);
+	}
 }
 
 void hosted_left(struct hosted *h)
@@ -275,12 +413,21 @@ void hosted_left(struct hosted *h)
 	ssize_t n;
 	size_t k;
 
-	/* what the pipe holds came first, then what never got in */
+	/* what its stdin holds came first (acknowledged), then what never
+	 * got in (but what an earlier host acknowledged) */
 	while (h->in_r >= 0 &&
-	       (n = read(h->in_r, iobuf_tmp, sizeof(iobuf_tmp))) > 0)
-		send_requeue(h, iobuf_tmp, (size_t)n);
-	while ((k = iobuf_take(&h->inq, iobuf_tmp, sizeof(iobuf_tmp))))
-		send_requeue(h, iobuf_tmp, k);
+	       (n = read_nb(h->in_r, msg_tmp, sizeof(msg_tmp), h->in_kind)) > 0)
+		send_requeue(h, msg_tmp, (size_t)n, true);
+	while ((k = iobuf_take(&h->inq, iobuf_tmp,
+			       h->inq_acked && h->inq_acked <
+						       sizeof(iobuf_tmp) ?
+				       h->inq_acked :
+				       sizeof(iobuf_tmp)))) {
+		size_t acked = k < h->inq_acked ? k : h->inq_acked;
+
+		h->inq_acked -= acked;
+		send_requeue(h, iobuf_tmp, k, acked == k);
+	}
 	close_streams(h);
 	h->moving = false;
 	h->left = true;
@@ -311,6 +458,7 @@ static void send_exit(struct hosted *h)
 		return;
 	e.pid = (uint32_t)h->pid;
 	e.status = (uint32_t)h->status;
+	e.stdin_unread = h->stdin_unread;
 	link_sent(bp_send_exit(c, &e), "EXIT");
 	h->exit_sent = true;
 	h->dead = true;
@@ -341,6 +489,7 @@ static void pidfd_polled(void *obj, short revents)
 	}
 	h->exited = true;
 	h->status = wait_status(&si);
+	h->stdin_unread = unread_in(h->in_r) + (uint32_t)h->inq_acked;
 	pr_debug("pid %d exited, status 0x%x", h->pid, h->status);
 	close_fd(&h->in_w);
 	close_fd(&h->in_r);
@@ -385,22 +534,31 @@ static void stdin_ack(struct hosted *h, bool now)
 	h->in_unacked = 0;
 }
 
+/* n bytes of stdin are in (or gone): acknowledge those not acked yet. */
+static void stdin_consumed(struct hosted *h, size_t n)
+{
+	size_t acked = n < h->inq_acked ? n : h->inq_acked;
+
+	h->inq_acked -= acked;
+	h->in_unacked += (uint32_t)(n - acked);
+}
+
 static void stdin_push(struct hosted *h)
 {
 	size_t before = h->inq.len;
 	ssize_t n;
 
-	if (h->in_w < 0)
+	if (h->in_w < 0 || h->parked)
 		return;
 	n = iobuf_write(&h->inq, h->in_w);
 	if (n < 0 && n != -EAGAIN) {
 		/* it closed its stdin: what it never reads is not waited for */
 		pr_debug("pid %d: stdin: %s", h->pid, strerror((int)-n));
-		h->in_unacked += (uint32_t)h->inq.len;
+		stdin_consumed(h, h->inq.len);
 		iobuf_free(&h->inq);
 		close_fd(&h->in_w);
 	} else if (n > 0) {
-		h->in_unacked += (uint32_t)n;
+		stdin_consumed(h, (size_t)n);
 	}
 	if (h->in_eof && !h->inq.len)
 		close_fd(&h->in_w);
@@ -447,7 +605,7 @@ void hosted_watch(void)
 		loop_add(h->pidfd, POLLIN, pidfd_polled, h);
 		if (h->left)
 			continue;
-		if (h->inq.len)
+		if (h->inq.len && !h->parked)
 			loop_add(h->in_w, POLLOUT, stdin_polled, h);
 		if (h->moving || !link_room())
 			continue;
@@ -501,7 +659,7 @@ void hosted_signal(pid_t pid, unsigned int signo)
 }
 
 void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
-	       const uint8_t *data, uint32_t n)
+	       unsigned int flags, const uint8_t *data, uint32_t n)
 {
 	struct hosted *h = hosted_find(pid);
 
@@ -524,10 +682,14 @@ void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
 		h->in_eof = true;
 	} else if (h->in_w < 0) {
 		/* its stdin is closed: consumed, as far as anyone can tell */
-		h->in_unacked += n;
+		if (!(flags & BPROC_IO_ACKED))
+			h->in_unacked += n;
 	} else if (iobuf_put(&h->inq, data, n)) {
 		pr_err("pid %d: out of memory for %u bytes of stdin", pid, n);
-		h->in_unacked += n;
+		if (!(flags & BPROC_IO_ACKED))
+			h->in_unacked += n;
+	} else if (flags & BPROC_IO_ACKED) {
+		h->inq_acked += n; /* requeued: they come first */
 	}
 	stdin_push(h);
 }

@@ -183,7 +183,7 @@ static int on_process_frame(struct agent *a, unsigned int type,
 		if (a->front)
 			ghost_output((pid_t)pid, type, fd, bytes, n);
 		else
-			hosted_io((pid_t)pid, type, fd, bytes, n);
+			hosted_io((pid_t)pid, type, fd, flags, bytes, n);
 		return 0;
 	case BPROC_MSG_IO_ACK:
 		if (bp_io_ack_decode(data, len, &pid, &fd, &v))
@@ -194,10 +194,10 @@ static int on_process_frame(struct agent *a, unsigned int type,
 			hosted_ack((pid_t)pid, fd, v);
 		return 0;
 	case BPROC_MSG_IO_MARK:
-		if (bp_io_mark_decode(data, len, &pid, &id))
+		if (bp_io_mark_decode(data, len, &pid, &id, &v))
 			return -EPROTO;
 		if (a->front)
-			ghost_mark((pid_t)pid, id);
+			ghost_mark((pid_t)pid, id, v);
 		return 0;
 	case BPROC_MSG_EXIT:
 		if (bp_exit_decode(data, len, &e))

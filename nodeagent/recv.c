@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -236,6 +237,7 @@ static void close_streams(struct inmove *im)
 	for (i = 0; i < im->nr_streams; i++) {
 		close_fd(&im->streams[i].fd);
 		close_fd(&im->streams[i].in_r);
+		close_fd(&im->streams[i].ref);
 	}
 	free(im->streams);
 	im->streams = NULL;
@@ -343,44 +345,89 @@ static int make_pipe(int p[2], int our_end)
 }
 
 /*
- * A pipe per stream: our ends in im->streams, the process's in ends[]
+ * The two ends of a stream of this kind: p[0] the process's, p[1] ours
+ * (non-blocking), or for /dev/null p[0] only.
+ */
+static int make_ends(uint32_t kind, bool in, int p[2])
+{
+	static const int types[] = { [BPROC_STREAM_SOCKET] = SOCK_STREAM,
+				     [BPROC_STREAM_DGRAM] = SOCK_DGRAM,
+				     [BPROC_STREAM_SEQPACKET] =
+					     SOCK_SEQPACKET };
+	int q[2];
+
+	p[0] = p[1] = -1;
+	if (kind == BPROC_STREAM_NULL) {
+		p[0] = open("/dev/null",
+			    (in ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+		return p[0] < 0 ? -errno : 0;
+	}
+	if (kind == BPROC_STREAM_PIPE) {
+		if (pipe2(q, O_CLOEXEC))
+			return -errno;
+		p[0] = in ? q[0] : q[1];
+		p[1] = in ? q[1] : q[0];
+	} else if (socketpair(AF_UNIX, types[kind] | SOCK_CLOEXEC, 0, p)) {
+		return -errno;
+	}
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+/*
+ * The ends of each stream: ours in im->streams, the process's in ends[]
  * (same order).  Stream 0 is read by it; we keep a reader of our own too,
- * to take back what it leaves unread when it moves on.
+ * to take back what it leaves unread when it moves on; of /dev/null, we
+ * keep the description it gets, to know it again then.
  */
 static int make_streams(struct inmove *im, int *ends)
 {
 	unsigned int i, k;
 	struct stat st;
 	char path[64];
-	int p[2];
+	int p[2], err;
 
 	im->streams = calloc((size_t)im->nr_map + 1, sizeof(*im->streams));
 	if (!im->streams)
 		return -ENOMEM;
 	for (i = 0; i < (unsigned int)im->nr_map; i++) {
-		uint32_t id = im->map[i].stream;
+		uint32_t id = im->map[i].stream, kind = im->map[i].kind;
+		struct hosted_stream *hs;
 
 		for (k = 0; k < im->nr_streams && im->streams[k].id != id; k++)
 			;
 		if (k < im->nr_streams)
 			continue;
-		if (make_pipe(p, id == 0 ? 1 : 0))
-			return -errno;
-		im->streams[k].id = id;
-		im->streams[k].fd = id == 0 ? p[1] : p[0];
-		im->streams[k].in_r = -1;
-		ends[k] = id == 0 ? p[0] : p[1];
+		hs = &im->streams[k];
+		hs->id = id;
+		hs->kind = kind;
+		hs->fd = hs->in_r = hs->ref = -1;
 		im->nr_streams++;
+		err = make_ends(kind, id == 0, p);
+		if (err)
+			return err;
+		ends[k] = p[0];
+		hs->fd = p[1];
+		if (kind == BPROC_STREAM_NULL) {
+			hs->ref = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
+			if (hs->ref < 0)
+				return -errno;
+			continue;
+		}
 		if (fstat(p[0], &st))
 			return -errno;
-		im->streams[k].ino = st.st_ino;
-		if (id == 0) {
+		hs->ino = st.st_ino;
+		if (id != 0)
+			continue;
+		if (kind == BPROC_STREAM_PIPE) {
 			snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
-			im->streams[k].in_r =
+			hs->in_r =
 				open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-			if (im->streams[k].in_r < 0)
-				return -errno;
+		} else {
+			hs->in_r = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
 		}
+		if (hs->in_r < 0)
+			return -errno;
 	}
 	return 0;
 }
@@ -631,6 +678,7 @@ static void ghost_job_polled(void *obj, short revents)
 		im->g = NULL;
 		answer(im, 0, NULL);
 	} else {
+		ghost_rewind(im->g, true); /* its old host goes on */
 		answer(im, EIO, "the ghost did not restore: %s%s%s",
 		       strerrorname_np(im->job.err) ?: "error",
 		       im->gr.reason[0] ? ": " : "", im->gr.reason);
@@ -664,9 +712,11 @@ void recv_ghost_ready(struct inmove *im)
 	im->gr.fd = p[0];
 	im->gr.map = (uint64_t)(uintptr_t)im->fdmap;
 	im->gr.nr_map = (uint32_t)im->nr_map;
+	ghost_rewind(im->g, false);
 	err = job_start(&im->job, ghost_handle(im->g),
 			BPROC_IOC_GHOST_RESTORE_MAP, &im->gr);
 	if (err) {
+		ghost_rewind(im->g, true);
 		close(p[0]);
 		close(p[1]);
 		refuse(im, EIO, "no thread for the restore");

@@ -201,6 +201,7 @@ static int dump_errno(int err)
 static void mark(struct outmove *m)
 {
 	char why[BPROC_REASON_BYTES];
+	uint32_t unread = 0;
 	struct bp_conn *c;
 	int err;
 
@@ -214,23 +215,31 @@ static void mark(struct outmove *m)
 		return;
 	}
 	m->nr_map = m->h ? hosted_streams(m->h, m->map, why, sizeof(why)) :
-			   ghost_streams(m->lpid, m->map, why, sizeof(why));
+			   front_streams(m->lpid, m->self, m->map, why,
+					 sizeof(why));
 	if (m->nr_map < 0) {
 		fail(m, m->nr_map == -EOPNOTSUPP ? EOPNOTSUPP : ESRCH, "%s",
 		     why);
 		return;
 	}
+	for (err = 0; err < m->nr_map; err++)
+		pr_debug("move %llu: fd %u is stream %u (%s)",
+			 (unsigned long long)m->o.move_id, m->map[err].fd,
+			 m->map[err].stream,
+			 stream_kind_name(m->map[err].kind));
 	err = bp_send_image_streams(&m->conn, m->transfer, m->map,
 				    (uint32_t)m->nr_map);
 	if (err) {
 		fail(m, EIO, "queueing its streams: %s", strerror(-err));
 		return;
 	}
-	if (m->h)
+	if (m->h) {
 		hosted_flush_output(m->h);
+		unread = hosted_park(m->h);
+	}
 	c = link_conn();
 	if (c)
-		link_sent(bp_send_io_mark(c, m->o.pid, m->o.move_id),
+		link_sent(bp_send_io_mark(c, m->o.pid, m->o.move_id, unread),
 			  "IO_MARK");
 }
 

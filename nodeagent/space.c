@@ -182,9 +182,9 @@ static bool is_target(const struct space_fds *f, int fd)
 }
 
 /*
- * In the child: the process's descriptors at their numbers, 0-2 that it
- * does not get on /dev/null, bproc-ckpt's three just above them all, and
- * nothing else; then exec.
+ * In the child: the process's descriptors at their numbers (0-2 that it
+ * does not get stay closed, as they were), bproc-ckpt's three just above
+ * them all, and nothing else; then exec.
  */
 static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 {
@@ -221,13 +221,9 @@ static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 	}
 	note = top + 2;
 	close_range((unsigned int)top + 3, ~0U, 0);
-	for (fd = 0; fd < top; fd++) {
-		if (is_target(f, fd))
-			continue;
-		close(fd);
-		if (fd <= 2 && open("/dev/null", O_RDWR) != fd)
-			child_fail(note, "restorer: /dev/null", errno);
-	}
+	for (fd = 0; fd < top; fd++)
+		if (!is_target(f, fd))
+			close(fd);
 	for (i = 1; i < NSIG; i++)
 		signal(i, SIG_DFL);
 	/* while it restores, an out-of-memory node sacrifices it first */

@@ -20,7 +20,8 @@ VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
-         "files-missing", "procfiles", "metrics-events", "concurrent",
+         "files-missing", "streams-files", "streams-2to1", "streams-stdin",
+         "streams-null-closed", "streams-sockets", "procfiles", "metrics-events", "concurrent",
          "errnos", "reads-never-wait", "dest-refuses-cwd", "dest-oom",
          "front-agent-stopped", "agent-killed", "poweroff"]
 

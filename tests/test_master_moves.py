@@ -13,7 +13,8 @@ import threading
 
 import pytest
 
-from helpers.fakeagent import (EXIT, IO_DATA, IO_EOF, IO_MARK, IO_REQUEUE,
+from helpers.fakeagent import (EXIT, IO_ACKED, IO_DATA, IO_EOF, IO_MARK,
+                               IO_REQUEUE,
                                MOVE_ORDER, MOVE_SELF, SIGNAL, FakeAgent,
                                fake_cluster, wait_for)
 
@@ -228,9 +229,9 @@ def test_routing_of_a_moved_process(fakes, sleeper):
     agents[2].exit(pid, 0)
     fe.expect_nothing()
     # the exit goes to the front end and ends the entry
-    n1.exit(pid, 3 << 8)
+    n1.exit(pid, 3 << 8, stdin_unread=99)
     e = fe.expect(EXIT)
-    assert e["pid"] == pid and e["status"] == 3 << 8
+    assert (e["pid"], e["status"], e["stdin_unread"]) == (pid, 3 << 8, 99)
     assert "pid %d (execd) exited on node1: status 3" % pid in c.events()
     wait_for(lambda: not os.path.exists(c.path("node1", str(pid))),
              what="the process file to go")
@@ -269,11 +270,16 @@ def test_node_to_node_holds_until_mark(fakes, sleeper):
     n2.io(pid, 1, b"new-2")
     assert fe.expect(IO_DATA)["data"] == b"new-2"
     # the old host hands back what it never delivered, then the result
-    n1.io(pid, 0, b"early", flags=IO_REQUEUE)
+    # (what its stdin held was acknowledged: the new host must not again)
+    n1.io(pid, 0, b"early", flags=IO_REQUEUE | IO_ACKED)
+    n1.io(pid, 0, b"queued", flags=IO_REQUEUE)
     n1.result(order["move_id"], pid, nbytes=77)
     assert w.done() == len(w.data)
     assert n2.expect(SIGNAL)["signo"] == 10
-    assert n2.expect(IO_DATA)["data"] == b"early"
+    first = n2.expect(IO_DATA)
+    assert (first["data"], first["flags"]) == (b"early", IO_ACKED)
+    second = n2.expect(IO_DATA)
+    assert (second["data"], second["flags"]) == (b"queued", 0)
     assert n2.expect(IO_DATA)["data"] == b"later"
     assert os.path.exists(c.path("node2", str(pid)))
     assert not os.path.exists(c.path("node1", str(pid)))
@@ -320,9 +326,10 @@ def test_move_home_forwards_mark_and_drops_stdin(fakes, sleeper):
     assert order["dest_addr"] == "%s:%d" % c.node_addr("master")
     fe.io(pid, 0, b"typed")
     n1.io(pid, 1, b"last words")
-    n1.mark(pid, order["move_id"])
+    n1.mark(pid, order["move_id"], stdin_unread=1234)
     assert fe.expect(IO_DATA)["data"] == b"last words"
-    assert fe.expect(IO_MARK) == {"pid": pid, "move_id": order["move_id"]}
+    assert fe.expect(IO_MARK) == {"pid": pid, "move_id": order["move_id"],
+                                  "stdin_unread": 1234}
     n1.result(order["move_id"], pid)
     assert w.done() == len(w.data)
     assert os.path.exists(c.path("master", str(pid)))

@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 2
+#define BPROC_PROTO_VERSION 3
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -203,7 +203,9 @@ struct bproc_msg_status {
  *     was (a self-move's write then fails with the errno).
  *  4. On 0 the source ends its copy (a front-end process becomes a ghost; a
  *     node kills its parked copy), hands back the stdin bytes the old copy
- *     never read (IO_DATA fd 0 with BPROC_IO_REQUEUE) and sends MOVE_RESULT
+ *     never read (IO_DATA fd 0 with BPROC_IO_REQUEUE, and BPROC_IO_ACKED
+ *     for those it had acknowledged: the master passes that flag on, and
+ *     the new host does not acknowledge them again) and sends MOVE_RESULT
  *     0. On failure it sends MOVE_RESULT with the errno and the reason.
  *
  * Signals, IO and exits of moved processes go through the master, which
@@ -216,17 +218,30 @@ struct bproc_msg_status {
  * output stays in order. The host sends the last IO_DATA and IO_EOF of a
  * process before its EXIT.
  *
- * Streams: a moved process's stdin, stdout, stderr, and any other pipe,
- * FIFO or terminal it had open for writing when it left the front end (a
- * shell's saved stdout, say), are forwarded. Each is named by the ghost's
- * fd that is its real end on the front end; the `fd` of IO_DATA, IO_EOF
- * and IO_ACK is that stream, 0 (stdin) being the only one read on the
- * front end. On a node each stream is a pipe to the agent, and the
- * process's fds are those pipes as IMAGE_STREAMS says: fd 1 may well be
- * stream 10 once a shell has put its stdout back. The engine leaves
- * streams to whoever restores (BPROC_DUMP_STREAMS); the source works out
- * which fd is which stream once the process is parked, and sends
- * IMAGE_STREAMS before the first IMAGE_DATA.
+ * Streams: a moved process's stdin, stdout and stderr, whatever they are
+ * on the front end (terminal, pipe, FIFO, regular file, socket, /dev/null),
+ * every other fd that is one of them by origin (2>&1, a shell's saved
+ * copy of its stdout while it runs `echo $$ > move`), and any other pipe,
+ * FIFO or terminal it had open for writing when it left the front end,
+ * are forwarded. Each stream is one open file description of the front
+ * end (or one file that takes no offsets: a pipe, a terminal, a file all
+ * of whose descriptions append), named by the lowest ghost fd that holds
+ * it (0 for stdin): the `fd` of IO_DATA, IO_EOF and IO_ACK is that
+ * stream, 0 being the only one read on the front end. Where the process
+ * runs, each stream is its own end of a pipe or socket pair to the agent
+ * (or /dev/null), at every fd that is that stream as IMAGE_STREAMS says:
+ * fd 1 may well be stream 12 once a shell has put its stdout back, and
+ * fds 1 and 2 one stream after 2>&1, so that their bytes stay in order.
+ * A socket pair of the front end socket's type keeps datagram boundaries:
+ * each datagram is one IO_DATA. The engine leaves streams to whoever
+ * restores (BPROC_DUMP_STREAMS); the source works out which fd is which
+ * stream once the process is parked, and sends IMAGE_STREAMS before the
+ * first IMAGE_DATA.
+ *
+ * Stdin from a regular file is read ahead on the front end; what the
+ * process never read is put back (the file's offset goes back) when it
+ * exits or comes home: EXIT and IO_MARK say how many bytes its stdin held
+ * unread, the rest is what the front end sent and no host acknowledged.
  *
  * IO flow control: whoever finally consumes IO bytes (the front end's
  * agent writing fds 1 and 2 to where the ghost's were, a host writing fd 0
@@ -248,6 +263,16 @@ struct bproc_msg_status {
 #define BPROC_IO_WINDOW (256u << 10)
 /* Streams are numbered below this, and a process has at most this many. */
 #define BPROC_STREAMS_MAX 1024
+
+/* What a stream is where the process runs (bproc_msg_stream.kind). */
+enum bproc_stream_kind {
+	BPROC_STREAM_PIPE = 0, /* a pipe to the agent */
+	BPROC_STREAM_NULL = 1, /* /dev/null: nothing to forward */
+	BPROC_STREAM_SOCKET = 2, /* a SOCK_STREAM unix socket pair */
+	BPROC_STREAM_DGRAM = 3, /* SOCK_DGRAM: a datagram is one IO_DATA */
+	BPROC_STREAM_SEQPACKET = 4, /* SOCK_SEQPACKET, likewise */
+};
+#define BPROC_STREAM_KIND_MAX BPROC_STREAM_SEQPACKET
 
 /* bproc_msg_move_order.flags */
 #define BPROC_MOVE_SELF (1u << 0) /* the writer is the process: arm, answer */
@@ -308,7 +333,9 @@ struct bproc_msg_image_end {
 /* Followed by nr of these, by increasing fd. */
 struct bproc_msg_stream {
 	__le32 fd; /* the process's descriptor */
-	__le32 stream; /* the stream it is: the ghost's fd */
+	__le16 stream; /* the stream it is: the ghost's fd */
+	__u8 kind; /* enum bproc_stream_kind, the same for all its fds */
+	__u8 pad; /* must be 0 */
 };
 
 struct bproc_msg_image_streams {
@@ -330,6 +357,8 @@ struct bproc_msg_signal {
 /* bproc_msg_io.flags */
 #define BPROC_IO_REQUEUE \
 	(1u << 0) /* fd 0 bytes the old host never delivered: put them first */
+#define BPROC_IO_ACKED \
+	(1u << 1) /* requeued bytes the old host acknowledged: do not again */
 
 struct bproc_msg_io {
 	__le32 pid; /* front-end pid */
@@ -340,7 +369,7 @@ struct bproc_msg_io {
 
 struct bproc_msg_io_mark {
 	__le32 pid;
-	__le32 pad; /* must be 0 */
+	__le32 stdin_unread; /* bytes its stdin held that it never read */
 	__le64 move_id; /* the move whose old copy has said all */
 };
 
@@ -355,8 +384,9 @@ struct bproc_msg_io_ack {
 struct bproc_msg_exit {
 	__le32 pid; /* front-end pid */
 	__le32 status; /* as wait(2): exit code << 8, or the signal number */
+	__le32 stdin_unread; /* bytes its stdin held that it never read */
 	char reason
-		[56]; /* for events, e.g. "node3 down"; "" when it just ended */
+		[52]; /* for events, e.g. "node3 down"; "" when it just ended */
 };
 
 #ifdef __cplusplus

@@ -14,6 +14,7 @@ MOVE_ORDER, MOVE_RESULT, MOVE_ARMED, PROC_REPORT = 32, 33, 34, 35
 SIGNAL, IO_DATA, IO_EOF, IO_MARK, EXIT = 64, 80, 81, 82, 96
 MOVE_SELF = 1
 IO_REQUEUE = 1
+IO_ACKED = 2
 
 ORDER = struct.Struct("<QIIII16s48s")
 RESULT = struct.Struct("<QIIQQ128s")
@@ -21,7 +22,7 @@ REPORT = struct.Struct("<IIQQQc7s16s")
 SIG = struct.Struct("<II")
 IO = struct.Struct("<IHH")
 MARK = struct.Struct("<IIQ")
-EXITMSG = struct.Struct("<II56s")
+EXITMSG = struct.Struct("<III52s")
 
 
 def cstr(b):
@@ -43,11 +44,12 @@ def decode(type_, payload):
         return {"pid": pid, "fd": fd, "flags": flags,
                 "data": payload[IO.size:]}
     if type_ == IO_MARK:
-        pid, _, mid = MARK.unpack(payload)
-        return {"pid": pid, "move_id": mid}
+        pid, unread, mid = MARK.unpack(payload)
+        return {"pid": pid, "move_id": mid, "stdin_unread": unread}
     if type_ == EXIT:
-        pid, status, reason = EXITMSG.unpack(payload)
-        return {"pid": pid, "status": status, "reason": cstr(reason)}
+        pid, status, unread, reason = EXITMSG.unpack(payload)
+        return {"pid": pid, "status": status, "stdin_unread": unread,
+                "reason": cstr(reason)}
     return {"raw": payload}
 
 
@@ -141,11 +143,12 @@ class FakeAgent:
         else:
             self.send(IO_DATA, IO.pack(pid, fd, flags) + data)
 
-    def mark(self, pid, move_id):
-        self.send(IO_MARK, MARK.pack(pid, 0, move_id))
+    def mark(self, pid, move_id, stdin_unread=0):
+        self.send(IO_MARK, MARK.pack(pid, stdin_unread, move_id))
 
-    def exit(self, pid, status, reason=""):
-        self.send(EXIT, EXITMSG.pack(pid, status, reason.encode()))
+    def exit(self, pid, status, reason="", stdin_unread=0):
+        self.send(EXIT, EXITMSG.pack(pid, status, stdin_unread,
+                                     reason.encode()))
 
 
 def proto_name(t):

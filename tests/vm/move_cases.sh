@@ -11,7 +11,8 @@ mkdir -p "$W"
 M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
-	self-move bpsh stdin getpid-creds files files-missing procfiles
+	self-move bpsh stdin getpid-creds files files-missing streams-files
+	streams-2to1 streams-stdin streams-null-closed streams-sockets procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -347,6 +348,153 @@ if want files-missing; then
 	mover_end fm
 	ended ${PID[fm]}; expect "exit status" "$STATUS" 3 || st=1
 	result files-missing $st
+fi
+
+# same NAME FILE FILE: the two files hold the same bytes, or say how not.
+same() {
+	cmp -s "$2" "$3" && return 0
+	echo "$1: $2 ($(wc -c < "$2") bytes) differs from $3 ($(wc -c < "$3") bytes)"
+	cmp "$2" "$3" | head -n 1
+	diff "$2" "$3" | head -n 6
+	return 1
+}
+
+if want streams-files; then
+	# Output redirected to a file lands in the front end's file, at the
+	# offset the front end's writers share; nothing is opened on the node.
+	st=0
+	vcrun 1 "mkdir -p $W; echo node-copy > $W/same.txt" > /dev/null || st=1
+	bpsh 1 echo hi > "$W/same.txt"
+	expect "> file" "$(cat "$W/same.txt")" hi || st=1
+	expect "node1's own file" "$(vcrun 1 "cat $W/same.txt")" node-copy || st=1
+	bpsh 1 echo a >> "$W/same.txt"
+	bpsh 2 echo b >> "$W/same.txt"
+	expect ">> file twice" "$(cat "$W/same.txt" | tr '\n' ' ')" "hi a b " || st=1
+	{ echo a; bpsh 1 echo b; echo c; } > "$W/abc.txt"
+	expect "front end and node in order" "$(tr '\n' ' ' < "$W/abc.txt")" "a b c " || st=1
+	bpsh 2 sh -c 'echo out; echo err >&2' > "$W/oe.txt" 2> "$W/oe.err"
+	expect "stdout and stderr files" "$(cat "$W/oe.txt") $(cat "$W/oe.err")" "out err" || st=1
+	# a running process whose stdout is a file, moved by someone else
+	seq 0 19999 > "$W/lines.want"
+	lines 20000 20 > "$W/lines.txt" &
+	pid=$!
+	for n in node1 node2; do
+		sleep 0.5
+		expect "move to $n" "$(moveto $n $pid)" ok || st=1
+	done
+	ended $pid; expect "exit status" "$STATUS" 0 || st=1
+	same "moved writer" "$W/lines.txt" "$W/lines.want" || st=1
+	# appending between the front end's own writes, moving twice
+	{ echo first; seq 0 19999; echo last; } > "$W/app.want"
+	rm -f "$W/app.txt"
+	( echo first; lines 20000 20; echo last ) >> "$W/app.txt" &
+	sub=$!
+	sleep 0.5
+	pid=$(pidof lines)
+	for n in node1 master; do
+		expect "appender to $n" "$(moveto $n $pid)" ok || st=1
+		sleep 0.5
+	done
+	wait $sub
+	same "appender" "$W/app.txt" "$W/app.want" || st=1
+	result streams-files $st
+fi
+
+if want streams-2to1; then
+	# stdout and stderr as one description (2>&1), or as two descriptions
+	# appending to one file, or one pipe: their bytes keep their order.
+	st=0
+	interleave 3000 > "$W/il.want" 2>&1
+	bpsh 1 interleave 3000 > "$W/il.txt" 2>&1
+	same "2>&1 to a file" "$W/il.txt" "$W/il.want" || st=1
+	rm -f "$W/ap.txt"
+	bpsh 2 interleave 3000 >> "$W/ap.txt" 2>> "$W/ap.txt"
+	same ">> f 2>> f" "$W/ap.txt" "$W/il.want" || st=1
+	bpsh 1 interleave 3000 2>&1 | cat > "$W/ilp.txt"
+	same "2>&1 | cat" "$W/ilp.txt" "$W/il.want" || st=1
+	# and the process moves while it writes them
+	interleave 3000 50 > "$W/ilm.txt" 2>&1 &
+	pid=$!
+	sleep 0.3
+	expect "move" "$(moveto node2 $pid)" ok || st=1
+	ended $pid; expect "exit status" "$STATUS" 0 || st=1
+	same "moved 2>&1" "$W/ilm.txt" "$W/il.want" || st=1
+	result streams-2to1 $st
+fi
+
+if want streams-stdin; then
+	# Input from a file is the front end's file, from its offset, with EOF
+	# at its end, and what the process never read is left for whoever
+	# reads the file next, as with no move.
+	st=0
+	seq 1 5000 > "$W/data"
+	expect "wc -l < file" "$(bpsh 1 wc -l < "$W/data")" 5000 || st=1
+	expect "from its offset" "$({ read first; bpsh 2 cat; } < "$W/data" | head -n 1)" 2 || st=1
+	out=$({ bpsh 1 sh -c 'read a; echo "got $a"'; cat; } < "$W/data" | head -n 3 | tr '\n' ' ')
+	expect "unread bytes put back" "$out" "got 1 2 3 " || st=1
+	seq 1 5 > "$W/five"
+	out=$(while read n; do bpsh 1 true; echo "$n"; done < "$W/five" | tr '\n' ' ')
+	expect "while read; bpsh" "$out" "1 2 3 4 5 " || st=1
+	expect "< /dev/null" "$(bpsh 2 cat < /dev/null | wc -c)" 0 || st=1
+	expect "stdin /dev/null there" "$(bpsh 2 readlink /proc/self/fd/0 < /dev/null)" /dev/null || st=1
+	# a process that reads a line on node1 and comes home gives back what
+	# it never read
+	{ lineread 1500 4000; cat; } < "$W/data" > "$W/home.txt" &
+	sub=$!
+	sleep 0.3
+	pid=$(pidof lineread)
+	expect "reader to node1" "$(moveto node1 $pid)" ok || st=1
+	sleep 2.5
+	expect "reader home" "$(moveto master $pid)" ok || st=1
+	wait $sub
+	expect "home with unread stdin" "$(head -n 3 "$W/home.txt" | tr '\n' ' ')" "got 1 2 3 " || st=1
+	result streams-stdin $st
+fi
+
+if want streams-null-closed; then
+	# /dev/null is /dev/null on the node, nothing forwarded; a closed
+	# descriptor stays closed.
+	st=0
+	bpsh 1 sh -c 'l=$(readlink /proc/$$/fd/1); echo "$l" >&2' > /dev/null 2> "$W/nl.txt"
+	expect "stdout /dev/null there" "$(cat "$W/nl.txt")" /dev/null || st=1
+	bpsh 2 seq 1 200000 > /dev/null
+	expect "to /dev/null" $? 0 || st=1
+	out=$(bpsh 1 sh -c '[ -e /proc/self/fd/2 ] && echo open || echo closed' 2>&-)
+	expect "stderr closed" "$out" closed || st=1
+	out=$(bpsh 2 sh -c '[ -e /proc/self/fd/0 ] && echo open || echo closed' <&-)
+	expect "stdin closed" "$out" closed || st=1
+	result streams-null-closed $st
+fi
+
+if want streams-sockets; then
+	# stdout a socket, as a harness or a service manager gives one:
+	# unix stream, datagram and seqpacket pairs, TCP and UDP on loopback.
+	# Datagrams keep their boundaries.
+	st=0
+	expect "unix stream" "$(sockrun unix-stream bpsh 1 sh -c 'echo one; hostname' | tr '\n' ' ')" "one node1 " || st=1
+	for k in unix-dgram unix-seqpacket udp; do
+		# (few enough that UDP on loopback drops none)
+		sockrun $k dgrams 20 > "$W/dg.want"
+		sockrun $k bpsh 2 dgrams 20 > "$W/dg.txt"
+		expect "$k status" $? 0 || st=1
+		same "$k datagrams" "$W/dg.txt" "$W/dg.want" || st=1
+	done
+	seq 1 3000 > "$W/tcp.want"
+	sockrun tcp bpsh 1 seq 1 3000 > "$W/tcp.txt"
+	same "tcp" "$W/tcp.txt" "$W/tcp.want" || st=1
+	# a running process with a socket for stdout, moved twice
+	seq 0 19999 > "$W/sk.want"
+	sockrun unix-stream lines 20000 20 > "$W/sk.txt" &
+	run=$!
+	sleep 0.5
+	pid=$(pidof lines)
+	for n in node1 node2; do
+		expect "socket writer to $n" "$(moveto $n $pid)" ok || st=1
+		sleep 0.5
+	done
+	wait $run
+	same "moved socket writer" "$W/sk.txt" "$W/sk.want" || st=1
+	result streams-sockets $st
 fi
 
 if want procfiles; then

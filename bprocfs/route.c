@@ -513,7 +513,6 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 
 	rp->moving = false;
 	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_RELAXED);
-	answer(rp, err);
 	account(rp->src, rp->dest, err, bytes, ms);
 	if (err)
 		events_add("move pid %d (%s) %s -> %s failed: %s: %s", rp->pid,
@@ -524,6 +523,12 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 			   "ms)",
 			   rp->pid, rp->info.comm, rp->src_name, rp->dest_name,
 			   (unsigned long long)bytes, (long long)ms);
+	/* the write returns once /bproc and events say where it is */
+	if (!err && !rp->gone &&
+	    proctab_moved(&rp->info, rp->dest, time(NULL)))
+		pr_warn("pid %d: out of memory for the process table",
+			rp->pid);
+	answer(rp, err);
 	if (rp->gone) {
 		/* its ghost is gone: what moved has nothing to report to */
 		if (!err && rp->dest != 0) {
@@ -534,9 +539,6 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 		return false;
 	}
 	if (!err) {
-		if (proctab_moved(&rp->info, rp->dest, time(NULL)))
-			pr_warn("pid %d: out of memory for the process table",
-				rp->pid);
 		if (rp->src != 0)
 			remember_left(rp->pid, rp->src, false);
 		rp->host = rp->dest;

@@ -112,6 +112,27 @@ def test_order_then_answer_on_result(fakes, sleeper):
     assert metric(c, "bproc_moves_in_flight") == 0
 
 
+def test_process_file_is_there_when_the_write_returns(fakes, sleeper):
+    """A script that looks right after its move's write finds the process
+    under its new node, and the move in events."""
+    c, agents = fakes
+    pid = sleeper.pid
+    src = "master"
+    for i, dest in enumerate([1, 2, 1, 2, "master"] * 4):
+        w = Writer(c, dest, pid)
+        order = agents[src].expect(MOVE_ORDER)
+        agents[src].result(order["move_id"], pid)
+        assert w.done() == len(w.data)
+        assert os.path.exists(c.path(c.dirname(dest), str(pid))), \
+            "move %d: no %s/%d" % (i, c.dirname(dest), pid)
+        assert c.events().count("(sleep) %s -> %s done" % (
+            c.dirname(src), c.dirname(dest))) >= 1
+        if dest != 1 and dest != 2:
+            assert not os.path.exists(c.path("node1", str(pid)))
+            assert not os.path.exists(c.path("node2", str(pid)))
+        src = dest
+
+
 def test_moves_to_one_node_do_not_wait_for_each_other(fakes):
     """Writes to the same move file are in flight together: the kernel's
     lock of a file through a write does not serialise moves."""

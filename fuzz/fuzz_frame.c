@@ -310,15 +310,15 @@ static void op_frame(struct session *s, struct in *in)
 
 /*
  * A large frame, made of one pattern, of a size at one of the reader's
- * edges: just within and just past its first buffer, past the most it
- * reads ahead, and past the protocol's limit (refused by the sender, so
- * never sent).  A full BPROC_MAX_PAYLOAD frame takes nothing more than the
- * 262160-byte one does, only longer.
+ * edges: just within and just past its first buffer, past what it has
+ * grown to, and past the protocol's limit (refused by the sender, so never
+ * sent).  A full BPROC_MAX_PAYLOAD frame takes nothing more than the
+ * 131072-byte one does, only longer.
  */
 static void op_big(struct session *s, struct in *in)
 {
 	static const uint32_t sizes[] = { 65536 - 32, 65537, 65536 - 32, 131072,
-					  65537, 262160, 65536 - 32,
+					  65537, 65536 - 32,
 					  BPROC_MAX_PAYLOAD + 1 };
 	static uint8_t *pattern;
 	unsigned int type = pick_type(in);
@@ -333,9 +333,9 @@ static void op_big(struct session *s, struct in *in)
 		return;
 	}
 	if (!pattern) {
-		pattern = malloc(262160);
+		pattern = malloc(131072);
 		fuzz_assert(pattern);
-		for (i = 0; i < 262160; i++)
+		for (i = 0; i < 131072; i++)
 			pattern[i] = (uint8_t)(i * 7 + i / 251);
 	}
 	fuzz_assert(bp_conn_send(&s->a, type, stream, pattern, len) == 0);

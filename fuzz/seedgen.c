@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 	script[script_len++] = 6; /* op_big */
 	script[script_len++] = (uint8_t)frame_index(BPROC_MSG_IMAGE_DATA);
 	script[script_len++] = 1; /* odd stream: the buffer is kept */
-	script[script_len++] = 3; /* 262160 bytes */
+	script[script_len++] = 3; /* 131072 bytes */
 	for (i = 0; i < 2; i++) {
 		uint8_t ping[8] = { 1, 2, 3, 4, 5, 6, 7, (uint8_t)i };
 

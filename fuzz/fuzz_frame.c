@@ -64,13 +64,13 @@ static size_t in_take(struct in *in, const uint8_t **p, size_t want)
 }
 
 static const unsigned int msg_types[] = {
-	BPROC_MSG_BYE,		 BPROC_MSG_PING,	 BPROC_MSG_PONG,
-	BPROC_MSG_STATUS,	 BPROC_MSG_STATUS_ACK,	 BPROC_MSG_MOVE_ORDER,
-	BPROC_MSG_MOVE_RESULT,	 BPROC_MSG_MOVE_ARMED,	 BPROC_MSG_PROC_REPORT,
-	BPROC_MSG_IMAGE_BEGIN,	 BPROC_MSG_IMAGE_DATA,	 BPROC_MSG_IMAGE_END,
-	BPROC_MSG_IMAGE_RESULT,	 BPROC_MSG_IMAGE_STREAMS, BPROC_MSG_SIGNAL,
-	BPROC_MSG_IO_DATA,	 BPROC_MSG_IO_EOF,	 BPROC_MSG_IO_MARK,
-	BPROC_MSG_IO_ACK,	 BPROC_MSG_EXIT,	 BPROC_MSG_HELLO,
+	BPROC_MSG_BYE,		BPROC_MSG_PING,		 BPROC_MSG_PONG,
+	BPROC_MSG_STATUS,	BPROC_MSG_STATUS_ACK,	 BPROC_MSG_MOVE_ORDER,
+	BPROC_MSG_MOVE_RESULT,	BPROC_MSG_MOVE_ARMED,	 BPROC_MSG_PROC_REPORT,
+	BPROC_MSG_IMAGE_BEGIN,	BPROC_MSG_IMAGE_DATA,	 BPROC_MSG_IMAGE_END,
+	BPROC_MSG_IMAGE_RESULT, BPROC_MSG_IMAGE_STREAMS, BPROC_MSG_SIGNAL,
+	BPROC_MSG_IO_DATA,	BPROC_MSG_IO_EOF,	 BPROC_MSG_IO_MARK,
+	BPROC_MSG_IO_ACK,	BPROC_MSG_EXIT,		 BPROC_MSG_HELLO,
 	BPROC_MSG_AUTH,
 };
 #define NR_TYPES (sizeof(msg_types) / sizeof(msg_types[0]))
@@ -96,17 +96,16 @@ static void drain(int fd)
 		;
 }
 
-static void run_raw(bool client, size_t chunk, const uint8_t *data,
-		    size_t size)
+static void run_raw(bool client, size_t chunk, const uint8_t *data, size_t size)
 {
 	struct bp_conn c;
 	int sv[2], err;
 	size_t off = 0;
 	bool shut = false;
 
-	fuzz_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-					     SOCK_CLOEXEC,
-			       0, sv) == 0);
+	fuzz_assert(socketpair(AF_UNIX,
+			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+			       sv) == 0);
 	fuzz_assert(bp_conn_init(&c, sv[0], client,
 				 client ? BPROC_ROLE_AGENT : BPROC_ROLE_MASTER,
 				 client ? "node1" : "master", &key,
@@ -317,9 +316,10 @@ static void op_frame(struct session *s, struct in *in)
  */
 static void op_big(struct session *s, struct in *in)
 {
-	static const uint32_t sizes[] = { 65536 - 32, 65537, 65536 - 32, 131072,
-					  65537, 65536 - 32,
-					  BPROC_MAX_PAYLOAD + 1 };
+	static const uint32_t sizes[] = {
+		65536 - 32, 65537,	65536 - 32,	      131072,
+		65537,	    65536 - 32, BPROC_MAX_PAYLOAD + 1
+	};
 	static uint8_t *pattern;
 	unsigned int type = pick_type(in);
 	uint32_t stream = in_u8(in);
@@ -391,9 +391,9 @@ static void run_session(size_t chunk, struct in *in)
 
 	fuzz_assert(s);
 	s->clean = true;
-	fuzz_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-					     SOCK_CLOEXEC,
-			       0, s->sv) == 0);
+	fuzz_assert(socketpair(AF_UNIX,
+			       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+			       s->sv) == 0);
 	/* a small socket buffer cuts frames at other places */
 	if (chunk < 65536)
 		setsockopt(s->sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz,
@@ -410,8 +410,7 @@ static void run_session(size_t chunk, struct in *in)
 		fuzz_assert(bp_conn_flush(&s->b) >= 0);
 		fuzz_assert(bp_conn_read(&s->a, a_frame, s) == 0);
 	}
-	fuzz_assert(s->a.state == BP_CONN_READY &&
-		    s->b.state == BP_CONN_READY);
+	fuzz_assert(s->a.state == BP_CONN_READY && s->b.state == BP_CONN_READY);
 	fuzz_assert(!strcmp(s->b.peer_node, "node1") &&
 		    !strcmp(s->a.peer_node, "master"));
 

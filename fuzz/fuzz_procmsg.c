@@ -50,18 +50,18 @@ static void conn_close(struct bp_conn *c)
  * Each case: decode into a, and if that worked, send a, take the frame,
  * check its type, decode it into b and compare.
  */
-#define ROUND_TRIP(msgtype, decl, dec_a, send, dec_b, same)                  \
-	do {                                                                 \
-		decl;                                                        \
-		if (dec_a)                                                   \
-			break;                                               \
-		conn_open(&c);                                               \
-		fuzz_assert((send) == 0);                                    \
-		p = conn_frame(&c, &type, &stream, &plen);                   \
-		fuzz_assert(type == (msgtype));                              \
-		fuzz_assert((dec_b) == 0);                                   \
-		fuzz_assert(same);                                           \
-		conn_close(&c);                                              \
+#define ROUND_TRIP(msgtype, decl, dec_a, send, dec_b, same) \
+	do {                                                \
+		decl;                                       \
+		if (dec_a)                                  \
+			break;                              \
+		conn_open(&c);                              \
+		fuzz_assert((send) == 0);                   \
+		p = conn_frame(&c, &type, &stream, &plen);  \
+		fuzz_assert(type == (msgtype));             \
+		fuzz_assert((dec_b) == 0);                  \
+		fuzz_assert(same);                          \
+		conn_close(&c);                             \
 	} while (0)
 
 #define SAME(x, y) (!memcmp(&(x), &(y), sizeof(x)))
@@ -78,16 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	switch (data[0] % 18) {
 	case 0:
-		ROUND_TRIP(BPROC_MSG_MOVE_ORDER,
-			   struct bp_move_order a = { 0 };
+		ROUND_TRIP(BPROC_MSG_MOVE_ORDER, struct bp_move_order a = { 0 };
 			   struct bp_move_order b = { 0 },
 			   bp_move_order_decode(d, len, &a),
 			   bp_send_move_order(&c, &a),
 			   bp_move_order_decode(p, plen, &b), SAME(a, b));
 		break;
 	case 1:
-		ROUND_TRIP(BPROC_MSG_MOVE_ARMED, uint64_t a = 0; uint64_t b = 0,
-			   bp_move_armed_decode(d, len, &a),
+		ROUND_TRIP(BPROC_MSG_MOVE_ARMED, uint64_t a = 0;
+			   uint64_t b = 0, bp_move_armed_decode(d, len, &a),
 			   bp_send_move_armed(&c, a),
 			   bp_move_armed_decode(p, plen, &b), a == b);
 		break;
@@ -149,8 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 8:
 		ROUND_TRIP(BPROC_MSG_SIGNAL, uint32_t pa = 0; uint32_t sa = 0;
-			   uint32_t pb = 0; uint32_t sb = 0,
-			   bp_signal_decode(d, len, &pa, &sa),
+			   uint32_t pb = 0;
+			   uint32_t sb = 0, bp_signal_decode(d, len, &pa, &sa),
 			   bp_send_signal(&c, pa, sa),
 			   bp_signal_decode(p, plen, &pb, &sb),
 			   pa == pb && sa == sb);
@@ -164,7 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   unsigned int la = 0; const uint8_t *da = NULL;
 			   uint32_t na = 0; uint32_t pb = 0;
 			   unsigned int fb = 0; unsigned int lb = 0;
-			   const uint8_t *db = NULL; uint32_t nb = 0,
+			   const uint8_t *db = NULL;
+			   uint32_t nb = 0,
 			   bp_io_decode(t, d, len, &pa, &fa, &la, &da, &na),
 			   bp_send_io(&c, t, pa, fa, la, da, na),
 			   bp_io_decode(t, p, plen, &pb, &fb, &lb, &db, &nb),
@@ -211,22 +211,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 15:
 		ROUND_TRIP(BPROC_MSG_BYE, uint32_t ra = 0; char ta[56] = "";
-			   uint32_t rb = 0; char tb[56] = "",
-			   bp_bye_decode(d, len, &ra, ta),
+			   uint32_t rb = 0;
+			   char tb[56] = "", bp_bye_decode(d, len, &ra, ta),
 			   bp_send_bye(&c, ra, ta),
 			   bp_bye_decode(p, plen, &rb, tb),
 			   ra == rb && SAME(ta, tb));
 		break;
 	case 16:
-		ROUND_TRIP(BPROC_MSG_PING, uint64_t a = 0; uint64_t b = 0,
-			   bp_ping_decode(d, len, &a),
+		ROUND_TRIP(BPROC_MSG_PING, uint64_t a = 0;
+			   uint64_t b = 0, bp_ping_decode(d, len, &a),
 			   bp_send_ping(&c, BPROC_MSG_PING, a),
 			   bp_ping_decode(p, plen, &b), a == b);
 		break;
 	case 17:
 		/* PING answered: the PONG carries the cookie back */
-		ROUND_TRIP(BPROC_MSG_PONG, uint64_t a = 0; uint64_t b = 0,
-			   bp_ping_decode(d, len, &a),
+		ROUND_TRIP(BPROC_MSG_PONG, uint64_t a = 0;
+			   uint64_t b = 0, bp_ping_decode(d, len, &a),
 			   bp_answer_ping(&c, d, len),
 			   bp_ping_decode(p, plen, &b), a == b);
 		break;

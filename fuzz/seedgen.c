@@ -77,16 +77,16 @@ static void script_add(unsigned int type_index, const uint8_t *p, uint32_t len)
 static int frame_index(unsigned int type)
 {
 	static const unsigned int order[] = {
-		BPROC_MSG_BYE,		 BPROC_MSG_PING,
-		BPROC_MSG_PONG,		 BPROC_MSG_STATUS,
-		BPROC_MSG_STATUS_ACK,	 BPROC_MSG_MOVE_ORDER,
-		BPROC_MSG_MOVE_RESULT,	 BPROC_MSG_MOVE_ARMED,
-		BPROC_MSG_PROC_REPORT,	 BPROC_MSG_IMAGE_BEGIN,
-		BPROC_MSG_IMAGE_DATA,	 BPROC_MSG_IMAGE_END,
-		BPROC_MSG_IMAGE_RESULT,	 BPROC_MSG_IMAGE_STREAMS,
-		BPROC_MSG_SIGNAL,	 BPROC_MSG_IO_DATA,
-		BPROC_MSG_IO_EOF,	 BPROC_MSG_IO_MARK,
-		BPROC_MSG_IO_ACK,	 BPROC_MSG_EXIT,
+		BPROC_MSG_BYE,		BPROC_MSG_PING,
+		BPROC_MSG_PONG,		BPROC_MSG_STATUS,
+		BPROC_MSG_STATUS_ACK,	BPROC_MSG_MOVE_ORDER,
+		BPROC_MSG_MOVE_RESULT,	BPROC_MSG_MOVE_ARMED,
+		BPROC_MSG_PROC_REPORT,	BPROC_MSG_IMAGE_BEGIN,
+		BPROC_MSG_IMAGE_DATA,	BPROC_MSG_IMAGE_END,
+		BPROC_MSG_IMAGE_RESULT, BPROC_MSG_IMAGE_STREAMS,
+		BPROC_MSG_SIGNAL,	BPROC_MSG_IO_DATA,
+		BPROC_MSG_IO_EOF,	BPROC_MSG_IO_MARK,
+		BPROC_MSG_IO_ACK,	BPROC_MSG_EXIT,
 	};
 	unsigned int i;
 
@@ -111,8 +111,7 @@ static void emit(int idx, const char *name)
 	conn_reset();
 }
 
-static void frame(uint8_t *out, unsigned int type, const void *p,
-		  uint32_t len)
+static void frame(uint8_t *out, unsigned int type, const void *p, uint32_t len)
 {
 	memset(out, 0, HDR_BYTES);
 	bp_put_u32(out, len);
@@ -160,10 +159,12 @@ static void raw_seeds(void)
 int main(int argc, char **argv)
 {
 	struct bp_move_order mo = { .move_id = 7, .pid = 1234 };
-	struct bp_move_result mr = { .move_id = 7, .pid = 1234, .bytes = 81920,
-				     .usec = 43000 };
-	struct bp_proc_report pr = { .pid = 1234, .uid = 1000, .rss_kb = 512,
-				     .state = 'S' };
+	struct bp_move_result mr = {
+		.move_id = 7, .pid = 1234, .bytes = 81920, .usec = 43000
+	};
+	struct bp_proc_report pr = {
+		.pid = 1234, .uid = 1000, .rss_kb = 512, .state = 'S'
+	};
 	struct bp_image_begin ib = { .move_id = 7, .pid = 1234 };
 	struct bp_image_end ie = { .bytes = 81920 };
 	struct bp_stream st[3] = { { 1, 1, 0 }, { 2, 1, 0 }, { 10, 10, 0 } };
@@ -226,8 +227,7 @@ int main(int argc, char **argv)
 		put("fuzz_procmsg", "pong", &sel, 1, p, len);
 		conn_reset();
 	}
-	put("fuzz_frame", "session-every-message", head, 2, script,
-	    script_len);
+	put("fuzz_frame", "session-every-message", head, 2, script, script_len);
 
 	/* a session with a big IMAGE_DATA kept by the receiver, then a PING */
 	script_len = 0;

@@ -54,4 +54,9 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 int bproc_vdso_crc(struct task_struct *task, unsigned long start,
 		   unsigned long len, u32 *crc);
 
+/* space.c: BPROC_IOC_SPACE, and its tracepoint probes. */
+long bproc_ioctl_space(void __user *argp);
+int bproc_space_init(void);
+void bproc_space_exit(void);
+
 #endif /* BPROC_ENGINE_H */

@@ -37,6 +37,21 @@
  * is away the request's task_work reference belongs to ghost.c, which
  * ends the request (dump_work_end) when the ghost is done.
  *
+ * System calls for the holder (GHOST_FORK, GHOST_REAP): a ghost can only
+ * do some things from user space, clone3() first among them (no way to
+ * fork is exported to modules). The ghost maps one page holding the call
+ * and its arguments, blocks every signal and leaves its task_work for it,
+ * as for a stop; the stub stores the result in the page and waits in
+ * pause(). ghost_rearm() sees the result written (access_process_vm) and
+ * queues the task_work again, which reads it and answers the holder.
+ * GHOST_FORK's clone3() gives the child the pid asked for (set_tid): for
+ * that call the ghost holds CAP_CHECKPOINT_RESTORE, which its child
+ * inherits and gives up in its own task_work (queued by the ioctl before
+ * the child ever returns to user space: it never runs a user instruction)
+ * as it becomes a ghost itself, with the parent's handlers and job-control
+ * dispositions. A ghost is undumpable, so nobody can ptrace either of them
+ * meanwhile.
+ *
  * The ghost keeps its vDSO and vvar where they were: when the process
  * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
  * itself (restore.c, as BPROC_IOC_RESTORE, checked against that vDSO) with
@@ -51,6 +66,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched/coredump.h>
 #include <linux/sched/signal.h>
@@ -63,6 +79,10 @@
 #include <linux/uidgid.h>
 #include <linux/workqueue.h>
 #include <linux/unistd.h>
+#include <linux/cred.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/task.h>
+#include <uapi/linux/sched.h>
 
 #include "request.h"
 
@@ -272,9 +292,16 @@ static bool ghost_restore_end(struct dump_request *req, int result)
 
 void ghost_mark_done(struct dump_request *req)
 {
+	struct dump_request *child;
 	struct file *img;
+	bool call;
 
 	spin_lock(&req->ghost_lock);
+	call = req->ghost_call;
+	req->ghost_call = 0;
+	req->ghost_call_result = -ESRCH;
+	child = req->ghost_call_child;
+	req->ghost_call_child = NULL;
 	req->ghost_done = true;
 	img = req->ghost_img; /* a restore asked for too late */
 	req->ghost_img = NULL;
@@ -287,6 +314,10 @@ void ghost_mark_done(struct dump_request *req)
 		fput(img);
 		complete_all(&req->ghost_restore_done);
 	}
+	if (child)
+		dump_request_put(child);
+	if (call)
+		complete_all(&req->ghost_call_done);
 	wake_up_interruptible_all(&req->ghost_events_wait);
 }
 
@@ -335,6 +366,203 @@ static int ghost_stop(struct dump_request *req, int sig)
 	return 0;
 }
 
+/* A stub page's slot before the call has written it: no call returns it. */
+#define GHOST_CALL_PENDING 0x8000000000000000ULL
+/* Where in the stub page: the code, clone3's arguments, the result. */
+#define GHOST_STUB_ARGS 1024
+#define GHOST_STUB_SLOT 2048
+
+/* The call's result, written by the stub: true once it is there. */
+static bool ghost_call_answered(struct task_struct *task, unsigned long stub,
+				long *result)
+{
+	u64 v;
+
+	if (access_process_vm(task, stub + GHOST_STUB_SLOT, &v, sizeof(v), 0) !=
+	    sizeof(v))
+		return true; /* no memory to read: it will not come */
+	*result = (long)v;
+	return v != GHOST_CALL_PENDING;
+}
+
+/*
+ * Answer the holder's call; the ghost is back in its task_work. A child
+ * forked for a holder that went meanwhile has nobody to be a ghost for: it
+ * is killed (it never ran a user instruction of its own).
+ */
+static void ghost_call_answer(struct dump_request *req, long result)
+{
+	struct dump_request *child;
+	bool abandoned;
+	int call;
+
+	spin_lock(&req->ghost_lock);
+	call = req->ghost_call;
+	req->ghost_call_result = result;
+	req->ghost_call = 0;
+	abandoned = req->ghost_call_abandoned;
+	req->ghost_call_abandoned = false;
+	child = req->ghost_call_child;
+	req->ghost_call_child = NULL;
+	spin_unlock(&req->ghost_lock);
+	if (abandoned && call == GHOST_CALL_FORK && result > 0) {
+		struct pid *pid;
+
+		rcu_read_lock();
+		pid = find_pid_ns(result, task_active_pid_ns(current));
+		if (pid)
+			kill_pid(pid, SIGKILL, 1);
+		rcu_read_unlock();
+	}
+	if (child)
+		dump_request_put(child);
+	complete_all(&req->ghost_call_done);
+}
+
+/*
+ * Arm the stub page at @addr (mapped by ghost_return_to, where the ghost
+ * returns) to make system call @nr with @args, store its result at
+ * GHOST_STUB_SLOT and pause; @page (@len bytes) goes at GHOST_STUB_ARGS.
+ * Every signal is blocked until the ghost is back.
+ */
+static int ghost_call_arm(struct dump_request *req, unsigned long addr, int nr,
+			  const u64 args[5], const void *page, size_t len)
+{
+	static const u8 loop[] = {
+		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
+		0x0f, 0x05, /* syscall */
+		0xeb, 0xf7, /* jmp 1b */
+	};
+	static const u8 movs[5][2] = { { 0x48, 0xbf },
+				       { 0x48, 0xbe },
+				       { 0x48, 0xba },
+				       { 0x49, 0xba },
+				       { 0x49, 0xb8 } };
+	u64 slot = addr + GHOST_STUB_SLOT, pending = GHOST_CALL_PENDING;
+	u8 code[128], *c = code;
+	sigset_t all;
+	int i;
+
+	*c++ = 0xb8; /* mov $nr, %eax */
+	memcpy(c, &nr, 4);
+	c += 4;
+	for (i = 0; i < 5; i++) { /* movabs $arg, %rdi, %rsi ... %r8 */
+		*c++ = movs[i][0];
+		*c++ = movs[i][1];
+		memcpy(c, &args[i], 8);
+		c += 8;
+	}
+	*c++ = 0x0f; /* syscall */
+	*c++ = 0x05;
+	*c++ = 0x48; /* movabs %rax, slot */
+	*c++ = 0xa3;
+	memcpy(c, &slot, 8);
+	c += 8;
+	memcpy(c, loop, sizeof(loop));
+	c += sizeof(loop);
+	if (copy_to_user((void __user *)addr, code, c - code) ||
+	    copy_to_user((void __user *)slot, &pending, sizeof(pending)) ||
+	    (len &&
+	     copy_to_user((void __user *)addr + GHOST_STUB_ARGS, page, len)))
+		return -EFAULT;
+	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	req->ghost_calling = true;
+	schedule_delayed_work(&req->ghost_rearm, 1);
+	return 0;
+}
+
+/* The fork's clone3() arguments, at GHOST_STUB_ARGS in the stub page. */
+struct ghost_fork_page {
+	struct clone_args ca;
+	pid_t set_tid;
+};
+
+/*
+ * Make the call asked for: 0 when the ghost leaves its task_work for it
+ * (the caller returns), else it failed and is answered already.
+ */
+static int ghost_call_start(struct dump_request *req)
+{
+	static const u8 nothing[] = { 0x0f, 0x0b }; /* ud2, overwritten */
+	struct dump_request *child = req->ghost_call_child;
+	struct ghost_fork_page fp = {};
+	u64 args[5] = { 0 };
+	struct cred *more = NULL;
+	unsigned long addr;
+	int ret;
+
+	ret = ghost_return_to(nothing, sizeof(nothing), &addr);
+	if (ret)
+		goto out_answer;
+	req->ghost_stub = addr;
+	switch (READ_ONCE(req->ghost_call)) {
+	case GHOST_CALL_FORK:
+		/* its own creds back after, its child's for the child */
+		ret = -ENOMEM;
+		req->ghost_call_cred = prepare_creds();
+		child->ghost_child_cred = prepare_creds();
+		more = prepare_creds();
+		if (!req->ghost_call_cred || !child->ghost_child_cred || !more)
+			break;
+		cap_raise(more->cap_effective, CAP_CHECKPOINT_RESTORE);
+		cap_raise(more->cap_permitted, CAP_CHECKPOINT_RESTORE);
+		fp.ca.exit_signal = SIGCHLD;
+		fp.ca.set_tid = addr + GHOST_STUB_ARGS +
+				offsetof(struct ghost_fork_page, set_tid);
+		fp.ca.set_tid_size = 1;
+		fp.set_tid = req->ghost_call_arg;
+		args[0] = addr + GHOST_STUB_ARGS;
+		args[1] = sizeof(fp.ca);
+		ret = ghost_call_arm(req, addr, __NR_clone3, args, &fp,
+				     sizeof(fp));
+		if (ret)
+			break;
+		commit_creds(more);
+		return 0;
+	case GHOST_CALL_REAP:
+		args[0] = req->ghost_call_arg;
+		args[2] = WNOHANG;
+		ret = ghost_call_arm(req, addr, __NR_wait4, args, NULL, 0);
+		if (!ret)
+			return 0;
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	vm_munmap(addr, PAGE_SIZE);
+	req->ghost_stub = 0;
+	req->ghost_calling = false;
+out_answer:
+	if (more)
+		abort_creds(more);
+	if (req->ghost_call_cred) {
+		abort_creds(req->ghost_call_cred);
+		req->ghost_call_cred = NULL;
+	}
+	ghost_call_answer(req, ret);
+	return ret;
+}
+
+/* Back from the call's stub: its result to the holder. */
+static void ghost_call_end(struct dump_request *req)
+{
+	u64 v = GHOST_CALL_PENDING;
+	long result;
+
+	if (get_user(v, (u64 __user *)(req->ghost_stub + GHOST_STUB_SLOT)))
+		v = (u64)-EFAULT;
+	result = v == GHOST_CALL_PENDING ? -EINTR : (long)v;
+	vm_munmap(req->ghost_stub, PAGE_SIZE);
+	req->ghost_stub = 0;
+	req->ghost_calling = false;
+	if (req->ghost_call_cred) {
+		commit_creds(req->ghost_call_cred); /* no longer more */
+		req->ghost_call_cred = NULL;
+	}
+	ghost_call_answer(req, result);
+}
+
 /* The ghost's task_work again, after a stop. */
 static void ghost_work(struct callback_head *work)
 {
@@ -353,9 +581,17 @@ static void ghost_rearm(struct work_struct *work)
 	struct dump_request *req = container_of(
 		to_delayed_work(work), struct dump_request, ghost_rearm);
 	struct task_struct *task = req->task;
+	long result;
 
-	/* Still on its way out of the task_work, or to its stop. */
-	if (READ_ONCE(task->__state) == TASK_RUNNING && !task->exit_state) {
+	if (READ_ONCE(req->ghost_calling) && !task->exit_state) {
+		/* Not before the call is made: it must not be cut short. */
+		if (!ghost_call_answered(task, req->ghost_stub, &result)) {
+			schedule_delayed_work(&req->ghost_rearm, 1);
+			return;
+		}
+	} else if (READ_ONCE(task->__state) == TASK_RUNNING &&
+		   !task->exit_state) {
+		/* Still on its way out of the task_work, or to its stop. */
 		schedule_delayed_work(&req->ghost_rearm, 1);
 		return;
 	}
@@ -377,7 +613,10 @@ bool ghost_run(struct dump_request *req, bool first)
 
 	sigemptyset(&none);
 	if (first) {
-		req->ghost_stop_dfl = ghost_stops_dfl();
+		/* a forked ghost has its parent's (its handlers are ghosts') */
+		req->ghost_stop_dfl = req->ghost_child ?
+					      req->ghost_child_stop_dfl :
+					      ghost_stops_dfl();
 		ghost_set_actions(GHOST_NO_HANDLER, 0, NULL,
 				  req->ghost_stop_dfl);
 		/* Nothing may point into the memory it gives up. */
@@ -389,6 +628,8 @@ bool ghost_run(struct dump_request *req, bool first)
 		current->sas_ss_size = 0;
 		current->sas_ss_flags = SS_DISABLE;
 		ghost_release_memory();
+	} else if (req->ghost_calling) {
+		ghost_call_end(req);
 	} else if (req->ghost_stub) {
 		/* Back from a stop. */
 		vm_munmap(req->ghost_stub, PAGE_SIZE);
@@ -404,11 +645,19 @@ bool ghost_run(struct dump_request *req, bool first)
 
 		if (!wait_event_interruptible(
 			    req->wait, READ_ONCE(req->ghost_exit_set) ||
-					       READ_ONCE(req->ghost_img))) {
+					       READ_ONCE(req->ghost_img) ||
+					       READ_ONCE(req->ghost_call))) {
 			struct bproc_fd_map *map;
 			struct file *img;
 			u32 nr_map;
 			int ret;
+
+			if (READ_ONCE(req->ghost_call) &&
+			    !READ_ONCE(req->ghost_exit_set)) {
+				if (!ghost_call_start(req))
+					return true; /* back in ghost_work() */
+				continue; /* answered already: it failed */
+			}
 
 			spin_lock(&req->ghost_lock);
 			img = req->ghost_img;
@@ -641,4 +890,139 @@ __poll_t ghost_poll(struct file *file, struct poll_table_struct *wait)
 		mask |= EPOLLHUP;
 	spin_unlock(&req->ghost_lock);
 	return mask;
+}
+
+/* Ask the ghost for a call and wait for its answer. */
+static long ghost_call(struct dump_request *req, int call, s32 arg,
+		       struct dump_request *child)
+{
+	int ret;
+
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return -EINVAL;
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_exit_set || req->ghost_img || req->ghost_done ||
+	    req->ghost_call) {
+		spin_unlock(&req->ghost_lock);
+		return -EBUSY;
+	}
+	reinit_completion(&req->ghost_call_done);
+	req->ghost_call_arg = arg;
+	req->ghost_call_abandoned = false;
+	if (child)
+		kref_get(&child->ref); /* the ghost's, until it answers */
+	req->ghost_call_child = child;
+	smp_store_release(&req->ghost_call, call);
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+
+	ret = wait_for_completion_killable(&req->ghost_call_done);
+	if (ret) {
+		/* the call goes on without us: its child is not wanted */
+		spin_lock(&req->ghost_lock);
+		if (req->ghost_call == call)
+			req->ghost_call_abandoned = true;
+		spin_unlock(&req->ghost_lock);
+		if (completion_done(&req->ghost_call_done))
+			ret = READ_ONCE(req->ghost_call_result);
+		return ret;
+	}
+	return READ_ONCE(req->ghost_call_result);
+}
+
+/* In the forked child, before its first return to user space. */
+static void ghost_child_work(struct callback_head *work)
+{
+	struct dump_request *req =
+		container_of(work, struct dump_request, work);
+
+	if (current->flags & PF_EXITING) {
+		ghost_mark_done(req);
+	} else {
+		/* the parent's own credentials, nothing more */
+		commit_creds(req->ghost_child_cred);
+		req->ghost_child_cred = NULL;
+		if (ghost_run(req, true))
+			return; /* stopping: ghost.c holds on */
+	}
+	dump_work_end(req);
+}
+
+long ghost_ioctl_fork(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_fork a;
+	struct dump_request *child;
+	struct task_struct *task;
+	struct pid *pid;
+	long nr;
+	int ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.pid <= 1)
+		return -EINVAL;
+	child = dump_request_new();
+	if (!child)
+		return -ENOMEM;
+	/* a ghost from the start: decided, its (empty) dump done */
+	child->state = DUMP_SELF;
+	child->decision = DECIDE_GHOST;
+	complete_all(&child->done);
+	child->ghost_child = true;
+	child->ghost_child_stop_dfl = req->ghost_stop_dfl;
+	nr = ghost_call(req, GHOST_CALL_FORK, a.pid, child);
+	if (nr < 0) {
+		ret = nr;
+		goto out_put;
+	}
+	rcu_read_lock();
+	pid = get_pid(find_pid_ns(nr, task_active_pid_ns(req->task)));
+	rcu_read_unlock();
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	ret = -ESRCH;
+	if (!task)
+		goto out_put; /* killed already */
+	child->task = task;
+	ret = dump_request_list(child);
+	if (ret)
+		goto out_put;
+	kref_get(&child->ref); /* for the task_work */
+	__module_get(THIS_MODULE);
+	init_task_work(&child->work, ghost_child_work);
+	if (task_work_add(task, &child->work, TWA_SIGNAL)) {
+		dump_work_end(child);
+		ret = -ESRCH;
+		goto out_put;
+	}
+	a.lpid = task_tgid_vnr(task);
+	ret = dump_handle_install(child);
+	if (ret < 0) {
+		/* nobody holds it: it ends, as a ghost whose handle closed */
+		send_sig(SIGKILL, task, 1);
+		goto out_put;
+	}
+	a.handle_fd = ret;
+	if (copy_to_user(argp, &a, sizeof(a)))
+		return -EFAULT; /* the descriptor stays the caller's */
+	return 0;
+
+out_put:
+	dump_request_put(child);
+	return ret;
+}
+
+long ghost_ioctl_reap(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_reap a;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.pad || a.pid <= 0)
+		return -EINVAL;
+	ret = ghost_call(req, GHOST_CALL_REAP, a.pid, NULL);
+	if (ret == 0)
+		return -EAGAIN; /* not ended yet */
+	return ret < 0 ? ret : 0;
 }

@@ -3,8 +3,11 @@
  * bproc.ko - the bproc migration engine: /dev/bproc (include/bproc/bproc.h).
  *
  * BPROC_IOC_DUMP makes a process write its own image (dump.c) and parks it;
- * BPROC_IOC_RESTORE replaces the caller by an image (restore.c). This file
- * wires the device and owns the dump requests.
+ * BPROC_IOC_RESTORE replaces the caller by an image (restore.c); a parked
+ * process can stay behind as a ghost (ghost.c); BPROC_IOC_SPACE watches a
+ * pid namespace (space.c). This file wires the device and owns the dump
+ * requests; a ghost forked by a ghost (BPROC_IOC_GHOST_FORK) has a request
+ * of its own, made by dump_request_new() with its dump done and decided.
  *
  * Lifetime and locking
  * --------------------
@@ -96,7 +99,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.4"
+#define BPROC_MODULE_VERSION "1.5"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -105,12 +108,16 @@ static void dump_request_free(struct kref *ref)
 {
 	struct dump_request *req = container_of(ref, struct dump_request, ref);
 
-	fput(req->out);
-	put_task_struct(req->task);
+	if (req->out)
+		fput(req->out);
+	if (req->task)
+		put_task_struct(req->task);
+	if (req->ghost_child_cred)
+		put_cred(req->ghost_child_cred);
 	kfree(req);
 }
 
-static void dump_request_put(struct dump_request *req)
+void dump_request_put(struct dump_request *req)
 {
 	kref_put(&req->ref, dump_request_free);
 }
@@ -295,6 +302,10 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_restore(req, (void __user *)arg, false);
 	case BPROC_IOC_GHOST_RESTORE_MAP:
 		return ghost_ioctl_restore(req, (void __user *)arg, true);
+	case BPROC_IOC_GHOST_FORK:
+		return ghost_ioctl_fork(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_REAP:
+		return ghost_ioctl_reap(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -328,7 +339,7 @@ static bool dump_target_stopped(struct task_struct *task)
 }
 
 /* Register @req for its task; -EBUSY if the task already has one. */
-static int dump_request_list(struct dump_request *req)
+int dump_request_list(struct dump_request *req)
 {
 	struct dump_request *other;
 
@@ -382,6 +393,42 @@ static int dump_start(struct dump_request *req)
 	return req->result;
 }
 
+struct dump_request *dump_request_new(void)
+{
+	struct dump_request *req = kzalloc(sizeof(*req), GFP_KERNEL);
+
+	if (!req)
+		return NULL;
+	kref_init(&req->ref);
+	INIT_LIST_HEAD(&req->node);
+	init_completion(&req->done);
+	init_waitqueue_head(&req->wait);
+	spin_lock_init(&req->ghost_lock);
+	init_waitqueue_head(&req->ghost_events_wait);
+	init_completion(&req->ghost_restore_done);
+	init_completion(&req->ghost_call_done);
+	ghost_init(req);
+	return req;
+}
+
+/* A new handle for @req, taking the caller's reference: its fd or -errno. */
+int dump_handle_install(struct dump_request *req)
+{
+	struct file *handle;
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd < 0)
+		return fd;
+	handle = anon_inode_getfile("[bproc-dump]", &dump_handle_fops, req,
+				    O_RDWR);
+	if (IS_ERR(handle)) {
+		put_unused_fd(fd);
+		return PTR_ERR(handle);
+	}
+	fd_install(fd, handle);
+	return fd;
+}
+
 static long bproc_ioctl_dump(void __user *argp)
 {
 	struct bproc_dump_args args;
@@ -397,17 +444,9 @@ static long bproc_ioctl_dump(void __user *argp)
 	    args.pid <= 0)
 		return -EINVAL;
 
-	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	req = dump_request_new();
 	if (!req)
 		return -ENOMEM;
-	kref_init(&req->ref);
-	INIT_LIST_HEAD(&req->node);
-	init_completion(&req->done);
-	init_waitqueue_head(&req->wait);
-	spin_lock_init(&req->ghost_lock);
-	init_waitqueue_head(&req->ghost_events_wait);
-	init_completion(&req->ghost_restore_done);
-	ghost_init(req);
 	req->flags = args.flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
 
@@ -544,6 +583,8 @@ static long bproc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bproc_ioctl_dump(argp);
 	case BPROC_IOC_RESTORE:
 		return bproc_ioctl_restore(argp);
+	case BPROC_IOC_SPACE:
+		return bproc_ioctl_space(argp);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -571,7 +612,26 @@ static struct miscdevice bproc_misc = {
 	.mode = 0600,
 };
 
-module_misc_device(bproc_misc);
+static int __init bproc_init(void)
+{
+	int ret = bproc_space_init();
+
+	if (ret)
+		return ret;
+	ret = misc_register(&bproc_misc);
+	if (ret)
+		bproc_space_exit();
+	return ret;
+}
+
+static void __exit bproc_exit(void)
+{
+	misc_deregister(&bproc_misc);
+	bproc_space_exit();
+}
+
+module_init(bproc_init);
+module_exit(bproc_exit);
 
 MODULE_AUTHOR("bproc developers");
 MODULE_DESCRIPTION("bproc migration engine (process dump and restore)");

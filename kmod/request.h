@@ -7,6 +7,7 @@
 #define BPROC_REQUEST_H
 
 #include <linux/completion.h>
+#include <linux/cred.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/poll.h>
@@ -65,7 +66,35 @@ struct dump_request {
 	int ghost_restore_result;
 	struct completion ghost_restore_done;
 	char ghost_reason[BPROC_REASON_LEN];
+	/*
+	 * A system call the ghost makes for the holder (ghost.c): asked for
+	 * under ghost_lock (ghost_call, ghost_call_arg), made from a stub
+	 * page out of its task_work, answered in ghost_call_result.
+	 */
+	int ghost_call; /* enum ghost_call, 0 when none is asked for */
+	s32 ghost_call_arg;
+	bool ghost_calling; /* out of its task_work, in the call's stub */
+	bool ghost_call_abandoned; /* the holder's ioctl went meanwhile */
+	struct dump_request *ghost_call_child; /* GHOST_FORK: the child's */
+	long ghost_call_result;
+	struct completion ghost_call_done;
+	struct cred *ghost_call_cred; /* its own, while it forks as more */
+	struct cred *ghost_child_cred; /* a forked child's, until it takes it */
+	/* A ghost born of GHOST_FORK: what its parent ghost had. */
+	bool ghost_child;
+	unsigned long ghost_child_stop_dfl;
 };
+
+enum ghost_call {
+	GHOST_CALL_FORK = 1, /* clone3() with set_tid = arg */
+	GHOST_CALL_REAP, /* wait4(arg, WNOHANG) */
+};
+
+/* main.c: a request for a ghost of GHOST_FORK, and its handle. */
+struct dump_request *dump_request_new(void);
+void dump_request_put(struct dump_request *req);
+int dump_request_list(struct dump_request *req);
+int dump_handle_install(struct dump_request *req);
 
 void ghost_init(struct dump_request *req);
 /*
@@ -79,6 +108,8 @@ void ghost_mark_done(struct dump_request *req);
 void dump_work_end(struct dump_request *req);
 
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
+long ghost_ioctl_fork(struct dump_request *req, void __user *argp);
+long ghost_ioctl_reap(struct dump_request *req, void __user *argp);
 /* BPROC_IOC_GHOST_RESTORE, or with @with_map BPROC_IOC_GHOST_RESTORE_MAP. */
 long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 			 bool with_map);

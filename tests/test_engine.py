@@ -33,6 +33,7 @@ GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
          "roundtrip", "restore-files", "restore-map"]
 MOVE = ["async-ret", "async-fail", "async-cancel"]
+SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
 REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
@@ -46,7 +47,7 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]
-         + ["move-" + c for c in MOVE]
+         + ["move-" + c for c in MOVE] + SPACE
          + ["refuse-" + c for c in REFUSE]
          + ["malformed-" + c for c in MALFORMED] + ["dmesg-clean"])
 

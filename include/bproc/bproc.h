@@ -3,7 +3,10 @@
  * bproc.h - ioctl ABI of the bproc migration engine, /dev/bproc (bproc.ko).
  *
  * The device is usable only with CAP_SYS_ADMIN (checked at open). It has
- * three ioctls:
+ * four ioctls (BPROC_IOC_SPACE, below with its structures, watches a pid
+ * namespace: module 1.5), and the handles BPROC_IOC_DUMP returns have their
+ * own (a ghost can also fork ghost children and reap them, BPROC_IOC_GHOST_FORK
+ * and BPROC_IOC_GHOST_REAP below):
  *
  *   BPROC_IOC_VERSION  report the ABI and image versions of the module.
  *
@@ -251,6 +254,74 @@ struct bproc_ghost_restore_map {
 #define BPROC_IOC_GHOST_RESTORE_MAP \
 	_IOWR(BPROC_IOC_BASE, 23, struct bproc_ghost_restore_map)
 
+/*
+ * BPROC_IOC_GHOST_FORK: the ghost forks a child that is a ghost too, with
+ * pid @pid in the ghost's pid namespace (clone3 set_tid, which the module
+ * lets the ghost do), so that it has the ghost's parentage, process group,
+ * session, terminal and open files: a process that one running elsewhere
+ * forked has its place in this host's process tree. The child's handle
+ * comes back in @handle_fd; it is a ghost like any other (events, EXIT,
+ * RESTORE). EEXIST: the pid is taken here. Module 1.5.
+ */
+struct bproc_ghost_fork {
+	__s32 pid; /* in: the child's pid */
+	__u32 flags; /* in: none yet, 0 */
+	__s32 handle_fd; /* out: the child ghost's handle (O_CLOEXEC) */
+	__s32 lpid; /* out: the child's pid in the caller's namespace */
+};
+
+#define BPROC_IOC_GHOST_FORK _IOWR(BPROC_IOC_BASE, 24, struct bproc_ghost_fork)
+
+/*
+ * BPROC_IOC_GHOST_REAP: the ghost reaps its child @pid, a zombie (a ghost
+ * child that has ended, say): 0, or ECHILD if it is no child of the ghost,
+ * EAGAIN if it has not ended yet. Module 1.5.
+ */
+struct bproc_ghost_reap {
+	__s32 pid; /* in, in the ghost's pid namespace */
+	__u32 pad; /* in: 0 */
+};
+
+#define BPROC_IOC_GHOST_REAP _IOW(BPROC_IOC_BASE, 25, struct bproc_ghost_reap)
+
+/*
+ * BPROC_IOC_SPACE (on /dev/bproc): watch the pid namespace of process @pid
+ * (0: the caller's own). With BPROC_SPACE_EVENTS the returned descriptor
+ * reads struct bproc_space_event records (poll(2) says when): every fork,
+ * every process's end with its wait status, every reaping there. With
+ * @pid_hi, new pids in that namespace stay in [@pid_lo, @pid_hi): a node's
+ * processes get pids no other host hands out, the front end keeps its own
+ * below the nodes'. One watcher per namespace (EBUSY); closing the
+ * descriptor ends it. Module 1.5.
+ */
+#define BPROC_SPACE_EVENTS (1U << 0)
+
+struct bproc_space_args {
+	__s32 pid; /* in */
+	__u32 flags; /* in: BPROC_SPACE_* */
+	__u32 pid_lo, pid_hi; /* in: 0, 0 for no range */
+	__s32 fd; /* out (O_CLOEXEC) */
+	__u32 pad; /* in: 0 */
+};
+
+#define BPROC_IOC_SPACE _IOWR(BPROC_IOC_BASE, 3, struct bproc_space_args)
+
+enum bproc_space_event_type {
+	BPROC_SPACE_FORK = 1, /* pid is new (a thread of tgid if they differ) */
+	BPROC_SPACE_EXIT = 2, /* process pid ended: status */
+	BPROC_SPACE_REAPED = 3, /* process pid is reaped: it is gone */
+	BPROC_SPACE_LOST = 4, /* events were lost: look for yourself */
+};
+
+struct bproc_space_event {
+	__u32 type; /* enum bproc_space_event_type */
+	__s32 pid; /* in the namespace */
+	__s32 tgid; /* its process */
+	__s32 ppid; /* FORK: its parent there, 0 if outside it */
+	__s32 lpid; /* pid in the reader's namespace */
+	__u32 status; /* EXIT: as wait(2) */
+};
+
 /* A signal the ghost received, read from the handle. */
 struct bproc_ghost_event {
 	__u32 signo;
@@ -274,5 +345,9 @@ _Static_assert(sizeof(struct bproc_ghost_restore) == 8 + BPROC_REASON_LEN,
 _Static_assert(sizeof(struct bproc_fd_map) == 8, "bproc_fd_map ABI");
 _Static_assert(sizeof(struct bproc_ghost_restore_map) == 24 + BPROC_REASON_LEN,
 	       "bproc_ghost_restore_map ABI");
+_Static_assert(sizeof(struct bproc_ghost_fork) == 16, "bproc_ghost_fork ABI");
+_Static_assert(sizeof(struct bproc_ghost_reap) == 8, "bproc_ghost_reap ABI");
+_Static_assert(sizeof(struct bproc_space_args) == 24, "bproc_space_args ABI");
+_Static_assert(sizeof(struct bproc_space_event) == 24, "bproc_space_event ABI");
 
 #endif /* _UAPI_BPROC_BPROC_H */

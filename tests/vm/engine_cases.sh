@@ -4,12 +4,13 @@
 # tests/victims --add tests/vm --run ...). Groups: local (dump and restore in
 # this VM), cross (dump here, restore on node 1), special (dump and go on,
 # stopped process, images by content), ghost (ghost mode), move (arming
-# without blocking, resuming with a result), refuse (EOPNOTSUPP), malformed (bad
+# without blocking, resuming with a result), space (watched pid namespaces,
+# ghosts that fork), refuse (EOPNOTSUPP), malformed (bad
 # images: EINVAL, no kernel warning). Default: all. Prints one line
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0
-groups=${*:-local cross special ghost move refuse malformed}
+groups=${*:-local cross special ghost move space refuse malformed}
 
 # local_case NAME MODE [DUMP-OPTIONS]
 local_case() {
@@ -497,6 +498,56 @@ if [[ " $groups " == *" move "* ]]; then
 	grep -q '^result 125 0 ' "$W/move.out" || st=1
 	finish $VPID "$W/vf.out" || st=1
 	result move-async-cancel $st
+fi
+
+if [[ " $groups " == *" space "* ]]; then
+	# A watched pid namespace: its forks, exits (wait status) and reapings
+	# are events, its new pids stay in the range asked for.
+	st=0
+	timeout 60 "$V/spacectl" watch 5000 6000 sh -c \
+		'sleep 0.2 & sleep 0.1; wait; (exit 3); true' > "$W/space.out" 2>&1 || st=1
+	cat "$W/space.out"
+	forks=$(grep -c '^fork ' "$W/space.out")
+	[ "$forks" = 3 ] || { echo "$forks forks"; st=1; }
+	awk '$1 == "fork" && ($2 < 5000 || $2 >= 6000 || $3 != 1) { bad++ }
+		END { exit bad > 0 }' "$W/space.out" || { echo "a pid out of range"; st=1; }
+	grep -q '^exit 500[0-9] 768$' "$W/space.out" || { echo "no exit status 3"; st=1; }
+	for p in $(awk '$1 == "fork" { print $2 }' "$W/space.out") 1; do
+		grep -q "^exit $p " "$W/space.out" && grep -q "^reaped $p$" "$W/space.out" ||
+			{ echo "pid $p: no exit or reaping"; st=1; }
+	done
+	result space-events $st
+
+	# The front end's own pids kept below a limit.
+	st=0
+	"$V/spacectl" steer 300 20000 sh -c 'for i in 1 2 3 4 5; do sh -c "echo \$\$"; done' \
+		> "$W/steer.out" 2>&1 || st=1
+	awk '$1 < 300 || $1 >= 20000 { bad++ } END { exit !(NR == 5 && !bad) }' "$W/steer.out" ||
+		{ cat "$W/steer.out"; st=1; }
+	result space-steer $st
+
+	# A ghost forks a ghost child with a pid of our choosing: same parent
+	# rules, group, session and credentials (no capability more), its own
+	# events, an exit its parent ghost reaps; a taken pid is refused. As
+	# root and as a user.
+	for who in root user; do
+		st=0
+		if [ $who = root ]; then
+			sleep 300 &
+			child=7777
+		else
+			"$V/asuser" 1000 1000 sleep 300 &
+			child=7778
+		fi
+		v=$!
+		sleep 0.3
+		"$V/spacectl" ghostfork $v $child > "$W/gf.out" 2>&1 || st=1
+		printf 'forked %s\nsame same same same same\nchild event 10\nzombie\nreaped\ntaken EEXIST\ngone\n' \
+			$child > "$W/gf.want"
+		cmp -s "$W/gf.out" "$W/gf.want" || { cat "$W/gf.out"; st=1; }
+		wait $v; [ $? = 0 ] || { echo "the ghost ended with $?"; st=1; }
+		result ghost-fork-$who $st
+	done
 fi
 
 if [[ " $groups " == *" refuse "* ]]; then

@@ -351,6 +351,42 @@ kill -0 $pid 2>/dev/null && echo "bprocfs still running" || echo gone
     assert lines[1:] == ["down", "gone"], r.stdout
 
 
+@pytest.mark.timeout(120)
+def test_permissions_persist_by_default(installed, root, tmp_path):
+    """A config without a state line keeps node permissions in
+    /var/lib/bproc/nodes (here a tmpfs over /var/lib in a mount namespace
+    of its own): a chmod survives a restart of bprocfs."""
+    etc, mnt, start = installed
+    text = (etc / "config").read_text()
+    text = "\n".join(l for l in text.splitlines()
+                     if not l.startswith("state")) + "\n"
+    (etc / "config").write_text(text)
+    script = tmp_path / "state.sh"
+    script.write_text("""set -e
+mount -t tmpfs none /var/lib
+mkdir /var/lib/bproc
+up() {
+	%(fs)s -f --config %(cfg)s %(mnt)s 2> %(log)s &
+	for i in $(seq 100); do [ -e %(mnt)s/master ] && break; sleep 0.1; done
+}
+up
+chmod 0711 %(mnt)s/master
+cat /var/lib/bproc/nodes
+kill $!; wait $! || true
+up
+stat -c %%a %(mnt)s/master
+kill $!; wait $! || true
+""" % {"fs": root / "usr/sbin/bprocfs", "cfg": etc / "config", "mnt": mnt,
+       "log": tmp_path / "fs.log"})
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        str(script)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + (tmp_path / "fs.log").read_text()
+    lines = r.stdout.splitlines()
+    assert "master 0 0 0711" in lines, r.stdout
+    assert lines[-1] == "711", r.stdout
+
+
 # ---- installed on a virtual cluster ----
 
 @pytest.mark.timeout(1500)

@@ -176,9 +176,9 @@ fi
 
 if want dest-oom-restoring; then
 	# node1 has the memory when the move starts (the destination checks
-	# that first: a tmpfs leaves it 128 + 32 MiB), and loses it while the
+	# that first: a tmpfs leaves it 128 + 8 MiB), and loses it while the
 	# 128 MiB image is restored: as soon as the restorer runs, the tmpfs
-	# takes all but 16 MiB of what is left. The OOM
+	# takes all but 4 MiB of what is left. The OOM
 	# killer takes the restorer (the write fails with EIO, events says it
 	# was killed, the process runs on here, whole, and moves once the
 	# memory is back), or the agent (ECONNRESET; started again as
@@ -186,10 +186,10 @@ if want dest-oom-restoring; then
 	# on node1 (its ghost ends as killed by SIGKILL, events says so).
 	st=0
 	vcrun 1 'mkdir -p /tmp/fill && mount -t tmpfs -o size=100% none /tmp/fill &&
-		head -c $(( $(awk "/MemAvailable/ { print \$2 }" /proc/meminfo) * 1024 - (160 << 20) )) /dev/zero > /tmp/fill/base' || st=1
+		head -c $(( $(awk "/MemAvailable/ { print \$2 }" /proc/meminfo) * 1024 - (136 << 20) )) /dev/zero > /tmp/fill/base' || st=1
 	vcrun 1 'grep MemAvailable /proc/meminfo'
 	vcrun -t 10 1 '(while ! pidof bproc-ckpt; do sleep 0.02; done;
-		exec head -c $(( $(awk "/MemAvailable/ { print \$2 }" /proc/meminfo) * 1024 - (16 << 20) )) /dev/zero > /tmp/fill/more
+		exec head -c $(( $(awk "/MemAvailable/ { print \$2 }" /proc/meminfo) * 1024 - (4 << 20) )) /dev/zero > /tmp/fill/more
 		) > /dev/null 2>&1 &
 		echo $! > /tmp/fill.pid' > /dev/null
 	mover_start oom 128 || st=1

@@ -343,6 +343,8 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len);
  */
 void route_node_lost(int slot, const char *node, const char *reason);
 
+/* route_joined - slot's agent joined: its pid range. */
+void route_joined(int slot);
 /*
  * route_front_end_back - the front end's agent is up (each of its
  * heartbeats): ghosts whose processes were ended while it was away are told.
@@ -370,6 +372,7 @@ struct proc_info {
 	uint64_t utime_ms, stime_ms;
 	uint64_t start;
 	int64_t started_at; /* unix time it started */
+	pid_t ppid, pgid; /* on the front end (its ghost's, when away) */
 	unsigned int moves; /* how many times it moved */
 	int64_t moved_at; /* unix time of the last move, 0 if never */
 };
@@ -412,6 +415,11 @@ int proctab_moved(const struct proc_info *p, int slot, int64_t now);
  * started at start): state, comm, uids, rss and times of r.
  */
 void proctab_report(pid_t pid, uint64_t start, const struct proc_info *r);
+/*
+ * proctab_born - process p started on slot (a node-born one: never on the
+ * front end, never moved).  Returns 0 or -ENOMEM.
+ */
+int proctab_born(const struct proc_info *p, int slot);
 /* proctab_exited - a moved process is gone. */
 void proctab_exited(pid_t pid);
 void proctab_fini(void);

@@ -211,6 +211,11 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 			       src, writer_is(ctx->pid, pid));
 	if (err == -EBUSY)
 		return refuse(what, dest, err, "it is already moving");
+	if (err == -EOPNOTSUPP)
+		return refuse(what, dest, err,
+			      "it was started on %s by a process there, which "
+			      "would lose it: such processes do not move yet",
+			      src);
 	if (err)
 		return refuse(what, dest, err, "%s", strerror(-err));
 	return MOVE_PENDING;

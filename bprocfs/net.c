@@ -264,6 +264,7 @@ static int on_joined(struct net_conn *nc)
 		return -ENOENT;
 	}
 	nc->slot = slot;
+	route_joined(slot);
 	if (old) {
 		/* the node's earlier connection lost to the new one */
 		old->slot = -1;
@@ -335,6 +336,10 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_IO_MARK:
 	case BPROC_MSG_IO_ACK:
 	case BPROC_MSG_EXIT:
+	case BPROC_MSG_PROC_FORK:
+	case BPROC_MSG_PROC_GHOST:
+	case BPROC_MSG_PROC_REAPED:
+	case BPROC_MSG_STREAM_OWNER:
 		if (nc->slot < 0) {
 			pr_warn("%s: %s from a peer that is no agent",
 				nc->c.desc, bp_msg_name(type));

@@ -150,6 +150,10 @@ static int build(struct fs_handle *h, struct sbuf *b)
 	sb_printf(b, "state %c\n", p.state);
 	sb_printf(b, "comm %s\n", p.comm);
 	sb_printf(b, "uid %u\n", (unsigned int)p.ruid);
+	if (p.ppid >= 0)
+		sb_printf(b, "ppid %d\npgid %d\n", p.ppid, p.pgid);
+	else
+		sb_printf(b, "ppid -\npgid -\n");
 	sb_printf(b, "rss_kb %llu\n", (unsigned long long)p.rss_kb);
 	sb_printf(b, "utime_ms %llu\n", (unsigned long long)p.utime_ms);
 	sb_printf(b, "stime_ms %llu\n", (unsigned long long)p.stime_ms);

@@ -111,9 +111,10 @@ static int parse_stat(char *buf, struct proc_info *p)
 	if (!open || !close || close < open)
 		return -ESRCH;
 	if (sscanf(close + 1,
-		   " %c %*d %*d %*d %*d %*d %u %*u %*u %*u %*u %llu %llu %*d"
+		   " %c %d %d %*d %*d %*d %u %*u %*u %*u %*u %llu %llu %*d"
 		   " %*d %*d %*d %*d %*d %llu %*u %lld",
-		   &p->state, &flags, &utime, &stime, &start, &rss) != 6)
+		   &p->state, &p->ppid, &p->pgid, &flags, &utime, &stime,
+		   &start, &rss) != 8)
 		return -ESRCH;
 	if (flags & PF_KTHREAD)
 		return -ESRCH;
@@ -226,7 +227,15 @@ int proctab_find(pid_t pid, struct proc_info *p)
 	pthread_mutex_unlock(&proctab_lock);
 	if (m) {
 		if (saved.slot != 0) {
+			struct proc_info ghost;
+
 			*p = saved;
+			/* where it is in the tree: its ghost's place here */
+			p->ppid = p->pgid = -1;
+			if (!read_local(pid, &ghost)) {
+				p->ppid = ghost.ppid;
+				p->pgid = ghost.pgid;
+			}
 			return 0;
 		}
 		have = true;
@@ -465,6 +474,21 @@ int proctab_moved(const struct proc_info *p, int slot, int64_t now)
 	m->moves = moves + 1;
 	m->moved_at = now;
 out_unlock:
+	pthread_mutex_unlock(&proctab_lock);
+	return err;
+}
+
+int proctab_born(const struct proc_info *p, int slot)
+{
+	int err = proctab_moved(p, slot, 0);
+	struct proc_info *m;
+
+	pthread_mutex_lock(&proctab_lock);
+	m = moved_find(p->pid);
+	if (m) {
+		m->moves = 0;
+		m->moved_at = 0;
+	}
 	pthread_mutex_unlock(&proctab_lock);
 	return err;
 }

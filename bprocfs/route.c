@@ -64,6 +64,7 @@ struct rproc {
 	pid_t pid;
 	struct proc_info info; /* as it was when its last move began */
 	int host; /* slot of the node it runs on */
+	bool born; /* started on its node by a cluster process there */
 	bool stdin_eof; /* the front end's agent sent IO_EOF fd 0 */
 	bool eof_delivered; /* and the host has it */
 	bool gone; /* exited or lost while moving: only the move remains */
@@ -368,6 +369,11 @@ int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		pthread_mutex_unlock(&route_lock);
 		return -EBUSY;
 	}
+	if (rp && rp->born) {
+		/* its parent there would lose it: not yet */
+		pthread_mutex_unlock(&route_lock);
+		return -EOPNOTSUPP;
+	}
 	if (!rp) {
 		rp = rp_new(p->pid);
 		if (!rp) {
@@ -524,10 +530,8 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 			   rp->pid, rp->info.comm, rp->src_name, rp->dest_name,
 			   (unsigned long long)bytes, (long long)ms);
 	/* the write returns once /bproc and events say where it is */
-	if (!err && !rp->gone &&
-	    proctab_moved(&rp->info, rp->dest, time(NULL)))
-		pr_warn("pid %d: out of memory for the process table",
-			rp->pid);
+	if (!err && !rp->gone && proctab_moved(&rp->info, rp->dest, time(NULL)))
+		pr_warn("pid %d: out of memory for the process table", rp->pid);
 	answer(rp, err);
 	if (rp->gone) {
 		/* its ghost is gone: what moved has nothing to report to */
@@ -1001,6 +1005,128 @@ static int on_report(int slot, const uint8_t *d, uint32_t len)
 	return 0;
 }
 
+/* The front end's agent hears of what it keeps ghosts for. */
+static void to_front(unsigned int type, uint32_t pid, uint32_t other)
+{
+	struct bp_conn *c = conn_of(0, (pid_t)pid, type);
+
+	if (c)
+		sent(c, bp_send_pid_pair(c, type, pid, other), (pid_t)pid,
+		     type);
+}
+
+/*
+ * A process that a cluster process started on slot: it is listed there
+ * and routed as a moved one, and the front end makes its ghost.
+ */
+static int on_proc_fork(int slot, const uint8_t *d, uint32_t len)
+{
+	struct proc_info p = { 0 };
+	struct bp_proc_fork f;
+	struct rproc *rp, *parent;
+	struct bp_conn *c;
+
+	if (bp_proc_fork_decode(d, len, &f))
+		return -EPROTO;
+	parent = rp_find((pid_t)f.ppid);
+	if (slot == 0 || !parent || parent->gone || parent->host != slot) {
+		pr_debug("PROC_FORK of pid %u (parent %u) from slot %d: its "
+			 "parent is not there",
+			 f.pid, f.ppid, slot);
+		return 0;
+	}
+	rp = rp_find((pid_t)f.pid);
+	if (rp) {
+		/* pids are unique: an entry left of an earlier one is stale */
+		if (rp->moving || !rp->gone)
+			pr_warn("pid %u on slot %d: already known", f.pid,
+				slot);
+		if (rp->moving)
+			return 0;
+		rp_free(rp);
+	}
+	rp = rp_new((pid_t)f.pid);
+	if (!rp)
+		return 0;
+	p.pid = (pid_t)f.pid;
+	p.slot = slot;
+	p.state = 'R';
+	snprintf(p.comm, sizeof(p.comm), "%s", f.comm);
+	p.ruid = p.euid = p.suid = f.uid;
+	p.rgid = parent->info.rgid;
+	p.started_at = time(NULL);
+	rp->info = p;
+	rp->host = slot;
+	rp->born = true;
+	if (proctab_born(&p, slot)) {
+		pr_warn("pid %u: out of memory for the process table", f.pid);
+		rp_free(rp);
+		return 0;
+	}
+	c = conn_of(0, rp->pid, BPROC_MSG_PROC_FORK);
+	if (c)
+		sent(c, bp_send_proc_fork(c, &f), rp->pid, BPROC_MSG_PROC_FORK);
+	return 0;
+}
+
+/* The front end could not make the ghost: the process cannot be. */
+static int on_proc_ghost(int slot, const uint8_t *d, uint32_t len)
+{
+	uint32_t pid, err;
+	struct rproc *rp;
+	char name[16];
+
+	if (bp_pid_pair_decode(BPROC_MSG_PROC_GHOST, d, len, &pid, &err))
+		return -EPROTO;
+	rp = rp_find((pid_t)pid);
+	if (slot != 0 || !err || !rp || rp->gone)
+		return 0;
+	slot_name(rp->host, name, sizeof(name));
+	events_add("pid %d (%s) on %s killed: no ghost on the front end: %s%s",
+		   rp->pid, rp->info.comm, name, route_errno_name((int)err),
+		   err == EEXIST ? ": its pid is taken there" : "");
+	send_signal(rp->host, rp, SIGKILL);
+	return 0;
+}
+
+/* Reaped where it ran, or the streams pass on: for the front end. */
+static int on_proc_pid(int slot, unsigned int type, const uint8_t *d,
+		       uint32_t len)
+{
+	uint32_t pid, other;
+
+	if (bp_pid_pair_decode(type, d, len, &pid, &other))
+		return -EPROTO;
+	if (slot != 0)
+		to_front(type, pid, other);
+	return 0;
+}
+
+void route_joined(int slot)
+{
+	struct bp_conn *c = net_slot_conn(slot);
+	struct node *n;
+	int num = -1;
+
+	pthread_mutex_lock(&table_lock);
+	n = table_find_slot(slot);
+	if (n)
+		num = n->num;
+	pthread_mutex_unlock(&table_lock);
+	if (!c || slot == 0 || num < 0)
+		return;
+	if (num >= (int)BP_PID_NODES) {
+		pr_warn("node %d: no pid range (nodes 0 to %u have one): what "
+			"its processes start there cannot join the cluster",
+			num, BP_PID_NODES - 1);
+		return;
+	}
+	if (bp_send_pid_range(c, BP_PID_RANGE_LO(num),
+			      BP_PID_RANGE_LO(num + 1)))
+		pr_warn("node %d: its pid range could not be sent", num);
+	net_conn_sent(c);
+}
+
 int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 {
 	int err;
@@ -1032,6 +1158,16 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 	case BPROC_MSG_EXIT:
 		err = on_exit_msg(slot, data, len);
 		break;
+	case BPROC_MSG_PROC_FORK:
+		err = on_proc_fork(slot, data, len);
+		break;
+	case BPROC_MSG_PROC_GHOST:
+		err = on_proc_ghost(slot, data, len);
+		break;
+	case BPROC_MSG_PROC_REAPED:
+	case BPROC_MSG_STREAM_OWNER:
+		err = on_proc_pid(slot, type, data, len);
+		break;
 	default:
 		err = -EPROTO;
 		break;
@@ -1053,6 +1189,7 @@ static void lose_one(struct rproc *rp, int slot, const char *name,
 
 	e.pid = (uint32_t)rp->pid;
 	e.status = SIGKILL;
+	e.flags = BPROC_EXIT_LOST;
 	snprintf(e.reason, sizeof(e.reason), "%s down", name);
 	send_exit(&e);
 	proctab_exited(rp->pid);
@@ -1131,6 +1268,7 @@ void route_front_end_back(void)
 	for (i = 0; i < nr_cut_off; i++) {
 		e.pid = (uint32_t)cut_off[i];
 		e.status = SIGKILL;
+		e.flags = BPROC_EXIT_LOST;
 		snprintf(e.reason, sizeof(e.reason),
 			 "ended while the front end's agent was away");
 		send_exit(&e);

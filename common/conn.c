@@ -149,6 +149,16 @@ const char *bp_msg_name(unsigned int type)
 		return "IMAGE_STREAMS";
 	case BPROC_MSG_EXIT:
 		return "EXIT";
+	case BPROC_MSG_PID_RANGE:
+		return "PID_RANGE";
+	case BPROC_MSG_STREAM_OWNER:
+		return "STREAM_OWNER";
+	case BPROC_MSG_PROC_FORK:
+		return "PROC_FORK";
+	case BPROC_MSG_PROC_GHOST:
+		return "PROC_GHOST";
+	case BPROC_MSG_PROC_REAPED:
+		return "PROC_REAPED";
 	default:
 		return NULL;
 	}

@@ -424,7 +424,8 @@ int bp_send_exit(struct bp_conn *c, const struct bp_exit *e)
 	bp_put_u32(b, e->pid);
 	bp_put_u32(b + 4, e->status);
 	bp_put_u32(b + 8, e->stdin_unread);
-	put_str(b + 12, e->reason, sizeof(e->reason));
+	bp_put_u32(b + 12, e->flags);
+	put_str(b + 16, e->reason, sizeof(e->reason));
 	return bp_conn_send(c, BPROC_MSG_EXIT, 0, b, sizeof(b));
 }
 
@@ -436,6 +437,90 @@ int bp_exit_decode(const uint8_t *d, uint32_t len, struct bp_exit *e)
 	bp_rd_u32(&r, &e->pid);
 	bp_rd_u32(&r, &e->status);
 	bp_rd_u32(&r, &e->stdin_unread);
+	bp_rd_u32(&r, &e->flags);
 	bp_rd_str(&r, e->reason, sizeof(e->reason));
-	return bp_rd_end(&r);
+	if (bp_rd_end(&r) || e->flags & ~BPROC_EXIT_LOST)
+		return -EPROTO;
+	return 0;
+}
+
+int bp_send_pid_range(struct bp_conn *c, uint32_t lo, uint32_t hi)
+{
+	uint8_t b[sizeof(struct bproc_msg_pid_range)];
+
+	bp_put_u32(b, lo);
+	bp_put_u32(b + 4, hi);
+	return bp_conn_send(c, BPROC_MSG_PID_RANGE, 0, b, sizeof(b));
+}
+
+int bp_pid_range_decode(const uint8_t *d, uint32_t len, uint32_t *lo,
+			uint32_t *hi)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, lo);
+	bp_rd_u32(&r, hi);
+	if (bp_rd_end(&r) || *lo < BPROC_PID_FRONT_MAX || *hi <= *lo ||
+	    *hi > BPROC_PID_MAX)
+		return -EPROTO;
+	return 0;
+}
+
+int bp_send_proc_fork(struct bp_conn *c, const struct bp_proc_fork *f)
+{
+	uint8_t b[sizeof(struct bproc_msg_proc_fork)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u32(b, f->pid);
+	bp_put_u32(b + 4, f->ppid);
+	bp_put_u32(b + 8, f->uid);
+	put_str(b + 16, f->comm, sizeof(f->comm));
+	return bp_conn_send(c, BPROC_MSG_PROC_FORK, 0, b, sizeof(b));
+}
+
+int bp_proc_fork_decode(const uint8_t *d, uint32_t len, struct bp_proc_fork *f)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, &f->pid);
+	bp_rd_u32(&r, &f->ppid);
+	bp_rd_u32(&r, &f->uid);
+	rd_zero(&r, 4);
+	bp_rd_str(&r, f->comm, sizeof(f->comm));
+	if (bp_rd_end(&r) || f->pid <= 1 || f->pid >= BPROC_PID_MAX ||
+	    f->ppid >= BPROC_PID_MAX)
+		return -EPROTO;
+	return 0;
+}
+
+int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
+		     uint32_t other)
+{
+	uint8_t b[8];
+
+	bp_put_u32(b, pid);
+	bp_put_u32(b + 4, other);
+	return bp_conn_send(c, type, 0, b, sizeof(b));
+}
+
+int bp_pid_pair_decode(unsigned int type, const uint8_t *d, uint32_t len,
+		       uint32_t *pid, uint32_t *other)
+{
+	struct bp_rd r;
+
+	bp_rd_init(&r, d, len);
+	bp_rd_u32(&r, pid);
+	bp_rd_u32(&r, other);
+	if (bp_rd_end(&r) || !*pid || *pid >= BPROC_PID_MAX)
+		return -EPROTO;
+	if (type == BPROC_MSG_PROC_REAPED && *other)
+		return -EPROTO;
+	if (type == BPROC_MSG_PROC_GHOST && *other > 4095)
+		return -EPROTO;
+	if (type == BPROC_MSG_STREAM_OWNER &&
+	    (!*other || *other >= BPROC_PID_MAX))
+		return -EPROTO;
+	return 0;
 }

@@ -53,7 +53,13 @@ struct bp_image_end {
 struct bp_exit {
 	uint32_t pid, status;
 	uint32_t stdin_unread; /* bytes left unread in its stdin */
-	char reason[52];
+	uint32_t flags; /* BPROC_EXIT_* */
+	char reason[48];
+};
+
+struct bp_proc_fork {
+	uint32_t pid, ppid, uid;
+	char comm[16];
 };
 
 int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m);
@@ -124,5 +130,25 @@ int bp_io_ack_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
 
 int bp_send_exit(struct bp_conn *c, const struct bp_exit *e);
 int bp_exit_decode(const uint8_t *d, uint32_t len, struct bp_exit *e);
+
+/*
+ * The pid ranges: node N's new pids are in [BP_PID_RANGE_LO(N),
+ * BP_PID_RANGE_LO(N + 1)), for nodes 0 to BP_PID_NODES - 1.
+ */
+#define BP_PID_NODES 1024u
+#define BP_PID_RANGE_SIZE ((BPROC_PID_MAX - BPROC_PID_FRONT_MAX) / BP_PID_NODES)
+#define BP_PID_RANGE_LO(n) \
+	(BPROC_PID_FRONT_MAX + (uint32_t)(n)*BP_PID_RANGE_SIZE)
+
+int bp_send_pid_range(struct bp_conn *c, uint32_t lo, uint32_t hi);
+int bp_pid_range_decode(const uint8_t *d, uint32_t len, uint32_t *lo,
+			uint32_t *hi);
+int bp_send_proc_fork(struct bp_conn *c, const struct bp_proc_fork *f);
+int bp_proc_fork_decode(const uint8_t *d, uint32_t len, struct bp_proc_fork *f);
+/* PROC_GHOST (error), PROC_REAPED (error 0), STREAM_OWNER (error: from). */
+int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
+		     uint32_t other);
+int bp_pid_pair_decode(unsigned int type, const uint8_t *d, uint32_t len,
+		       uint32_t *pid, uint32_t *other);
 
 #endif /* BPROC_PROCMSG_H */

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	switch (data[0] % 18) {
+	switch (data[0] % 21) {
 	case 0:
 		ROUND_TRIP(BPROC_MSG_MOVE_ORDER, struct bp_move_order a = { 0 };
 			   struct bp_move_order b = { 0 },
@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 9:
 	case 10: {
-		unsigned int t = data[0] % 18 == 9 ? BPROC_MSG_IO_DATA :
+		unsigned int t = data[0] % 21 == 9 ? BPROC_MSG_IO_DATA :
 						     BPROC_MSG_IO_EOF;
 
 		ROUND_TRIP(t, uint32_t pa = 0; unsigned int fa = 0;
@@ -230,6 +230,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   bp_answer_ping(&c, d, len),
 			   bp_ping_decode(p, plen, &b), a == b);
 		break;
+	case 18:
+		ROUND_TRIP(BPROC_MSG_PID_RANGE, uint32_t la = 0;
+			   uint32_t ha = 0; uint32_t lb = 0;
+			   uint32_t hb = 0,
+			   bp_pid_range_decode(d, len, &la, &ha),
+			   bp_send_pid_range(&c, la, ha),
+			   bp_pid_range_decode(p, plen, &lb, &hb),
+			   la == lb && ha == hb);
+		break;
+	case 19:
+		ROUND_TRIP(BPROC_MSG_PROC_FORK, struct bp_proc_fork a = { 0 };
+			   struct bp_proc_fork b = { 0 },
+			   bp_proc_fork_decode(d, len, &a),
+			   bp_send_proc_fork(&c, &a),
+			   bp_proc_fork_decode(p, plen, &b), SAME(a, b));
+		break;
+	case 20: {
+		/* the three messages of a pid and another number */
+		static const unsigned int types[] = { BPROC_MSG_PROC_GHOST,
+						      BPROC_MSG_PROC_REAPED,
+						      BPROC_MSG_STREAM_OWNER };
+		unsigned int t = types[data[0] / 21 % 3];
+
+		ROUND_TRIP(t, uint32_t pa = 0; uint32_t oa = 0; uint32_t pb = 0;
+			   uint32_t ob = 0,
+			   bp_pid_pair_decode(t, d, len, &pa, &oa),
+			   bp_send_pid_pair(&c, t, pa, oa),
+			   bp_pid_pair_decode(t, p, plen, &pb, &ob),
+			   pa == pb && oa == ob);
+		break;
+	}
 	}
 	return 0;
 }

@@ -227,6 +227,22 @@ int main(int argc, char **argv)
 		put("fuzz_procmsg", "pong", &sel, 1, p, len);
 		conn_reset();
 	}
+	{
+		struct bp_proc_fork pf = { .pid = 2099200,
+					   .ppid = 1234,
+					   .uid = 1000 };
+
+		snprintf(pf.comm, sizeof(pf.comm), "sleep");
+		bp_send_pid_range(&conn, 2099200, 2101248),
+			emit(18, "pid-range");
+		bp_send_proc_fork(&conn, &pf), emit(19, "proc-fork");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_GHOST, 2099200, EEXIST),
+			emit(20, "proc-ghost");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_REAPED, 2099200, 0),
+			emit(41, "proc-reaped");
+		bp_send_pid_pair(&conn, BPROC_MSG_STREAM_OWNER, 2099200, 1234),
+			emit(62, "stream-owner");
+	}
 	put("fuzz_frame", "session-every-message", head, 2, script, script_len);
 
 	/* a session with a big IMAGE_DATA kept by the receiver, then a PING */

@@ -195,6 +195,14 @@ int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 		   size_t len);
 /* hosted_flush_output - the process is parked: send what it wrote. */
 void hosted_flush_output(struct hosted *h);
+/* hosted_is_born - it was started here by a cluster process. */
+bool hosted_is_born(const struct hosted *h);
+/* hosted_space_event - a fork, exit or reaping in the namespace. */
+struct bproc_space_event;
+void hosted_space_event(const struct bproc_space_event *ev);
+/* /proc/lpid/stat into a report (state, comm, times, rss); its real uid. */
+int hosted_stat(pid_t lpid, struct bp_proc_report *r);
+uint32_t hosted_uid(pid_t lpid);
 /* hosted_left - it moved away: requeue its unread stdin, forget it. */
 void hosted_left(struct hosted *h);
 void hosted_signal(pid_t pid, unsigned int signo);
@@ -244,6 +252,12 @@ void ghost_mark(pid_t pid, uint64_t move_id, uint32_t stdin_unread);
  */
 void ghost_rewind(struct ghost *g, bool undo);
 void ghost_exit(const struct bp_exit *e);
+/* ghost_fork - a process f.ppid started on its node: its ghost, forked. */
+void ghost_fork(const struct bp_proc_fork *f);
+/* ghost_reaped - its real parent has waited for pid where it ran. */
+void ghost_reaped(pid_t pid);
+/* ghost_stream_owner - the streams of from go on with pid. */
+void ghost_stream_owner(pid_t pid, pid_t from);
 void ghost_watch(void);
 void ghost_reap(void);
 
@@ -266,6 +280,13 @@ struct space_fds {
  */
 int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid,
 		int *pidfd);
+/*
+ * space_start - at start: pid_max high enough for the cluster's pids; on
+ * the front end, its own pids kept below the nodes'.
+ */
+void space_start(void);
+/* space_set_range - the master gave this node its pids (PID_RANGE). */
+void space_set_range(uint32_t lo, uint32_t hi);
 /* space_reap - wait for a child that was killed, without blocking. */
 void space_reap(int pidfd);
 void space_watch(void);

@@ -21,7 +21,15 @@
  *  - ends the ghost as the process ended (EXIT), once the output before the
  *    exit is written, so the parent's wait() sees the real status;
  *  - lets the ghost restore the process when it comes home (recv.c), once
- *    the output of its last host is written.
+ *    the output of its last host is written;
+ *  - has the ghost of a process fork the ghost of a process it started on
+ *    its node (PROC_FORK, proto.h "The process space"), with the new one's
+ *    pid: one fork at a time per parent ghost, as a job; events for the
+ *    child that come meanwhile wait for its ghost. A child ghost of a
+ *    ghost ends when its process is reaped on its node (its real parent
+ *    has waited for it there), and is then reaped by its parent ghost;
+ *    the kernel's SIGCHLD for it is not forwarded (the real parent had its
+ *    own). A ghost reads stdin only while its process owns its streams.
  *
  * The ghost's streams are reached through /proc/PID/fd: pipes and terminals
  * are opened anew, non-blocking, so that neither a slow reader nor a quiet
@@ -54,6 +62,7 @@
 #define IO_CHUNK (64u << 10)
 #define ACK_EVERY (32u << 10)
 #define FG_CHECK_MS 200
+#define KIDS_MAX 4096
 
 enum stdio_kind {
 	KIND_NONE, /* closed, or nothing this agent can use */
@@ -75,7 +84,24 @@ struct gout {
 struct ghost {
 	struct ghost *next;
 	pid_t pid;
-	int handle;
+	int handle; /* -1 while it is being forked */
+	struct bp_stream *map; /* its streams, for ghosts it forks */
+	unsigned int nr_map;
+	bool in_owner; /* its process has its streams: stdin is read for it */
+	/* forked by its parent's ghost (PROC_FORK) */
+	pid_t parent; /* that parent, or 0 */
+	bool forking, fork_started;
+	struct job job;
+	struct bproc_ghost_fork gf;
+	bool reaped; /* its real parent waited for it where it ran */
+	/* its children's ghosts: to reap once ended, and their SIGCHLDs */
+	pid_t *kids;
+	unsigned int nr_kids, cap_kids;
+	pid_t *to_reap;
+	unsigned int nr_to_reap, cap_to_reap;
+	struct job reap_job;
+	struct bproc_ghost_reap reap;
+	int64_t reap_at_ms;
 	int in_fd; /* stream 0: its stdin */
 	enum stdio_kind in_kind;
 	bool tty_in; /* stdin is a terminal */
@@ -101,6 +127,9 @@ struct ghost {
 };
 
 static struct ghost *ghosts;
+
+static bool is_kid(const struct ghost *g, pid_t pid);
+static void reap_later(struct ghost *g);
 static uint8_t buf[IO_CHUNK];
 
 /* Our own way to the ghost's fd n (0: to read, others: to write). */
@@ -138,25 +167,42 @@ static int open_stdio(int pidfd, pid_t pid, uint32_t n, enum stdio_kind *kind,
 	return fd;
 }
 
-int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
-	      unsigned int nr)
+/* A ghost of pid (handle -1 until it is forked), its streams as map. */
+static struct ghost *ghost_new(pid_t pid, const struct bp_stream *map,
+			       unsigned int nr)
 {
 	struct ghost *g = calloc(1, sizeof(*g));
-	unsigned int i, k;
+
+	if (!g)
+		return NULL;
+	g->out = calloc(nr ? nr : 1, sizeof(*g->out));
+	g->map = calloc(nr ? nr : 1, sizeof(*g->map));
+	if (!g->out || !g->map) {
+		free(g->out);
+		free(g->map);
+		free(g);
+		return NULL;
+	}
+	memcpy(g->map, map, nr * sizeof(*map));
+	g->nr_map = nr;
+	g->pid = pid;
+	g->handle = -1;
+	g->in_fd = -1;
+	g->next = ghosts;
+	ghosts = g;
+	return g;
+}
+
+/* Our own ways to the ghost's streams, once it exists. */
+static void ghost_open_streams(struct ghost *g)
+{
+	const struct bp_stream *map = g->map;
+	unsigned int i, k, nr = g->nr_map;
+	pid_t pid = g->pid;
 	int pidfd;
 	bool tty;
 
-	if (!g)
-		return -ENOMEM;
-	g->out = calloc(nr ? nr : 1, sizeof(*g->out));
-	if (!g->out) {
-		free(g);
-		return -ENOMEM;
-	}
-	g->pid = pid;
-	g->handle = handle;
-	g->in_fd = -1;
-	fcntl(handle, F_SETFL, O_NONBLOCK);
+	fcntl(g->handle, F_SETFL, O_NONBLOCK);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	for (i = 0; i < nr && pidfd >= 0; i++) {
 		uint32_t id = map[i].stream;
@@ -189,8 +235,18 @@ int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	g->next = ghosts;
-	ghosts = g;
+}
+
+int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
+	      unsigned int nr)
+{
+	struct ghost *g = ghost_new(pid, map, nr);
+
+	if (!g)
+		return -ENOMEM;
+	g->handle = handle;
+	g->in_owner = true;
+	ghost_open_streams(g);
 	return 0;
 }
 
@@ -439,6 +495,9 @@ static void handle_polled(void *obj, short revents)
 
 			pr_debug("pid %d: signal %u from %d", g->pid,
 				 ev[i].signo, ev[i].pid);
+			if (ev[i].signo == SIGCHLD && ev[i].code > 0 &&
+			    is_kid(g, ev[i].pid))
+				continue; /* its real parent had its own */
 			if (c)
 				link_sent(bp_send_signal(c, (uint32_t)g->pid,
 							 ev[i].signo),
@@ -458,8 +517,10 @@ static void handle_polled(void *obj, short revents)
 			link_sent(bp_send_signal(c, (uint32_t)g->pid, SIGKILL),
 				  "SIGNAL");
 	}
-	if (!g->home)
+	if (!g->home) {
 		g->dead = true;
+		reap_later(g);
+	}
 }
 
 /*
@@ -471,7 +532,7 @@ static uint32_t rewind_stdin(struct ghost *g, uint32_t unread)
 {
 	off_t back = (off_t)g->in_unacked + unread;
 
-	if (!g->in_seekable || g->in_fd < 0 || !back)
+	if (!g->in_seekable || g->in_fd < 0 || !back || !g->in_owner)
 		return 0;
 	if (lseek(g->in_fd, -back, SEEK_CUR) < 0) {
 		pr_warn("pid %d: stdin: putting back %lld bytes: %m", g->pid,
@@ -486,14 +547,32 @@ static uint32_t rewind_stdin(struct ghost *g, uint32_t unread)
 }
 
 /* End the ghost as the process ended, once its output is out. */
+/* Is g's parent one of our ghosts, still a ghost? */
+static struct ghost *parent_ghost(const struct ghost *g)
+{
+	return g->parent ? ghost_find(g->parent) : NULL;
+}
+
+/*
+ * A child ghost of a ghost ends when it is reaped where it ran (its real
+ * parent waited for it there); any other when it ends, for its parent
+ * here to wait for.
+ */
+static bool may_end(const struct ghost *g)
+{
+	return g->exit.flags & BPROC_EXIT_LOST || g->reaped || !parent_ghost(g);
+}
+
 static void maybe_end(struct ghost *g)
 {
 	struct bproc_ghost_exit ex = { 0 };
 	int st = (int)g->exit.status;
 	unsigned int i;
 
-	if (!g->exit_pending || g->exiting || output_pending(g))
+	if (!g->exit_pending || g->exiting || g->forking || output_pending(g) ||
+	    !may_end(g))
 		return;
+	pr_debug("pid %d: its ghost ends (status 0x%x)", g->pid, st);
 	g->exiting = true;
 	rewind_stdin(g, g->exit.stdin_unread);
 	for (i = 0; i < g->nr_out; i++)
@@ -526,6 +605,216 @@ void ghost_exit(const struct bp_exit *e)
 	g->exit = *e;
 	g->exit_pending = true;
 	maybe_end(g);
+}
+
+void ghost_reaped(pid_t pid)
+{
+	struct ghost *g = ghost_find(pid);
+
+	if (!g) {
+		pr_debug("pid %d reaped: no ghost here", pid);
+		return;
+	}
+	g->reaped = true;
+	pr_debug("pid %d: reaped where it ran", pid);
+	maybe_end(g);
+}
+
+void ghost_stream_owner(pid_t pid, pid_t from)
+{
+	struct ghost *to = ghost_find(pid), *was = ghost_find(from);
+
+	/* one reader of the streams' stdin here: whoever has them now */
+	if (was)
+		was->in_owner = false;
+	if (to)
+		to->in_owner = true;
+	pr_debug("pid %d: the streams of %d", pid, from);
+}
+
+/* ---- ghosts forked by ghosts ---- */
+
+static bool is_kid(const struct ghost *g, pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nr_kids; i++)
+		if (g->kids[i] == pid)
+			return true;
+	return false;
+}
+
+static int add_pid(pid_t **v, unsigned int *n, unsigned int *cap, pid_t pid)
+{
+	pid_t *grown;
+
+	if (*n == *cap) {
+		unsigned int c = *cap ? *cap * 2 : 8;
+
+		grown = realloc(*v, c * sizeof(**v));
+		if (!grown)
+			return -ENOMEM;
+		*v = grown;
+		*cap = c;
+	}
+	(*v)[(*n)++] = pid;
+	return 0;
+}
+
+static void drop_pid(pid_t *v, unsigned int *n, pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < *n; i++)
+		if (v[i] == pid) {
+			v[i] = v[--*n];
+			return;
+		}
+}
+
+/* A call of the parent ghost's is in flight (one at a time). */
+static bool calling(const struct ghost *p)
+{
+	const struct ghost *g;
+
+	if (p->reap_job.running)
+		return true;
+	for (g = ghosts; g; g = g->next)
+		if (g->parent == p->pid && g->forking && g->fork_started)
+			return true;
+	return false;
+}
+
+static void tell_ghost(pid_t pid, int err)
+{
+	struct bp_conn *c = link_conn();
+
+	if (c)
+		link_sent(bp_send_pid_pair(c, BPROC_MSG_PROC_GHOST,
+					   (uint32_t)pid, (uint32_t)err),
+			  "PROC_GHOST");
+}
+
+static void fork_polled(void *obj, short revents)
+{
+	struct ghost *g = obj;
+	struct ghost *p = parent_ghost(g);
+	int err;
+
+	(void)revents;
+	if (!job_finished(&g->job))
+		return;
+	g->forking = false;
+	err = g->job.ret < 0 ? g->job.err : 0;
+	if (err) {
+		pr_info("pid %d: no ghost: %s", g->pid, strerror(err));
+		tell_ghost(g->pid, err);
+		g->dead = true;
+		return;
+	}
+	g->handle = g->gf.handle_fd;
+	ghost_open_streams(g);
+	/* the latest KIDS_MAX of them: which SIGCHLDs are not the process's */
+	if (p && p->nr_kids == KIDS_MAX)
+		memmove(p->kids, p->kids + 1, --p->nr_kids * sizeof(*p->kids));
+	if (p && add_pid(&p->kids, &p->nr_kids, &p->cap_kids, g->pid))
+		pr_warn("pid %d: out of memory for its children", p->pid);
+	pr_debug("pid %d: its ghost is a child of %d's", g->pid, g->parent);
+	tell_ghost(g->pid, 0);
+	maybe_end(g); /* it may have ended meanwhile */
+}
+
+void ghost_fork(const struct bp_proc_fork *f)
+{
+	struct ghost *p = ghost_find((pid_t)f->ppid), *g;
+
+	if (!p || p->home) {
+		/* its parent came home, or is gone: nothing to fork it */
+		pr_info("pid %u: no ghost of its parent %u", f->pid, f->ppid);
+		tell_ghost((pid_t)f->pid, ESRCH);
+		return;
+	}
+	g = ghost_new((pid_t)f->pid, p->map, p->nr_map);
+	if (!g) {
+		tell_ghost((pid_t)f->pid, ENOMEM);
+		return;
+	}
+	g->parent = p->pid;
+	g->forking = true;
+	g->gf.pid = (int32_t)f->pid;
+}
+
+/* Start what waits for a parent ghost: a fork, or a reaping. */
+static void parent_calls(struct ghost *g)
+{
+	struct ghost *p = parent_ghost(g);
+	int err;
+
+	if (!g->forking || g->fork_started)
+		return;
+	if (!p || p->home || p->handle < 0) {
+		g->forking = false;
+		tell_ghost(g->pid, ESRCH);
+		g->dead = true;
+		return;
+	}
+	if (calling(p))
+		return;
+	err = job_start(&g->job, p->handle, BPROC_IOC_GHOST_FORK, &g->gf);
+	if (err) {
+		g->forking = false;
+		tell_ghost(g->pid, -err);
+		g->dead = true;
+		return;
+	}
+	g->fork_started = true;
+}
+
+static void reap_polled(void *obj, short revents)
+{
+	struct ghost *p = obj;
+
+	(void)revents;
+	if (!job_finished(&p->reap_job))
+		return;
+	if (p->reap_job.ret < 0 && p->reap_job.err == EAGAIN) {
+		/* not a zombie yet: soon */
+		p->reap_at_ms = bp_now_ms() + 20;
+		return;
+	}
+	if (p->reap_job.ret < 0) /* it ends: its parent here reaps it */
+		pr_debug("pid %d: reaping the ghost of %d: %s", p->pid,
+			 p->reap.pid, strerror(p->reap_job.err));
+	else
+		pr_debug("pid %d: the ghost of %d reaped", p->pid, p->reap.pid);
+	/* still a kid: its SIGCHLD may not have been read yet */
+	drop_pid(p->to_reap, &p->nr_to_reap, p->reap.pid);
+	p->reap_at_ms = 0;
+}
+
+static void reap_kids(struct ghost *p)
+{
+	if (!p->nr_to_reap || p->reap_job.running || calling(p) ||
+	    p->handle < 0 || p->home || p->exiting)
+		return;
+	if (bp_now_ms() < p->reap_at_ms) {
+		loop_wake_at(p->reap_at_ms);
+		return;
+	}
+	p->reap.pid = p->to_reap[0];
+	if (job_start(&p->reap_job, p->handle, BPROC_IOC_GHOST_REAP, &p->reap))
+		p->reap_at_ms = bp_now_ms() + 100;
+}
+
+/* g's ghost is gone: its parent ghost reaps it. */
+static void reap_later(struct ghost *g)
+{
+	struct ghost *p = parent_ghost(g);
+
+	if (!p || !is_kid(p, g->pid))
+		return;
+	if (add_pid(&p->to_reap, &p->nr_to_reap, &p->cap_to_reap, g->pid))
+		pr_warn("pid %d: its ghost will not be reaped", g->pid);
 }
 
 /* ---- coming home ---- */
@@ -611,8 +900,15 @@ void ghost_watch(void)
 	unsigned int i;
 
 	for (g = ghosts; g; g = g->next) {
+		job_watch(&g->job, fork_polled, g);
+		job_watch(&g->reap_job, reap_polled, g);
 		if (g->dead)
 			continue;
+		if (g->forking) {
+			parent_calls(g);
+			continue;
+		}
+		reap_kids(g);
 		/* signals wait at the master while it moves */
 		if (!g->home)
 			loop_add(g->handle, POLLIN, handle_polled, g);
@@ -621,7 +917,8 @@ void ghost_watch(void)
 				loop_add(g->out[i].fd, POLLOUT, output_polled,
 					 &g->out[i]);
 		if (g->in_fd < 0 || g->in_eof || g->home || g->exit_pending ||
-		    g->in_unacked >= BPROC_IO_WINDOW || !link_room())
+		    !g->in_owner || g->in_unacked >= BPROC_IO_WINDOW ||
+		    !link_room())
 			continue;
 		if (g->tty_in && !in_foreground(g)) {
 			loop_wake_at(g->fg_checked_ms + FG_CHECK_MS);
@@ -638,7 +935,8 @@ void ghost_reap(void)
 	while (*pp) {
 		struct ghost *g = *pp;
 
-		if (!g->dead) {
+		/* a job of its own may still write into it */
+		if (!g->dead || g->job.running || g->reap_job.running) {
 			pp = &g->next;
 			continue;
 		}
@@ -646,6 +944,9 @@ void ghost_reap(void)
 		close_stdio(g);
 		close_fd(&g->handle);
 		free(g->out);
+		free(g->map);
+		free(g->kids);
+		free(g->to_reap);
 		free(g);
 	}
 }

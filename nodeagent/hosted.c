@@ -1,40 +1,51 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The processes that moved to this node.  Each is a child of the agent in
- * the namespace of space.c, under its front-end pid, with its streams
- * (proto.h: stdin, stdout, stderr and any other output it had open on the
- * front end) on pipes or socket pairs to the agent, or on /dev/null:
+ * The cluster processes on this node: those that moved here, each a child
+ * of the agent in the namespace of space.c under its front-end pid, and
+ * those that cluster processes started here ("born" here: their pids
+ * come from the node's range, space.c tells of their forks, exits and
+ * reapings). Every moved process has its streams (proto.h: stdin, stdout,
+ * stderr and any other output it had open on the front end) on pipes or
+ * socket pairs to the agent, or on /dev/null; the processes it starts
+ * here share them (they inherit its ends):
  *
- *  - what it writes to a stream goes to the master as IO_DATA (for the
- *    front end, where its ghost has the stream's real end), a datagram
+ *  - what is written to a stream goes to the master as IO_DATA (for the
+ *    front end, where the ghosts have the stream's real end), a datagram
  *    each for a datagram socket, at most BPROC_IO_WINDOW bytes per stream
- *    unacknowledged, so that a slow reader there slows the process down
- *    here;
- *  - stdin bytes from the master go into its stdin, acknowledged as they
- *    go in (but bytes an earlier host acknowledged, BPROC_IO_ACKED); IO_EOF
- *    closes it;
- *  - signals from the master are sent to it; its exit goes to the master
- *    after its last output, with how many bytes its stdin held unread.
+ *    unacknowledged, so that a slow reader there slows the writers down;
+ *    it goes under the pid of the streams' owner: the process that
+ *    brought them, and once it has ended, one that still holds them
+ *    (STREAM_OWNER tells the front end, which reads stdin for that one);
+ *  - stdin bytes from the master go into the stdin pipe, acknowledged as
+ *    they go in (but bytes an earlier host acknowledged, BPROC_IO_ACKED);
+ *    IO_EOF closes it;
+ *  - signals from the master are sent to the process; a born process is
+ *    announced to the master (PROC_FORK) as soon as it is forked; every
+ *    exit goes to the master after the output written before it, with
+ *    how many bytes its stdin held unread, and a born process's reaping
+ *    after that (PROC_REAPED).
  *
- * When it moves away (send.c), its output up to the dump is flushed before
- * the IO_MARK, which says how much its stdin holds unread, and what its
- * stdin still holds is read back through a reader of our own and handed to
- * the master to requeue.
+ * When a process moves away (send.c), its output up to the dump is
+ * flushed before the IO_MARK, which says how much its stdin holds unread,
+ * and what its stdin still holds is read back through a reader of our own
+ * and handed to the master to requeue (unless processes left here share
+ * its streams: they keep them, one of them as their owner).
  *
  * Which of its fds are which streams, when it moves on, is told by the
- * pipe or socket they are (its end's inode), and for /dev/null by the open
- * file description itself (kcmp), of which the agent keeps a reference.
+ * pipe or socket they are (their end's inode), and for /dev/null by the
+ * open file description itself (kcmp), of which the agent keeps a
+ * reference.
  */
 #define LOG_PREFIX "hosted"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/kcmp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,12 +54,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bproc/bproc.h>
+
 #include "../common/log.h"
 #include "../common/net.h"
 #include "agent.h"
 
 #define IO_CHUNK (64u << 10)
 #define ACK_EVERY (32u << 10)
+#define FORMER_MAX 8
 
 /* A stream it writes to (1, 2, ...): our read end of its pipe. */
 struct out_stream {
@@ -59,11 +73,17 @@ struct out_stream {
 	uint64_t unacked;
 };
 
-struct hosted {
-	struct hosted *next;
-	pid_t pid; /* front-end pid, and its pid in the namespace */
-	pid_t lpid; /* its pid in the agent's own namespace */
-	int pidfd;
+/*
+ * A process's streams here: our ends of its pipes or socket pairs, shared
+ * with the processes it starts here. Their IO goes under the owner's pid;
+ * IO under a former owner's pid (on its way when the owner changed) still
+ * finds them.
+ */
+struct hstreams {
+	struct hstreams *next;
+	int refs; /* the processes that hold them */
+	pid_t owner;
+	pid_t former[FORMER_MAX];
 	int in_w, in_r; /* stream 0: our write end, our own reader */
 	int in_ref; /* stream 0 on /dev/null: the description it was given */
 	uint32_t in_kind;
@@ -72,19 +92,30 @@ struct hosted {
 	struct iobuf inq; /* stdin that the pipe has no room for yet */
 	size_t inq_acked; /* bytes at its front an earlier host acked */
 	uint32_t in_unacked; /* written into the pipe, not yet acked */
-	uint32_t stdin_unread; /* at its exit: what its stdin held unread */
 	bool in_eof; /* close the pipe once inq is in */
-	bool parked; /* dumped for a move: its stdin must not change */
+	bool parked; /* its owner is dumped for a move: stdin stays as is */
 	struct out_stream *out;
 	unsigned int nr_out;
+};
+
+struct hosted {
+	struct hosted *next;
+	pid_t pid; /* front-end pid, and its pid in the namespace */
+	pid_t lpid; /* its pid in the agent's own namespace */
+	int pidfd;
+	struct hstreams *st;
+	bool born; /* started here by a cluster process: not our child */
 	bool moving; /* a move out is in flight: output waits for it */
 	bool left; /* it moved away: reap it without a word */
 	bool exited, exit_sent;
+	bool reaped; /* its parent here has waited for it */
+	uint32_t stdin_unread; /* at its exit: what its stdin held unread */
 	int status;
 	bool dead;
 };
 
 static struct hosted *procs;
+static struct hstreams *sets;
 static unsigned int nr_procs;
 static uint8_t iobuf_tmp[IO_CHUNK];
 static uint8_t msg_tmp[256u << 10]; /* one datagram */
@@ -125,40 +156,168 @@ static uint32_t unread_in(int fd)
 	return (uint32_t)n;
 }
 
+/* ---- stream sets ---- */
+
+static struct hstreams *st_new(pid_t owner, const struct hosted_stream *streams,
+			       unsigned int nr)
+{
+	struct hstreams *st = calloc(1, sizeof(*st));
+	unsigned int i;
+
+	if (!st)
+		return NULL;
+	st->out = calloc(nr ? nr : 1, sizeof(*st->out));
+	if (!st->out) {
+		free(st);
+		return NULL;
+	}
+	st->refs = 1;
+	st->owner = owner;
+	st->in_w = st->in_r = st->in_ref = -1;
+	for (i = 0; i < nr; i++) {
+		if (streams[i].id == 0) {
+			st->have_in = true;
+			st->in_w = streams[i].fd;
+			st->in_r = streams[i].in_r;
+			st->in_ref = streams[i].ref;
+			st->in_kind = streams[i].kind;
+			st->in_ino = streams[i].ino;
+			continue;
+		}
+		st->out[st->nr_out].id = streams[i].id;
+		st->out[st->nr_out].kind = streams[i].kind;
+		st->out[st->nr_out].fd = streams[i].fd;
+		st->out[st->nr_out].ref = streams[i].ref;
+		st->out[st->nr_out].ino = streams[i].ino;
+		st->nr_out++;
+	}
+	st->next = sets;
+	sets = st;
+	return st;
+}
+
+static void st_close(struct hstreams *st)
+{
+	unsigned int i;
+
+	close_fd(&st->in_w);
+	close_fd(&st->in_r);
+	close_fd(&st->in_ref);
+	for (i = 0; i < st->nr_out; i++) {
+		close_fd(&st->out[i].fd);
+		close_fd(&st->out[i].ref);
+	}
+}
+
+static void st_put(struct hstreams *st)
+{
+	struct hstreams **pp;
+
+	if (!st || --st->refs > 0)
+		return;
+	for (pp = &sets; *pp; pp = &(*pp)->next)
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	st_close(st);
+	iobuf_free(&st->inq);
+	free(st->out);
+	free(st);
+}
+
+/* The streams whose IO goes (or went) under pid. */
+static struct hstreams *st_of_tag(pid_t pid)
+{
+	struct hstreams *st;
+	int i;
+
+	for (st = sets; st; st = st->next) {
+		if (st->owner == pid)
+			return st;
+		for (i = 0; i < FORMER_MAX; i++)
+			if (st->former[i] == pid)
+				return st;
+	}
+	return NULL;
+}
+
+static struct hosted *owner_of(const struct hstreams *st)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h->st == st && h->pid == st->owner && !h->dead)
+			return h;
+	return NULL;
+}
+
+/* Another process here that holds st and goes on, or NULL. */
+static struct hosted *other_holder(const struct hstreams *st,
+				   const struct hosted *but)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h != but && h->st == st && !h->exited && !h->left &&
+		    !h->dead)
+			return h;
+	return NULL;
+}
+
+static void send_ack_of(pid_t tag, unsigned int fd, uint32_t bytes)
+{
+	struct bp_conn *c = link_conn();
+
+	if (c && bytes)
+		link_sent(bp_send_io_ack(c, (uint32_t)tag, fd, bytes),
+			  "IO_ACK");
+}
+
+/*
+ * st's owner h is gone (ended, or away): to holder from now on.  What was
+ * written under h's pid but not yet acknowledged is forgiven (the acks may
+ * still come, under h's pid), and so is what went into stdin.
+ */
+static void st_pass(struct hstreams *st, struct hosted *h,
+		    struct hosted *holder)
+{
+	struct bp_conn *c = link_conn();
+	unsigned int i;
+
+	send_ack_of(h->pid, 0, st->in_unacked);
+	st->in_unacked = 0;
+	for (i = 0; i < st->nr_out; i++)
+		st->out[i].unacked = 0;
+	memmove(st->former + 1, st->former,
+		sizeof(st->former) - sizeof(st->former[0]));
+	st->former[0] = st->owner;
+	st->owner = holder->pid;
+	pr_debug("pid %d: its streams go on with pid %d", h->pid, holder->pid);
+	if (c)
+		link_sent(bp_send_pid_pair(c, BPROC_MSG_STREAM_OWNER,
+					   (uint32_t)holder->pid,
+					   (uint32_t)h->pid),
+			  "STREAM_OWNER");
+}
+
+/* ---- processes ---- */
+
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 			  const struct hosted_stream *streams, unsigned int nr)
 {
 	struct hosted *h = calloc(1, sizeof(*h));
-	unsigned int i;
 
 	if (!h)
 		return NULL;
-	h->out = calloc(nr ? nr : 1, sizeof(*h->out));
-	if (!h->out) {
+	h->st = st_new(pid, streams, nr);
+	if (!h->st) {
 		free(h);
 		return NULL;
 	}
 	h->pid = pid;
 	h->lpid = lpid;
 	h->pidfd = pidfd;
-	h->in_w = h->in_r = h->in_ref = -1;
-	for (i = 0; i < nr; i++) {
-		if (streams[i].id == 0) {
-			h->have_in = true;
-			h->in_w = streams[i].fd;
-			h->in_r = streams[i].in_r;
-			h->in_ref = streams[i].ref;
-			h->in_kind = streams[i].kind;
-			h->in_ino = streams[i].ino;
-			continue;
-		}
-		h->out[h->nr_out].id = streams[i].id;
-		h->out[h->nr_out].kind = streams[i].kind;
-		h->out[h->nr_out].fd = streams[i].fd;
-		h->out[h->nr_out].ref = streams[i].ref;
-		h->out[h->nr_out].ino = streams[i].ino;
-		h->nr_out++;
-	}
 	h->next = procs;
 	procs = h;
 	nr_procs++;
@@ -185,22 +344,29 @@ unsigned int hosted_count(void)
 	return nr_procs;
 }
 
-static void stdin_push(struct hosted *h);
+static void stdin_push(struct hstreams *st);
 
 void hosted_set_moving(struct hosted *h, bool moving)
 {
 	h->moving = moving;
-	if (!moving && h->parked) {
-		h->parked = false;
-		stdin_push(h); /* it goes on here */
+	if (!moving && h->st->parked) {
+		h->st->parked = false;
+		stdin_push(h->st); /* it goes on here */
 	}
 }
 
 uint32_t hosted_park(struct hosted *h)
 {
-	h->parked = true;
+	struct hstreams *st = h->st;
+
+	st->parked = true;
 	/* acknowledged and not read: in its stdin, or from an earlier host */
-	return unread_in(h->in_r) + (uint32_t)h->inq_acked;
+	return unread_in(st->in_r) + (uint32_t)st->inq_acked;
+}
+
+bool hosted_is_born(const struct hosted *h)
+{
+	return h->born;
 }
 
 static int cmp_stream(const void *a, const void *b)
@@ -217,23 +383,24 @@ static bool given_as(const struct hosted *h, int ref, long fd)
 	       syscall(SYS_kcmp, getpid(), h->lpid, KCMP_FILE, ref, fd) == 0;
 }
 
-/* The stream fd is (its stat st), or -1 with its kind in *kind. */
-static int stream_of_fd(const struct hosted *h, long fd, const struct stat *st,
+/* The stream fd is (its stat s), or -1; its kind in *kind. */
+static int stream_of_fd(const struct hosted *h, long fd, const struct stat *s,
 			uint32_t *kind)
 {
-	bool ends = S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode);
+	bool ends = S_ISFIFO(s->st_mode) || S_ISSOCK(s->st_mode);
+	const struct hstreams *st = h->st;
 	unsigned int i;
 
-	if (h->have_in &&
-	    ((ends && st->st_ino == h->in_ino) || given_as(h, h->in_ref, fd))) {
-		*kind = h->in_kind;
+	if (st->have_in && ((ends && s->st_ino == st->in_ino) ||
+			    given_as(h, st->in_ref, fd))) {
+		*kind = st->in_kind;
 		return 0;
 	}
-	for (i = 0; i < h->nr_out; i++)
-		if ((ends && h->out[i].ino == st->st_ino) ||
-		    given_as(h, h->out[i].ref, fd)) {
-			*kind = h->out[i].kind;
-			return (int)h->out[i].id;
+	for (i = 0; i < st->nr_out; i++)
+		if ((ends && st->out[i].ino == s->st_ino) ||
+		    given_as(h, st->out[i].ref, fd)) {
+			*kind = st->out[i].kind;
+			return (int)st->out[i].id;
 		}
 	return -1;
 }
@@ -305,17 +472,19 @@ int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 	return n;
 }
 
+/* ---- output ---- */
+
 /*
  * Send up to max bytes of a stream's output: true if there may be more
  * right now (it read all it asked for), false if the pipe is empty or at
  * its end.
  */
-static bool forward_output(struct hosted *h, struct out_stream *o, size_t max)
+static bool forward_output(struct hstreams *st, struct out_stream *o,
+			   size_t max)
 {
 	struct bp_conn *c = link_conn();
-	ssize_t n;
-
 	uint8_t *buf = iobuf_tmp;
+	ssize_t n;
 
 	if (!c || !max || o->fd < 0)
 		return false;
@@ -328,7 +497,7 @@ static bool forward_output(struct hosted *h, struct out_stream *o, size_t max)
 		if (n > (ssize_t)sizeof(msg_tmp)) {
 			pr_warn("pid %d: a datagram of %zd bytes on stream %u "
 				"cut to %zu",
-				h->pid, n, o->id, sizeof(msg_tmp));
+				st->owner, n, o->id, sizeof(msg_tmp));
 			n = sizeof(msg_tmp);
 		}
 		if (n == 0 && !closed_end(o->fd))
@@ -340,34 +509,34 @@ static bool forward_output(struct hosted *h, struct out_stream *o, size_t max)
 		return false;
 	if (n <= 0) {
 		close_fd(&o->fd);
-		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)h->pid,
+		link_sent(bp_send_io(c, BPROC_MSG_IO_EOF, (uint32_t)st->owner,
 				     o->id, 0, NULL, 0),
 			  "IO_EOF");
 		return false;
 	}
 	o->unacked += (uint64_t)n;
-	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid, o->id, 0,
-			     buf, (uint32_t)n),
+	link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)st->owner, o->id,
+			     0, buf, (uint32_t)n),
 		  "IO_DATA");
 	return is_message(o->kind) || (size_t)n == max;
 }
 
 /* Everything the pipes hold now, whatever the window says. */
-static void drain_output(struct hosted *h, bool to_eof)
+static void drain_output(struct hstreams *st, bool to_eof)
 {
 	unsigned int i;
 
-	for (i = 0; i < h->nr_out; i++) {
-		struct out_stream *o = &h->out[i];
+	for (i = 0; i < st->nr_out; i++) {
+		struct out_stream *o = &st->out[i];
 
-		while (o->fd >= 0 && forward_output(h, o, sizeof(iobuf_tmp)))
+		while (o->fd >= 0 && forward_output(st, o, sizeof(iobuf_tmp)))
 			;
 		if (to_eof && o->fd >= 0 && link_conn()) {
 			/* someone it left behind still holds the pipe */
 			close_fd(&o->fd);
 			link_sent(bp_send_io(link_conn(), BPROC_MSG_IO_EOF,
-					     (uint32_t)h->pid, o->id, 0, NULL,
-					     0),
+					     (uint32_t)st->owner, o->id, 0,
+					     NULL, 0),
 				  "IO_EOF");
 		}
 	}
@@ -375,11 +544,12 @@ static void drain_output(struct hosted *h, bool to_eof)
 
 void hosted_flush_output(struct hosted *h)
 {
-	drain_output(h, false);
+	drain_output(h->st, false);
 }
 
-static void send_requeue(struct hosted *h, const uint8_t *data, size_t n,
-			 bool acked)
+/* ---- stdin ---- */
+
+static void send_requeue(pid_t tag, const uint8_t *data, size_t n, bool acked)
 {
 	struct bp_conn *c = link_conn();
 	unsigned int flags = BPROC_IO_REQUEUE | (acked ? BPROC_IO_ACKED : 0);
@@ -387,7 +557,7 @@ static void send_requeue(struct hosted *h, const uint8_t *data, size_t n,
 	while (c && n) {
 		size_t k = n > IO_CHUNK ? IO_CHUNK : n;
 
-		link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)h->pid, 0,
+		link_sent(bp_send_io(c, BPROC_MSG_IO_DATA, (uint32_t)tag, 0,
 				     flags, data, (uint32_t)k),
 			  "requeued stdin");
 		data += k;
@@ -395,43 +565,85 @@ static void send_requeue(struct hosted *h, const uint8_t *data, size_t n,
 	}
 }
 
-static void close_streams(struct hosted *h)
+/* It moved away: what its stdin still holds goes back to the master. */
+static void requeue_stdin(struct hosted *h)
 {
-	unsigned int i;
-
-	close_fd(&h->in_w);
-	close_fd(&h->in_r);
-	close_fd(&h->in_ref);
-	for (i = 0; i < h->nr_out; i++) {
-		close_fd(&h->out[i].fd);
-		close_fd(&h->out[i].ref);
-	}
-}
-
-void hosted_left(struct hosted *h)
-{
+	struct hstreams *st = h->st;
 	ssize_t n;
 	size_t k;
 
 	/* what its stdin holds came first (acknowledged), then what never
 	 * got in (but what an earlier host acknowledged) */
-	while (h->in_r >= 0 &&
-	       (n = read_nb(h->in_r, msg_tmp, sizeof(msg_tmp), h->in_kind)) > 0)
-		send_requeue(h, msg_tmp, (size_t)n, true);
-	while ((k = iobuf_take(&h->inq, iobuf_tmp,
-			       h->inq_acked && h->inq_acked <
-						       sizeof(iobuf_tmp) ?
-				       h->inq_acked :
+	while (st->in_r >= 0 && (n = read_nb(st->in_r, msg_tmp, sizeof(msg_tmp),
+					     st->in_kind)) > 0)
+		send_requeue(h->pid, msg_tmp, (size_t)n, true);
+	while ((k = iobuf_take(&st->inq, iobuf_tmp,
+			       st->inq_acked && st->inq_acked <
+							sizeof(iobuf_tmp) ?
+				       st->inq_acked :
 				       sizeof(iobuf_tmp)))) {
-		size_t acked = k < h->inq_acked ? k : h->inq_acked;
+		size_t acked = k < st->inq_acked ? k : st->inq_acked;
 
-		h->inq_acked -= acked;
-		send_requeue(h, iobuf_tmp, k, acked == k);
+		st->inq_acked -= acked;
+		send_requeue(h->pid, iobuf_tmp, k, acked == k);
 	}
-	close_streams(h);
+}
+
+void hosted_left(struct hosted *h)
+{
+	struct hosted *holder = other_holder(h->st, h);
+
+	if (!holder) {
+		requeue_stdin(h);
+		st_close(h->st);
+	} else if (h->st->owner == h->pid) {
+		/* its children here keep its streams, and its stdin */
+		st_pass(h->st, h, holder);
+	}
 	h->moving = false;
 	h->left = true;
 }
+
+static void stdin_ack(struct hstreams *st, bool now)
+{
+	if (!st->in_unacked || (!now && st->in_unacked < ACK_EVERY))
+		return;
+	send_ack_of(st->owner, 0, st->in_unacked);
+	st->in_unacked = 0;
+}
+
+/* n bytes of stdin are in (or gone): acknowledge those not acked yet. */
+static void stdin_consumed(struct hstreams *st, size_t n)
+{
+	size_t acked = n < st->inq_acked ? n : st->inq_acked;
+
+	st->inq_acked -= acked;
+	st->in_unacked += (uint32_t)(n - acked);
+}
+
+static void stdin_push(struct hstreams *st)
+{
+	size_t before = st->inq.len;
+	ssize_t n;
+
+	if (st->in_w < 0 || st->parked)
+		return;
+	n = iobuf_write(&st->inq, st->in_w);
+	if (n < 0 && n != -EAGAIN) {
+		/* it closed its stdin: what it never reads is not waited for */
+		pr_debug("pid %d: stdin: %s", st->owner, strerror((int)-n));
+		stdin_consumed(st, st->inq.len);
+		iobuf_free(&st->inq);
+		close_fd(&st->in_w);
+	} else if (n > 0) {
+		stdin_consumed(st, (size_t)n);
+	}
+	if (st->in_eof && !st->inq.len)
+		close_fd(&st->in_w);
+	stdin_ack(st, !st->inq.len || before - st->inq.len >= ACK_EVERY);
+}
+
+/* ---- ends ---- */
 
 /* A wait(2) status from what waitid says. */
 static int wait_status(const siginfo_t *si)
@@ -446,22 +658,61 @@ static int wait_status(const siginfo_t *si)
 	}
 }
 
-/* Its last output, the end of its streams, then its exit. */
+static void send_reaped(struct hosted *h)
+{
+	struct bp_conn *c = link_conn();
+
+	if (c)
+		link_sent(bp_send_pid_pair(c, BPROC_MSG_PROC_REAPED,
+					   (uint32_t)h->pid, 0),
+			  "PROC_REAPED");
+	h->dead = true;
+}
+
+/*
+ * It ended: the output written before, then its exit.  Its streams end
+ * with it, unless others here hold them (then one of those owns them).
+ */
 static void send_exit(struct hosted *h)
 {
+	struct hstreams *st = h->st;
+	struct hosted *holder = other_holder(st, h);
 	struct bp_exit e = { 0 };
 	struct bp_conn *c;
 
-	drain_output(h, true);
 	c = link_conn();
 	if (!c)
 		return;
+	/* what it wrote, whose the streams are now (its stdin goes on), its
+	 * end: in that order */
+	if (st->owner == h->pid) {
+		drain_output(st, !holder);
+		if (holder)
+			st_pass(st, h, holder);
+		else
+			st_close(st);
+	}
 	e.pid = (uint32_t)h->pid;
 	e.status = (uint32_t)h->status;
-	e.stdin_unread = h->stdin_unread;
+	e.stdin_unread = holder ? 0 : h->stdin_unread;
 	link_sent(bp_send_exit(c, &e), "EXIT");
 	h->exit_sent = true;
-	h->dead = true;
+	/* a moved process is ours: reaped as soon as it ended */
+	if (h->reaped || !h->born)
+		send_reaped(h);
+}
+
+/* It has ended (status as wait(2)): what it leaves in its stdin. */
+static void ended(struct hosted *h, int status)
+{
+	if (h->exited)
+		return;
+	h->exited = true;
+	h->status = status;
+	if (h->st->owner == h->pid)
+		h->stdin_unread =
+			unread_in(h->st->in_r) + (uint32_t)h->st->inq_acked;
+	pr_debug("pid %d exited, status 0x%x", h->pid, h->status);
 }
 
 static void pidfd_polled(void *obj, short revents)
@@ -470,7 +721,7 @@ static void pidfd_polled(void *obj, short revents)
 	siginfo_t si;
 
 	(void)revents;
-	if (h->dead || h->exited)
+	if (h->dead || h->born || h->pidfd < 0)
 		return;
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED | WNOHANG) < 0) {
@@ -487,91 +738,98 @@ static void pidfd_polled(void *obj, short revents)
 		h->dead = true;
 		return;
 	}
-	h->exited = true;
-	h->status = wait_status(&si);
-	h->stdin_unread = unread_in(h->in_r) + (uint32_t)h->inq_acked;
-	pr_debug("pid %d exited, status 0x%x", h->pid, h->status);
-	close_fd(&h->in_w);
-	close_fd(&h->in_r);
-	iobuf_free(&h->inq);
+	ended(h, wait_status(&si));
 }
 
-/* Each output stream is watched with its hosted process as the object. */
-static struct out_stream *stream_of(struct hosted *h, uint32_t id)
+/* A process born here: its parent is one of ours, its streams its. */
+static void born(const struct bproc_space_event *ev)
 {
-	unsigned int i;
+	struct bp_proc_report r = { 0 };
+	struct hosted *parent = hosted_find(ev->ppid), *h;
+	struct bp_proc_fork f = { 0 };
+	struct bp_conn *c;
 
-	for (i = 0; i < h->nr_out; i++)
-		if (h->out[i].id == id)
-			return &h->out[i];
-	return NULL;
+	if (!parent || parent->exited) {
+		pr_debug("pid %d forked by %d, which is not ours", ev->pid,
+			 ev->ppid);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		pr_err("pid %d: out of memory: it is not in the cluster",
+		       ev->pid);
+		return;
+	}
+	h->pid = ev->pid;
+	h->lpid = ev->lpid;
+	h->born = true;
+	h->st = parent->st;
+	h->st->refs++;
+	h->pidfd = (int)syscall(SYS_pidfd_open, ev->lpid, 0);
+	h->next = procs;
+	procs = h;
+	nr_procs++;
+	f.pid = (uint32_t)h->pid;
+	f.ppid = (uint32_t)parent->pid;
+	f.uid = hosted_uid(h->lpid);
+	if (hosted_stat(h->lpid, &r) && hosted_stat(parent->lpid, &r))
+		snprintf(r.comm, sizeof(r.comm), "?");
+	memcpy(f.comm, r.comm, sizeof(f.comm));
+	c = link_conn();
+	if (c)
+		link_sent(bp_send_proc_fork(c, &f), "PROC_FORK");
 }
+
+void hosted_space_event(const struct bproc_space_event *ev)
+{
+	struct hosted *h;
+
+	switch (ev->type) {
+	case BPROC_SPACE_FORK:
+		/* threads are the process's; our own children are restorers */
+		if (ev->pid == ev->tgid && ev->ppid > 0)
+			born(ev);
+		return;
+	case BPROC_SPACE_EXIT:
+		for (h = procs; h; h = h->next)
+			if (h->pid == ev->pid && h->born && !h->dead)
+				ended(h, (int)ev->status);
+		return;
+	case BPROC_SPACE_REAPED:
+		for (h = procs; h; h = h->next)
+			if (h->pid == ev->pid && h->born && !h->dead) {
+				h->reaped = true;
+				if (h->exit_sent || h->left)
+					send_reaped(h);
+			}
+		return;
+	default:
+		pr_warn("events of the moved processes were lost");
+	}
+}
+
+/* ---- the loop ---- */
 
 struct out_ref {
-	struct hosted *h;
+	struct hstreams *st;
 	unsigned int i;
 };
 
 static void output_polled(void *obj, short revents)
 {
-	struct hosted *h = ((struct out_ref *)obj)->h;
-	struct out_stream *o = &h->out[((struct out_ref *)obj)->i];
+	struct out_ref *ref = obj;
+	struct out_stream *o = &ref->st->out[ref->i];
 
 	(void)revents;
-	if (h->dead || h->left || o->fd < 0 || o->unacked >= BPROC_IO_WINDOW)
+	if (o->fd < 0 || o->unacked >= BPROC_IO_WINDOW)
 		return;
-	forward_output(h, o, BPROC_IO_WINDOW - o->unacked);
-}
-
-static void stdin_ack(struct hosted *h, bool now)
-{
-	struct bp_conn *c = link_conn();
-
-	if (!c || !h->in_unacked || (!now && h->in_unacked < ACK_EVERY))
-		return;
-	link_sent(bp_send_io_ack(c, (uint32_t)h->pid, 0, h->in_unacked),
-		  "IO_ACK");
-	h->in_unacked = 0;
-}
-
-/* n bytes of stdin are in (or gone): acknowledge those not acked yet. */
-static void stdin_consumed(struct hosted *h, size_t n)
-{
-	size_t acked = n < h->inq_acked ? n : h->inq_acked;
-
-	h->inq_acked -= acked;
-	h->in_unacked += (uint32_t)(n - acked);
-}
-
-static void stdin_push(struct hosted *h)
-{
-	size_t before = h->inq.len;
-	ssize_t n;
-
-	if (h->in_w < 0 || h->parked)
-		return;
-	n = iobuf_write(&h->inq, h->in_w);
-	if (n < 0 && n != -EAGAIN) {
-		/* it closed its stdin: what it never reads is not waited for */
-		pr_debug("pid %d: stdin: %s", h->pid, strerror((int)-n));
-		stdin_consumed(h, h->inq.len);
-		iobuf_free(&h->inq);
-		close_fd(&h->in_w);
-	} else if (n > 0) {
-		stdin_consumed(h, (size_t)n);
-	}
-	if (h->in_eof && !h->inq.len)
-		close_fd(&h->in_w);
-	stdin_ack(h, !h->inq.len || before - h->inq.len >= ACK_EVERY);
+	forward_output(ref->st, o, BPROC_IO_WINDOW - o->unacked);
 }
 
 static void stdin_polled(void *obj, short revents)
 {
-	struct hosted *h = obj;
-
 	(void)revents;
-	if (!h->dead && !h->left)
-		stdin_push(h);
+	stdin_push(obj);
 }
 
 void hosted_watch(void)
@@ -579,12 +837,25 @@ void hosted_watch(void)
 	static struct out_ref *refs;
 	static size_t nr_refs;
 	size_t used = 0, want = 0;
+	struct hstreams *st;
 	struct hosted *h;
 	unsigned int i;
 
+	for (h = procs; h; h = h->next) {
+		if (h->dead)
+			continue;
+		if (h->exited) {
+			if (!h->moving && !h->exit_sent)
+				send_exit(h);
+			continue;
+		}
+		if (!h->born && h->pidfd >= 0)
+			loop_add(h->pidfd, POLLIN, pidfd_polled, h);
+	}
+
 	/* one ref per output stream watched this round */
-	for (h = procs; h; h = h->next)
-		want += h->nr_out;
+	for (st = sets; st; st = st->next)
+		want += st->nr_out;
 	if (want > nr_refs) {
 		struct out_ref *r = realloc(refs, want * sizeof(*r));
 
@@ -593,29 +864,19 @@ void hosted_watch(void)
 			nr_refs = want;
 		}
 	}
-
-	for (h = procs; h; h = h->next) {
-		if (h->dead)
+	for (st = sets; st; st = st->next) {
+		h = owner_of(st);
+		if (st->inq.len && !st->parked && st->in_w >= 0)
+			loop_add(st->in_w, POLLOUT, stdin_polled, st);
+		if ((h && h->moving) || !link_room())
 			continue;
-		if (h->exited) {
-			if (!h->moving)
-				send_exit(h);
-			continue;
-		}
-		loop_add(h->pidfd, POLLIN, pidfd_polled, h);
-		if (h->left)
-			continue;
-		if (h->inq.len && !h->parked)
-			loop_add(h->in_w, POLLOUT, stdin_polled, h);
-		if (h->moving || !link_room())
-			continue;
-		for (i = 0; i < h->nr_out && used < nr_refs; i++) {
-			if (h->out[i].fd < 0 ||
-			    h->out[i].unacked >= BPROC_IO_WINDOW)
+		for (i = 0; i < st->nr_out && used < nr_refs; i++) {
+			if (st->out[i].fd < 0 ||
+			    st->out[i].unacked >= BPROC_IO_WINDOW)
 				continue;
-			refs[used].h = h;
+			refs[used].st = st;
 			refs[used].i = i;
-			loop_add(h->out[i].fd, POLLIN, output_polled,
+			loop_add(st->out[i].fd, POLLIN, output_polled,
 				 &refs[used++]);
 		}
 	}
@@ -634,13 +895,13 @@ void hosted_reap(void)
 		}
 		*pp = h->next;
 		close_fd(&h->pidfd);
-		close_streams(h);
-		iobuf_free(&h->inq);
-		free(h->out);
+		st_put(h->st);
 		free(h);
 		nr_procs--;
 	}
 }
+
+/* ---- from the master ---- */
 
 void hosted_signal(pid_t pid, unsigned int signo)
 {
@@ -658,17 +919,27 @@ void hosted_signal(pid_t pid, unsigned int signo)
 		pr_debug("pid %d: signal %u: %m", pid, signo);
 }
 
+static struct out_stream *stream_of(struct hstreams *st, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < st->nr_out; i++)
+		if (st->out[i].id == id)
+			return &st->out[i];
+	return NULL;
+}
+
 void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
 	       unsigned int flags, const uint8_t *data, uint32_t n)
 {
-	struct hosted *h = hosted_find(pid);
+	struct hstreams *st = st_of_tag(pid);
 
-	if (!h || h->exited) {
+	if (!st) {
 		pr_debug("IO for pid %d, which is not here", pid);
 		return;
 	}
 	if (fd != 0) {
-		struct out_stream *o = stream_of(h, fd);
+		struct out_stream *o = stream_of(st, fd);
 
 		/* the reader of one of its output streams went away */
 		if (type == BPROC_MSG_IO_EOF && o && o->fd >= 0) {
@@ -679,34 +950,35 @@ void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
 		return;
 	}
 	if (type == BPROC_MSG_IO_EOF) {
-		h->in_eof = true;
-	} else if (h->in_w < 0) {
+		st->in_eof = true;
+	} else if (st->in_w < 0) {
 		/* its stdin is closed: consumed, as far as anyone can tell */
 		if (!(flags & BPROC_IO_ACKED))
-			h->in_unacked += n;
-	} else if (iobuf_put(&h->inq, data, n)) {
+			st->in_unacked += n;
+	} else if (iobuf_put(&st->inq, data, n)) {
 		pr_err("pid %d: out of memory for %u bytes of stdin", pid, n);
 		if (!(flags & BPROC_IO_ACKED))
-			h->in_unacked += n;
+			st->in_unacked += n;
 	} else if (flags & BPROC_IO_ACKED) {
-		h->inq_acked += n; /* requeued: they come first */
+		st->inq_acked += n; /* requeued: they come first */
 	}
-	stdin_push(h);
+	stdin_push(st);
 }
 
 void hosted_ack(pid_t pid, unsigned int fd, uint32_t bytes)
 {
-	struct hosted *h = hosted_find(pid);
-	struct out_stream *o = h && fd ? stream_of(h, fd) : NULL;
+	struct hstreams *st = st_of_tag(pid);
+	struct out_stream *o = st && fd ? stream_of(st, fd) : NULL;
 
-	if (!o)
-		return;
+	if (!o || (pid != st->owner))
+		return; /* a former owner's: forgiven already */
 	/* acks of bytes a former host sent may arrive here: never below 0 */
 	o->unacked -= bytes < o->unacked ? bytes : o->unacked;
 }
 
-/* Fields of /proc/PID/stat after the comm, from state (field 3) on. */
-static int read_stat(pid_t lpid, struct bp_proc_report *r)
+/* ---- reports ---- */
+
+int hosted_stat(pid_t lpid, struct bp_proc_report *r)
 {
 	unsigned long long utime, stime;
 	long long rss;
@@ -744,7 +1016,7 @@ static int read_stat(pid_t lpid, struct bp_proc_report *r)
 	return 0;
 }
 
-static uint32_t read_uid(pid_t lpid)
+uint32_t hosted_uid(pid_t lpid)
 {
 	char path[64], line[256];
 	unsigned int uid = 0;
@@ -770,10 +1042,10 @@ void hosted_report(struct bp_conn *c)
 
 		if (h->dead || h->left || h->exited)
 			continue;
-		if (read_stat(h->lpid, &r))
+		if (hosted_stat(h->lpid, &r))
 			continue;
 		r.pid = (uint32_t)h->pid;
-		r.uid = read_uid(h->lpid);
+		r.uid = hosted_uid(h->lpid);
 		if (bp_send_proc_report(c, &r))
 			break;
 	}

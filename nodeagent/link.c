@@ -158,6 +158,7 @@ static int on_process_frame(struct agent *a, unsigned int type,
 {
 	const uint8_t *bytes;
 	struct bp_move_order o;
+	struct bp_proc_fork f;
 	struct bp_exit e;
 	unsigned int fd, flags;
 	uint32_t pid, v, n;
@@ -204,6 +205,27 @@ static int on_process_frame(struct agent *a, unsigned int type,
 			return -EPROTO;
 		if (a->front)
 			ghost_exit(&e);
+		return 0;
+	case BPROC_MSG_PID_RANGE:
+		if (bp_pid_range_decode(data, len, &pid, &v))
+			return -EPROTO;
+		if (!a->front)
+			space_set_range(pid, v);
+		return 0;
+	case BPROC_MSG_PROC_FORK:
+		if (bp_proc_fork_decode(data, len, &f))
+			return -EPROTO;
+		if (a->front)
+			ghost_fork(&f);
+		return 0;
+	case BPROC_MSG_PROC_REAPED:
+	case BPROC_MSG_STREAM_OWNER:
+		if (bp_pid_pair_decode(type, data, len, &pid, &v))
+			return -EPROTO;
+		if (a->front && type == BPROC_MSG_PROC_REAPED)
+			ghost_reaped((pid_t)pid);
+		else if (a->front)
+			ghost_stream_owner((pid_t)pid, (pid_t)v);
 		return 0;
 	default:
 		return 1;

@@ -340,6 +340,7 @@ int main(int argc, char **argv)
 	pr_info("%s: listening on %s, master %s", a.name,
 		bp_config_find(&a.cfg, a.name)->addr_str, a.cfg.master_str);
 	link_init(&a);
+	space_start();
 	sd_notifyf(0, "READY=1\nSTATUS=%s, master %s", a.name,
 		   a.cfg.master_str);
 	run(&a);

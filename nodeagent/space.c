@@ -16,6 +16,12 @@
  *
  * A child that is killed before it was anyone's (a restore given up) is
  * reaped here without blocking (space_reap).
+ *
+ * The engine watches the namespace (BPROC_IOC_SPACE): every fork, exit and
+ * reaping there is an event for hosted.c, and its new pids are in the
+ * node's range (PID_RANGE from the master), so that what moved processes
+ * start here joins the cluster under pids no other host hands out. On the
+ * front end the engine keeps the front end's own pids below the nodes'.
  */
 #define LOG_PREFIX "space"
 
@@ -28,11 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <bproc/bproc.h>
 
 #include "../common/log.h"
 #include "agent.h"
@@ -46,11 +55,13 @@ static int mnt_fd = -1;
 static char ckpt_path[PATH_MAX];
 static int zombies[ZOMBIES_MAX];
 static int nr_zombies;
+static int watch_fd = -1; /* the engine's events of the namespace */
+static uint32_t range_lo, range_hi; /* the node's pids */
 
 /* pid 1 of the namespace: a private /proc, then reap until the agent goes. */
 static void __attribute__((noreturn)) space_init_main(int ready_fd)
 {
-	sigset_t all;
+	sigset_t all, chld;
 	char ok = 1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -69,10 +80,99 @@ static void __attribute__((noreturn)) space_init_main(int ready_fd)
 	close(ready_fd);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	/* orphans keep coming: reap them, then wait for the next one */
 	for (;;) {
-		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
-			pause();
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		sigwaitinfo(&chld, NULL);
 	}
+}
+
+/* BPROC_IOC_SPACE on pid's namespace: its descriptor, or -errno. */
+static int space_open_watch(pid_t pid, uint32_t flags, uint32_t lo, uint32_t hi)
+{
+	struct bproc_space_args a = { 0 };
+	int dev = open(BPROC_DEVICE, O_RDWR | O_CLOEXEC), err = 0;
+
+	if (dev < 0)
+		return -errno;
+	a.pid = pid;
+	a.flags = flags;
+	a.pid_lo = lo;
+	a.pid_hi = hi;
+	if (ioctl(dev, BPROC_IOC_SPACE, &a))
+		err = -errno;
+	close(dev);
+	if (err)
+		return err;
+	fcntl(a.fd, F_SETFL, O_NONBLOCK);
+	return a.fd;
+}
+
+/* pid_max is the kernel's: at least the pids the cluster hands out. */
+static void raise_pid_max(void)
+{
+	char buf[32];
+	long max = 0;
+	int fd = open("/proc/sys/kernel/pid_max", O_RDWR | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		max = strtol(buf, NULL, 10);
+	}
+	if (max > 0 && max < (long)BPROC_PID_MAX) {
+		n = snprintf(buf, sizeof(buf), "%u\n", BPROC_PID_MAX);
+		if (pwrite(fd, buf, (size_t)n, 0) != n)
+			pr_warn("pid_max %ld: cannot raise it to %u: %m", max,
+				BPROC_PID_MAX);
+		else
+			pr_info("pid_max raised from %ld to %u", max,
+				BPROC_PID_MAX);
+	}
+	close(fd);
+}
+
+void space_start(void)
+{
+	raise_pid_max();
+	if (!agent->front)
+		return;
+	/* the front end's own pids stay below the nodes' */
+	watch_fd = space_open_watch(0, 0, 300, BPROC_PID_FRONT_MAX);
+	if (watch_fd < 0)
+		pr_warn("the front end's pids are not kept below %u: %s",
+			BPROC_PID_FRONT_MAX, strerror(-watch_fd));
+}
+
+void space_set_range(uint32_t lo, uint32_t hi)
+{
+	if (range_hi && (lo != range_lo || hi != range_hi))
+		pr_warn("a new pid range [%u, %u): this node keeps [%u, %u)",
+			lo, hi, range_lo, range_hi);
+	if (range_hi)
+		return;
+	range_lo = lo;
+	range_hi = hi;
+	pr_debug("pids of the processes started here: [%u, %u)", lo, hi);
+}
+
+static void watch_polled(void *obj, short revents)
+{
+	struct bproc_space_event ev[64];
+	ssize_t n;
+	int i;
+
+	(void)obj;
+	(void)revents;
+	n = read(watch_fd, ev, sizeof(ev));
+	for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
+		hosted_space_event(&ev[i]);
 }
 
 /* bproc-ckpt beside this program, in ../bin, or in the source tree. */
@@ -149,6 +249,12 @@ int space_init(void)
 	}
 	if (mnt_fd < 0)
 		pr_warn("moved processes share this node's /proc");
+	watch_fd = space_open_watch(init_pid, BPROC_SPACE_EVENTS, range_lo,
+				    range_hi);
+	if (watch_fd < 0)
+		pr_warn("the processes moved processes start here will not "
+			"join the cluster: %s",
+			strerror(-watch_fd));
 	ready = true;
 	pr_info("moved processes live in pid namespace of %d (%s)", init_pid,
 		ckpt_path);
@@ -347,6 +453,8 @@ void space_watch(void)
 {
 	int i;
 
+	if (watch_fd >= 0 && !agent->front)
+		loop_add(watch_fd, POLLIN, watch_polled, NULL);
 	while (nr_zombies && zombies[nr_zombies - 1] < 0)
 		nr_zombies--;
 	for (i = 0; i < nr_zombies; i++)

@@ -100,7 +100,7 @@ def test_traffic_for_processes_not_here_is_ignored(fm):
         link.send(IO_EOF, IO.pack(424242, 10, 0))
         link.send(IO_ACK, struct.pack("<IHHII", 424242, 1, 0, 100, 0))
         link.send(IO_MARK, struct.pack("<IIQ", 424242, 0, 3))
-        link.send(EXIT, struct.pack("<III52s", 424242, 0, 0, b""))
+        link.send(EXIT, struct.pack("<IIII48s", 424242, 0, 0, 0, b""))
     # still joined: an order is still answered on the same links
     node.order(13, 424242, "master", "%s:%d" % c.node_addr("master"))
     assert node.result()["move_id"] == 13

@@ -14,7 +14,8 @@ import threading
 import pytest
 
 from helpers.fakeagent import (EXIT, IO_ACKED, IO_DATA, IO_EOF, IO_MARK,
-                               IO_REQUEUE,
+                               IO_REQUEUE, PROC_FORK, PROC_GHOST, PROC_REAPED,
+                               STREAM_OWNER,
                                MOVE_ORDER, MOVE_SELF, SIGNAL, FakeAgent,
                                fake_cluster, wait_for)
 
@@ -572,3 +573,92 @@ def test_late_report_after_exit_or_move_home_is_stale(fakes, sleeper):
     agents[2].expect_nothing()
     assert os.path.exists(c.path("master", str(pid)))
     assert "reported by its agent" not in c.events()
+
+
+NODE_PIDS = 1 << 21  # proto.h: the front end's pids are below, the nodes' above
+RANGE = NODE_PIDS // 1024
+
+
+def test_each_node_gets_its_pid_range(fakes):
+    c, agents = fakes
+    for n in (1, 2):
+        wait_for(lambda: agents[n].pid_range is not None, what="PID_RANGE")
+        assert agents[n].pid_range == (NODE_PIDS + n * RANGE,
+                                       NODE_PIDS + (n + 1) * RANGE)
+    assert agents["master"].pid_range is None
+
+
+def test_process_started_on_a_node(fakes, sleeper):
+    """A moved process forks on node1: the child is listed there, the front
+    end hears of it to make its ghost, and of its end and its reaping."""
+    c, agents = fakes
+    fe, n1, n2 = agents["master"], agents[1], agents[2]
+    pid, child = sleeper.pid, NODE_PIDS + RANGE + 7
+    move_away(c, agents, pid)
+    # from a node that is not its parent's: nothing
+    n2.proc_fork(child, pid, comm="stray")
+    fe.expect_nothing()
+    assert not os.path.exists(c.path("node2", str(child)))
+    n1.proc_fork(child, pid, uid=os.getuid(), comm="worker")
+    assert fe.expect(PROC_FORK) == {"pid": child, "ppid": pid,
+                                    "uid": os.getuid(), "comm": "worker"}
+    info = c.read("node1", str(child))
+    assert "comm worker\n" in info and "moves 0\n" in info
+    # no ghost here (the front end is played): no place in the tree yet
+    assert "ppid -\npgid -\n" in info
+    assert str(child) in os.listdir(c.path("node1"))
+    # its IO, its streams passing on, its end and its reaping
+    n1.io(child, 1, b"from the child")
+    assert fe.expect(IO_DATA)["data"] == b"from the child"
+    n1.pair(STREAM_OWNER, child, pid)
+    assert fe.expect(STREAM_OWNER) == {"pid": child, "other": pid}
+    n1.exit(child, 4 << 8)
+    e = fe.expect(EXIT)
+    assert (e["pid"], e["status"], e["flags"]) == (child, 4 << 8, 0)
+    assert "pid %d (worker) exited on node1: status 4" % child in c.events()
+    n1.pair(PROC_REAPED, child)
+    assert fe.expect(PROC_REAPED) == {"pid": child, "other": 0}
+    wait_for(lambda: not os.path.exists(c.path("node1", str(child))),
+             what="its file to go")
+
+
+def test_node_born_process_without_ghost_is_ended(fakes, sleeper):
+    c, agents = fakes
+    fe, n1 = agents["master"], agents[1]
+    pid, child = sleeper.pid, NODE_PIDS + RANGE + 9
+    move_away(c, agents, pid)
+    n1.proc_fork(child, pid, comm="taken")
+    fe.expect(PROC_FORK)
+    fe.pair(PROC_GHOST, child, errno.EEXIST)
+    assert n1.expect(SIGNAL) == {"pid": child, "signo": signal.SIGKILL}
+    assert ("pid %d (taken) on node1 killed: no ghost on the front end: "
+            "EEXIST: its pid is taken there" % child) in c.events()
+    fe.pair(PROC_GHOST, child, 0)  # a ghost made: nothing to do
+    n1.expect_nothing()
+
+
+def test_node_born_process_does_not_move_yet(fakes, sleeper):
+    c, agents = fakes
+    pid, child = sleeper.pid, NODE_PIDS + RANGE + 11
+    move_away(c, agents, pid)
+    agents[1].proc_fork(child, pid, comm="born")
+    agents["master"].expect(PROC_FORK)
+    w = Writer(c, 2, child)
+    assert w.done() == -errno.EOPNOTSUPP
+    assert ("it was started on node1 by a process there, which would lose "
+            "it") in c.events()
+
+
+def test_lost_node_ends_its_processes_for_good(fakes, sleeper):
+    c, agents = fakes
+    fe, n1 = agents["master"], agents[1]
+    pid, child = sleeper.pid, NODE_PIDS + RANGE + 13
+    move_away(c, agents, pid)
+    n1.proc_fork(child, pid, comm="kid")
+    fe.expect(PROC_FORK)
+    n1.close()
+    ends = [fe.expect(EXIT, timeout=10) for _ in range(2)]
+    assert {e["pid"] for e in ends} == {pid, child}
+    # final: no reaping will be reported for them
+    assert all(e["flags"] == 1 and e["status"] == signal.SIGKILL
+               for e in ends)

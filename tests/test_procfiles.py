@@ -17,8 +17,8 @@ from helpers.users import NOBODY, as_user
 
 pytestmark = pytest.mark.timeout(60)
 
-KEYS = ["pid", "node", "state", "comm", "uid", "rss_kb", "utime_ms",
-        "stime_ms", "moves", "moved_at"]
+KEYS = ["pid", "node", "state", "comm", "uid", "ppid", "pgid", "rss_kb",
+        "utime_ms", "stime_ms", "moves", "moved_at"]
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGESIZE") // 1024
 
@@ -37,7 +37,8 @@ def proc_stat(pid):
     comm = s[s.index("(") + 1:s.rindex(")")]
     rest = s[s.rindex(")") + 2:].split()
     # rest[0] is field 3 (state)
-    return {"comm": comm, "state": rest[0], "flags": int(rest[6]),
+    return {"comm": comm, "state": rest[0], "ppid": int(rest[1]),
+            "pgid": int(rest[2]), "flags": int(rest[6]),
             "utime": int(rest[11]), "stime": int(rest[12]),
             "start": int(rest[19]), "rss": int(rest[21])}
 
@@ -104,6 +105,8 @@ def test_fields_match_proc(cluster):
         assert f["state"] == ps["state"] == "S"
         assert f["comm"] == ps["comm"] == "sleep"
         assert f["uid"] == str(os.getuid())
+        assert f["ppid"] == str(ps["ppid"]) == str(os.getpid())
+        assert f["pgid"] == str(ps["pgid"]) == str(os.getpgid(0))
         assert int(f["rss_kb"]) == ps["rss"] * PAGE_KB > 0
         assert int(f["utime_ms"]) == ps["utime"] * 1000 // TICK
         assert int(f["stime_ms"]) == ps["stime"] * 1000 // TICK

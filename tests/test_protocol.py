@@ -160,6 +160,11 @@ def test_fake_agent_fault_makes_error(make_cluster):
     p = proto.Peer(c.master_addr, c.key, role=proto.ROLE_AGENT, node="node5")
     p.handshake()
     c.wait_state(5, "boot")
+    # once joined, a node hears of its pids: node 5's range
+    t, payload = p.recv_frame()
+    assert t == proto.PID_RANGE
+    assert struct.unpack("<II", payload) == ((1 << 21) + 5 * 2048,
+                                             (1 << 21) + 6 * 2048)
     p.send(proto.STATUS, proto.status_payload(
         kernel="9.9.9", procs=42, load=(1500, 0, 0)))
     assert p.recv_frame()[0] == proto.STATUS_ACK

@@ -83,6 +83,7 @@ enum bproc_msg_type {
 	/* membership */
 	BPROC_MSG_STATUS = 16, /* agent -> master: struct bproc_msg_status */
 	BPROC_MSG_STATUS_ACK = 17, /* master -> agent: struct bproc_msg_ping */
+	BPROC_MSG_PID_RANGE = 18, /* master -> node agent, once joined */
 
 	/* moving a process: master <-> agents */
 	BPROC_MSG_MOVE_ORDER = 32, /* master -> source agent: start a move */
@@ -103,7 +104,11 @@ enum bproc_msg_type {
 	BPROC_MSG_IO_EOF = 81, /* struct bproc_msg_io: end of one stream */
 	BPROC_MSG_IO_MARK = 82, /* struct bproc_msg_io_mark */
 	BPROC_MSG_IO_ACK = 83, /* struct bproc_msg_io_ack */
+	BPROC_MSG_STREAM_OWNER = 84, /* struct bproc_msg_stream_owner */
 	BPROC_MSG_EXIT = 96, /* struct bproc_msg_exit */
+	BPROC_MSG_PROC_FORK = 97, /* struct bproc_msg_proc_fork */
+	BPROC_MSG_PROC_GHOST = 98, /* struct bproc_msg_proc_ghost */
+	BPROC_MSG_PROC_REAPED = 99, /* struct bproc_msg_proc_reaped */
 };
 
 /* Who speaks, in bproc_msg_hello.role. */
@@ -255,6 +260,69 @@ struct bproc_msg_status {
  * routes acks and such EOFs like signals (held while the process moves).
  */
 
+/*
+ * The process space.
+ *
+ * Every process a cluster process starts on a node joins the cluster (as
+ * in BProc, none can be made that the front end's process tree does not
+ * show). Its pid is unique cluster-wide: the front end's own processes
+ * have pids below BPROC_PID_FRONT_MAX (its agent keeps them there), each
+ * node's new pids come from a range of its own above that, which the
+ * master gives its agent (PID_RANGE) when it joins (both keep pid_max at
+ * BPROC_PID_MAX at least).
+ *
+ * The host tells the master of each such process (PROC_FORK: its pid, its
+ * parent's, uid and comm), the master lists it under its node and asks the
+ * front end's agent, which has the parent's ghost fork its ghost with that
+ * pid (BPROC_IOC_GHOST_FORK): the same parent, process group, session and
+ * terminal, so that ps, kill, the terminal's signals and the parent's
+ * wait() see the tree as it would be here. The front end says whether it
+ * could (PROC_GHOST; EEXIST: the pid is taken there, and the master has
+ * the process ended). A node-born process shares its parent's streams on
+ * the node; their IO goes under the pid of whoever has them now: their
+ * first owner, then, once it has ended, a process that still holds them
+ * (STREAM_OWNER tells the front end, which reads stdin for that one).
+ *
+ * Ends: EXIT when the process ends (its status), PROC_REAPED when it is
+ * reaped where it runs. A ghost whose parent on the front end is a ghost
+ * too ends at PROC_REAPED, when its real parent has waited for it, and is
+ * then reaped by its parent ghost; any other ends at EXIT, for its parent
+ * to wait for. An EXIT with BPROC_EXIT_LOST (its node went down, say) is
+ * final: no reaping is reported.
+ */
+#define BPROC_PID_FRONT_MAX (1u << 21)
+#define BPROC_PID_MAX (1u << 22)
+
+struct bproc_msg_pid_range {
+	__le32 lo, hi; /* the node's new pids are in [lo, hi) */
+};
+
+struct bproc_msg_proc_fork {
+	__le32 pid; /* the new process */
+	__le32 ppid; /* its parent, a cluster process on the same node */
+	__le32 uid; /* real uid */
+	__le32 pad; /* must be 0 */
+	char comm[16]; /* NUL-terminated */
+};
+
+struct bproc_msg_proc_ghost {
+	__le32 pid;
+	__le32 error; /* 0: its ghost is made; else a positive errno */
+};
+
+struct bproc_msg_proc_reaped {
+	__le32 pid;
+	__le32 pad; /* must be 0 */
+};
+
+struct bproc_msg_stream_owner {
+	__le32 pid; /* who has the streams now */
+	__le32 from; /* whose they were */
+};
+
+/* bproc_msg_exit.flags */
+#define BPROC_EXIT_LOST (1u << 0) /* ended from outside: no PROC_REAPED */
+
 /* How long a source keeps an idle PEER connection; a destination's wait. */
 #define BPROC_PEER_IDLE_MS 30000
 #define BPROC_PEER_LINGER_MS 300000
@@ -385,8 +453,9 @@ struct bproc_msg_exit {
 	__le32 pid; /* front-end pid */
 	__le32 status; /* as wait(2): exit code << 8, or the signal number */
 	__le32 stdin_unread; /* bytes its stdin held that it never read */
+	__le32 flags; /* BPROC_EXIT_* */
 	char reason
-		[52]; /* for events, e.g. "node3 down"; "" when it just ended */
+		[48]; /* for events, e.g. "node3 down"; "" when it just ended */
 };
 
 #ifdef __cplusplus
@@ -414,5 +483,10 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io) == 8, "io");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_mark) == 16, "mark");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_ack) == 16, "ack");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_exit) == 64, "exit");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_pid_range) == 8, "pid range");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_fork) == 32, "proc fork");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_ghost) == 8, "proc ghost");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_reaped) == 8, "reaped");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream_owner) == 8, "owner");
 
 #endif /* _BPROC_PROTO_H */

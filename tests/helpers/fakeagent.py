@@ -12,6 +12,8 @@ from helpers import proto
 
 MOVE_ORDER, MOVE_RESULT, MOVE_ARMED, PROC_REPORT = 32, 33, 34, 35
 SIGNAL, IO_DATA, IO_EOF, IO_MARK, EXIT = 64, 80, 81, 82, 96
+PID_RANGE, PROC_FORK, PROC_GHOST, PROC_REAPED = 18, 97, 98, 99
+STREAM_OWNER = 84
 MOVE_SELF = 1
 IO_REQUEUE = 1
 IO_ACKED = 2
@@ -22,7 +24,9 @@ REPORT = struct.Struct("<IIQQQc7s16s")
 SIG = struct.Struct("<II")
 IO = struct.Struct("<IHH")
 MARK = struct.Struct("<IIQ")
-EXITMSG = struct.Struct("<III52s")
+EXITMSG = struct.Struct("<IIII48s")
+FORK = struct.Struct("<IIII16s")
+PAIR = struct.Struct("<II")
 
 
 def cstr(b):
@@ -47,15 +51,21 @@ def decode(type_, payload):
         pid, unread, mid = MARK.unpack(payload)
         return {"pid": pid, "move_id": mid, "stdin_unread": unread}
     if type_ == EXIT:
-        pid, status, unread, reason = EXITMSG.unpack(payload)
+        pid, status, unread, flags, reason = EXITMSG.unpack(payload)
         return {"pid": pid, "status": status, "stdin_unread": unread,
-                "reason": cstr(reason)}
+                "flags": flags, "reason": cstr(reason)}
+    if type_ == PROC_FORK:
+        pid, ppid, uid, _, comm = FORK.unpack(payload)
+        return {"pid": pid, "ppid": ppid, "uid": uid, "comm": cstr(comm)}
+    if type_ in (PROC_GHOST, PROC_REAPED, STREAM_OWNER):
+        pid, other = PAIR.unpack(payload)
+        return {"pid": pid, "other": other}
     return {"raw": payload}
 
 
 class FakeAgent:
-    """node: "master" or a node number. Frames other than STATUS_ACK and
-    PONG are queued for expect()."""
+    """node: "master" or a node number. Frames other than STATUS_ACK,
+    PONG and PID_RANGE (kept in pid_range) are queued for expect()."""
 
     def __init__(self, cluster, node, engine=True):
         self.name = "master" if node == "master" else "node%d" % node
@@ -66,6 +76,7 @@ class FakeAgent:
         self.lock = threading.Lock()
         self.closed = threading.Event()
         self.engine = engine
+        self.pid_range = None
         self.interval = cluster.heartbeat
         self.heartbeat()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -91,6 +102,9 @@ class FakeAgent:
             while True:
                 t, payload = self.peer.recv_frame()
                 if t in (proto.STATUS_ACK, proto.PONG):
+                    continue
+                if t == PID_RANGE:
+                    self.pid_range = struct.unpack("<II", payload)
                     continue
                 self.frames.put((t, decode(t, payload)))
         except (proto.Closed, OSError, AssertionError):
@@ -146,9 +160,15 @@ class FakeAgent:
     def mark(self, pid, move_id, stdin_unread=0):
         self.send(IO_MARK, MARK.pack(pid, stdin_unread, move_id))
 
-    def exit(self, pid, status, reason="", stdin_unread=0):
-        self.send(EXIT, EXITMSG.pack(pid, status, stdin_unread,
+    def exit(self, pid, status, reason="", stdin_unread=0, flags=0):
+        self.send(EXIT, EXITMSG.pack(pid, status, stdin_unread, flags,
                                      reason.encode()))
+
+    def proc_fork(self, pid, ppid, uid=0, comm="child"):
+        self.send(PROC_FORK, FORK.pack(pid, ppid, uid, 0, comm.encode()))
+
+    def pair(self, type_, pid, other=0):
+        self.send(type_, PAIR.pack(pid, other))
 
 
 def proto_name(t):

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ptyrun CMD [ARGS...] - run CMD as the foreground job of a terminal of its
- * own, as an interactive shell would, and play the user at that terminal
- * with the commands read from stdin, one per line:
+ * ptyrun [-s] CMD [ARGS...] - run CMD as the foreground job of a terminal
+ * of its own, as an interactive shell would (with -s: as the terminal's
+ * session leader itself, as a login shell is, so that the terminal hangs
+ * up when it ends), and play the user at that terminal with the commands
+ * read from stdin, one per line:
  *
  *   expect TEXT   wait (60 s at most) until the terminal has shown TEXT
  *                 since the last expect; prints "got TEXT" or "timeout"
@@ -13,6 +15,7 @@
  *   status        the job's next change as its shell sees it (60 s at
  *                 most): "exited N", "killed SIG", "stopped SIG"
  *   fg            what fg does: the job in the foreground again, SIGCONT
+ *   pid           prints "pid N", the job's pid
  *
  * A "shell" child is the session leader and the terminal's controlling
  * process; CMD runs in a process group of its own, in the foreground, so
@@ -58,6 +61,18 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * A terminal's job starts with every signal at its default, whatever we
+ * were started with (a job in the background of a script ignores SIGINT).
+ */
+static void default_signals(void)
+{
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+}
+
 /* The shell: job in its own group, in the foreground; report its changes. */
 static void __attribute__((noreturn)) shell(char **cmd, int report)
 {
@@ -68,7 +83,7 @@ static void __attribute__((noreturn)) shell(char **cmd, int report)
 	if (job == 0) {
 		setpgid(0, 0);
 		tcsetpgrp(0, getpid());
-		signal(SIGTTOU, SIG_DFL);
+		default_signals();
 		close(3);
 		close(4);
 		execvp(cmd[0], cmd);
@@ -101,13 +116,43 @@ static void __attribute__((noreturn)) shell(char **cmd, int report)
 	}
 }
 
+/* With -s: CMD is the session leader, and our child: its next change. */
+static void leader_status(pid_t job)
+{
+	double until = now() + 60;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(job, &st, WUNTRACED | WNOHANG);
+
+		if (r == job)
+			break;
+		if (r < 0 || now() > until) {
+			printf("no status\n");
+			return;
+		}
+		pump(100);
+	}
+	if (WIFSTOPPED(st))
+		printf("stopped %d\n", WSTOPSIG(st));
+	else if (WIFSIGNALED(st))
+		printf("killed %d\n", WTERMSIG(st));
+	else
+		printf("exited %d\n", WEXITSTATUS(st));
+}
+
 int main(int argc, char **argv)
 {
 	char line[4096], rep[256], *p;
-	int rp[2], fg[2], slave;
+	int rp[2], fg[2], slave, leader = 0;
 	pid_t job = 0;
 	FILE *reports;
 
+	if (argc > 1 && !strcmp(argv[1], "-s")) {
+		leader = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 2)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -116,7 +161,23 @@ int main(int argc, char **argv)
 		return perror("pty"), 1;
 	if (pipe(rp) || pipe(fg))
 		return perror("pipe"), 1;
-	if (fork() == 0) {
+	if (leader) {
+		job = fork();
+		if (job == 0) {
+			setsid();
+			slave = open(ptsname(master_fd), O_RDWR);
+			if (slave < 0 || ioctl(slave, TIOCSCTTY, 0))
+				_exit(126);
+			dup2(slave, 0);
+			dup2(slave, 1);
+			dup2(slave, 2);
+			close_range(3, ~0U, 0);
+			default_signals();
+			execvp(argv[1], argv + 1);
+			_exit(127);
+		}
+		dprintf(rp[1], "pid %d\n", job);
+	} else if (fork() == 0) {
 		int f3 = fcntl(fg[0], F_DUPFD, 10),
 		    f4 = fcntl(rp[1], F_DUPFD, 10);
 
@@ -180,6 +241,8 @@ int main(int argc, char **argv)
 			if (fd >= 0)
 				close(fd);
 			printf("move %s\n", err ? strerrorname_np(err) : "ok");
+		} else if (!strcmp(line, "status") && leader) {
+			leader_status(job);
 		} else if (!strcmp(line, "status")) {
 			struct pollfd pr = { .fd = rp[0], .events = POLLIN };
 			double until = now() + 60;
@@ -190,6 +253,8 @@ int main(int argc, char **argv)
 				printf("%s", rep);
 			else
 				printf("no status\n");
+		} else if (!strncmp(line, "pid", 3)) {
+			printf("pid %d\n", job);
 		} else if (!strcmp(line, "fg")) {
 			if (write(fg[1], "fg\n", 3) != 3)
 				perror("fg");

@@ -97,9 +97,9 @@ static int watch(int dev, int argc, char **argv)
 				printf("lost\n");
 			}
 		}
-		/* init is ours to reap */
-		if (inits == 1 && waitpid(init, &st, WNOHANG) == init)
-			continue;
+		/* init is ours to reap, once it has ended */
+		if (inits == 1 && init > 0 && waitpid(init, &st, 0) == init)
+			init = 0;
 	}
 	return 0;
 }

@@ -12,7 +12,8 @@ M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing streams-files
-	streams-2to1 streams-stdin streams-null-closed streams-sockets procfiles
+	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
+	born-many procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -497,6 +498,99 @@ if want streams-sockets; then
 	result streams-sockets $st
 fi
 
+# node_pid PID: is it one of the pids nodes hand out (2^21 and up)?
+node_pid() {
+	[ "$1" -ge 2097152 ]
+}
+
+# stat_field PID N: field N of the front end's /proc/PID/stat (after comm).
+stat_field() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f"$2"
+}
+
+if want born-tree; then
+	# A job on a node starts processes there: they are in the cluster, in
+	# /bproc and in ps with their parent and process group, and at the
+	# terminal one Ctrl-C ends the whole tree as it would here (the shell
+	# ends, the terminal hangs up the sleeps).
+	st=0
+	rm -f "$W/bt.keys"
+	mkfifo "$W/bt.keys"
+	ptyrun -s bpsh 1 sh -c 'sleep 300 & sleep 300 & echo started; wait' \
+		< "$W/bt.keys" > "$W/bt.out" 2>&1 &
+	run=$!
+	exec 8> "$W/bt.keys"
+	echo "expect started" >&8
+	echo "pid" >&8
+	wait_for "$W/bt.out" '^pid ' 600 || st=1
+	job=$(awk '$1 == "pid" { print $2 }' "$W/bt.out")
+	for i in $(seq 300); do
+		sleeps=$(grep -l '^comm sleep$' $M/node1/[0-9]* 2>/dev/null | sed 's|.*/||')
+		[ "$(echo $sleeps | wc -w)" = 2 ] && break
+		sleep 0.1
+	done
+	expect "sleeps in /bproc/node1" "$(echo $sleeps | wc -w)" 2 || st=1
+	for p in $sleeps; do
+		node_pid $p || { echo "pid $p is no node's"; st=1; }
+		expect "$p: ppid and pgid" "$(grep -E '^(ppid|pgid) ' $M/node1/$p | tr '\n' ' ')" \
+			"ppid $job pgid $job " || st=1
+		expect "$p: its ghost's parent, group, session" \
+			"$(stat_field $p 2) $(stat_field $p 3) $(stat_field $p 4)" "$job $job $job" || st=1
+	done
+	expect "ps" "$(ps -o pid,ppid,pgid | awk -v j=$job '$2 == j && $3 == j' | wc -l)" 2 || st=1
+	echo 'send \003' >&8
+	echo status >&8
+	exec 8>&-
+	wait $run
+	grep -q '^killed 2$' "$W/bt.out" || { cat "$W/bt.out"; st=1; }
+	for i in $(seq 100); do
+		left=$(vcrun 1 'ps -o comm' | grep -c '^sleep$')
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	expect "sleeps left on node1" "$left" 0 || st=1
+	for p in $sleeps $job; do
+		for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done
+		[ -e /proc/$p ] && { echo "ghost $p left: $(cat /proc/$p/stat)"; st=1; }
+		[ -e $M/node1/$p ] && { echo "$M/node1/$p left"; st=1; }
+	done
+	result born-tree $st
+fi
+
+if want born-many; then
+	# 200 processes started at once on a node: 200 pids of the node's,
+	# each a ghost here and nothing else, each with its parent's pid.
+	# (They live until they are checked: then they are killed.)
+	st=0
+	bpsh 2 sh -c 'i=0; while [ $i -lt 200 ]; do
+		sh -c "echo \$\$ \$PPID; exec sleep 600" & i=$((i+1)); done; echo shell $$; wait' \
+		> "$W/many.out" 2>&1 &
+	run=$!
+	wait_for "$W/many.out" '^shell ' 600 || st=1
+	for i in $(seq 300); do
+		[ "$(grep -vc '^shell ' "$W/many.out")" -ge 200 ] && break
+		sleep 0.1
+	done
+	shell=$(awk '$1 == "shell" { print $2 }' "$W/many.out")
+	grep -v '^shell ' "$W/many.out" > "$W/many.pids"
+	expect "children" "$(wc -l < "$W/many.pids")" 200 || st=1
+	expect "distinct pids" "$(cut -d' ' -f1 "$W/many.pids" | sort -u | wc -l)" 200 || st=1
+	awk -v s=$shell '$2 != s { bad++ } END { exit bad > 0 }' "$W/many.pids" ||
+		{ echo "a getppid() is not $shell"; st=1; }
+	bad=0
+	while read p pp; do
+		node_pid $p || { echo "pid $p is no node's"; bad=$((bad + 1)); }
+		# what holds the pid here is its ghost, a child of the shell's
+		pp=$(stat_field $p 2)
+		[ -n "$pp" ] && [ "$pp" != $shell ] &&
+			{ echo "pid $p here has parent $pp: $(cat /proc/$p/stat 2>&1)"; bad=$((bad + 1)); }
+	done < "$W/many.pids"
+	expect "pids not the node's, or held by another" $bad 0 || st=1
+	kill $(cut -d' ' -f1 "$W/many.pids")
+	wait $run; expect "status" $? 0 || st=1
+	result born-many $st
+fi
+
 if want procfiles; then
 	# /bproc/NODE/PID follows the process and goes when it ends.
 	st=0
@@ -723,8 +817,24 @@ if want poweroff; then
 	st=0
 	mover_start po 1 || st=1
 	expect "move" "$(moveto node2 ${PID[po]})" ok || st=1
+	# and a tree of processes started there
+	bpsh 2 sh -c 'sleep 300 & sleep 300 & echo up; wait' > "$W/po.out" 2>&1 &
+	tree=$!
+	wait_for "$W/po.out" '^up$' 600 || st=1
+	for i in $(seq 300); do
+		kids=$(grep -l '^comm sleep$' $M/node2/[0-9]* 2>/dev/null | sed 's|.*/||')
+		[ "$(echo $kids | wc -w)" = 2 ] && break
+		sleep 0.1
+	done
+	expect "the tree on node2" "$(echo $kids | wc -w)" 2 || st=1
 	vcpoweroff 2 || st=1
 	ended ${PID[po]}; expect "exit status" "$STATUS" 137 || st=1
+	ended $tree; expect "the tree's shell" "$STATUS" 137 || st=1
+	for p in $kids; do
+		for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done
+		[ -e /proc/$p ] && { echo "ghost $p left"; st=1; }
+		grep -q "pid $p (sleep) lost on node2: node2 down" $M/events || st=1
+	done
 	grep "pid ${PID[po]}" $M/events
 	grep -q "pid ${PID[po]} (mover) lost on node2: node2 down" $M/events || st=1
 	expect EHOSTDOWN "$(moveto node2 $$)" EHOSTDOWN || st=1

@@ -14,14 +14,17 @@
 #define LOG_PREFIX "main"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -32,19 +35,78 @@
 #include "agent.h"
 
 #define DEFAULT_CONFIG "/etc/bproc/config"
+#define DEFAULT_RUN_DIR "/run/bproc"
 
 struct agent *agent;
 
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-f] [-v] [--config FILE] [--node N]\n"
+		"usage: %s [-f] [-v] [--config FILE] [--node N] [--run-dir DIR]\n"
 		"  -f, --foreground   stay in the foreground\n"
 		"  -v, --verbose      log debug messages too\n"
 		"  -c, --config FILE  cluster config (default %s)\n"
 		"  -n, --node N       this node's number, or master (default: the\n"
-		"                     node whose address this machine has)\n",
-		prog, DEFAULT_CONFIG);
+		"                     node whose address this machine has)\n"
+		"  -r, --run-dir DIR  where to say which node this is, in DIR/node\n"
+		"                     (default %s)\n",
+		prog, DEFAULT_CONFIG, DEFAULT_RUN_DIR);
+}
+
+/*
+ * DIR/node says which node this machine is to the programs that run on
+ * it (libbproc's bproc_currnode()): the number and a newline, -1 on the
+ * front end.  /bproc is the front end's alone; this file is there on
+ * every node.  Written whole (a rename) so that a reader never sees half.
+ */
+static void run_file_text(const char *name, char *buf, size_t len)
+{
+	if (!strcmp(name, "master"))
+		snprintf(buf, len, "-1\n");
+	else
+		snprintf(buf, len, "%s\n", name + 4);
+}
+
+static void run_file_write(const char *dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], text[32];
+	int fd;
+
+	run_file_text(name, text, sizeof(text));
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		pr_warn("%s: %s (programs here cannot tell which node this is)",
+			dir, strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/node", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.node.%d", dir, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+	    fchmod(fd, 0644) || rename(tmp, path)) {
+		pr_warn("%s: %s (programs here cannot tell which node this is)",
+			path, strerror(errno));
+		unlink(tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Remove DIR/node at exit, unless another agent has written it since. */
+static void run_file_remove(const char *dir, const char *name)
+{
+	char path[PATH_MAX], text[32], have[32] = "";
+	ssize_t n = -1;
+	int fd;
+
+	run_file_text(name, text, sizeof(text));
+	snprintf(path, sizeof(path), "%s/node", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, have, sizeof(have) - 1);
+		close(fd);
+	}
+	if (n > 0 && !strcmp(have, text))
+		unlink(path);
 }
 
 /* "5", "node5" or "master" into the node's directory name. */
@@ -265,17 +327,19 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "node", required_argument, NULL, 'n' },
+		{ "run-dir", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent a = { .config_path = DEFAULT_CONFIG };
 	const char *node = NULL;
+	const char *run_dir = DEFAULT_RUN_DIR;
 	bool foreground = false;
 	char *abs_config;
 	int c;
 
 	bp_log_init(argv[0], LOG_INFO);
-	while ((c = getopt_long(argc, argv, "fvc:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fvc:n:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			foreground = true;
@@ -288,6 +352,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			node = optarg;
+			break;
+		case 'r':
+			run_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -341,10 +408,12 @@ int main(int argc, char **argv)
 		bp_config_find(&a.cfg, a.name)->addr_str, a.cfg.master_str);
 	link_init(&a);
 	space_start();
+	run_file_write(run_dir, a.name);
 	sd_notifyf(0, "READY=1\nSTATUS=%s, master %s", a.name,
 		   a.cfg.master_str);
 	run(&a);
 	sd_notify(0, "STOPPING=1");
+	run_file_remove(run_dir, a.name);
 	send_abort_all();
 	if (!a.front)
 		hosted_kill_all();

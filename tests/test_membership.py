@@ -140,6 +140,19 @@ def test_agent_stop_is_clean_and_node_goes_down(cluster):
     assert "node1 down (was up: agent stopped)" in cluster.events()
 
 
+def test_agent_says_which_node_this_is(cluster):
+    """Programs on a node learn its number from RUN_DIR/node (libbproc's
+    bproc_currnode): -1 on the front end; gone once the agent stops."""
+    for node, text in ((1, "1\n"), (2, "2\n"), ("master", "-1\n")):
+        with open(os.path.join(cluster.run_dir(node), "node")) as f:
+            assert f.read() == text
+        assert os.stat(os.path.join(cluster.run_dir(node), "node")).st_mode \
+            & 0o777 == 0o644
+    assert cluster.stop_agent(1) == 0
+    assert not os.path.exists(os.path.join(cluster.run_dir(1), "node"))
+    assert os.listdir(cluster.run_dir(1)) == []
+
+
 def test_master_restart_agents_rejoin(cluster):
     cluster.stop_fs()
     cluster.start_fs()

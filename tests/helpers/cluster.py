@@ -172,12 +172,17 @@ class Cluster:
             subprocess.run(["umount", "-l", self.mnt])
         self.fs = None
 
+    def run_dir(self, node):
+        """Where the agent of node says which node it is (DIR/node)."""
+        return os.path.join(self.dir, "run-%s" % node)
+
     def start_agent(self, node):
         name = "master" if node == "master" else str(node)
         log = os.path.join(self.dir, "agent-%s.log" % name)
         d = Daemon("agent-" + name,
                    [binary("bproc-nodeagent", self.asan), "-f", "--config",
-                    self.config_path, "--node", name], log)
+                    self.config_path, "--node", name,
+                    "--run-dir", self.run_dir(node)], log)
         self.agents[node] = d
         return d
 

@@ -155,7 +155,9 @@ static void ghost_add_event(struct dump_request *req,
 	ev->code = info->si_code;
 	ev->pid = 0;
 	ev->uid = 0;
-	if (info->si_code <= 0 || info->si_code == SI_USER) {
+	/* a sender, or the child a SIGCHLD is about */
+	if (info->si_code <= 0 || info->si_code == SI_USER ||
+	    info->si_signo == SIGCHLD) {
 		ev->pid = info->si_pid;
 		ev->uid = info->si_uid;
 	}
@@ -948,6 +950,34 @@ static void ghost_child_work(struct callback_head *work)
 	dump_work_end(req);
 }
 
+/*
+ * The ghost ended during a GHOST_FORK: if its clone3() had run, the child
+ * (pid @nr, asked for with set_tid, so nobody else's) waits in the stub
+ * with CAP_CHECKPOINT_RESTORE and no holder. It never ran a program of
+ * its own: it goes.
+ */
+static void ghost_fork_orphan(struct dump_request *req, pid_t nr)
+{
+	struct task_struct *task;
+	struct pid *pid;
+
+	rcu_read_lock();
+	pid = get_pid(find_pid_ns(nr, task_active_pid_ns(req->task)));
+	rcu_read_unlock();
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!task)
+		return;
+	if (task->flags & PF_FORKNOEXEC && task->pid == task->tgid &&
+	    !strncmp(task->comm, req->task->comm, TASK_COMM_LEN) &&
+	    !dump_request_has_task(task)) {
+		pr_debug("pid %d: the child of a ghost that ended meanwhile\n",
+			 nr);
+		send_sig(SIGKILL, task, 1);
+	}
+	put_task_struct(task);
+}
+
 long ghost_ioctl_fork(struct dump_request *req, void __user *argp)
 {
 	struct bproc_ghost_fork a;
@@ -971,6 +1001,8 @@ long ghost_ioctl_fork(struct dump_request *req, void __user *argp)
 	child->ghost_child = true;
 	child->ghost_child_stop_dfl = req->ghost_stop_dfl;
 	nr = ghost_call(req, GHOST_CALL_FORK, a.pid, child);
+	if (nr == -ESRCH)
+		ghost_fork_orphan(req, a.pid);
 	if (nr < 0) {
 		ret = nr;
 		goto out_put;

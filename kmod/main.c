@@ -99,7 +99,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.5"
+#define BPROC_MODULE_VERSION "1.5.1"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -339,6 +339,24 @@ static bool dump_target_stopped(struct task_struct *task)
 }
 
 /* Register @req for its task; -EBUSY if the task already has one. */
+/* Whether @task is the target of a live request (a ghost among them). */
+bool dump_request_has_task(struct task_struct *task)
+{
+	struct dump_request *other;
+	bool found = false;
+
+	mutex_lock(&dump_requests_lock);
+	list_for_each_entry(other, &dump_requests, node)
+	{
+		if (other->task == task) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&dump_requests_lock);
+	return found;
+}
+
 int dump_request_list(struct dump_request *req)
 {
 	struct dump_request *other;

@@ -94,6 +94,7 @@ enum ghost_call {
 struct dump_request *dump_request_new(void);
 void dump_request_put(struct dump_request *req);
 int dump_request_list(struct dump_request *req);
+bool dump_request_has_task(struct task_struct *task);
 int dump_handle_install(struct dump_request *req);
 
 void ghost_init(struct dump_request *req);

@@ -104,8 +104,10 @@ void iobuf_free(struct iobuf *b);
 /* ---- link.c: the master link ---- */
 
 void link_init(struct agent *a);
-/* link_watch - add the link's socket to this round. */
+/* link_watch - write what is queued, add the link's socket to this round. */
 void link_watch(void);
+/* link_flush - write what is queued for the master, as far as it goes. */
+void link_flush(void);
 /* link_deadline - monotonic ms of the next thing the link must do. */
 int64_t link_deadline(void);
 /* link_run - act on this round's poll results and timers. */
@@ -118,7 +120,8 @@ void link_stop(void);
 struct bp_conn *link_conn(void);
 /* link_room - whether the master connection takes more IO now. */
 bool link_room(void);
-/* link_sent - after queueing frames: log a failure, try to write them. */
+/* link_sent - after queueing frames: log a failure; they are written
+ * before the next poll (link_watch), or now once 64 KiB are queued. */
 void link_sent(int err, const char *what);
 
 /* ---- peer.c: the listener for other agents ---- */

@@ -563,6 +563,21 @@ static bool may_end(const struct ghost *g)
 	return g->exit.flags & BPROC_EXIT_LOST || g->reaped || !parent_ghost(g);
 }
 
+/*
+ * Children whose ghosts are still to be forked from g's: g waits for
+ * them, or they would have none (a child that outlives its parent, as
+ * `sh -c 'sleep 100 &'` leaves, would be killed for it).
+ */
+static bool kids_forking(const struct ghost *g)
+{
+	const struct ghost *k;
+
+	for (k = ghosts; k; k = k->next)
+		if (k->parent == g->pid && k->forking && !k->dead)
+			return true;
+	return false;
+}
+
 static void maybe_end(struct ghost *g)
 {
 	struct bproc_ghost_exit ex = { 0 };
@@ -570,7 +585,7 @@ static void maybe_end(struct ghost *g)
 	unsigned int i;
 
 	if (!g->exit_pending || g->exiting || g->forking || output_pending(g) ||
-	    !may_end(g))
+	    !may_end(g) || kids_forking(g))
 		return;
 	pr_debug("pid %d: its ghost ends (status 0x%x)", g->pid, st);
 	g->exiting = true;
@@ -710,6 +725,8 @@ static void fork_polled(void *obj, short revents)
 		pr_info("pid %d: no ghost: %s", g->pid, strerror(err));
 		tell_ghost(g->pid, err);
 		g->dead = true;
+		if (p)
+			maybe_end(p); /* it may have waited for this one */
 		return;
 	}
 	g->handle = g->gf.handle_fd;
@@ -722,6 +739,8 @@ static void fork_polled(void *obj, short revents)
 	pr_debug("pid %d: its ghost is a child of %d's", g->pid, g->parent);
 	tell_ghost(g->pid, 0);
 	maybe_end(g); /* it may have ended meanwhile */
+	if (p)
+		maybe_end(p); /* and its parent waited for this one */
 }
 
 void ghost_fork(const struct bp_proc_fork *f)
@@ -756,6 +775,8 @@ static void parent_calls(struct ghost *g)
 		g->forking = false;
 		tell_ghost(g->pid, ESRCH);
 		g->dead = true;
+		if (p)
+			maybe_end(p);
 		return;
 	}
 	if (calling(p))
@@ -765,6 +786,7 @@ static void parent_calls(struct ghost *g)
 		g->forking = false;
 		tell_ghost(g->pid, -err);
 		g->dead = true;
+		maybe_end(p);
 		return;
 	}
 	g->fork_started = true;
@@ -900,15 +922,17 @@ void ghost_watch(void)
 	unsigned int i;
 
 	for (g = ghosts; g; g = g->next) {
+		/* the calls first, so that one started now is watched now */
+		if (!g->dead && g->forking)
+			parent_calls(g);
+		else if (!g->dead)
+			reap_kids(g);
+	}
+	for (g = ghosts; g; g = g->next) {
 		job_watch(&g->job, fork_polled, g);
 		job_watch(&g->reap_job, reap_polled, g);
-		if (g->dead)
+		if (g->dead || g->forking)
 			continue;
-		if (g->forking) {
-			parent_calls(g);
-			continue;
-		}
-		reap_kids(g);
 		/* signals wait at the master while it moves */
 		if (!g->home)
 			loop_add(g->handle, POLLIN, handle_polled, g);

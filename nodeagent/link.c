@@ -83,6 +83,13 @@ static void link_polled(void *obj, short revents)
 	ml.revents = revents;
 }
 
+void link_flush(void)
+{
+	if (ml.state == LINK_READY && bp_conn_pending(&ml.conn) &&
+	    bp_conn_flush(&ml.conn) < 0)
+		pr_debug("master link: write failed; the read will tell");
+}
+
 void link_watch(void)
 {
 	ml.revents = 0;
@@ -90,8 +97,10 @@ void link_watch(void)
 	case LINK_CONNECTING:
 		loop_add(ml.fd, POLLOUT, link_polled, NULL);
 		break;
-	case LINK_HANDSHAKE:
 	case LINK_READY:
+		link_flush();
+		/* fall through */
+	case LINK_HANDSHAKE:
 		loop_add(ml.conn.fd,
 			 POLLIN | (bp_conn_pending(&ml.conn) ? POLLOUT : 0),
 			 link_polled, NULL);
@@ -112,13 +121,21 @@ bool link_room(void)
 	       ml.conn.wlen - ml.conn.woff < LINK_IO_ROOM;
 }
 
+#define LINK_FLUSH_AT (64u << 10)
+
 void link_sent(int err, const char *what)
 {
 	if (ml.state != LINK_READY)
 		return;
 	if (err)
 		pr_warn("%s not sent to the master: %s", what, strerror(-err));
-	/* the rest goes when the socket is writable */
+	/*
+	 * Sent before the next poll (link_watch), together with everything
+	 * else of this round: a burst of forks and exits on a node is a few
+	 * writes, not one each.  A full buffer goes now.
+	 */
+	if (ml.conn.wlen - ml.conn.woff < LINK_FLUSH_AT)
+		return;
 	if (bp_conn_flush(&ml.conn) < 0)
 		pr_debug("master link: write failed; the read will tell");
 }

@@ -293,8 +293,10 @@ static void handle_signals(void *obj, short revents)
 static void run(struct agent *a)
 {
 	while (!a->stopping) {
+		/* what the last round sent to the master, in as few writes as
+		 * it takes (link_room() is right for the watchers below) */
+		link_flush();
 		loop_add(signal_fd, POLLIN, handle_signals, a);
-		link_watch();
 		peer_watch();
 		send_watch();
 		recv_watch();
@@ -303,6 +305,8 @@ static void run(struct agent *a)
 		else
 			hosted_watch();
 		space_watch();
+		/* last: it writes what the watchers sent to the master */
+		link_watch();
 		loop_wake_at(link_deadline());
 		loop_wake_at(peer_deadline(a->cfg.timeout_ms));
 		if (loop_round(1000))

@@ -13,7 +13,7 @@ export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many procfiles
+	born-many born-quick procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -574,6 +574,13 @@ if want born-many; then
 	shell=$(awk '$1 == "shell" { print $2 }' "$W/many.out")
 	grep -v '^shell ' "$W/many.out" > "$W/many.pids"
 	expect "children" "$(wc -l < "$W/many.pids")" 200 || st=1
+	# their ghosts come a little after them
+	for i in $(seq 300); do
+		n=$(ps -eo pid= | awk '$1 >= 2097152' | wc -l)
+		[ "$n" -ge 200 ] && break
+		sleep 0.1
+	done
+	expect "ghosts" "$n" 200 || st=1
 	expect "distinct pids" "$(cut -d' ' -f1 "$W/many.pids" | sort -u | wc -l)" 200 || st=1
 	awk -v s=$shell '$2 != s { bad++ } END { exit bad > 0 }' "$W/many.pids" ||
 		{ echo "a getppid() is not $shell"; st=1; }
@@ -587,8 +594,34 @@ if want born-many; then
 	done < "$W/many.pids"
 	expect "pids not the node's, or held by another" $bad 0 || st=1
 	kill $(cut -d' ' -f1 "$W/many.pids")
+	# a child without a ghost would be out of reach: end them anyway
+	[ $st = 0 ] || vcrun 2 "pkill -9 -f 'sleep 600'"
 	wait $run; expect "status" $? 0 || st=1
 	result born-many $st
+fi
+
+if want born-quick; then
+	# A parent that forks and ends at once, its output read to EOF by
+	# $(...): the parent's ghost waits for its child's to be made, and
+	# each ends; nothing hangs, nothing is left here. (Once, a ghost that
+	# ended during its child's fork left that child's ghost behind, holding
+	# the pipe: the read never ended.)
+	st=0
+	for i in $(seq 20); do
+		out=$(timeout 60 bpsh 1 sh -c 'true & echo x$!')
+		r=$?
+		[ $r = 0 ] && [ "${out#x}" -ge 2097152 ] 2>/dev/null ||
+			{ echo "run $i: status $r, output '$out'"; st=1; break; }
+	done
+	out=$(timeout 60 bpsh 1 /extra/victims/forkloop 300 2>&1)
+	expect "forkloop" "$?" 0 || { echo "$out"; st=1; }
+	for i in $(seq 100); do
+		left=$(ps -eo pid= | awk '$1 >= 2097152' | wc -l)
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	expect "ghosts left" "$left" 0 || { ps -eo pid,ppid,stat,comm | awk '$1 >= 2097152'; st=1; }
+	result born-quick $st
 fi
 
 if want procfiles; then

@@ -29,7 +29,8 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 export KDIR
 
 PROG_DIRS := common nodeagent bprocfs ckpt
-USER_DIRS := $(PROG_DIRS) tests/victims
+LIB_DIRS  := lib
+USER_DIRS := $(PROG_DIRS) $(LIB_DIRS) tests/victims
 ALL_DIRS  := $(USER_DIRS) kmod
 MAN_PAGES := $(wildcard man/*.[1-8])
 UNITS     := $(patsubst %.in,%,$(wildcard systemd/*.in))
@@ -43,9 +44,10 @@ $(ALL_DIRS):
 	@if [ -f $@/Makefile ]; then $(MAKE) -C $@; fi
 
 nodeagent bprocfs ckpt: common
+tests/victims: lib
 
-# The programs alone, without the module and the test victims.
-user: $(PROG_DIRS) $(UNITS)
+# The programs and libbproc, without the module and the test victims.
+user: $(PROG_DIRS) $(LIB_DIRS) $(UNITS)
 
 systemd/%: systemd/%.in
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
@@ -106,7 +108,7 @@ lint:
 # What debian/rules cleans: the programs, not the module (DKMS's) nor
 # the tests.
 clean-user:
-	@for d in $(PROG_DIRS); do $(MAKE) -C $$d clean; done
+	@for d in $(PROG_DIRS) $(LIB_DIRS); do $(MAKE) -C $$d clean; done
 	rm -f $(UNITS)
 
 clean:

@@ -263,7 +263,8 @@ BP_EXPORT int bproc_nodeaddr(int node, struct sockaddr *s, socklen_t *size)
 		return -1;
 	}
 	/* as getsockname(2): truncated to *size, which says the real length */
-	memcpy(s, &ss, *size < len ? *size : len);
+	if (*size)
+		memcpy(s, &ss, *size < len ? *size : len);
 	*size = len;
 	return 0;
 }

@@ -130,7 +130,7 @@ BP_EXPORT int bproc_rexec(int node, const char *cmd, char *const argv[],
 struct prog {
 	char *image; /* the file's bytes, private anonymous memory */
 	size_t size;
-	bool script; /* #!: its interpreter opens it as /dev/fd/N */
+	bool script; /* #!: its interpreter opens it as /proc/self/fd/N */
 	char name[250]; /* the memfd's name: the file's */
 	const char *cmd;
 };
@@ -240,7 +240,15 @@ static int prog_exec(struct prog *p, char *const argv[], char *const envp[])
 			goto fail;
 		done += (size_t)k;
 	}
-	fexecve(fd, argv, envp);
+	if (p->script) {
+		/* /dev/fd may not be there, /proc is: the interpreter opens it */
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		execve(path, argv, envp);
+	} else {
+		fexecve(fd, argv, envp);
+	}
 fail:
 	err = errno;
 	close(fd);

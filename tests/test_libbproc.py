@@ -35,7 +35,7 @@ VCLUSTER_TIMEOUT = 1200
 
 CASES = ["setup", "info-front", "info-node", "rfork", "rfork-static",
          "rfork-fail", "vrfork", "vrfork-concurrent", "move", "execmove",
-         "execmove-fail", "rexec", "vexecmove"]
+         "execmove-again", "execmove-fail", "rexec", "vexecmove"]
 
 
 # ---- on this machine ----

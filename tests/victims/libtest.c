@@ -24,7 +24,9 @@
  *                        currnode C" or "rexec ERRNO currnode C", exit 3
  *   vexecmove NODE... -- CMD [ARG...]  as vrfork, the children executing
  *                        CMD with BPROC_RANK in the environment
- *   whereami [STATUS]    "whereami PID CURRNODE RANK ARGS...", exit STATUS
+ *   whereami [STATUS [wait]]  "whereami PID CURRNODE RANK ARGS...", exit
+ *                        STATUS; with wait, says it again after a line of
+ *                        stdin
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -290,7 +292,7 @@ static int execs(const char *what, int node, char **argv)
 	return 3;
 }
 
-static int whereami(char **argv)
+static void say_where(char **argv)
 {
 	const char *rank = getenv("BPROC_RANK");
 	char buf[32];
@@ -301,6 +303,18 @@ static int whereami(char **argv)
 	for (i = 0; argv[i]; i++)
 		printf(" %s", argv[i]);
 	printf("\n");
+}
+
+static int whereami(char **argv)
+{
+	char line[64];
+
+	say_where(argv);
+	if (argv[0] && argv[1] && !strcmp(argv[1], "wait")) {
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		say_where(argv);
+	}
 	return argv[0] ? atoi(argv[0]) : 0;
 }
 

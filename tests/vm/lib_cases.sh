@@ -19,7 +19,8 @@ LS=/extra/victims/libtest-static
 FE=/tmp/fe
 export PATH=$V:$PATH
 cases=${*:-setup info-front info-node rfork rfork-static rfork-fail vrfork
-	vrfork-concurrent move execmove execmove-fail rexec vexecmove}
+	vrfork-concurrent move execmove execmove-again execmove-fail rexec
+	vexecmove}
 
 cases=" $(echo $cases) "
 want() {
@@ -245,6 +246,27 @@ if want execmove; then
 	expect "here status" $? 5 || st=1
 	expect "here" "$(cat "$W/eh.out")" "whereami $pid -1 - 5" || st=1
 	result execmove $st
+fi
+
+if want execmove-again; then
+	# What bproc_execmove ran moves on like any process (its program,
+	# which has no path, is carried whole).
+	st=0
+	rm -f "$W/ea.in"
+	mkfifo "$W/ea.in"
+	$L execmove 1 $FE/libtest-static whereami 6 wait < "$W/ea.in" > "$W/ea.out" 2>&1 &
+	pid=$!
+	exec {fd}> "$W/ea.in"
+	wait_for "$W/ea.out" "^whereami $pid 1 " 600 || { cat "$W/ea.out"; st=1; }
+	echo "its comm on node1: $(awk '$1 == "comm" { print $2 }' $M/node1/$pid)"
+	expect "to node2" "$(moveto node2 $pid)" ok || st=1
+	grep "move pid $pid " $M/events | tail -n 1
+	echo go >&$fd
+	exec {fd}>&-
+	wait $pid
+	expect "status" $? 6 || st=1
+	has "$W/ea.out" "whereami $pid 2 - 6 wait" || st=1
+	result execmove-again $st
 fi
 
 if want execmove-fail; then

@@ -4,8 +4,8 @@
 #   make           build everything with -Wall -Wextra -Werror
 #   make check     deps + build + every test (host tests and virtual-cluster tests)
 #   make run       boot a small virtual cluster with /bproc on its front end
-#   make install   install under $(DESTDIR)$(PREFIX): programs, manuals,
-#                  example config, systemd units, the module
+#   make install   install under $(DESTDIR)$(PREFIX): programs, libbproc,
+#                  manuals, example config, systemd units, the module
 #   make install-user  the same without the module (what the packages hold)
 #   make deb       the Debian packages bproc and bproc-dkms, into build/deb
 #   make fuzz      the fuzz targets (fuzz/, clang); bench/fuzz runs them
@@ -88,14 +88,12 @@ install-user: user
 	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(MAKE) install-lib
 
-# libbproc (public header, shared and static library, pkg-config file):
-# installed with the programs once lib/ has its Makefile, whose install
-# rule takes DESTDIR, PREFIX and LIBDIR.
+# libbproc (public header, shared and static library, pkg-config file),
+# installed with the programs: the libraries in LIBDIR, the header in
+# $(PREFIX)/include/sys.
 LIBDIR ?= $(PREFIX)/lib
-install-lib:
-	@if [ -f lib/Makefile ]; then \
-		$(MAKE) -C lib install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR); \
-	fi
+install-lib: lib
+	$(MAKE) -C lib install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR)
 
 # dpkg-buildpackage needs a clean tree of its own: build from a copy of
 # what git has (committed or not), so the work tree's objects stay.

@@ -8,9 +8,9 @@
  *   bproc_move       the caller moves itself
  *   bproc_rexec      moves itself, then execve(2) there: the node's program
  *   bproc_execmove   reads the program here, moves itself with it in its
- *                    memory, then executes that copy there (fexecve(3) of a
- *                    memfd): the program is the front end's, and none of
- *                    it runs before it is on the node
+ *                    memory, then executes that copy there (fexecve(3) of
+ *                    an unlinked file): the program is the front end's,
+ *                    and none of it runs before it is on the node
  *   bproc_vrfork     n children at once, each of which moves itself and
  *                    says how that went on a pipe; the parent waits for
  *                    every word (bproc_rfork is one of them)
@@ -43,9 +43,9 @@
 
 #include "internal.h"
 
+/* Linux 6.3: a memfd that may be executed even where they default to not */
 #ifndef MFD_EXEC
-#define MFD_EXEC \
-	0x0010U /* Linux 6.3: executable even when memfds default to not */
+#define MFD_EXEC 0x0010U
 #endif
 
 /* How long a child that ended without a word may still have one on its way. */
@@ -219,37 +219,82 @@ fail:
 	return -1;
 }
 
-/* Execute the copy, wherever the caller now is: returns only on failure. */
-static int prog_exec(struct prog *p, char *const argv[], char *const envp[])
+static int write_all(int fd, const char *buf, size_t len)
 {
-	unsigned int flags = p->script ? 0 : MFD_CLOEXEC;
 	size_t done = 0;
 	ssize_t k;
-	int fd, err;
 
-	fd = memfd_create(p->name, flags | MFD_EXEC);
-	if (fd < 0 && errno == EINVAL)
-		fd = memfd_create(p->name, flags);
-	if (fd < 0)
-		return -1;
-	while (done < p->size) {
-		k = write(fd, p->image + done, p->size - done);
+	while (done < len) {
+		k = write(fd, buf + done, len - done);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			goto fail;
+			return -1;
 		done += (size_t)k;
 	}
+	return 0;
+}
+
+/*
+ * The copy as a file to execute: an unlinked file of /tmp or /dev/shm
+ * (O_TMPFILE), reopened read-only so that no writer is left (execve would
+ * say ETXTBSY), because the engine carries a deleted file's mapping whole
+ * when the process moves on; else a memfd, which runs as well but cannot
+ * move (the engine takes its name for a path to reopen).
+ */
+static int prog_file(struct prog *p)
+{
+	static const char *const dirs[] = { "/tmp", "/dev/shm" };
+	int cloexec = p->script ? 0 : O_CLOEXEC, fd, ro, err;
+	unsigned int mfd = p->script ? 0 : MFD_CLOEXEC;
+	struct statvfs sv;
+	char path[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0700);
+		if (fd < 0)
+			continue;
+		ro = -1;
+		if (!fstatvfs(fd, &sv) && !(sv.f_flag & ST_NOEXEC) &&
+		    !write_all(fd, p->image, p->size)) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			ro = open(path, O_RDONLY | cloexec);
+		}
+		close(fd);
+		if (ro >= 0)
+			return ro;
+	}
+	fd = memfd_create(p->name, mfd | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create(p->name, mfd);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, p->image, p->size)) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* Execute the copy, wherever the caller now is: returns only on failure. */
+static int prog_exec(struct prog *p, char *const argv[], char *const envp[])
+{
+	char path[32];
+	int fd, err;
+
+	fd = prog_file(p);
+	if (fd < 0)
+		return -1;
 	if (p->script) {
 		/* /dev/fd may not be there, /proc is: the interpreter opens it */
-		char path[32];
-
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		execve(path, argv, envp);
 	} else {
 		fexecve(fd, argv, envp);
 	}
-fail:
 	err = errno;
 	close(fd);
 	errno = err;

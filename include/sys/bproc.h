@@ -11,8 +11,8 @@
  * that is not in the cluster is ENOENT, and where /bproc is not mounted
  * (on a node: a process there cannot move by itself yet) ENOSYS.
  */
-#ifndef _SYS_BPROC_H
-#define _SYS_BPROC_H
+#ifndef BPROC_SYS_BPROC_H
+#define BPROC_SYS_BPROC_H
 
 #include <sys/socket.h>
 
@@ -53,4 +53,4 @@ int bproc_rexec(int node, const char *cmd, char *const argv[],
 }
 #endif
 
-#endif /* _SYS_BPROC_H */
+#endif /* BPROC_SYS_BPROC_H */

@@ -150,7 +150,12 @@ if want rfork-fail; then
 	expect "rfork to node2 as nobody" "$out" ok || st=1
 	chmod 0555 $M/node2
 	# the child would hold a pipe open for reading: it cannot move
-	out=$($L rfork-fail 1 EOPNOTSUPP 3< <(sleep 60) 2>&1)
+	rm -f "$W/rd.fifo"
+	mkfifo "$W/rd.fifo"
+	sleep 60 > "$W/rd.fifo" &
+	sl=$!
+	out=$($L rfork-fail 1 EOPNOTSUPP 3< "$W/rd.fifo" 2>&1)
+	kill $sl
 	expect "rfork with a pipe to read" "$out" ok || st=1
 	grep "failed: EOPNOTSUPP" $M/events | tail -n 1
 	# on a node there is no /bproc

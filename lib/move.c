@@ -131,7 +131,7 @@ struct prog {
 	char *image; /* the file's bytes, private anonymous memory */
 	size_t size;
 	bool script; /* #!: its interpreter opens it as /proc/self/fd/N */
-	char name[250]; /* the memfd's name: the file's */
+	char name[250]; /* the file's, for the copy */
 	const char *cmd;
 };
 
@@ -236,23 +236,31 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /*
- * The copy as a file to execute: an unlinked file of /tmp or /dev/shm
- * (O_TMPFILE), reopened read-only so that no writer is left (execve would
- * say ETXTBSY), because the engine carries a deleted file's mapping whole
- * when the process moves on; else a memfd, which runs as well but cannot
- * move (the engine takes its name for a path to reopen).
+ * The copy as a file to execute: a file of /tmp or /dev/shm named as the
+ * program (the kernel names the process after it), removed at once with
+ * its directory and reopened read-only, so that no writer is left (execve
+ * would say ETXTBSY), because the engine carries a deleted file's mapping
+ * whole when the process moves on; else a memfd, which runs as well but
+ * cannot move (the engine takes its name for a path to reopen).
  */
 static int prog_file(struct prog *p)
 {
 	static const char *const dirs[] = { "/tmp", "/dev/shm" };
 	int cloexec = p->script ? 0 : O_CLOEXEC, fd, ro, err;
 	unsigned int mfd = p->script ? 0 : MFD_CLOEXEC;
+	char dir[64], path[PATH_MAX];
 	struct statvfs sv;
-	char path[32];
 	size_t i;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0700);
+		snprintf(dir, sizeof(dir), "%s/bproc-execmove.XXXXXX", dirs[i]);
+		if (!mkdtemp(dir))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, p->name);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+		if (fd >= 0)
+			unlink(path);
+		rmdir(dir);
 		if (fd < 0)
 			continue;
 		ro = -1;

@@ -66,7 +66,8 @@ if want setup; then
 	cp $LS $FE/libtest-static
 	printf '#!/bin/sh\necho script $$ $(hostname) "$@"\n' > $FE/script
 	printf '#!/nonexistent/interpreter\n' > $FE/badinterp
-	chmod 0755 $FE/script $FE/badinterp
+	printf '#!/bin/sh\necho ready\nread x\necho again $$ $(hostname)\n' > $FE/waiter
+	chmod 0755 $FE/script $FE/badinterp $FE/waiter
 	for n in 1 2; do
 		vcrun $n "test ! -e $FE" || { echo "node$n has $FE"; st=1; }
 	done
@@ -263,7 +264,11 @@ if want execmove-again; then
 	pid=$!
 	exec {fd}> "$W/ea.in"
 	wait_for "$W/ea.out" "^whereami $pid 1 " 600 || { cat "$W/ea.out"; st=1; }
-	echo "its comm on node1: $(awk '$1 == "comm" { print $2 }' $M/node1/$pid)"
+	# (the agent's view, and the kernel's there)
+	echo "its comm: $(awk '$1 == "comm" { print $2 }' $M/node1/$pid) in /bproc," \
+		"$(vcrun 1 'for p in /proc/[0-9]*; do tr "\0" " " < $p/cmdline 2>/dev/null |
+			grep -q "[l]ibtest-static whereami" && cat $p/comm; done') on node1"
+	vcrun 1 'ls /tmp /dev/shm' | grep bproc-execmove && { echo "left behind"; st=1; }
 	expect "to node2" "$(moveto node2 $pid)" ok || st=1
 	grep "move pid $pid " $M/events | tail -n 1
 	echo go >&$fd
@@ -271,6 +276,20 @@ if want execmove-again; then
 	wait $pid
 	expect "status" $? 6 || st=1
 	has "$W/ea.out" "whereami $pid 2 - 6 wait" || st=1
+	# not a script: its interpreter holds the copy, a deleted file
+	rm -f "$W/ew.in"
+	mkfifo "$W/ew.in"
+	$L execmove 2 $FE/waiter < "$W/ew.in" > "$W/ew.out" 2>&1 &
+	pid=$!
+	exec {fd}> "$W/ew.in"
+	wait_for "$W/ew.out" "^ready" 600 || { cat "$W/ew.out"; st=1; }
+	expect "the script to node1" "$(moveto node1 $pid)" EOPNOTSUPP || st=1
+	grep "move pid $pid .*node1 failed" $M/events | tail -n 1
+	echo go >&$fd
+	exec {fd}>&-
+	wait $pid
+	expect "script status" $? 0 || st=1
+	has "$W/ew.out" "again $pid node2" || st=1
 	result execmove-again $st
 fi
 

@@ -58,12 +58,13 @@
 static int move_self(int node)
 {
 	char path[PATH_MAX], text[16];
-	int saved, fd, err = 0, len;
+	int saved, fd, err = 0, len, flags;
 	ssize_t n;
 
 	if (bp_node_path(path, sizeof(path), node, "move"))
 		return -1;
 	len = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	flags = fcntl(1, F_GETFD);
 	saved = fcntl(1, F_DUPFD_CLOEXEC, 10);
 	if (saved < 0 && errno != EBADF)
 		return -1;
@@ -93,6 +94,8 @@ out:
 	if (saved >= 0) {
 		dup2(saved, 1);
 		close(saved);
+		if (flags > 0)
+			fcntl(1, F_SETFD, flags);
 	} else {
 		close(1);
 	}
@@ -129,7 +132,7 @@ BP_EXPORT int bproc_rexec(int node, const char *cmd, char *const argv[],
 
 struct prog {
 	char *image; /* the file's bytes, private anonymous memory */
-	size_t size;
+	size_t size, mapped;
 	bool script; /* #!: its interpreter opens it as /proc/self/fd/N */
 	char name[250]; /* the file's, for the copy */
 	const char *cmd;
@@ -140,7 +143,7 @@ static void prog_free(struct prog *p)
 	int err = errno;
 
 	if (p->image)
-		munmap(p->image, p->size ? p->size : 1);
+		munmap(p->image, p->mapped);
 	p->image = NULL;
 	errno = err;
 }
@@ -183,8 +186,8 @@ static int prog_load(struct prog *p, const char *cmd)
 		errno = err;
 		goto fail;
 	}
-	p->size = (size_t)st.st_size;
-	p->image = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+	p->size = p->mapped = (size_t)st.st_size;
+	p->image = mmap(NULL, p->mapped, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p->image == MAP_FAILED) {
 		p->image = NULL;
@@ -395,7 +398,9 @@ static void child_go(int i, int node, int here, int wfd, struct prog *p,
 	moved = node != here;
 	if (moved) {
 		w.value = move_self(node) ? -errno : (int32_t)getpid();
-		(void)!write(wfd, &w, sizeof(w));
+		/* one write of a pipe's atomic size: words never mix */
+		while (write(wfd, &w, sizeof(w)) < 0 && errno == EINTR)
+			;
 		if (w.value < 0)
 			_exit(127);
 	}

@@ -4,8 +4,8 @@
 #   make           build everything with -Wall -Wextra -Werror
 #   make check     deps + build + every test (host tests and virtual-cluster tests)
 #   make run       boot a small virtual cluster with /bproc on its front end
-#   make install   install under $(DESTDIR)$(PREFIX): programs, manuals,
-#                  example config, systemd units, the module
+#   make install   install under $(DESTDIR)$(PREFIX): programs, libbproc,
+#                  manuals, example config, systemd units, the module
 #   make install-user  the same without the module (what the packages hold)
 #   make deb       the Debian packages bproc and bproc-dkms, into build/deb
 #   make fuzz      the fuzz targets (fuzz/, clang); bench/fuzz runs them
@@ -29,7 +29,8 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 export KDIR
 
 PROG_DIRS := common nodeagent bprocfs ckpt
-USER_DIRS := $(PROG_DIRS) tests/victims
+LIB_DIRS  := lib
+USER_DIRS := $(PROG_DIRS) $(LIB_DIRS) tests/victims
 ALL_DIRS  := $(USER_DIRS) kmod
 MAN_PAGES := $(wildcard man/*.[1-8])
 UNITS     := $(patsubst %.in,%,$(wildcard systemd/*.in))
@@ -43,9 +44,10 @@ $(ALL_DIRS):
 	@if [ -f $@/Makefile ]; then $(MAKE) -C $@; fi
 
 nodeagent bprocfs ckpt: common
+tests/victims: lib
 
-# The programs alone, without the module and the test victims.
-user: $(PROG_DIRS) $(UNITS)
+# The programs and libbproc, without the module and the test victims.
+user: $(PROG_DIRS) $(LIB_DIRS) $(UNITS)
 
 systemd/%: systemd/%.in
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
@@ -86,14 +88,12 @@ install-user: user
 	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(MAKE) install-lib
 
-# libbproc (public header, shared and static library, pkg-config file):
-# installed with the programs once lib/ has its Makefile, whose install
-# rule takes DESTDIR, PREFIX and LIBDIR.
+# libbproc (public header, shared and static library, pkg-config file),
+# installed with the programs: the libraries in LIBDIR, the header in
+# $(PREFIX)/include/sys.
 LIBDIR ?= $(PREFIX)/lib
-install-lib:
-	@if [ -f lib/Makefile ]; then \
-		$(MAKE) -C lib install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR); \
-	fi
+install-lib: lib
+	$(MAKE) -C lib install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) LIBDIR=$(LIBDIR)
 
 # dpkg-buildpackage needs a clean tree of its own: build from a copy of
 # what git has (committed or not), so the work tree's objects stay.
@@ -106,7 +106,7 @@ lint:
 # What debian/rules cleans: the programs, not the module (DKMS's) nor
 # the tests.
 clean-user:
-	@for d in $(PROG_DIRS); do $(MAKE) -C $$d clean; done
+	@for d in $(PROG_DIRS) $(LIB_DIRS); do $(MAKE) -C $$d clean; done
 	rm -f $(UNITS)
 
 clean:

@@ -30,6 +30,23 @@ KVER = subprocess.run([os.path.join(TOP, "tools", "kernel-version")],
 MANUALS = ["man1/bpsh.1", "man1/bpstat.1", "man1/bproc-ckpt.1",
            "man1/bproc-imgdump.1", "man5/bproc.conf.5", "man5/bprocfs.5",
            "man8/bprocfs.8", "man8/bproc-nodeagent.8", "man8/bproc-keygen.8"]
+# libbproc-dev's, and the functions that share a page (.so links in the
+# tree, symbolic links in the package)
+LIB_MANUALS = ["man3/bproc.3", "man3/bproc_nodestatus.3",
+               "man3/bproc_currnode.3", "man3/bproc_move.3",
+               "man3/bproc_rfork.3", "man3/bproc_execmove.3"]
+LIB_LINKS = {"bproc_numnodes": "bproc_nodestatus",
+             "bproc_nodeup": "bproc_nodestatus",
+             "bproc_nodestatus_name": "bproc_nodestatus",
+             "bproc_nodeaddr": "bproc_nodestatus",
+             "bproc_vrfork": "bproc_rfork",
+             "bproc_vexecmove": "bproc_execmove",
+             "bproc_rexec": "bproc_execmove"}
+LIB_FUNCTIONS = ["bproc_numnodes", "bproc_currnode", "bproc_nodestatus",
+                 "bproc_nodestatus_name", "bproc_nodeup", "bproc_nodeaddr",
+                 "bproc_move", "bproc_rfork", "bproc_vrfork",
+                 "bproc_execmove", "bproc_vexecmove", "bproc_rexec"]
+MULTIARCH = "x86_64-linux-gnu"
 UNITS = ["bprocfs.service", "bproc-nodeagent.service",
          "bproc-nodeagent@.service"]
 
@@ -42,7 +59,8 @@ def debs(tmp_path_factory):
                        text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-5000:]
     found = {p: out / ("%s_%s_%s.deb" % (p, VERSION, a))
-             for p, a in (("bproc", "amd64"), ("bproc-dkms", "all"))}
+             for p, a in (("bproc", "amd64"), ("bproc-dkms", "all"),
+                          ("libbproc1", "amd64"), ("libbproc-dev", "amd64"))}
     for f in found.values():
         assert f.exists(), r.stdout[-3000:]
     found["changes"] = out / ("bproc_%s_amd64.changes" % VERSION)
@@ -51,9 +69,9 @@ def debs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def root(debs, tmp_path_factory):
-    """Both packages unpacked into a throwaway root, as dpkg would."""
+    """The packages unpacked into a throwaway root, as dpkg would."""
     r = tmp_path_factory.mktemp("root")
-    for p in ("bproc", "bproc-dkms"):
+    for p in ("bproc", "bproc-dkms", "libbproc1", "libbproc-dev"):
         subprocess.run(["dpkg-deb", "-x", str(debs[p]), str(r)], check=True)
     return r
 
@@ -96,6 +114,48 @@ def test_bproc_contents(debs):
         ["tar", "-t"], input=ctl, stdout=subprocess.PIPE).stdout
 
 
+def test_lib_contents(debs):
+    """The shared library in the package of its soname, with its symbols;
+    what builds against it in libbproc-dev; nothing of it in bproc."""
+    lib = "/usr/lib/%s/" % MULTIARCH
+    assert lib + "libbproc.so.1" in contents(debs["libbproc1"])
+    ctl = subprocess.run(["dpkg-deb", "--ctrl-tarfile",
+                          str(debs["libbproc1"])], stdout=subprocess.PIPE,
+                         check=True).stdout
+    members = subprocess.run(["tar", "-t"], input=ctl,
+                             stdout=subprocess.PIPE).stdout.split()
+    assert b"./symbols" in members and b"./shlibs" in members
+    dev = contents(debs["libbproc-dev"])
+    for f in ["/usr/include/sys/bproc.h", lib + "libbproc.a",
+              lib + "libbproc.so", lib + "pkgconfig/bproc.pc"]:
+        assert f in dev, f
+    for m in LIB_MANUALS + ["man3/%s.3" % f for f in LIB_LINKS]:
+        assert "/usr/share/man/%s.gz" % m in dev, m
+    assert not [f for f in contents(debs["bproc"])
+                if "libbproc" in f or "/man3/" in f or "/include/" in f]
+
+
+def test_lib_symbols(root):
+    """Exactly the functions of the header, versioned LIBBPROC_1, and
+    libc alone needed; the pkg-config file points at the package's."""
+    so = root / ("usr/lib/%s/libbproc.so.1" % MULTIARCH)
+    out = subprocess.run(["nm", "-D", "--defined-only", str(so)],
+                         stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    syms = sorted(l.split()[-1] for l in out.splitlines())
+    assert syms == sorted(["LIBBPROC_1"] + [f + "@@LIBBPROC_1"
+                                            for f in LIB_FUNCTIONS])
+    needed = subprocess.run(["objdump", "-p", str(so)],
+                            stdout=subprocess.PIPE, text=True,
+                            check=True).stdout
+    assert [l.split()[1] for l in needed.splitlines()
+            if l.strip().startswith("NEEDED")] == ["libc.so.6"]
+    assert "SONAME               libbproc.so.1" in needed
+    pc = (root / ("usr/lib/%s/pkgconfig/bproc.pc" % MULTIARCH)).read_text()
+    assert "libdir=/usr/lib/%s\n" % MULTIARCH in pc
+    assert "Version: %s\n" % VERSION in pc
+
+
 def test_dkms_contents(debs):
     files = contents(debs["bproc-dkms"])
     src = "/usr/src/bproc-%s/" % VERSION
@@ -107,7 +167,7 @@ def test_dkms_contents(debs):
     assert not [f for f in files if f.endswith((".o", ".ko", ".mod.c"))]
 
 
-@pytest.mark.parametrize("page", MANUALS)
+@pytest.mark.parametrize("page", MANUALS + LIB_MANUALS)
 def test_manual_renders_without_warnings(root, page):
     path = str(root / "usr/share/man" / (page + ".gz"))
     r = subprocess.run(["man", "--warnings", "-l", path],
@@ -120,6 +180,22 @@ def test_manual_renders_without_warnings(root, page):
     r = subprocess.run(["groff", "-ww", "-z", "-man", src],
                        stderr=subprocess.PIPE, text=True)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_manual_links(root):
+    """A function that shares a page: `.so man3/PAGE.3` in the tree, a
+    symbolic link to PAGE.3.gz in the package, and man finds it."""
+    man3 = root / "usr/share/man/man3"
+    for name, page in LIB_LINKS.items():
+        with open(os.path.join(TOP, "man", name + ".3")) as f:
+            assert f.read() == ".so man3/%s.3\n" % page, name
+        assert os.readlink(man3 / (name + ".3.gz")) == page + ".3.gz"
+        r = subprocess.run(["man", "--warnings", "-l", str(man3 / (
+            name + ".3.gz"))], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8"))
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert name in r.stdout.split("SYNOPSIS")[1], name
 
 
 def test_units_verify(root, tmp_path):

@@ -24,8 +24,8 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[in
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
-# Children of forkloop still around as ghosts on the front end.
-ghosts() { ps -eo comm= | grep -c "^forkloop$"; }
+# Ghosts of node-born processes still on the front end (pids of the nodes').
+ghosts() { ps -eo pid= | awk '$1 >= 2097152' | wc -l; }
 
 # exits_since LINE: exit events of node1 after line LINE of events.
 exits_since() { tail -n +$(($1 + 1)) $M/events | grep -c ' exited on node1: '; }

@@ -482,6 +482,22 @@ static int reap_silent(int n, struct child *c, int *pids)
 	return settled;
 }
 
+/* Whether any of the nodes is another than here: 1 or 0; -1 (EINVAL)
+ * for arguments that name no vector. */
+static int vector_remote(int n, const int *nodes, const int *pids, int here)
+{
+	int i;
+
+	if (n <= 0 || !nodes || !pids) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (nodes[i] >= BPROC_NODE_MASTER && nodes[i] != here)
+			return 1;
+	return 0;
+}
+
 /*
  * bproc_vrfork and bproc_vexecmove: fork every child first, each of which
  * moves itself at once, so that the moves run together; then wait for
@@ -492,20 +508,13 @@ static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 		 char *const argv[], struct rank *r)
 {
 	char buf[64 * sizeof(struct word)];
-	int pfd[2], i, fd, left = 0, err;
-	bool remote = false;
+	int pfd[2], i, fd, left = 0, err, remote;
 	struct child *c;
 	size_t have = 0;
 	pid_t pid;
 
-	if (n <= 0 || !nodes || !pids) {
-		errno = EINVAL;
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (nodes[i] >= BPROC_NODE_MASTER && nodes[i] != here)
-			remote = true;
-	if (remote && bp_check_mount())
+	remote = vector_remote(n, nodes, pids, here);
+	if (remote < 0 || (remote && bp_check_mount()))
 		return -1;
 	c = calloc((size_t)n, sizeof(*c));
 	if (!c)
@@ -595,18 +604,13 @@ BP_EXPORT int bproc_vexecmove(int n, const int *nodes, int *pids,
 			      const char *cmd, char *const argv[],
 			      char *const envp[])
 {
-	int here = bp_here(), i, k = 0, ret, err;
+	int here = bp_here(), i, k = 0, ret, err, remote;
 	struct rank r = { .slot = -1 };
-	bool remote = false;
 	struct prog p;
 
-	if (n <= 0 || !nodes || !pids) {
-		errno = EINVAL;
+	remote = vector_remote(n, nodes, pids, here);
+	if (remote < 0)
 		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (nodes[i] >= BPROC_NODE_MASTER && nodes[i] != here)
-			remote = true;
 	if (remote) {
 		if (bp_check_mount() || prog_load(&p, cmd))
 			return -1;

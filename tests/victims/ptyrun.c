@@ -65,6 +65,20 @@ static double now(void)
  * A terminal's job starts with every signal at its default, whatever we
  * were started with (a job in the background of a script ignores SIGINT).
  */
+/* In a child: a session of its own, the pty its terminal and stdio. */
+static void take_terminal(int master_fd)
+{
+	int slave;
+
+	setsid();
+	slave = open(ptsname(master_fd), O_RDWR);
+	if (slave < 0 || ioctl(slave, TIOCSCTTY, 0))
+		_exit(126);
+	dup2(slave, 0);
+	dup2(slave, 1);
+	dup2(slave, 2);
+}
+
 static void default_signals(void)
 {
 	int sig;
@@ -144,7 +158,7 @@ static void leader_status(pid_t job)
 int main(int argc, char **argv)
 {
 	char line[4096], rep[256], *p;
-	int rp[2], fg[2], slave, leader = 0;
+	int rp[2], fg[2], leader = 0;
 	pid_t job = 0;
 	FILE *reports;
 
@@ -164,13 +178,7 @@ int main(int argc, char **argv)
 	if (leader) {
 		job = fork();
 		if (job == 0) {
-			setsid();
-			slave = open(ptsname(master_fd), O_RDWR);
-			if (slave < 0 || ioctl(slave, TIOCSCTTY, 0))
-				_exit(126);
-			dup2(slave, 0);
-			dup2(slave, 1);
-			dup2(slave, 2);
+			take_terminal(master_fd);
 			close_range(3, ~0U, 0);
 			default_signals();
 			execvp(argv[1], argv + 1);
@@ -181,13 +189,7 @@ int main(int argc, char **argv)
 		int f3 = fcntl(fg[0], F_DUPFD, 10),
 		    f4 = fcntl(rp[1], F_DUPFD, 10);
 
-		setsid();
-		slave = open(ptsname(master_fd), O_RDWR);
-		if (slave < 0 || ioctl(slave, TIOCSCTTY, 0))
-			_exit(126);
-		dup2(slave, 0);
-		dup2(slave, 1);
-		dup2(slave, 2);
+		take_terminal(master_fd);
 		dup2(f3, 3);
 		dup2(f4, 4);
 		close_range(5, ~0U, 0);

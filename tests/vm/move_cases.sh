@@ -23,6 +23,18 @@ want() {
 	echo "--- $1 ($(cut -d' ' -f1 /proc/uptime) s)"
 }
 
+# procs_named NODE COMM N: the pids of /bproc/NODE whose comm is COMM,
+# once there are N of them (or what there is after 30 s).
+procs_named() {
+	local i found
+	for i in $(seq 300); do
+		found=$(grep -l "^comm $2\$" $M/$1/[0-9]* 2>/dev/null | sed 's|.*/||')
+		[ "$(echo $found | wc -w)" = "$3" ] && break
+		sleep 0.1
+	done
+	echo $found
+}
+
 # mover_start NAME ARGS...: a mover in the background (cwd: this one's),
 # its stdin a FIFO held on fd ${IN[NAME]}, its output $W/NAME.out.
 declare -A PID IN
@@ -524,11 +536,7 @@ if want born-tree; then
 	echo "pid" >&8
 	wait_for "$W/bt.out" '^pid ' 600 || st=1
 	job=$(awk '$1 == "pid" { print $2 }' "$W/bt.out")
-	for i in $(seq 300); do
-		sleeps=$(grep -l '^comm sleep$' $M/node1/[0-9]* 2>/dev/null | sed 's|.*/||')
-		[ "$(echo $sleeps | wc -w)" = 2 ] && break
-		sleep 0.1
-	done
+	sleeps=$(procs_named node1 sleep 2)
 	expect "sleeps in /bproc/node1" "$(echo $sleeps | wc -w)" 2 || st=1
 	for p in $sleeps; do
 		node_pid $p || { echo "pid $p is no node's"; st=1; }
@@ -854,11 +862,7 @@ if want poweroff; then
 	bpsh 2 sh -c 'sleep 300 & sleep 300 & echo up; wait' > "$W/po.out" 2>&1 &
 	tree=$!
 	wait_for "$W/po.out" '^up$' 600 || st=1
-	for i in $(seq 300); do
-		kids=$(grep -l '^comm sleep$' $M/node2/[0-9]* 2>/dev/null | sed 's|.*/||')
-		[ "$(echo $kids | wc -w)" = 2 ] && break
-		sleep 0.1
-	done
+	kids=$(procs_named node2 sleep 2)
 	expect "the tree on node2" "$(echo $kids | wc -w)" 2 || st=1
 	vcpoweroff 2 || st=1
 	ended ${PID[po]}; expect "exit status" "$STATUS" 137 || st=1

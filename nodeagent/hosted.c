@@ -109,7 +109,6 @@ struct hosted {
 	bool left; /* it moved away: reap it without a word */
 	bool exited, exit_sent;
 	bool reaped; /* its parent here has waited for it */
-	uint32_t stdin_unread; /* at its exit: what its stdin held unread */
 	int status;
 	bool dead;
 };
@@ -687,6 +686,14 @@ static void send_exit(struct hosted *h)
 	 * end: in that order */
 	if (st->owner == h->pid) {
 		drain_output(st, !holder);
+		/*
+		 * Counted now, not when it ended: stdin that came in since
+		 * went into the pipe and was acknowledged, and only this
+		 * count gives it back.
+		 */
+		if (!holder)
+			e.stdin_unread =
+				unread_in(st->in_r) + (uint32_t)st->inq_acked;
 		if (holder)
 			st_pass(st, h, holder);
 		else
@@ -694,7 +701,6 @@ static void send_exit(struct hosted *h)
 	}
 	e.pid = (uint32_t)h->pid;
 	e.status = (uint32_t)h->status;
-	e.stdin_unread = holder ? 0 : h->stdin_unread;
 	link_sent(bp_send_exit(c, &e), "EXIT");
 	h->exit_sent = true;
 	/* a moved process is ours: reaped as soon as it ended */
@@ -702,16 +708,13 @@ static void send_exit(struct hosted *h)
 		send_reaped(h);
 }
 
-/* It has ended (status as wait(2)): what it leaves in its stdin. */
+/* It has ended (status as wait(2)). */
 static void ended(struct hosted *h, int status)
 {
 	if (h->exited)
 		return;
 	h->exited = true;
 	h->status = status;
-	if (h->st->owner == h->pid)
-		h->stdin_unread =
-			unread_in(h->st->in_r) + (uint32_t)h->st->inq_acked;
 	pr_debug("pid %d exited, status 0x%x", h->pid, h->status);
 }
 

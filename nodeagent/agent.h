@@ -160,6 +160,8 @@ int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 bool recv_wants_data(const struct inmove *im);
 /* recv_conn_lost - the source's connection is gone. */
 void recv_conn_lost(struct inmove *im);
+/* recv_settle - pid's restore, if its restorer has said it is done. */
+void recv_settle(pid_t pid);
 void recv_watch(void);
 void recv_reap(void);
 /* recv_ghost_ready - the ghost of a move home may now restore. */

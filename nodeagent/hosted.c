@@ -752,6 +752,10 @@ static void born(const struct bproc_space_event *ev)
 	struct bp_proc_fork f = { 0 };
 	struct bp_conn *c;
 
+	if (!parent) {
+		recv_settle(ev->ppid); /* it may run, and fork, already */
+		parent = hosted_find(ev->ppid);
+	}
 	if (!parent || parent->exited) {
 		pr_debug("pid %d forked by %d, which is not ours", ev->pid,
 			 ev->ppid);

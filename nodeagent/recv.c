@@ -660,6 +660,22 @@ static void notify_polled(void *obj, short revents)
 	restorer_failed(im);
 }
 
+/*
+ * pid may have been restored here and be running before its restorer's
+ * word was read (a fork of it is heard first): read that word now.
+ */
+void recv_settle(pid_t pid)
+{
+	struct inmove *im;
+
+	for (im = moves; im; im = im->next)
+		if ((pid_t)im->b.pid == pid && im->notify_r >= 0 && !im->done &&
+		    !im->dead) {
+			notify_polled(im, POLLIN);
+			return;
+		}
+}
+
 /* ---- the front end: the ghost restores ---- */
 
 static void ghost_job_polled(void *obj, short revents)

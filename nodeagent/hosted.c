@@ -354,13 +354,16 @@ void hosted_set_moving(struct hosted *h, bool moving)
 	}
 }
 
+/* Stdin acknowledged and not read: in its pipe, or from an earlier host. */
+static uint32_t stdin_held(const struct hstreams *st)
+{
+	return unread_in(st->in_r) + (uint32_t)st->inq_acked;
+}
+
 uint32_t hosted_park(struct hosted *h)
 {
-	struct hstreams *st = h->st;
-
-	st->parked = true;
-	/* acknowledged and not read: in its stdin, or from an earlier host */
-	return unread_in(st->in_r) + (uint32_t)st->inq_acked;
+	h->st->parked = true;
+	return stdin_held(h->st);
 }
 
 bool hosted_is_born(const struct hosted *h)
@@ -686,18 +689,17 @@ static void send_exit(struct hosted *h)
 	 * end: in that order */
 	if (st->owner == h->pid) {
 		drain_output(st, !holder);
-		/*
-		 * Counted now, not when it ended: stdin that came in since
-		 * went into the pipe and was acknowledged, and only this
-		 * count gives it back.
-		 */
-		if (!holder)
-			e.stdin_unread =
-				unread_in(st->in_r) + (uint32_t)st->inq_acked;
-		if (holder)
+		if (holder) {
 			st_pass(st, h, holder);
-		else
+		} else {
+			/*
+			 * Counted now, not when it ended: stdin that came in
+			 * since went into the pipe and was acknowledged, and
+			 * only this count gives it back.
+			 */
+			e.stdin_unread = stdin_held(st);
 			st_close(st);
+		}
 	}
 	e.pid = (uint32_t)h->pid;
 	e.status = (uint32_t)h->status;

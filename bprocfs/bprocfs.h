@@ -415,6 +415,8 @@ int proctab_moved(const struct proc_info *p, int slot, int64_t now);
  * started at start): state, comm, uids, rss and times of r.
  */
 void proctab_report(pid_t pid, uint64_t start, const struct proc_info *r);
+/* proctab_rename - moved process pid executed comm on its node (PROC_EXEC). */
+void proctab_rename(pid_t pid, uint64_t start, const char *comm);
 /*
  * proctab_born - process p started on slot (a node-born one: never on the
  * front end, never moved).  Returns 0 or -ENOMEM.

@@ -339,6 +339,7 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_PROC_FORK:
 	case BPROC_MSG_PROC_GHOST:
 	case BPROC_MSG_PROC_REAPED:
+	case BPROC_MSG_PROC_EXEC:
 	case BPROC_MSG_STREAM_OWNER:
 		if (nc->slot < 0) {
 			pr_warn("%s: %s from a peer that is no agent",

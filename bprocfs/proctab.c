@@ -513,6 +513,17 @@ void proctab_report(pid_t pid, uint64_t start, const struct proc_info *r)
 	pthread_mutex_unlock(&proctab_lock);
 }
 
+void proctab_rename(pid_t pid, uint64_t start, const char *comm)
+{
+	struct proc_info *m;
+
+	pthread_mutex_lock(&proctab_lock);
+	m = moved_find(pid);
+	if (m && m->start == start && m->slot != 0)
+		snprintf(m->comm, sizeof(m->comm), "%s", comm);
+	pthread_mutex_unlock(&proctab_lock);
+}
+
 void proctab_exited(pid_t pid)
 {
 	struct proc_info *m;

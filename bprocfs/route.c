@@ -1069,6 +1069,29 @@ static int on_proc_fork(int slot, const uint8_t *d, uint32_t len)
 	return 0;
 }
 
+/*
+ * A process executed a program where it runs: listed under its new name at
+ * once (not at the next report), and its ghost takes it too.
+ */
+static int on_proc_exec(int slot, const uint8_t *d, uint32_t len)
+{
+	struct bp_proc_exec x;
+	struct rproc *rp;
+	struct bp_conn *c;
+
+	if (bp_proc_exec_decode(d, len, &x))
+		return -EPROTO;
+	rp = rp_find((pid_t)x.pid);
+	if (slot == 0 || !rp || rp->gone || rp->host != slot)
+		return 0;
+	snprintf(rp->info.comm, sizeof(rp->info.comm), "%s", x.comm);
+	proctab_rename(rp->pid, rp->info.start, x.comm);
+	c = conn_of(0, rp->pid, BPROC_MSG_PROC_EXEC);
+	if (c)
+		sent(c, bp_send_proc_exec(c, &x), rp->pid, BPROC_MSG_PROC_EXEC);
+	return 0;
+}
+
 /* The front end could not make the ghost: the process cannot be. */
 static int on_proc_ghost(int slot, const uint8_t *d, uint32_t len)
 {
@@ -1163,6 +1186,9 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 		break;
 	case BPROC_MSG_PROC_GHOST:
 		err = on_proc_ghost(slot, data, len);
+		break;
+	case BPROC_MSG_PROC_EXEC:
+		err = on_proc_exec(slot, data, len);
 		break;
 	case BPROC_MSG_PROC_REAPED:
 	case BPROC_MSG_STREAM_OWNER:

@@ -159,6 +159,8 @@ const char *bp_msg_name(unsigned int type)
 		return "PROC_GHOST";
 	case BPROC_MSG_PROC_REAPED:
 		return "PROC_REAPED";
+	case BPROC_MSG_PROC_EXEC:
+		return "PROC_EXEC";
 	default:
 		return NULL;
 	}

@@ -495,6 +495,39 @@ int bp_proc_fork_decode(const uint8_t *d, uint32_t len, struct bp_proc_fork *f)
 	return 0;
 }
 
+int bp_send_proc_exec(struct bp_conn *c, const struct bp_proc_exec *x)
+{
+	uint8_t b[sizeof(struct bproc_msg_proc_exec) + BPROC_ARGS_MAX];
+	uint32_t n =
+		x->args_len < BPROC_ARGS_MAX ? x->args_len : BPROC_ARGS_MAX;
+
+	memset(b, 0, sizeof(struct bproc_msg_proc_exec));
+	bp_put_u32(b, x->pid);
+	put_str(b + 8, x->comm, sizeof(x->comm));
+	if (n)
+		memcpy(b + sizeof(struct bproc_msg_proc_exec), x->args, n);
+	return bp_conn_send(c, BPROC_MSG_PROC_EXEC, 0, b,
+			    (uint32_t)sizeof(struct bproc_msg_proc_exec) + n);
+}
+
+int bp_proc_exec_decode(const uint8_t *d, uint32_t len, struct bp_proc_exec *x)
+{
+	const uint32_t head = sizeof(struct bproc_msg_proc_exec);
+	struct bp_rd r;
+
+	if (len < head || len - head > BPROC_ARGS_MAX)
+		return -EPROTO;
+	bp_rd_init(&r, d, head);
+	bp_rd_u32(&r, &x->pid);
+	rd_zero(&r, 4);
+	bp_rd_str(&r, x->comm, sizeof(x->comm));
+	if (bp_rd_end(&r) || x->pid <= 1 || x->pid >= BPROC_PID_MAX)
+		return -EPROTO;
+	x->args = len > head ? d + head : NULL;
+	x->args_len = len - head;
+	return 0;
+}
+
 int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
 		     uint32_t other)
 {

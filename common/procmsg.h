@@ -62,6 +62,14 @@ struct bp_proc_fork {
 	char comm[16];
 };
 
+/* A process's new program: args points into the frame it was read from. */
+struct bp_proc_exec {
+	uint32_t pid;
+	char comm[16];
+	const uint8_t *args;
+	uint32_t args_len;
+};
+
 int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m);
 int bp_move_order_decode(const uint8_t *d, uint32_t len,
 			 struct bp_move_order *m);
@@ -145,6 +153,9 @@ int bp_pid_range_decode(const uint8_t *d, uint32_t len, uint32_t *lo,
 			uint32_t *hi);
 int bp_send_proc_fork(struct bp_conn *c, const struct bp_proc_fork *f);
 int bp_proc_fork_decode(const uint8_t *d, uint32_t len, struct bp_proc_fork *f);
+
+int bp_send_proc_exec(struct bp_conn *c, const struct bp_proc_exec *x);
+int bp_proc_exec_decode(const uint8_t *d, uint32_t len, struct bp_proc_exec *x);
 /* PROC_GHOST (error), PROC_REAPED (error 0), STREAM_OWNER (error: from). */
 int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
 		     uint32_t other);

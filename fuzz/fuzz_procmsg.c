@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	switch (data[0] % 21) {
+	switch (data[0] % 22) {
 	case 0:
 		ROUND_TRIP(BPROC_MSG_MOVE_ORDER, struct bp_move_order a = { 0 };
 			   struct bp_move_order b = { 0 },
@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 9:
 	case 10: {
-		unsigned int t = data[0] % 21 == 9 ? BPROC_MSG_IO_DATA :
+		unsigned int t = data[0] % 22 == 9 ? BPROC_MSG_IO_DATA :
 						     BPROC_MSG_IO_EOF;
 
 		ROUND_TRIP(t, uint32_t pa = 0; unsigned int fa = 0;
@@ -246,12 +246,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   bp_send_proc_fork(&c, &a),
 			   bp_proc_fork_decode(p, plen, &b), SAME(a, b));
 		break;
+	case 21:
+		ROUND_TRIP(BPROC_MSG_PROC_EXEC, struct bp_proc_exec a = { 0 };
+			   struct bp_proc_exec b = { 0 },
+			   bp_proc_exec_decode(d, len, &a),
+			   bp_send_proc_exec(&c, &a),
+			   bp_proc_exec_decode(p, plen, &b),
+			   a.pid == b.pid && SAME(a.comm, b.comm) &&
+				   a.args_len == b.args_len &&
+				   (!a.args_len ||
+				    !memcmp(a.args, b.args, a.args_len)));
+		break;
 	case 20: {
 		/* the three messages of a pid and another number */
 		static const unsigned int types[] = { BPROC_MSG_PROC_GHOST,
 						      BPROC_MSG_PROC_REAPED,
 						      BPROC_MSG_STREAM_OWNER };
-		unsigned int t = types[data[0] / 21 % 3];
+		unsigned int t = types[data[0] / 22 % 3];
 
 		ROUND_TRIP(t, uint32_t pa = 0; uint32_t oa = 0; uint32_t pb = 0;
 			   uint32_t ob = 0,

@@ -239,9 +239,20 @@ int main(int argc, char **argv)
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_GHOST, 2099200, EEXIST),
 			emit(20, "proc-ghost");
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_REAPED, 2099200, 0),
-			emit(41, "proc-reaped");
+			emit(42, "proc-reaped");
 		bp_send_pid_pair(&conn, BPROC_MSG_STREAM_OWNER, 2099200, 1234),
-			emit(62, "stream-owner");
+			emit(64, "stream-owner");
+		{
+			static const char args[] = "make\0-j4\0";
+			struct bp_proc_exec px = {
+				.pid = 2099200,
+				.args = (const uint8_t *)args,
+				.args_len = sizeof(args) - 1
+			};
+
+			snprintf(px.comm, sizeof(px.comm), "make");
+			bp_send_proc_exec(&conn, &px), emit(21, "proc-exec");
+		}
 	}
 	put("fuzz_frame", "session-every-message", head, 2, script, script_len);
 

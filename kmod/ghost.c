@@ -52,6 +52,13 @@
  * dispositions. A ghost is undumpable, so nobody can ptrace either of them
  * meanwhile.
  *
+ * Its name (GHOST_NAME): a ghost keeps the command line it had, on a page
+ * of its own (its memory is gone), and its comm; the holder gives it the
+ * process's new ones when the process executes a program where it runs.
+ * The comm is set from the ioctl; the page is mapped by the ghost itself
+ * in its task_work, where it has its own mm, as soon as it is parked
+ * there.
+ *
  * The ghost keeps its vDSO and vvar where they were: when the process
  * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
  * itself (restore.c, as BPROC_IOC_RESTORE, checked against that vDSO) with
@@ -240,6 +247,82 @@ static void ghost_release_memory(void)
 	}
 	if (from < TASK_SIZE)
 		vm_munmap(from, TASK_SIZE - from);
+}
+
+/* The ghost's command line as it is now (at most a page), or NULL. */
+static char *ghost_args_now(u32 *len)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long start, end;
+	char *buf;
+
+	spin_lock(&mm->arg_lock);
+	start = mm->arg_start;
+	end = mm->arg_end;
+	spin_unlock(&mm->arg_lock);
+	*len = 0;
+	if (end <= start)
+		return NULL;
+	*len = min_t(unsigned long, end - start, BPROC_GHOST_ARGS_MAX);
+	buf = kmalloc(*len, GFP_KERNEL);
+	if (buf && copy_from_user(buf, (const void __user *)start, *len)) {
+		kfree(buf);
+		buf = NULL;
+	}
+	if (!buf)
+		*len = 0;
+	return buf;
+}
+
+/*
+ * Give the ghost @args as its command line: a page of its own holds it
+ * (the one it had goes), /proc/PID/cmdline reads it; no environment.
+ */
+static void ghost_set_args(struct dump_request *req, const char *args, u32 len)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long addr = 0;
+
+	if (req->ghost_args_page)
+		vm_munmap(req->ghost_args_page, PAGE_SIZE);
+	req->ghost_args_page = 0;
+	if (len) {
+		addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+		if (IS_ERR_VALUE(addr)) {
+			addr = 0;
+		} else if (copy_to_user((void __user *)addr, args, len)) {
+			vm_munmap(addr, PAGE_SIZE);
+			addr = 0;
+		}
+	}
+	req->ghost_args_page = addr;
+	if (!addr)
+		len = 0;
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = addr;
+	mm->arg_end = addr + len;
+	mm->env_start = addr + len;
+	mm->env_end = addr + len;
+	spin_unlock(&mm->arg_lock);
+}
+
+/* What the holder asked of the ghost in its own context. */
+static void ghost_do_todo(struct dump_request *req)
+{
+	char *args;
+	u32 len;
+
+	spin_lock(&req->ghost_lock);
+	args = req->ghost_args;
+	len = req->ghost_args_len;
+	req->ghost_args = NULL;
+	req->ghost_todo = false;
+	spin_unlock(&req->ghost_lock);
+	if (args) {
+		ghost_set_args(req, args, len);
+		kfree(args);
+	}
 }
 
 /*
@@ -612,6 +695,8 @@ void ghost_init(struct dump_request *req)
 bool ghost_run(struct dump_request *req, bool first)
 {
 	sigset_t none;
+	char *args;
+	u32 len;
 
 	sigemptyset(&none);
 	if (first) {
@@ -629,7 +714,11 @@ bool ghost_run(struct dump_request *req, bool first)
 		current->sas_ss_sp = 0;
 		current->sas_ss_size = 0;
 		current->sas_ss_flags = SS_DISABLE;
+		args = ghost_args_now(&len);
 		ghost_release_memory();
+		req->ghost_args_page = 0; /* a forked ghost's parent's page */
+		ghost_set_args(req, args, len);
+		kfree(args);
 	} else if (req->ghost_calling) {
 		ghost_call_end(req);
 	} else if (req->ghost_stub) {
@@ -648,11 +737,18 @@ bool ghost_run(struct dump_request *req, bool first)
 		if (!wait_event_interruptible(
 			    req->wait, READ_ONCE(req->ghost_exit_set) ||
 					       READ_ONCE(req->ghost_img) ||
-					       READ_ONCE(req->ghost_call))) {
+					       READ_ONCE(req->ghost_call) ||
+					       READ_ONCE(req->ghost_todo))) {
 			struct bproc_fd_map *map;
 			struct file *img;
 			u32 nr_map;
 			int ret;
+
+			if (READ_ONCE(req->ghost_todo) &&
+			    !READ_ONCE(req->ghost_exit_set)) {
+				ghost_do_todo(req);
+				continue;
+			}
 
 			if (READ_ONCE(req->ghost_call) &&
 			    !READ_ONCE(req->ghost_exit_set)) {
@@ -669,6 +765,7 @@ bool ghost_run(struct dump_request *req, bool first)
 			if (!img)
 				break;
 			ret = ghost_restore(req, img, map, nr_map);
+			req->ghost_args_page = 0; /* the restore unmapped it */
 			if (!ret) {
 				ghost_restore_end(req, 0);
 				goto out_done; /* the program runs again */
@@ -823,6 +920,45 @@ long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 	if (copy_to_user(reason, a.reason, sizeof(a.reason)))
 		return -EFAULT;
 	return ret;
+}
+
+long ghost_ioctl_name(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_name a;
+	char *args = NULL;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.args_len > BPROC_GHOST_ARGS_MAX ||
+	    strnlen(a.comm, sizeof(a.comm)) == sizeof(a.comm))
+		return -EINVAL;
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return -EINVAL;
+	if (a.args_len) {
+		args = memdup_user(u64_to_user_ptr(a.args), a.args_len);
+		if (IS_ERR(args))
+			return PTR_ERR(args);
+	}
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_exit_set || req->ghost_img || req->ghost_done) {
+		spin_unlock(&req->ghost_lock);
+		kfree(args);
+		return -EBUSY;
+	}
+	/* what __set_task_comm does, which is not for modules */
+	task_lock(req->task);
+	strscpy_pad(req->task->comm, a.comm, sizeof(req->task->comm));
+	task_unlock(req->task);
+	kfree(req->ghost_args); /* an older one it has not taken yet */
+	req->ghost_args = args;
+	req->ghost_args_len = a.args_len;
+	/* an empty command line is one too */
+	if (!args)
+		req->ghost_args = kzalloc(1, GFP_ATOMIC);
+	req->ghost_todo = true;
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+	return 0;
 }
 
 bool ghost_release(struct dump_request *req)

@@ -99,7 +99,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.5.1"
+#define BPROC_MODULE_VERSION "1.6"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -114,6 +114,7 @@ static void dump_request_free(struct kref *ref)
 		put_task_struct(req->task);
 	if (req->ghost_child_cred)
 		put_cred(req->ghost_child_cred);
+	kfree(req->ghost_args);
 	kfree(req);
 }
 
@@ -306,6 +307,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_fork(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_REAP:
 		return ghost_ioctl_reap(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_NAME:
+		return ghost_ioctl_name(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

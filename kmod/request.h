@@ -80,6 +80,14 @@ struct dump_request {
 	struct completion ghost_call_done;
 	struct cred *ghost_call_cred; /* its own, while it forks as more */
 	struct cred *ghost_child_cred; /* a forked child's, until it takes it */
+	/*
+	 * GHOST_NAME's command line, asked for under ghost_lock and given by
+	 * the ghost in its task_work (ghost_todo says there is one).
+	 */
+	bool ghost_todo;
+	char *ghost_args; /* a new command line (kmalloc'd), or NULL */
+	u32 ghost_args_len;
+	unsigned long ghost_args_page; /* where its command line is */
 	/* A ghost born of GHOST_FORK: what its parent ghost had. */
 	bool ghost_child;
 	unsigned long ghost_child_stop_dfl;
@@ -111,6 +119,7 @@ void dump_work_end(struct dump_request *req);
 long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
 long ghost_ioctl_fork(struct dump_request *req, void __user *argp);
 long ghost_ioctl_reap(struct dump_request *req, void __user *argp);
+long ghost_ioctl_name(struct dump_request *req, void __user *argp);
 /* BPROC_IOC_GHOST_RESTORE, or with @with_map BPROC_IOC_GHOST_RESTORE_MAP. */
 long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 			 bool with_map);

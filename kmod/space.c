@@ -20,7 +20,11 @@
  *  - sched_process_exit, in the exiting task: an EXIT event with the wait
  *    status once the last thread of a process is gone;
  *  - sched_process_free, once the process has been reaped (its task is
- *    freed): a REAPED event, matched by its task to the exit recorded.
+ *    freed): a REAPED event, matched by its task to the exit recorded;
+ *  - sched_process_exec, once a process has executed a program (its new
+ *    comm and command line in place): an EXEC event, for the spaces that
+ *    asked for them (BPROC_SPACE_EXECS), so that its ghost can take the
+ *    new name (module 1.6).
  *
  * A space without BPROC_SPACE_EVENTS only steers its pids: the front end
  * keeps its own below the nodes' ranges that way.
@@ -34,6 +38,7 @@
 #define pr_fmt(fmt) "bproc: " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/binfmts.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/hashtable.h>
@@ -56,7 +61,7 @@ struct bproc_space {
 	struct pid_namespace *ns; /* watched */
 	struct pid_namespace *reader_ns; /* for lpid */
 	u32 lo, hi; /* new pids stay in [lo, hi); hi 0: anywhere */
-	bool events;
+	bool events, execs;
 	spinlock_t lock;
 	struct bproc_space_event *ring;
 	u32 head, count;
@@ -77,7 +82,7 @@ static DEFINE_MUTEX(spaces_lock);
 static LIST_HEAD(spaces);
 static DEFINE_SPINLOCK(exits_lock);
 static DEFINE_HASHTABLE(exits, 8);
-static struct tracepoint *tp_fork, *tp_exit, *tp_free;
+static struct tracepoint *tp_fork, *tp_exit, *tp_free, *tp_exec;
 
 static struct bproc_space *space_of(struct pid_namespace *ns)
 {
@@ -170,6 +175,25 @@ static void probe_exit(void *data, struct task_struct *p)
 			hash_add(exits, &e->node, (unsigned long)leader);
 			spin_unlock_irqrestore(&exits_lock, flags);
 		}
+	}
+	rcu_read_unlock();
+}
+
+static void probe_exec(void *data, struct task_struct *p, pid_t old_pid,
+		       struct linux_binprm *bprm)
+{
+	struct bproc_space_event ev = { .type = BPROC_SPACE_EXEC };
+	struct pid_namespace *ns;
+	struct bproc_space *sp;
+
+	rcu_read_lock();
+	ns = task_active_pid_ns(p);
+	sp = ns ? space_of(ns) : NULL;
+	if (sp && sp->execs) {
+		ev.pid = task_tgid_nr_ns(p, ns);
+		ev.tgid = ev.pid;
+		ev.lpid = task_tgid_nr_ns(p, sp->reader_ns);
+		space_add_event(sp, &ev);
 	}
 	rcu_read_unlock();
 }
@@ -314,7 +338,9 @@ long bproc_ioctl_space(void __user *argp)
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	if (a.flags & ~BPROC_SPACE_EVENTS || a.pad || a.pid < 0 ||
+	if (a.flags & ~(BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS) || a.pad ||
+	    a.pid < 0 ||
+	    (a.flags & BPROC_SPACE_EXECS && !(a.flags & BPROC_SPACE_EVENTS)) ||
 	    (a.pid_hi && (a.pid_lo < 2 || a.pid_hi <= a.pid_lo + SPACE_MARGIN ||
 			  a.pid_hi > PID_MAX_LIMIT)) ||
 	    (!a.pid_hi && a.pid_lo))
@@ -346,6 +372,7 @@ long bproc_ioctl_space(void __user *argp)
 	sp->lo = a.pid_lo;
 	sp->hi = a.pid_hi;
 	sp->events = a.flags & BPROC_SPACE_EVENTS;
+	sp->execs = a.flags & BPROC_SPACE_EXECS;
 	spin_lock_init(&sp->lock);
 	init_waitqueue_head(&sp->wait);
 
@@ -403,6 +430,8 @@ static void space_find_tracepoint(struct tracepoint *tp, void *priv)
 		tp_exit = tp;
 	else if (!strcmp(tp->name, "sched_process_free"))
 		tp_free = tp;
+	else if (!strcmp(tp->name, "sched_process_exec"))
+		tp_exec = tp;
 }
 
 int bproc_space_init(void)
@@ -410,7 +439,7 @@ int bproc_space_init(void)
 	int ret;
 
 	for_each_kernel_tracepoint(space_find_tracepoint, NULL);
-	if (!tp_fork || !tp_exit || !tp_free) {
+	if (!tp_fork || !tp_exit || !tp_free || !tp_exec) {
 		pr_err("the scheduler's tracepoints are missing\n");
 		return -ENOENT;
 	}
@@ -423,8 +452,13 @@ int bproc_space_init(void)
 	ret = tracepoint_probe_register(tp_free, probe_free, NULL);
 	if (ret)
 		goto out_exit;
+	ret = tracepoint_probe_register(tp_exec, probe_exec, NULL);
+	if (ret)
+		goto out_free;
 	return 0;
 
+out_free:
+	tracepoint_probe_unregister(tp_free, probe_free, NULL);
 out_exit:
 	tracepoint_probe_unregister(tp_exit, probe_exit, NULL);
 out_fork:
@@ -439,6 +473,7 @@ void bproc_space_exit(void)
 	struct hlist_node *tmp;
 	int bkt;
 
+	tracepoint_probe_unregister(tp_exec, probe_exec, NULL);
 	tracepoint_probe_unregister(tp_free, probe_free, NULL);
 	tracepoint_probe_unregister(tp_exit, probe_exit, NULL);
 	tracepoint_probe_unregister(tp_fork, probe_fork, NULL);

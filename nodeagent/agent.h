@@ -261,6 +261,8 @@ void ghost_exit(const struct bp_exit *e);
 void ghost_fork(const struct bp_proc_fork *f);
 /* ghost_reaped - its real parent has waited for pid where it ran. */
 void ghost_reaped(pid_t pid);
+/* ghost_name - pid executed a program on its node: its ghost takes its name. */
+void ghost_name(const struct bp_proc_exec *x);
 /* ghost_stream_owner - the streams of from go on with pid. */
 void ghost_stream_owner(pid_t pid, pid_t from);
 void ghost_watch(void);
@@ -294,6 +296,11 @@ void space_start(void);
 void space_set_range(uint32_t lo, uint32_t hi);
 /* space_reap - wait for a child that was killed, without blocking. */
 void space_reap(int pidfd);
+/*
+ * space_events_now - what the namespace's events say so far, before an
+ * exit heard otherwise: a process's forks come before its end.
+ */
+void space_events_now(void);
 void space_watch(void);
 
 #endif /* BPROC_AGENT_H */

@@ -29,7 +29,12 @@
  *    ghost ends when its process is reaped on its node (its real parent
  *    has waited for it there), and is then reaped by its parent ghost;
  *    the kernel's SIGCHLD for it is not forwarded (the real parent had its
- *    own). A ghost reads stdin only while its process owns its streams.
+ *    own). A ghost reads stdin only while its process owns its streams;
+ *  - gives a ghost the name of its process when the process executes a
+ *    program where it runs (PROC_EXEC: BPROC_IOC_GHOST_NAME), so that ps,
+ *    pgrep and pkill here see the program that runs;
+ *  - holds the output of a ghost still being forked (its process may own
+ *    the streams before its ghost exists) until it is.
  *
  * The ghost's streams are reached through /proc/PID/fd: pipes and terminals
  * are opened anew, non-blocking, so that neither a slow reader nor a quiet
@@ -71,6 +76,14 @@ enum stdio_kind {
 	KIND_SOCKET, /* the process's own socket */
 };
 
+/* Output for a ghost still being forked: written once it is. */
+struct held_io {
+	struct held_io *next;
+	unsigned int type, fd;
+	uint32_t len;
+	uint8_t data[];
+};
+
 /* A stream the process writes to: the ghost's fd of that number. */
 struct gout {
 	uint32_t id;
@@ -88,6 +101,11 @@ struct ghost {
 	struct bp_stream *map; /* its streams, for ghosts it forks */
 	unsigned int nr_map;
 	bool in_owner; /* its process has its streams: stdin is read for it */
+	/* its process's name, for its ghost once it is forked */
+	bool name_pending;
+	struct bproc_ghost_name name;
+	uint8_t *name_args;
+	struct held_io *held, **held_tail; /* while it is being forked */
 	/* forked by its parent's ghost (PROC_FORK) */
 	pid_t parent; /* that parent, or 0 */
 	bool forking, fork_started;
@@ -185,6 +203,7 @@ static struct ghost *ghost_new(pid_t pid, const struct bp_stream *map,
 	}
 	memcpy(g->map, map, nr * sizeof(*map));
 	g->nr_map = nr;
+	g->held_tail = &g->held;
 	g->pid = pid;
 	g->handle = -1;
 	g->in_fd = -1;
@@ -365,12 +384,83 @@ static void write_out(struct ghost *g, struct gout *o)
 		maybe_end(g);
 }
 
+/* Give the ghost the name its process has now, once it can take it. */
+static void name_ghost(struct ghost *g)
+{
+	if (!g->name_pending || g->handle < 0 || g->forking || g->dead)
+		return;
+	g->name_pending = false;
+	if (ioctl(g->handle, BPROC_IOC_GHOST_NAME, &g->name) && errno != EBUSY)
+		pr_warn("pid %d: naming its ghost %s: %m", g->pid,
+			g->name.comm);
+	free(g->name_args);
+	g->name_args = NULL;
+}
+
+void ghost_name(const struct bp_proc_exec *x)
+{
+	struct ghost *g = ghost_find((pid_t)x->pid);
+
+	if (!g) {
+		pr_debug("pid %u executed %s: no ghost here", x->pid, x->comm);
+		return;
+	}
+	free(g->name_args);
+	g->name_args = x->args_len ? malloc(x->args_len) : NULL;
+	memset(&g->name, 0, sizeof(g->name));
+	memcpy(g->name.comm, x->comm, sizeof(g->name.comm));
+	g->name.comm[sizeof(g->name.comm) - 1] = '\0';
+	if (g->name_args) {
+		memcpy(g->name_args, x->args, x->args_len);
+		g->name.args = (uintptr_t)g->name_args;
+		g->name.args_len = x->args_len;
+	}
+	g->name_pending = true;
+	name_ghost(g);
+}
+
+/* Output that came before the ghost was forked (its process owns the
+ * streams already): held until it is. */
+static void hold_output(struct ghost *g, unsigned int type, unsigned int fd,
+			const uint8_t *data, uint32_t len)
+{
+	struct held_io *h = malloc(sizeof(*h) + len);
+
+	if (!h) {
+		pr_err("pid %d: out of memory for %u bytes of output", g->pid,
+		       len);
+		return;
+	}
+	h->next = NULL;
+	h->type = type;
+	h->fd = fd;
+	h->len = len;
+	memcpy(h->data, data, len);
+	*g->held_tail = h;
+	g->held_tail = &h->next;
+}
+
+static void drop_held(struct ghost *g)
+{
+	while (g->held) {
+		struct held_io *h = g->held;
+
+		g->held = h->next;
+		free(h);
+	}
+	g->held_tail = &g->held;
+}
+
 void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
 		  const uint8_t *data, uint32_t len)
 {
 	struct ghost *g = ghost_find(pid);
 	struct gout *o = g ? out_of(g, fd) : NULL;
 
+	if (g && (g->forking || g->handle < 0)) {
+		hold_output(g, type, fd, data, len);
+		return;
+	}
 	if (!o) {
 		pr_debug("output of pid %d stream %u: no ghost here", pid, fd);
 		return;
@@ -731,6 +821,15 @@ static void fork_polled(void *obj, short revents)
 	}
 	g->handle = g->gf.handle_fd;
 	ghost_open_streams(g);
+	name_ghost(g);
+	while (g->held) {
+		struct held_io *h = g->held;
+
+		g->held = h->next;
+		ghost_output(g->pid, h->type, h->fd, h->data, h->len);
+		free(h);
+	}
+	g->held_tail = &g->held;
 	/* the latest KIDS_MAX of them: which SIGCHLDs are not the process's */
 	if (p && p->nr_kids == KIDS_MAX)
 		memmove(p->kids, p->kids + 1, --p->nr_kids * sizeof(*p->kids));
@@ -971,6 +1070,8 @@ void ghost_reap(void)
 		free(g->map);
 		free(g->kids);
 		free(g->to_reap);
+		free(g->name_args);
+		drop_held(g);
 		free(g);
 	}
 }

@@ -111,6 +111,7 @@ struct hosted {
 	bool reaped; /* its parent here has waited for it */
 	int status;
 	bool dead;
+	char comm[16]; /* the name its ghost has (PROC_EXEC) */
 };
 
 static struct hosted *procs;
@@ -306,6 +307,7 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 			  const struct hosted_stream *streams, unsigned int nr)
 {
 	struct hosted *h = calloc(1, sizeof(*h));
+	struct bp_proc_report r = { 0 };
 
 	if (!h)
 		return NULL;
@@ -317,6 +319,9 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	h->pid = pid;
 	h->lpid = lpid;
 	h->pidfd = pidfd;
+	/* restored: its ghost has the name it has now */
+	if (!hosted_stat(lpid, &r))
+		memcpy(h->comm, r.comm, sizeof(h->comm));
 	h->next = procs;
 	procs = h;
 	nr_procs++;
@@ -743,6 +748,8 @@ static void pidfd_polled(void *obj, short revents)
 		h->dead = true;
 		return;
 	}
+	/* the children it forked join first, while it is still a parent */
+	space_events_now();
 	ended(h, wait_status(&si));
 }
 
@@ -772,6 +779,7 @@ static void born(const struct bproc_space_event *ev)
 	h->pid = ev->pid;
 	h->lpid = ev->lpid;
 	h->born = true;
+	memcpy(h->comm, parent->comm, sizeof(h->comm)); /* its ghost's */
 	h->st = parent->st;
 	h->st->refs++;
 	h->pidfd = (int)syscall(SYS_pidfd_open, ev->lpid, 0);
@@ -789,6 +797,53 @@ static void born(const struct bproc_space_event *ev)
 		link_sent(bp_send_proc_fork(c, &f), "PROC_FORK");
 }
 
+/*
+ * Its name is not its ghost's any more (it executed a program, or named
+ * itself: busybox's applets do as they start): the master, and its ghost,
+ * get its comm and command line.
+ */
+static void announce(struct hosted *h, const struct bp_proc_report *r)
+{
+	static uint8_t args[BPROC_ARGS_MAX];
+	struct bp_proc_exec x = { 0 };
+	struct bp_conn *c = link_conn();
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (!c)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", h->lpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && x.args_len < sizeof(args) &&
+	       (n = read(fd, args + x.args_len, sizeof(args) - x.args_len)) > 0)
+		x.args_len += (uint32_t)n;
+	if (fd >= 0)
+		close(fd);
+	x.pid = (uint32_t)h->pid;
+	x.args = args;
+	memcpy(x.comm, r->comm, sizeof(x.comm));
+	memcpy(h->comm, r->comm, sizeof(h->comm));
+	pr_debug("pid %d is now %s", h->pid, x.comm);
+	link_sent(bp_send_proc_exec(c, &x), "PROC_EXEC");
+}
+
+/* It executed a program here. */
+static void executed(const struct bproc_space_event *ev)
+{
+	struct bp_proc_report r = { 0 };
+	struct hosted *h = hosted_find(ev->pid);
+
+	if (!h) {
+		recv_settle(ev->pid); /* it may run, and exec, already */
+		h = hosted_find(ev->pid);
+	}
+	if (!h || h->exited || h->lpid != ev->lpid)
+		return;
+	if (!hosted_stat(h->lpid, &r))
+		announce(h, &r); /* else gone already: its exit says the rest */
+}
+
 void hosted_space_event(const struct bproc_space_event *ev)
 {
 	struct hosted *h;
@@ -803,6 +858,9 @@ void hosted_space_event(const struct bproc_space_event *ev)
 		for (h = procs; h; h = h->next)
 			if (h->pid == ev->pid && h->born && !h->dead)
 				ended(h, (int)ev->status);
+		return;
+	case BPROC_SPACE_EXEC:
+		executed(ev);
 		return;
 	case BPROC_SPACE_REAPED:
 		for (h = procs; h; h = h->next)
@@ -1053,6 +1111,8 @@ void hosted_report(struct bp_conn *c)
 			continue;
 		if (hosted_stat(h->lpid, &r))
 			continue;
+		if (strncmp(r.comm, h->comm, sizeof(h->comm)))
+			announce(h, &r);
 		r.pid = (uint32_t)h->pid;
 		r.uid = hosted_uid(h->lpid);
 		if (bp_send_proc_report(c, &r))

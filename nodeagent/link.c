@@ -176,6 +176,7 @@ static int on_process_frame(struct agent *a, unsigned int type,
 	const uint8_t *bytes;
 	struct bp_move_order o;
 	struct bp_proc_fork f;
+	struct bp_proc_exec x;
 	struct bp_exit e;
 	unsigned int fd, flags;
 	uint32_t pid, v, n;
@@ -234,6 +235,12 @@ static int on_process_frame(struct agent *a, unsigned int type,
 			return -EPROTO;
 		if (a->front)
 			ghost_fork(&f);
+		return 0;
+	case BPROC_MSG_PROC_EXEC:
+		if (bp_proc_exec_decode(data, len, &x))
+			return -EPROTO;
+		if (a->front)
+			ghost_name(&x);
 		return 0;
 	case BPROC_MSG_PROC_REAPED:
 	case BPROC_MSG_STREAM_OWNER:

@@ -17,8 +17,9 @@
  * A child that is killed before it was anyone's (a restore given up) is
  * reaped here without blocking (space_reap).
  *
- * The engine watches the namespace (BPROC_IOC_SPACE): every fork, exit and
- * reaping there is an event for hosted.c, and its new pids are in the
+ * The engine watches the namespace (BPROC_IOC_SPACE): every fork, exit,
+ * reaping and exec there is an event for hosted.c (but the exec of
+ * bproc-ckpt by a restorer, which is ours, not the process's), and its new pids are in the
  * node's range (PID_RANGE from the master), so that what moved processes
  * start here joins the cluster under pids no other host hands out. On the
  * front end the engine keeps the front end's own pids below the nodes'.
@@ -57,6 +58,9 @@ static int zombies[ZOMBIES_MAX];
 static int nr_zombies;
 static int watch_fd = -1; /* the engine's events of the namespace */
 static uint32_t range_lo, range_hi; /* the node's pids */
+/* restorers (lpids) whose exec of bproc-ckpt is no program of a process */
+static pid_t restorers[ZOMBIES_MAX];
+static unsigned int next_restorer;
 
 /* pid 1 of the namespace: a private /proc, then reap until the agent goes. */
 static void __attribute__((noreturn)) space_init_main(int ready_fd)
@@ -162,6 +166,21 @@ void space_set_range(uint32_t lo, uint32_t hi)
 	pr_debug("pids of the processes started here: [%u, %u)", lo, hi);
 }
 
+/* A restorer's own exec (or its end): true, and it is forgotten. */
+static bool restorer_event(const struct bproc_space_event *ev)
+{
+	unsigned int i;
+
+	if (ev->type != BPROC_SPACE_EXEC && ev->type != BPROC_SPACE_EXIT)
+		return false;
+	for (i = 0; i < ZOMBIES_MAX; i++)
+		if (restorers[i] && restorers[i] == ev->lpid) {
+			restorers[i] = 0;
+			return ev->type == BPROC_SPACE_EXEC;
+		}
+	return false;
+}
+
 static void watch_polled(void *obj, short revents)
 {
 	struct bproc_space_event ev[64];
@@ -170,9 +189,18 @@ static void watch_polled(void *obj, short revents)
 
 	(void)obj;
 	(void)revents;
-	n = read(watch_fd, ev, sizeof(ev));
-	for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
-		hosted_space_event(&ev[i]);
+	do {
+		n = read(watch_fd, ev, sizeof(ev));
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
+			if (!restorer_event(&ev[i]))
+				hosted_space_event(&ev[i]);
+	} while (n == (ssize_t)sizeof(ev));
+}
+
+void space_events_now(void)
+{
+	if (watch_fd >= 0)
+		watch_polled(NULL, POLLIN);
 }
 
 /* bproc-ckpt beside this program, in ../bin, or in the source tree. */
@@ -249,8 +277,16 @@ int space_init(void)
 	}
 	if (mnt_fd < 0)
 		pr_warn("moved processes share this node's /proc");
-	watch_fd = space_open_watch(init_pid, BPROC_SPACE_EVENTS, range_lo,
-				    range_hi);
+	watch_fd = space_open_watch(init_pid,
+				    BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS,
+				    range_lo, range_hi);
+	if (watch_fd == -EINVAL) {
+		/* an engine before 1.6: ghosts keep the names they had */
+		pr_warn("the engine does not report execs: ghosts on the front "
+			"end keep the name a process had there");
+		watch_fd = space_open_watch(init_pid, BPROC_SPACE_EVENTS,
+					    range_lo, range_hi);
+	}
 	if (watch_fd < 0)
 		pr_warn("the processes moved processes start here will not "
 			"join the cluster: %s",
@@ -410,6 +446,8 @@ int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid, int *pidfd)
 	if (r < 0)
 		return (int)r;
 	fcntl(pfd, F_SETFD, FD_CLOEXEC);
+	/* it has exec'd bproc-ckpt (or died) by now: not the process's exec */
+	restorers[next_restorer++ % ZOMBIES_MAX] = (pid_t)r;
 	*lpid = (pid_t)r;
 	*pidfd = pfd;
 	return 0;

@@ -285,6 +285,27 @@ struct bproc_ghost_reap {
 #define BPROC_IOC_GHOST_REAP _IOW(BPROC_IOC_BASE, 25, struct bproc_ghost_reap)
 
 /*
+ * BPROC_IOC_GHOST_NAME: the ghost takes the name of the process it stands
+ * for, as the process has it where it runs (it may have executed another
+ * program there): @comm becomes its comm at once, @args (@args_len bytes,
+ * each argument NUL-terminated, as /proc/PID/cmdline reads) its command
+ * line once it is in its task_work (at once unless it is stopped), so that
+ * ps, pgrep and pkill on this host see the process by its name. A ghost
+ * keeps the command line it had when it became one (a forked ghost its
+ * parent's) until told otherwise. Module 1.6.
+ */
+#define BPROC_GHOST_ARGS_MAX 4096
+
+struct bproc_ghost_name {
+	char comm[16]; /* in: NUL-terminated */
+	__u64 args; /* in: the command line */
+	__u32 args_len; /* in: at most BPROC_GHOST_ARGS_MAX */
+	__u32 flags; /* in: none yet, 0 */
+};
+
+#define BPROC_IOC_GHOST_NAME _IOW(BPROC_IOC_BASE, 26, struct bproc_ghost_name)
+
+/*
  * BPROC_IOC_SPACE (on /dev/bproc): watch the pid namespace of process @pid
  * (0: the caller's own). With BPROC_SPACE_EVENTS the returned descriptor
  * reads struct bproc_space_event records (poll(2) says when): every fork,
@@ -295,6 +316,8 @@ struct bproc_ghost_reap {
  * descriptor ends it. Module 1.5.
  */
 #define BPROC_SPACE_EVENTS (1U << 0)
+/* and an EXEC event when a process there executes a program (module 1.6) */
+#define BPROC_SPACE_EXECS (1U << 1)
 
 struct bproc_space_args {
 	__s32 pid; /* in */
@@ -311,6 +334,7 @@ enum bproc_space_event_type {
 	BPROC_SPACE_EXIT = 2, /* process pid ended: status */
 	BPROC_SPACE_REAPED = 3, /* process pid is reaped: it is gone */
 	BPROC_SPACE_LOST = 4, /* events were lost: look for yourself */
+	BPROC_SPACE_EXEC = 5, /* process pid executed a program */
 };
 
 struct bproc_space_event {
@@ -347,6 +371,7 @@ _Static_assert(sizeof(struct bproc_ghost_restore_map) == 24 + BPROC_REASON_LEN,
 	       "bproc_ghost_restore_map ABI");
 _Static_assert(sizeof(struct bproc_ghost_fork) == 16, "bproc_ghost_fork ABI");
 _Static_assert(sizeof(struct bproc_ghost_reap) == 8, "bproc_ghost_reap ABI");
+_Static_assert(sizeof(struct bproc_ghost_name) == 32, "bproc_ghost_name ABI");
 _Static_assert(sizeof(struct bproc_space_args) == 24, "bproc_space_args ABI");
 _Static_assert(sizeof(struct bproc_space_event) == 24, "bproc_space_event ABI");
 

@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 3
+#define BPROC_PROTO_VERSION 4
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -109,6 +109,7 @@ enum bproc_msg_type {
 	BPROC_MSG_PROC_FORK = 97, /* struct bproc_msg_proc_fork */
 	BPROC_MSG_PROC_GHOST = 98, /* struct bproc_msg_proc_ghost */
 	BPROC_MSG_PROC_REAPED = 99, /* struct bproc_msg_proc_reaped */
+	BPROC_MSG_PROC_EXEC = 100, /* struct bproc_msg_proc_exec + args */
 };
 
 /* Who speaks, in bproc_msg_hello.role. */
@@ -283,6 +284,13 @@ struct bproc_msg_status {
  * first owner, then, once it has ended, a process that still holds them
  * (STREAM_OWNER tells the front end, which reads stdin for that one).
  *
+ * Names: when a cluster process executes a program on a node (a moved
+ * one, say bpsh's shell becoming the command, or one born there), the host
+ * sends PROC_EXEC with its new comm and command line; the master lists it
+ * by that name and passes it on to the front end's agent, whose ghost of
+ * it takes that name (BPROC_IOC_GHOST_NAME), so that ps, pgrep and pkill
+ * there see the program that runs.
+ *
  * Ends: EXIT when the process ends (its status), PROC_REAPED when it is
  * reaped where it runs. A ghost whose parent on the front end is a ghost
  * too ends at PROC_REAPED, when its real parent has waited for it, and is
@@ -313,6 +321,16 @@ struct bproc_msg_proc_ghost {
 struct bproc_msg_proc_reaped {
 	__le32 pid;
 	__le32 pad; /* must be 0 */
+};
+
+/* Followed by its command line: each argument NUL-terminated. */
+#define BPROC_ARGS_MAX 4096
+
+struct bproc_msg_proc_exec {
+	__le32 pid;
+	__le32 pad; /* must be 0 */
+	char comm[16]; /* NUL-terminated */
+	/* then at most BPROC_ARGS_MAX bytes: its command line */
 };
 
 struct bproc_msg_stream_owner {

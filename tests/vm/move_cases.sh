@@ -13,7 +13,7 @@ export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick procfiles
+	born-many born-quick ghost-names procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -630,6 +630,55 @@ if want born-quick; then
 	done
 	expect "ghosts left" "$left" 0 || { ps -eo pid,ppid,stat,comm | awk '$1 >= 2097152'; st=1; }
 	result born-quick $st
+fi
+
+# ghost_named PID COMM ARGS: PID's ghost here has that comm and command
+# line (ARGS with spaces for the NULs) within 10 s; else says what it has.
+ghost_named() {
+	local i comm args
+	for i in $(seq 100); do
+		comm=$(cat /proc/$1/comm 2>/dev/null)
+		args=$(tr '\0' ' ' < /proc/$1/cmdline 2>/dev/null)
+		[ "$comm" = "$2" ] && [ "$args" = "$3 " ] && return 0
+		sleep 0.1
+	done
+	echo "pid $1 here: comm '$comm', cmdline '$args', wanted '$2', '$3'"
+	return 1
+}
+
+if want ghost-names; then
+	# ps here names what runs there: a ghost takes the comm and command
+	# line of its process when it executes a program on its node (bpsh's
+	# shell becoming the command, a node-born child's exec), and keeps
+	# its own when it moves; /bproc names it at once.
+	st=0
+	bpsh 1 sleep 101 &
+	pid=$!
+	ghost_named $pid sleep "sleep 101" || st=1
+	expect "/bproc comm" "$(awk '$1 == "comm" { print $2 }' $M/node1/$pid)" sleep || st=1
+	bpsh 2 sh -c 'sleep 102 & sleep 103 & wait' &
+	sh_pid=$!
+	kids=$(procs_named node2 sleep 2)
+	expect "node-born sleeps" "$(echo $kids | wc -w)" 2 || st=1
+	ghost_named $sh_pid sh "sh -c sleep 102 & sleep 103 & wait" || st=1
+	for i in $(seq 100); do
+		got=$(for k in $kids; do echo "$(cat /proc/$k/comm):$(tr '\0' ' ' < /proc/$k/cmdline)"; done | sort | tr '\n' ,)
+		[ "$got" = "sleep:sleep 102 ,sleep:sleep 103 ," ] && break
+		sleep 0.1
+	done
+	expect "node-born ghosts' names" "$got" "sleep:sleep 102 ,sleep:sleep 103 ," || st=1
+	for k in $kids; do
+		expect "parent of $k" "$(awk '{ print $4 }' /proc/$k/stat)" $sh_pid || st=1
+	done
+	# a moved process keeps its name and command line
+	mover_start gn 1 || st=1
+	args=$(tr '\0' ' ' < /proc/${PID[gn]}/cmdline)
+	expect "move" "$(moveto node1 ${PID[gn]})" ok || st=1
+	ghost_named ${PID[gn]} mover "${args% }" || st=1
+	mover_end gn
+	kill $pid $sh_pid
+	wait $pid $sh_pid 2>/dev/null
+	result ghost-names $st
 fi
 
 if want procfiles; then

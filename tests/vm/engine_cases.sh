@@ -256,16 +256,25 @@ fi
 # ghost_case END STATUS NAME: a ghost ended by END must exit with STATUS,
 # its parent's wait() seeing exactly that, and dump no core.
 ghost_case() {
-	local st=0 gpid status
+	local st=0 gpid status args kept r
 	rm -f "$W"/core.*
 	start_victim mem pause || st=1
+	args=$(tr '\0' ' ' < /proc/$VPID/cmdline)
 	"$V/ghostctl" $VPID 2 "$1" > "$W/ghost.out" 2>&1 &
 	gpid=$!
 	if wait_for "$W/ghost.out" '^ghost'; then
-		# Only the vDSO and vvar are left (kept for a move back).
-		if grep -v -e '\[vdso\]' -e '\[vvar\]' /proc/$VPID/maps; then
+		# Only the vDSO and vvar are left (kept for a move back), and
+		# one page of its own holding its command line (for ps).
+		kept=$(grep -v -e '\[vdso\]' -e '\[vvar\]' /proc/$VPID/maps)
+		r=${kept%% *}
+		if [ "$(echo "$kept" | wc -l)" != 1 ] ||
+			[ $((0x${r#*-} - 0x${r%-*})) != 4096 ] ||
+			[ "$(echo "$kept" | awk '{ print $2, $5 }')" != "rw-p 0" ]; then
+			echo "$kept"
 			echo "the ghost keeps memory"; st=1
 		fi
+		[ "$(tr '\0' ' ' < /proc/$VPID/cmdline)" = "$args" ] ||
+			{ echo "the ghost's command line: '$(tr '\0' ' ' < /proc/$VPID/cmdline)', not '$args'"; st=1; }
 		kill -USR1 $VPID; sleep 0.2; kill -TERM $VPID
 		wait_for "$W/ghost.out" '^event 15' || st=1
 		grep -q '^event 10 ' "$W/ghost.out" || st=1

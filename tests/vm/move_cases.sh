@@ -676,8 +676,15 @@ if want ghost-names; then
 	expect "move" "$(moveto node1 ${PID[gn]})" ok || st=1
 	ghost_named ${PID[gn]} mover "${args% }" || st=1
 	mover_end gn
-	kill $pid $sh_pid
+	# nothing left behind: the node-born sleeps outlive their shell
+	kill $pid $sh_pid $kids
 	wait $pid $sh_pid 2>/dev/null
+	for i in $(seq 100); do
+		left=$(ps -eo pid= | awk '$1 >= 2097152' | wc -l)
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	expect "ghosts left" "$left" 0 || st=1
 	result ghost-names $st
 fi
 

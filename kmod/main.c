@@ -99,7 +99,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.5.1"
+#define BPROC_MODULE_VERSION "1.6"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -144,8 +144,20 @@ static void dump_complete(struct dump_request *req)
 
 static void dump_run(struct dump_request *req)
 {
-	req->result = bproc_dump_task(req->task, req->out, req->flags,
-				      &req->written, req->reason);
+	struct bproc_thread_rec **recs;
+	u32 nr;
+
+	recs = bproc_threads_recs(req, &nr);
+	if (req->state == DUMP_EXTERNAL && get_nr_threads(req->task) > 1) {
+		/* its threads cannot park while it is stopped */
+		bproc_reason(req->reason, "stopped, with %d threads",
+			     get_nr_threads(req->task));
+		req->result = -EOPNOTSUPP;
+	} else {
+		req->result = bproc_dump_task(req->task, req->out, req->flags,
+					      recs, nr, &req->written,
+					      req->reason);
+	}
 	/* A failed asynchronous dump parks: the caller may set the result. */
 	if (req->result && !req->async)
 		dump_decide(req, DECIDE_RESUME);
@@ -181,6 +193,21 @@ static void dump_work(struct callback_head *work)
 		req->result = -ECANCELED;
 		bproc_reason(req->reason, "decided before the dump");
 		dump_complete(req);
+	} else if (req->threads_ok && get_nr_threads(current) > 1) {
+		/* Every other thread parks first (threads.c). */
+		req->threaded = true;
+		req->result = bproc_threads_stop(req);
+		if (req->result) {
+			if (!req->reason[0])
+				bproc_reason(req->reason,
+					     "the threads did not stop (%d)",
+					     req->result);
+			if (!req->async)
+				dump_decide(req, DECIDE_RESUME);
+			dump_complete(req);
+		} else {
+			dump_run(req);
+		}
 	} else {
 		dump_run(req);
 	}
@@ -190,6 +217,7 @@ static void dump_work(struct callback_head *work)
 	wait_event_killable(req->wait, READ_ONCE(req->decision) != DECIDE_NONE);
 	switch (READ_ONCE(req->decision)) {
 	case DECIDE_KILL:
+		/* before the other threads go: none runs user code again */
 		force_sig(SIGKILL);
 		break;
 	case DECIDE_GHOST:
@@ -207,6 +235,7 @@ static void dump_work(struct callback_head *work)
 		break;
 	}
 out:
+	bproc_threads_go(req);
 	dump_work_end(req);
 }
 
@@ -294,6 +323,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 			return -EOPNOTSUPP;
 		if (!completion_done(&req->done) || req->result)
 			return -EINVAL;
+		if (req->threaded)
+			return -EOPNOTSUPP; /* a ghost has one thread */
 		dump_decide(req, DECIDE_GHOST);
 		return READ_ONCE(req->decision) == DECIDE_GHOST ? 0 : -EINVAL;
 	case BPROC_IOC_GHOST_EXIT:
@@ -457,8 +488,8 @@ static long bproc_ioctl_dump(void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags &
-		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC) ||
+	if (args.flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS |
+			   BPROC_DUMP_ASYNC | BPROC_DUMP_THREADS) ||
 	    args.pid <= 0)
 		return -EINVAL;
 
@@ -467,6 +498,7 @@ static long bproc_ioctl_dump(void __user *argp)
 		return -ENOMEM;
 	req->flags = args.flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
+	req->threads_ok = args.flags & BPROC_DUMP_THREADS;
 
 	req->out = fget(args.fd);
 	if (!req->out) {
@@ -504,10 +536,16 @@ static long bproc_ioctl_dump(void __user *argp)
 		bproc_reason(req->reason, "a process cannot dump itself");
 		goto out_put;
 	}
-	if (get_nr_threads(req->task) != 1) {
+	if (get_nr_threads(req->task) != 1 && !req->threads_ok) {
 		bproc_reason(req->reason, "the process has %d threads",
 			     get_nr_threads(req->task));
 		ret = -EOPNOTSUPP;
+		goto out_put;
+	}
+	if (!thread_group_leader(req->task)) {
+		bproc_reason(req->reason,
+			     "not a process but a thread of process %d",
+			     task_tgid_vnr(req->task));
 		goto out_put;
 	}
 
@@ -601,6 +639,8 @@ static long bproc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bproc_ioctl_dump(argp);
 	case BPROC_IOC_RESTORE:
 		return bproc_ioctl_restore(argp);
+	case BPROC_IOC_RESTORE_THREAD:
+		return bproc_restore_thread();
 	case BPROC_IOC_SPACE:
 		return bproc_ioctl_space(argp);
 	default:

@@ -63,6 +63,8 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sched.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -167,7 +169,7 @@ static int cmd_dump(int argc, char **argv)
 	memset(&args, 0, sizeof(args));
 	args.pid = (int32_t)pid;
 	args.fd = out;
-	args.flags = flags;
+	args.flags = flags | BPROC_DUMP_THREADS;
 	if (ioctl(dev, BPROC_IOC_DUMP, &args)) {
 		int err = errno;
 
@@ -189,6 +191,91 @@ static int cmd_dump(int argc, char **argv)
 	if (!to_stdout && close(out))
 		fail(argv[i + 1], errno, NULL);
 	return 0;
+}
+
+/* struct clone_args of clone3(2), version 2 (with set_tid). */
+struct ckpt_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#define THREAD_STACK 4096
+
+/*
+ * A thread that waits in the engine to become the image's thread @tid
+ * (BPROC_IOC_RESTORE_THREAD), made with clone3 and that very tid
+ * (set_tid: we opened /dev/bproc, so we may). It runs nothing but that
+ * ioctl and, should it return (the restore failed), exit: it has no C
+ * runtime of its own (it shares our memory and TLS), so it is assembly,
+ * with its arguments in registers that the child keeps.
+ */
+static void make_thread(int dev, int32_t tid)
+{
+	struct ckpt_clone_args ca;
+	void *stack = mmap(NULL, THREAD_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	register long r12 __asm__("r12") = dev;
+	register long r13 __asm__("r13") = BPROC_IOC_RESTORE_THREAD;
+	pid_t set_tid = tid;
+	char what[64];
+	long ret;
+
+	if (stack == MAP_FAILED)
+		fail("restore: thread stack", errno, NULL);
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+		   CLONE_THREAD | CLONE_SYSVSEM;
+	ca.stack = (uintptr_t)stack;
+	ca.stack_size = THREAD_STACK;
+	ca.set_tid = (uintptr_t)&set_tid;
+	ca.set_tid_size = 1;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "mov %[ioctl], %%eax\n\t"
+			 "mov %%r12, %%rdi\n\t"
+			 "mov %%r13, %%rsi\n\t"
+			 "xor %%edx, %%edx\n\t"
+			 "syscall\n\t"
+			 "mov %[exit], %%eax\n\t"
+			 "xor %%edi, %%edi\n\t"
+			 "syscall\n\t"
+			 "ud2\n"
+			 "1:\n"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone3), "D"(&ca), "S"(sizeof(ca)),
+			   "r"(r12), "r"(r13), [ioctl] "i"(SYS_ioctl),
+			   [exit] "i"(SYS_exit)
+			 : "rcx", "r11", "rdx", "memory");
+	if (ret < 0) {
+		snprintf(what, sizeof(what), "restore: thread %d", tid);
+		fail(what, (int)-ret,
+		     ret == -EEXIST ? "its thread id is taken here" :
+				      "cannot make it with its thread id");
+	}
+}
+
+/*
+ * One thread per thread of the image, each with its tid, waiting for the
+ * engine to make it the image's (see bproc.h, BPROC_IOC_RESTORE_THREAD).
+ * They are made with every signal blocked; the engine gives each its own
+ * mask, and our credentials once the image's are ours.
+ */
+static void make_threads(int dev, const struct img *img)
+{
+	uint32_t i, n = img_nr_threads(img);
+	struct bproc_image_thread t;
+	sigset_t all;
+
+	if (!n)
+		return;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (i = 0; i < n; i++) {
+		if (img_thread(img, i, &t, NULL, NULL) || t.tid <= 0)
+			fail("restore", EINVAL, "bad THREADS section");
+		make_thread(dev, t.tid);
+	}
 }
 
 static void reexec(char **argv)
@@ -688,6 +775,7 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	fd = move_fd(fd, top);
 	nfd = move_fd(nfd, top);
 	agent_notify = nfd;
+	make_threads(dev, &img);
 	{
 		int keep[3] = { dev, fd, nfd };
 
@@ -737,6 +825,7 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	dev = move_fd(dev, top);
 	fd = move_fd(fd, top);
 	place_vdso(m, full_argv);
+	make_threads(dev, &img);
 	{
 		int keep[2] = { dev, fd };
 

@@ -10,7 +10,7 @@
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0
-groups=${*:-local cross special ghost move space refuse malformed}
+groups=${*:-local cross special ghost move space threads refuse malformed}
 
 # local_case NAME MODE [DUMP-OPTIONS]
 local_case() {
@@ -557,8 +557,83 @@ if [[ " $groups " == *" space "* ]]; then
 	done
 fi
 
+# threads_case local|cross: the threads victim (8 workers, each waiting its
+# own way) dumped while it waits, restored here or on node 1 by
+# engine_threads.sh, which checks tids, names, job control, PASS, and its
+# sums against those of a run that never moved.
+threads_case() {
+	local where=$1 st=0 tids
+	if [ -z "$THREADS_SUMS" ]; then
+		start_victim threads pause && echo go >&7 && kill -USR1 $VPID &&
+			finish $VPID "$W/threads.out" || { echo "unmoved run failed"; return 1; }
+		exec 7>&-
+		THREADS_SUMS=$(grep '^sums' "$W/threads.out")
+	fi
+	if VICTIM_SLACK=1.5 start_victim threads pause; then
+		tids=$(ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ')
+		if bproc-ckpt dump --kill $VPID "$W/timg"; then
+			wait $VPID 2>/dev/null
+			n=$(bproc-imgdump "$W/timg" | grep -c '^  thread ')
+			[ "$n" = 8 ] || { echo "$n threads in the image"; st=1; }
+			bproc-imgdump "$W/timg" | grep -q '^    in system call 202, interrupted' ||
+				{ echo "no thread in a futex wait"; st=1; }
+			if [ "$where" = local ]; then
+				/extra/vm/engine_threads.sh "$W/timg" "$tids" "$THREADS_SUMS" || st=1
+			else
+				vcrun 1 mkdir -p "$W" >/dev/null
+				vccp "$W/timg" "1:$W/timg" || st=1
+				[ $st = 0 ] && { vcrun 1 /extra/vm/engine_threads.sh "$W/timg" "$tids" "$THREADS_SUMS" || st=1; }
+			fi
+		else
+			st=1
+		fi
+	else
+		st=1
+	fi
+	exec 7>&-
+	result "$where-threads-pause" $st
+}
+
+if [[ " $groups " == *" threads "* ]]; then
+	THREADS_SUMS=
+	threads_case local
+	threads_case cross
+
+	# Dumped and left running, the process still holds its tids: a
+	# restore here fails cleanly (EEXIST, the tid named) and the process
+	# goes on unchanged.
+	st=0
+	if start_victim threads pause; then
+		bproc-ckpt dump $VPID "$W/timg" || st=1
+		bproc-ckpt restore "$W/timg" > "$W/err" 2>&1 && { echo "restore worked"; st=1; }
+		cat "$W/err"
+		grep -q 'restore: thread [0-9]*: File exists (EEXIST): its thread id is taken here' "$W/err" || st=1
+		echo go >&7; kill -USR1 $VPID; finish $VPID "$W/threads.out" || st=1
+		grep -qx "$THREADS_SUMS" "$W/threads.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-tid-taken $st
+
+	# A dump as the node agents make one (no BPROC_DUMP_THREADS) still
+	# refuses threads, and the process goes on.
+	st=0
+	if start_victim refuse threads; then
+		"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 && st=1
+		cat "$W/move.out"
+		grep -q 'dump: the process has 2 threads' "$W/move.out" || st=1
+		grep -q 'Operation not supported' "$W/move.out" || st=1
+		wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result refuse-threads-move $st
+fi
+
 if [[ " $groups " == *" refuse "* ]]; then
-	for kind in threads shm shanon socket pipe dev devmap zeromap; do
+	for kind in shm shanon socket pipe dev devmap zeromap; do
 		st=0
 		if start_victim refuse "$kind"; then
 			rm -f "$W/img"

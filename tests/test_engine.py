@@ -34,7 +34,9 @@ GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "roundtrip", "restore-files", "restore-map"]
 MOVE = ["async-ret", "async-fail", "async-cancel"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
-REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
+THREADS = ["local-threads-pause", "cross-threads-pause", "threads-tid-taken",
+           "threads-dump-fails", "refuse-threads-move"]
+REFUSE = ["shm", "shanon", "socket", "pipe", "dev", "devmap",
           "zeromap"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "truncated-pages-early", "magic", "version", "no-sections",
@@ -47,7 +49,7 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]
-         + ["move-" + c for c in MOVE] + SPACE
+         + ["move-" + c for c in MOVE] + SPACE + THREADS
          + ["refuse-" + c for c in REFUSE]
          + ["malformed-" + c for c in MALFORMED] + ["dmesg-clean"])
 

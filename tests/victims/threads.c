@@ -10,7 +10,8 @@
  *   4 poll() for stdin readable (the byte after 2's, at most 60 s)
  *   5 busy in user space, summing doubles in its FPU registers
  *   6 a condition variable, holding a robust mutex it never unlocks
- *   7 sigwaitinfo() for SIGUSR2, which the main thread sends it (tgkill)
+ *   7 sigwaitinfo() for SIGUSR2, which the main thread sends it (tgkill);
+ *     it fails with EINTR after a stop and after a dump: called again
  * Each has its own name (w0..w7), __thread value, signal mask (SIGUSR1 and
  * SIGRTMIN+k blocked), a SIGRTMIN+k pending for it alone (sent with tgkill
  * before "ready") and alternate signal stack; after its wait it checks they
@@ -142,8 +143,14 @@ static void wait_kind(int k)
 	case 7:
 		sigemptyset(&usr2);
 		sigaddset(&usr2, SIGUSR2);
-		if (sigwaitinfo(&usr2, &si) != SIGUSR2 || si.si_pid != getpid())
-			err(k, "sigwaitinfo did not get the main thread's tgkill");
+		/* EINTR after a stop, and after a dump (signal(7)) */
+		do
+			i = sigwaitinfo(&usr2, &si);
+		while (i < 0 && errno == EINTR);
+		if (i != SIGUSR2 || si.si_pid != getpid())
+			snprintf(errs[k], sizeof(errs[k]),
+				 "worker 7: sigwaitinfo: %d (%s), from %d",
+				 i, i < 0 ? strerror(errno) : "", si.si_pid);
 		break;
 	}
 }

@@ -562,15 +562,16 @@ fi
 # engine_threads.sh, which checks tids, names, job control, PASS, and its
 # sums against those of a run that never moved.
 threads_case() {
-	local where=$1 st=0 tids
+	local where=$1 st=0
 	if [ -z "$THREADS_SUMS" ]; then
 		start_victim threads pause && echo go >&7 && kill -USR1 $VPID &&
 			finish $VPID "$W/threads.out" || { echo "unmoved run failed"; return 1; }
 		exec 7>&-
 		THREADS_SUMS=$(grep '^sums' "$W/threads.out")
+		echo "$THREADS_SUMS" > "$W/threads.sums"
 	fi
 	if VICTIM_SLACK=1.5 start_victim threads pause; then
-		tids=$(ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ')
+		ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ' > "$W/threads.tids"
 		if bproc-ckpt dump --kill $VPID "$W/timg"; then
 			wait $VPID 2>/dev/null
 			n=$(bproc-imgdump "$W/timg" | grep -c '^  thread ')
@@ -578,11 +579,13 @@ threads_case() {
 			bproc-imgdump "$W/timg" | grep -q '^    in system call 202, interrupted' ||
 				{ echo "no thread in a futex wait"; st=1; }
 			if [ "$where" = local ]; then
-				/extra/vm/engine_threads.sh "$W/timg" "$tids" "$THREADS_SUMS" || st=1
+				/extra/vm/engine_threads.sh "$W/timg" "$W/threads.tids" "$W/threads.sums" || st=1
 			else
 				vcrun 1 mkdir -p "$W" >/dev/null
-				vccp "$W/timg" "1:$W/timg" || st=1
-				[ $st = 0 ] && { vcrun 1 /extra/vm/engine_threads.sh "$W/timg" "$tids" "$THREADS_SUMS" || st=1; }
+				for f in timg threads.tids threads.sums; do
+					vccp "$W/$f" "1:$W/$f" || st=1
+				done
+				[ $st = 0 ] && { vcrun 1 /extra/vm/engine_threads.sh "$W/timg" "$W/threads.tids" "$W/threads.sums" || st=1; }
 			fi
 		else
 			st=1
@@ -615,6 +618,26 @@ if [[ " $groups " == *" threads "* ]]; then
 	fi
 	exec 7>&-
 	result threads-tid-taken $st
+
+	# A dump that fails once every thread is parked (fd 5 is a pipe):
+	# all of them go on unchanged.
+	st=0
+	rm -f "$W/threads.out" "$W/threads.in" "$W/tp.fifo"
+	mkfifo "$W/threads.in" "$W/tp.fifo"
+	"$V/threads" pause < "$W/threads.in" > "$W/threads.out" 2>&1 5<> "$W/tp.fifo" &
+	VPID=$!
+	exec 7> "$W/threads.in"
+	if wait_for "$W/threads.out" '^ready'; then
+		bproc-ckpt dump $VPID "$W/timg" 2> "$W/err" && { echo "dump worked"; st=1; }
+		cat "$W/err"
+		grep -q 'fd 5 is a pipe' "$W/err" || st=1
+		echo go >&7; kill -USR1 $VPID; finish $VPID "$W/threads.out" || st=1
+		grep -qx "$THREADS_SUMS" "$W/threads.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-dump-fails $st
 
 	# A dump as the node agents make one (no BPROC_DUMP_THREADS) still
 	# refuses threads, and the process goes on.

@@ -229,24 +229,24 @@ static void make_thread(int dev, int32_t tid)
 	ca.stack_size = THREAD_STACK;
 	ca.set_tid = (uintptr_t)&set_tid;
 	ca.set_tid_size = 1;
-	__asm__ volatile("syscall\n\t"
-			 "test %%rax, %%rax\n\t"
-			 "jnz 1f\n\t"
-			 "mov %[ioctl], %%eax\n\t"
-			 "mov %%r12, %%rdi\n\t"
-			 "mov %%r13, %%rsi\n\t"
-			 "xor %%edx, %%edx\n\t"
-			 "syscall\n\t"
-			 "mov %[exit], %%eax\n\t"
-			 "xor %%edi, %%edi\n\t"
-			 "syscall\n\t"
-			 "ud2\n"
-			 "1:\n"
-			 : "=a"(ret)
-			 : "0"((long)SYS_clone3), "D"(&ca), "S"(sizeof(ca)),
-			   "r"(r12), "r"(r13), [ioctl] "i"(SYS_ioctl),
-			   [exit] "i"(SYS_exit)
-			 : "rcx", "r11", "rdx", "memory");
+	__asm__ volatile(
+		"syscall\n\t"
+		"test %%rax, %%rax\n\t"
+		"jnz 1f\n\t"
+		"mov %[ioctl], %%eax\n\t"
+		"mov %%r12, %%rdi\n\t"
+		"mov %%r13, %%rsi\n\t"
+		"xor %%edx, %%edx\n\t"
+		"syscall\n\t"
+		"mov %[exit], %%eax\n\t"
+		"xor %%edi, %%edi\n\t"
+		"syscall\n\t"
+		"ud2\n"
+		"1:\n"
+		: "=a"(ret)
+		: "0"((long)SYS_clone3), "D"(&ca), "S"(sizeof(ca)), "r"(r12),
+		  "r"(r13), [ioctl] "i"(SYS_ioctl), [exit] "i"(SYS_exit)
+		: "rcx", "r11", "rdx", "memory");
 	if (ret < 0) {
 		snprintf(what, sizeof(what), "restore: thread %d", tid);
 		fail(what, (int)-ret,

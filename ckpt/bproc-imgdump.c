@@ -141,8 +141,8 @@ static int show_signals(const struct img *img)
 
 		memcpy(&errno_, p[i].info + 4, 4);
 		memcpy(&code, p[i].info + 8, 4);
-		printf("  pending sig %u code %d errno %d%s\n", p[i].signo, code,
-		       errno_,
+		printf("  pending sig %u code %d errno %d%s\n", p[i].signo,
+		       code, errno_,
 		       p[i].flags & BPROC_SIGINFO_SHARED ? " shared" : "");
 	}
 	return 0;

@@ -97,8 +97,9 @@ static int check_threads(struct img *img, char *err, size_t errlen)
 		memcpy(&t, (const char *)h + off, sizeof(t));
 		off += sizeof(t);
 		if (t.nr_pending > BPROC_IMAGE_MAX_PENDING ||
-		    size - off < xsize + (uint64_t)t.nr_pending *
-						 sizeof(struct bproc_image_siginfo))
+		    size - off <
+			    xsize + (uint64_t)t.nr_pending *
+					    sizeof(struct bproc_image_siginfo))
 			return img_err(err, errlen, "thread %u: truncated", i);
 		off += xsize + (uint64_t)t.nr_pending *
 				       sizeof(struct bproc_image_siginfo);
@@ -133,14 +134,15 @@ int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
 		off += sizeof(*t);
 		if (i == n)
 			break;
-		off += h->xstate_size + (uint64_t)t->nr_pending *
-						sizeof(struct bproc_image_siginfo);
+		off += h->xstate_size +
+		       (uint64_t)t->nr_pending *
+			       sizeof(struct bproc_image_siginfo);
 	}
 	if (xstate)
 		*xstate = (const char *)h + off;
 	if (pending)
-		*pending = (const void *)((const char *)h + off +
-					  h->xstate_size);
+		*pending =
+			(const void *)((const char *)h + off + h->xstate_size);
 	return 0;
 }
 

@@ -1047,7 +1047,8 @@ static int dump_write_image(struct dump_ctx *ctx)
 
 			ret = dump_write(ctx, &r->t, sizeof(r->t));
 			if (!ret)
-				ret = dump_write(ctx, r->xstate, r->xstate_size);
+				ret = dump_write(ctx, r->xstate,
+						 r->xstate_size);
 			if (!ret)
 				ret = dump_write(ctx, r->pending,
 						 r->t.nr_pending *

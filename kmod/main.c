@@ -154,9 +154,9 @@ static void dump_run(struct dump_request *req)
 			     get_nr_threads(req->task));
 		req->result = -EOPNOTSUPP;
 	} else {
-		req->result = bproc_dump_task(req->task, req->out, req->flags,
-					      recs, nr, &req->written,
-					      req->reason);
+		req->result =
+			bproc_dump_task(req->task, req->out, req->flags, recs,
+					nr, &req->written, req->reason);
 	}
 	/* A failed asynchronous dump parks: the caller may set the result. */
 	if (req->result && !req->async)
@@ -405,6 +405,33 @@ int dump_request_list(struct dump_request *req)
 	return 0;
 }
 
+/*
+ * Threads that could not park: a stopped or traced one (it runs no
+ * task_work until continued), an io_uring worker (never in user space).
+ */
+static bool dump_threads_unfit(struct dump_request *req)
+{
+	struct task_struct *t;
+	bool unfit = false;
+
+	rcu_read_lock();
+	for_each_thread(req->task, t)
+	{
+		if (t->flags & PF_IO_WORKER) {
+			bproc_reason(req->reason, "the process uses io_uring");
+			unfit = true;
+		} else if (dump_target_stopped(t) && t != req->task) {
+			bproc_reason(req->reason, "its thread %d is stopped",
+				     task_pid_vnr(t));
+			unfit = true;
+		}
+		if (unfit)
+			break;
+	}
+	rcu_read_unlock();
+	return unfit;
+}
+
 /* Queue the dump and wait for its result; the caller keeps one reference. */
 static int dump_start(struct dump_request *req)
 {
@@ -539,6 +566,10 @@ static long bproc_ioctl_dump(void __user *argp)
 	if (get_nr_threads(req->task) != 1 && !req->threads_ok) {
 		bproc_reason(req->reason, "the process has %d threads",
 			     get_nr_threads(req->task));
+		ret = -EOPNOTSUPP;
+		goto out_put;
+	}
+	if (get_nr_threads(req->task) != 1 && dump_threads_unfit(req)) {
 		ret = -EOPNOTSUPP;
 		goto out_put;
 	}

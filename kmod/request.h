@@ -106,8 +106,7 @@ int dump_handle_install(struct dump_request *req);
  * records, by tid; let them go (after the decision).
  */
 int bproc_threads_stop(struct dump_request *req);
-struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req,
-					     u32 *nr);
+struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr);
 void bproc_threads_go(struct dump_request *req);
 
 void ghost_init(struct dump_request *req);

@@ -542,7 +542,8 @@ static int restore_check_threads(struct restore_ctx *ctx)
 		memcpy(&rt->t, p, sizeof(rt->t));
 		p += sizeof(rt->t);
 		if (rt->t.nr_pending > BPROC_IMAGE_MAX_PENDING)
-			return bad_image(ctx, "thread %u: bad pending count", i);
+			return bad_image(ctx, "thread %u: bad pending count",
+					 i);
 		need = h->xstate_size +
 		       (u64)rt->t.nr_pending * sizeof(*rt->pending);
 		if ((u64)(end - p) < need)
@@ -934,9 +935,10 @@ static int restore_check_current(struct restore_ctx *ctx)
 	int ret;
 
 	if (get_nr_threads(current) != 1 + ctx->nr_threads) {
-		bproc_reason(ctx->reason,
-			     "the restoring process has %d threads, the image %u",
-			     get_nr_threads(current), 1 + ctx->nr_threads);
+		bproc_reason(
+			ctx->reason,
+			"the restoring process has %d threads, the image %u",
+			get_nr_threads(current), 1 + ctx->nr_threads);
 		return -EBUSY;
 	}
 	mmap_read_lock(mm);
@@ -1480,9 +1482,8 @@ static u32 restore_nr_waiting(void)
 	u32 n = 0;
 
 	spin_lock(&restore_waiters_lock);
-	list_for_each_entry(w, &restore_waiters, node)
-		if (same_thread_group(w->task, current))
-			n++;
+	list_for_each_entry(w, &restore_waiters,
+			    node) if (same_thread_group(w->task, current)) n++;
 	spin_unlock(&restore_waiters_lock);
 	return n;
 }
@@ -1530,9 +1531,10 @@ static int restore_claim_threads(struct restore_ctx *ctx)
 	spin_unlock(&restore_waiters_lock);
 	for (i = 0; i < ctx->nr_threads; i++)
 		if (!ctx->thr[i].waiter)
-			return bad_image(ctx,
-					 "thread %d of the image has no thread to take it",
-					 ctx->thr[i].t.tid);
+			return bad_image(
+				ctx,
+				"thread %d of the image has no thread to take it",
+				ctx->thr[i].t.tid);
 	return 0;
 }
 

@@ -115,8 +115,7 @@ static void thread_park_work(struct callback_head *work)
 			strscpy(g->reason, reason, sizeof(g->reason));
 		smp_store_release(&p->recorded, true);
 		wake_up_all(&g->req->wait);
-		wait_event_killable(g->wait,
-				    READ_ONCE(g->phase) == THREADS_GO);
+		wait_event_killable(g->wait, READ_ONCE(g->phase) == THREADS_GO);
 	}
 out:
 	threads_put(g);
@@ -148,8 +147,7 @@ static int threads_queue(struct bproc_threads *g, struct task_struct *leader)
 	{
 		struct thread_park *p;
 
-		if (t == leader || t->flags & PF_EXITING ||
-		    threads_find(g, t))
+		if (t == leader || t->flags & PF_EXITING || threads_find(g, t))
 			continue;
 		if (g->nr == g->cap) {
 			queued = -ENOSPC;
@@ -278,8 +276,7 @@ int bproc_threads_stop(struct dump_request *req)
 	return ret;
 }
 
-struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req,
-					     u32 *nr)
+struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr)
 {
 	*nr = req->threads ? req->threads->nr_recs : 0;
 	return req->threads ? req->threads->recs : NULL;

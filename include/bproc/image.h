@@ -278,7 +278,6 @@ BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_taskenv) == 48 + 16 * 16,
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_file) == 24, "file");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_pagemap) == 16, "pagemap");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_threads) == 8, "threads");
-BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_thread) == 27 * 8 + 88,
-		   "thread");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_thread) == 27 * 8 + 88, "thread");
 
 #endif /* _UAPI_BPROC_IMAGE_H */

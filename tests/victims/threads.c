@@ -149,8 +149,8 @@ static void wait_kind(int k)
 		while (i < 0 && errno == EINTR);
 		if (i != SIGUSR2 || si.si_pid != getpid())
 			snprintf(errs[k], sizeof(errs[k]),
-				 "worker 7: sigwaitinfo: %d (%s), from %d",
-				 i, i < 0 ? strerror(errno) : "", si.si_pid);
+				 "worker 7: sigwaitinfo: %d (%s), from %d", i,
+				 i < 0 ? strerror(errno) : "", si.si_pid);
 		break;
 	}
 }
@@ -179,7 +179,8 @@ static void *worker(void *arg)
 	atomic_fetch_add(&started, 1);
 
 	wait_kind(k);
-	while (!atomic_load(&sent)) /* its SIGRTMIN+k, should the wait be over */
+	while (!atomic_load(
+		&sent)) /* its SIGRTMIN+k, should the wait be over */
 		usleep(1000);
 
 	if (my_tid() != tids[k])
@@ -256,8 +257,8 @@ int main(int argc, char **argv)
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	__atomic_store_n(&futex_word, 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
-		NULL, 0);
+	syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
+		0);
 	__atomic_store_n(&go_busy, 1, __ATOMIC_RELEASE);
 	syscall(SYS_tgkill, getpid(), tids[7], SIGUSR2);
 

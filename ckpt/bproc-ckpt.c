@@ -169,7 +169,7 @@ static int cmd_dump(int argc, char **argv)
 	memset(&args, 0, sizeof(args));
 	args.pid = (int32_t)pid;
 	args.fd = out;
-	args.flags = flags | BPROC_DUMP_THREADS;
+	args.flags = flags | BPROC_DUMP_THREADS | BPROC_DUMP_SHANON;
 	if (ioctl(dev, BPROC_IOC_DUMP, &args)) {
 		int err = errno;
 

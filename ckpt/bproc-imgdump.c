@@ -242,6 +242,8 @@ static const char *kind_name(uint32_t k)
 		return "vdso";
 	case BPROC_VMA_VVAR:
 		return "vvar";
+	case BPROC_VMA_SHANON:
+		return "shanon";
 	default:
 		return "?";
 	}

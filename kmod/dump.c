@@ -387,6 +387,43 @@ static bool dump_file_in(struct inode **set, u32 n, struct inode *inode)
 	return false;
 }
 
+/*
+ * Shared anonymous memory (BPROC_DUMP_SHANON) moves by content, as a
+ * mapping of its own, when nobody else has it: every reference to its file
+ * is one of this process's mappings (a child that shares it holds one
+ * more), and no page of it is mapped twice here.
+ */
+static int dump_shanon(struct dump_ctx *ctx, struct vm_area_struct *vma,
+		       const char *what)
+{
+	struct vm_area_struct *o;
+	long refs = 0;
+	VMA_ITERATOR(vmi, ctx->mm, 0);
+
+	for_each_vma(vmi, o)
+	{
+		if (o->vm_file != vma->vm_file)
+			continue;
+		refs++;
+		if (o != vma && o->vm_pgoff < vma->vm_pgoff + vma_pages(vma) &&
+		    vma->vm_pgoff < o->vm_pgoff + vma_pages(o)) {
+			bproc_reason(
+				ctx->reason,
+				"%s is shared anonymous memory mapped twice",
+				what);
+			return -EOPNOTSUPP;
+		}
+	}
+	if (file_count(vma->vm_file) != refs) {
+		bproc_reason(
+			ctx->reason,
+			"%s is shared anonymous memory another process has",
+			what);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /* Classify every mapping; the caller holds the mmap lock for reading. */
 static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 {
@@ -476,6 +513,16 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 				return -EOPNOTSUPP;
 			}
 			why = dump_unmovable_file(vma->vm_file);
+			if (why && !strcmp(why, "shared anonymous memory") &&
+			    ctx->flags & BPROC_DUMP_SHANON) {
+				ret = dump_shanon(ctx, vma, what);
+				if (ret)
+					return ret;
+				v->kind = BPROC_VMA_SHANON;
+				v->flags |= BPROC_VMA_SHARED;
+				ctx->scan[n++] = true;
+				continue;
+			}
 			if (why || !S_ISREG(file_inode(vma->vm_file)->i_mode)) {
 				bproc_reason(ctx->reason, "%s is %s", what,
 					     why ?: "not a regular file");
@@ -975,7 +1022,8 @@ static int dump_write_image(struct dump_ctx *ctx)
 		.page_size = PAGE_SIZE,
 		.header_size = sizeof(hdr),
 		.nr_sections = ctx->nr_threads ? 10 : 9,
-		.dump_flags = ctx->flags,
+		.dump_flags =
+			ctx->flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS),
 	};
 	u64 groups_size = ALIGN((u64)ctx->env.nr_groups * sizeof(u32), 8);
 	int ret;

@@ -601,6 +601,7 @@ static int restore_check_mm(struct restore_ctx *ctx)
 static bool vma_has_content(const struct bproc_image_vma *v)
 {
 	return v->kind == BPROC_VMA_ANON || v->kind == BPROC_VMA_CONTENT ||
+	       v->kind == BPROC_VMA_SHANON ||
 	       (v->kind == BPROC_VMA_FILE && !(v->flags & BPROC_VMA_SHARED));
 }
 
@@ -639,6 +640,16 @@ static int restore_check_vmas(struct restore_ctx *ctx)
 		case BPROC_VMA_CONTENT:
 			if (v->flags & (BPROC_VMA_SHARED | BPROC_VMA_MAYWRITE))
 				return bad_image(ctx, "mapping %u: shared", i);
+			break;
+		case BPROC_VMA_SHANON:
+			if (ctx->hdr.version < 2 ||
+			    !(v->flags & BPROC_VMA_SHARED) ||
+			    v->flags & (BPROC_VMA_GROWSDOWN | BPROC_VMA_EXE |
+					BPROC_VMA_MAYWRITE) ||
+			    v->path != BPROC_IMAGE_NO_PATH)
+				return bad_image(
+					ctx, "mapping %u: bad shared memory",
+					i);
 			break;
 		case BPROC_VMA_VDSO:
 			if (v->start != m->vdso_start || v->end != m->vdso_end)
@@ -1065,6 +1076,8 @@ static int restore_map_all(struct restore_ctx *ctx)
 			file = ctx->files[i];
 			flags |= (v->flags & BPROC_VMA_SHARED) ? MAP_SHARED :
 								 MAP_PRIVATE;
+		} else if (v->kind == BPROC_VMA_SHANON) {
+			flags |= MAP_SHARED | MAP_ANONYMOUS;
 		} else {
 			flags |= MAP_PRIVATE | MAP_ANONYMOUS;
 		}
@@ -1086,11 +1099,14 @@ static int restore_map_all(struct restore_ctx *ctx)
  * read straight into them, RESTORE_BATCH pages a call. The pages are fresh
  * anonymous copies, dirty from the write fault: no set_page_dirty needed.
  * (Reading into a user iovec instead, faulting page by page, measured
- * slower.)
+ * slower.) Shared anonymous memory (@foll without FOLL_WRITE: a forced
+ * write to a shared mapping is refused when it is read-only) is pinned
+ * for reading: its pages are its shmem file's own, written here and
+ * marked dirty.
  */
 static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 			       unsigned long nr_pages, struct page **pages,
-			       struct bio_vec *bv)
+			       struct bio_vec *bv, unsigned int foll)
 {
 	struct mm_struct *mm = current->mm;
 	int ret = 0;
@@ -1102,9 +1118,8 @@ static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 		long got, i;
 
 		mmap_read_lock(mm);
-		got = get_user_pages_remote(mm, addr, nr,
-					    FOLL_WRITE | FOLL_FORCE, pages,
-					    NULL, NULL);
+		got = get_user_pages_remote(mm, addr, nr, foll, pages, NULL,
+					    NULL);
 		mmap_read_unlock(mm);
 		if (got <= 0)
 			return got ? got : -EFAULT;
@@ -1167,9 +1182,13 @@ static int restore_pages(struct restore_ctx *ctx)
 			if (fatal_signal_pending(current))
 				ret = -EINTR;
 			else
-				ret = restore_read_pinned(ctx, addr,
-							  piece >> PAGE_SHIFT,
-							  pages, bv);
+				ret = restore_read_pinned(
+					ctx, addr, piece >> PAGE_SHIFT, pages,
+					bv,
+					/* shared memory: its own pages */
+					v->kind == BPROC_VMA_SHANON ?
+						FOLL_FORCE :
+						FOLL_WRITE | FOLL_FORCE);
 			addr += piece;
 		}
 	}

@@ -20,9 +20,10 @@ VCLUSTER_TIMEOUT = 1500
 LOCAL = ["mem-pause", "mem-busy", "mem-nanosleep", "mem-read", "regs-pause",
          "regs-busy", "regs-nanosleep", "sigstate-pause", "filemap-pause",
          "vdso-pause", "tls-pause", "tls-nanosleep", "creds-pause",
-         "bigmem-pause"]
+         "shanon-pause", "shanon-busy", "bigmem-pause"]
 CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
-         "filemap-pause", "vdso-pause", "tls-read", "creds-pause"]
+         "filemap-pause", "vdso-pause", "tls-read", "creds-pause",
+         "shanon-read"]
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
@@ -36,8 +37,8 @@ MOVE = ["async-ret", "async-fail", "async-cancel"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
 THREADS = ["local-threads-pause", "cross-threads-pause", "threads-tid-taken",
            "threads-dump-fails", "refuse-threads-move"]
-REFUSE = ["shm", "shanon", "socket", "pipe", "dev", "devmap",
-          "zeromap"]
+REFUSE = ["shm", "shanonfork", "socket", "pipe", "dev", "devmap",
+          "shanon-move", "zeromap-move"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "truncated-pages-early", "magic", "version", "no-sections",
              "many-sections", "huge-section", "vmas-size-short", "kernel-rip",

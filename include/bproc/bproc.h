@@ -171,6 +171,15 @@ struct bproc_version {
  * refused (EOPNOTSUPP) while it has threads. Module 1.6.
  */
 #define BPROC_DUMP_THREADS (1U << 4)
+/*
+ * Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, a shared mapping of
+ * /dev/zero) goes into the image by content (image.h, BPROC_VMA_SHANON)
+ * when no other process maps it and no page of it is mapped twice; without
+ * it, or else, the dump is refused (EOPNOTSUPP). Restored, it is shared
+ * memory of its own again (a child forked later shares it). Not part of
+ * the image. Module 1.6.
+ */
+#define BPROC_DUMP_SHANON (1U << 5)
 /* Arm the dump and return the handle at once (not part of the image). */
 #define BPROC_DUMP_ASYNC (1U << 8)
 

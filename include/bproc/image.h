@@ -168,6 +168,10 @@ enum bproc_image_vma_kind {
 				* content (BPROC_DUMP_*); path for information */
 	BPROC_VMA_VDSO = 4,
 	BPROC_VMA_VVAR = 5,
+	BPROC_VMA_SHANON = 6, /* shared anonymous (MAP_SHARED|MAP_ANONYMOUS,
+				* or of /dev/zero), this process's alone: content
+				* in the page map; flags BPROC_VMA_SHARED
+				* (version 2) */
 };
 
 #define BPROC_VMA_SHARED (1U << 0) /* MAP_SHARED of a file */

@@ -60,7 +60,7 @@ cross_case() {
 if [[ " $groups " == *" local "* ]]; then
 	for c in "mem pause" "mem busy" "mem nanosleep" "mem read" "regs pause" "regs busy" \
 		"regs nanosleep" "sigstate pause" "filemap pause" "vdso pause" "tls pause" \
-		"tls nanosleep" "creds pause"; do
+		"tls nanosleep" "creds pause" "shanon pause" "shanon busy"; do
 		local_case $c
 	done
 	VICTIM_MIB=64 local_case bigmem pause
@@ -68,7 +68,7 @@ fi
 
 if [[ " $groups " == *" cross "* ]]; then
 	for c in "mem pause" "regs busy" "regs nanosleep" "sigstate pause" "filemap pause" \
-		"vdso pause" "tls read" "creds pause"; do
+		"vdso pause" "tls read" "creds pause" "shanon read"; do
 		cross_case $c
 	done
 fi
@@ -656,7 +656,7 @@ if [[ " $groups " == *" threads "* ]]; then
 fi
 
 if [[ " $groups " == *" refuse "* ]]; then
-	for kind in shm shanon socket pipe dev devmap zeromap; do
+	for kind in shm shanonfork socket pipe dev devmap; do
 		st=0
 		if start_victim refuse "$kind"; then
 			rm -f "$W/img"
@@ -672,6 +672,23 @@ if [[ " $groups " == *" refuse "* ]]; then
 		fi
 		exec 7>&-
 		result "refuse-$kind" $st
+	done
+
+	# Shared anonymous memory (and a shared mapping of /dev/zero) moves
+	# with bproc-ckpt (BPROC_DUMP_SHANON), not in a dump as the node
+	# agents make one.
+	for kind in shanon zeromap; do
+		st=0
+		if start_victim refuse $kind; then
+			"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 || st=1
+			cat "$W/move.out"
+			grep -q '^result 95 .*is shared anonymous memory' "$W/move.out" || st=1
+			wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+		else
+			st=1
+		fi
+		exec 7>&-
+		result "refuse-$kind-move" $st
 	done
 fi
 

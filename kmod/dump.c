@@ -14,6 +14,12 @@
  * Zero pages are skipped cheaply: get_user_pages with FOLL_DUMP fails on
  * pages that were never touched, without faulting them in, and a touched
  * page whose bytes are all zero is left out after one memchr_inv.
+ *
+ * A process with threads (BPROC_DUMP_THREADS) is dumped by its main thread
+ * once every other one is parked and has recorded its own state
+ * (threads.c, bproc_dump_thread below); the records go into THREADS. With
+ * BPROC_DUMP_SHANON shared anonymous memory that only this process maps
+ * goes by content, as private anonymous memory does (BPROC_VMA_SHANON).
  */
 #include <linux/bvec.h>
 #include <linux/crc32.h>

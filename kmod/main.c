@@ -61,6 +61,14 @@
  * or a SIGCONT arriving together with a caught signal (whose frame the
  * kernel builds before the task_work runs), can make the image inconsistent.
  *
+ * Threads (threads.c): with BPROC_DUMP_THREADS the main thread, in its
+ * task_work and once it has claimed the dump (DUMP_SELF), parks every other
+ * thread and has each record itself (req->threads, the rendezvous, its
+ * own and the parked threads' only) before it writes the image; after the
+ * decision, and after SIGKILL for a KILL, it lets them go. A stopped
+ * process with threads is refused (they cannot park), and so is GHOST for
+ * one that had them (req->threaded).
+ *
  * Ghosts (ghost.c): a third decision, GHOST, taken through the handle,
  * turns the parked target into a ghost that keeps its pid, releases its
  * memory, reports the signals it receives to the handle's reader and ends,

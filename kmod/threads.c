@@ -233,10 +233,15 @@ int bproc_threads_stop(struct dump_request *req)
 	/* 1: park them all, those born meanwhile too. */
 	for (round = 0;; round++) {
 		n = threads_queue(g, current);
-		if (n == -ENOSPC || round == THREADS_ROUNDS) {
+		if (n == -ENOSPC) {
 			bproc_reason(req->reason, "more than %u threads",
 				     BPROC_IMAGE_MAX_THREADS);
-			return n == -ENOSPC ? -EOPNOTSUPP : -EAGAIN;
+			return -EOPNOTSUPP;
+		}
+		if (round == THREADS_ROUNDS) {
+			bproc_reason(req->reason,
+				     "its threads keep making new ones");
+			return -EAGAIN;
 		}
 		if (!threads_wait(g, false)) {
 			bproc_reason(req->reason, "the dump was called off");

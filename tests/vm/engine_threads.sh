@@ -2,9 +2,10 @@
 # engine_threads.sh IMAGE TIDS SUMS: restore IMAGE of the threads victim
 # (tests/victims/threads.c, dumped waiting in pause) in this VM; its
 # threads other than the main one must have the tids in the file TIDS
-# (sorted, one space after each) again, all stop on SIGSTOP and go on after SIGCONT;
-# then wake it (a line on its stdin, SIGUSR1), require PASS and its "sums"
-# line equal to the file SUMS's (a run that never moved).
+# (sorted, one space after each) again and their names, all stop on SIGSTOP
+# and go on after SIGCONT; then wake it (a line on its stdin, SIGUSR1),
+# require PASS and its "sums" line equal to the file SUMS's (a run that
+# never moved).
 . /extra/vm/engine_lib.sh
 img=$1 tids=$(cat "$2") sums=$(cat "$3")
 out=$W/threads.restored.out

@@ -5,8 +5,10 @@
 # this VM), cross (dump here, restore on node 1), special (dump and go on,
 # stopped process, images by content), ghost (ghost mode), move (arming
 # without blocking, resuming with a result), space (watched pid namespaces,
-# ghosts that fork), refuse (EOPNOTSUPP), malformed (bad
-# images: EINVAL, no kernel warning). Default: all. Prints one line
+# ghosts that fork), threads (a process of nine threads dumped and restored
+# here and on node 1, a tid taken, a dump failing after they all stopped,
+# moves still refusing threads), refuse (EOPNOTSUPP; shared anonymous memory
+# only for moves), malformed (bad images: EINVAL, no kernel warning). Default: all. Prints one line
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0

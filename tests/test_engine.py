@@ -46,7 +46,9 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "overlapping-vmas", "bad-path", "bad-vma-kind", "kernel-pagemap",
              "pagemap-count", "pagemap-empty-run", "xstate-compacted",
              "xstate-features", "mxcsr", "sigkill-handler", "kernel-handler",
-             "bad-section-type", "fuzz"]
+             "bad-section-type", "threads-none-waiting", "threads-count",
+             "threads-xstate-size", "thread-rip", "thread-tid",
+             "thread-pending", "threads-version-1", "fuzz"]
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]

@@ -757,6 +757,28 @@ if [[ " $groups " == *" malformed "* ]]; then
 	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((sig + 9 * 32)) ffffffff81000000; bad_case kernel-handler
 	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((paths - 16)) 00000063; bad_case bad-section-type
 
+	# Images with threads: THREADS is checked whole before anything else
+	# about the restoring process (which has no threads waiting here).
+	start_victim refuse threads
+	tgood=$W/tgood.img
+	bproc-ckpt dump --kill $VPID "$tgood"
+	wait $VPID 2>/dev/null
+	exec 7>&-
+	good=$tgood
+	thr=$(secoff THREADS)
+	st=0
+	bproc-ckpt restore --kernel-only "$tgood" > "$W/err" 2>&1 && st=1
+	cat "$W/err"
+	grep -q '(EBUSY): the restoring process has 1 threads, the image 2' "$W/err" || st=1
+	result malformed-threads-none-waiting $st
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $thr 00000002; bad_case threads-count
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 4)) 00000000; bad_case threads-xstate-size
+	cp "$tgood" "$W/bad.img"; p64 "$W/bad.img" $((thr + 144)) ffffffff81000000; bad_case thread-rip
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 8)) 00000000; bad_case thread-tid
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 12)) 00000400; bad_case thread-pending
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" 4 00000001; bad_case threads-version-1
+	good=$W/good.img
+
 	# Random corruption of the structure (everything before the page data),
 	# 60 times: each image is refused or, if the bytes hit were harmless
 	# (a register value), restores into a program that may crash; the

@@ -1123,6 +1123,21 @@ static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 		mmap_read_unlock(mm);
 		if (got <= 0)
 			return got ? got : -EFAULT;
+		for (i = 0; i < got && !(foll & FOLL_WRITE); i++) {
+			/* pinned for reading: written only if shmem's own */
+			if (PageAnon(pages[i]) ||
+			    is_zero_pfn(page_to_pfn(pages[i]))) {
+				bproc_reason(ctx->reason,
+					     "memory at %lx is not shared",
+					     addr);
+				ret = -EFAULT;
+			}
+		}
+		if (ret) {
+			for (i = 0; i < got; i++)
+				put_page(pages[i]);
+			return ret;
+		}
 		for (i = 0; i < got; i++) {
 			bv[i].bv_page = pages[i];
 			bv[i].bv_len = PAGE_SIZE;

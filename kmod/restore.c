@@ -155,7 +155,7 @@ struct restore_waiter {
 	struct list_head node; /* on restore_waiters until claimed */
 	struct task_struct *task;
 	bool claimed;
-	struct completion given, done;
+	struct completion given;
 	struct restore_ctx *ctx; /* given: what to take, or an error */
 	struct restore_thread *rt;
 	struct cred *cred;

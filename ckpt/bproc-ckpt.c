@@ -30,7 +30,10 @@
  * is read first, and a helper process feeds it and then the rest of the
  * stream to the engine through a pipe; the restored program's stdin is then
  * /dev/null. (If the vDSO's place is taken, this fails instead of
- * re-executing.)
+ * re-executing.) An image with threads is read whole into memory first,
+ * and a thread id still taken is waited for (5 s at most): that of the
+ * process dumped into the stream on this machine, which ends only once its
+ * image is read.
  *
  * restore --agent is how a node agent restores a process that moves in: it
  * forks this program with the process's pid (in the node's pid namespace)
@@ -201,6 +204,9 @@ struct ckpt_clone_args {
 
 #define THREAD_STACK 4096
 
+/* Milliseconds a thread id may take to be free (restore - of threads). */
+static int tid_patience;
+
 /*
  * A thread that waits in the engine to become the image's thread @tid
  * (BPROC_IOC_RESTORE_THREAD), made with clone3 and that very tid
@@ -218,6 +224,7 @@ static void make_thread(int dev, int32_t tid)
 	register long r13 __asm__("r13") = BPROC_IOC_RESTORE_THREAD;
 	pid_t set_tid = tid;
 	char what[64];
+	int waited = 0;
 	long ret;
 
 	if (stack == MAP_FAILED)
@@ -229,6 +236,7 @@ static void make_thread(int dev, int32_t tid)
 	ca.stack_size = THREAD_STACK;
 	ca.set_tid = (uintptr_t)&set_tid;
 	ca.set_tid_size = 1;
+again:
 	__asm__ volatile(
 		"syscall\n\t"
 		"test %%rax, %%rax\n\t"
@@ -247,6 +255,11 @@ static void make_thread(int dev, int32_t tid)
 		: "0"((long)SYS_clone3), "D"(&ca), "S"(sizeof(ca)), "r"(r12),
 		  "r"(r13), [ioctl] "i"(SYS_ioctl), [exit] "i"(SYS_exit)
 		: "rcx", "r11", "rdx", "memory");
+	if (ret == -EEXIST && waited < tid_patience) {
+		usleep(10000); /* its dumped owner is still ending */
+		waited += 10;
+		goto again;
+	}
 	if (ret < 0) {
 		snprintf(what, sizeof(what), "restore: thread %d", tid);
 		fail(what, (int)-ret,
@@ -606,6 +619,27 @@ static int stream_image(int in, struct img *img)
 		fail("restore: memfd", errno, NULL);
 	if (img_load(img, memfd, 1, err, sizeof(err)))
 		fail("restore", EINVAL, err);
+	if (img_nr_threads(img)) {
+		static char chunk[1 << 20];
+		ssize_t n;
+
+		/*
+		 * Threads: their tids may be those of the process being
+		 * dumped into the stream on this machine, which ends only
+		 * once its whole image is read; take it all first.
+		 */
+		while ((n = read(in, chunk, sizeof(chunk))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 || write_full(memfd, chunk, (size_t)n))
+				fail("restore: memfd", errno, NULL);
+		}
+		if (lseek(memfd, 0, SEEK_SET))
+			fail("restore: memfd", errno, NULL);
+		tid_patience = 5000;
+		p[0] = memfd;
+		goto out;
+	}
 	close(memfd);
 
 	if (pipe2(p, O_CLOEXEC))
@@ -629,6 +663,7 @@ static int stream_image(int in, struct img *img)
 	}
 	waitpid(pid, &st, 0);
 	close(p[1]);
+out:
 	free(buf);
 	/* The stream was our stdin: the restored program gets /dev/null. */
 	if (in == 0) {

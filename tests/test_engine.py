@@ -36,7 +36,8 @@ GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
 MOVE = ["async-ret", "async-fail", "async-cancel"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
 THREADS = ["local-threads-pause", "cross-threads-pause", "threads-tid-taken",
-           "threads-dump-fails", "refuse-threads-move"]
+           "threads-dump-fails", "threads-stopped", "threads-stream",
+           "refuse-threads-move"]
 REFUSE = ["shm", "shanonfork", "socket", "pipe", "dev", "devmap",
           "shanon-move", "zeromap-move"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",

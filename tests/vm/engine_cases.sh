@@ -641,6 +641,43 @@ if [[ " $groups " == *" threads "* ]]; then
 	exec 7>&-
 	result threads-dump-fails $st
 
+	# Stopped (job control), a process with threads is refused: its
+	# threads could not park. Continued, it goes on.
+	st=0
+	if start_victim threads pause; then
+		kill -STOP $VPID
+		sleep 0.3
+		bproc-ckpt dump $VPID "$W/timg" 2> "$W/err" && { echo "dump worked"; st=1; }
+		cat "$W/err"
+		grep -q '(EOPNOTSUPP): its thread [0-9]* is stopped' "$W/err" || st=1
+		kill -CONT $VPID
+		echo go >&7; kill -USR1 $VPID; finish $VPID "$W/threads.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-stopped $st
+
+	# Streamed through a pipe (restore -): the threads come back too.
+	st=0
+	if start_victim refuse threads; then
+		tid=$(ls /proc/$VPID/task | grep -vx "$VPID")
+		bproc-ckpt dump --kill $VPID - | bproc-ckpt restore - > "$W/ts.out" 2>&1 &
+		rpid=$!
+		for i in $(seq 100); do
+			[ "$(cat /proc/$rpid/comm 2>/dev/null)" = refuse ] && break
+			sleep 0.1
+		done
+		after=$(ls /proc/$rpid/task 2>/dev/null | grep -vx "$rpid")
+		[ -n "$tid" ] && [ "$after" = "$tid" ] || { echo "thread '$after', was '$tid'"; st=1; }
+		kill -USR1 $rpid
+		finish $rpid "$W/ts.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-stream $st
+
 	# A dump as the node agents make one (no BPROC_DUMP_THREADS) still
 	# refuses threads, and the process goes on.
 	st=0

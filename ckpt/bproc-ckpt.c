@@ -30,7 +30,10 @@
  * is read first, and a helper process feeds it and then the rest of the
  * stream to the engine through a pipe; the restored program's stdin is then
  * /dev/null. (If the vDSO's place is taken, this fails instead of
- * re-executing.)
+ * re-executing.) An image with threads is read whole into memory first,
+ * and a thread id still taken is waited for (5 s at most): that of the
+ * process dumped into the stream on this machine, which ends only once its
+ * image is read.
  *
  * restore --agent is how a node agent restores a process that moves in: it
  * forks this program with the process's pid (in the node's pid namespace)
@@ -63,6 +66,8 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sched.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -167,7 +172,7 @@ static int cmd_dump(int argc, char **argv)
 	memset(&args, 0, sizeof(args));
 	args.pid = (int32_t)pid;
 	args.fd = out;
-	args.flags = flags;
+	args.flags = flags | BPROC_DUMP_THREADS | BPROC_DUMP_SHANON;
 	if (ioctl(dev, BPROC_IOC_DUMP, &args)) {
 		int err = errno;
 
@@ -189,6 +194,101 @@ static int cmd_dump(int argc, char **argv)
 	if (!to_stdout && close(out))
 		fail(argv[i + 1], errno, NULL);
 	return 0;
+}
+
+/* struct clone_args of clone3(2), version 2 (with set_tid). */
+struct ckpt_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+		stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#define THREAD_STACK 4096
+
+/* Milliseconds a thread id may take to be free (restore - of threads). */
+static int tid_patience;
+
+/*
+ * A thread that waits in the engine to become the image's thread @tid
+ * (BPROC_IOC_RESTORE_THREAD), made with clone3 and that very tid
+ * (set_tid: we opened /dev/bproc, so we may). It runs nothing but that
+ * ioctl and, should it return (the restore failed), exit: it has no C
+ * runtime of its own (it shares our memory and TLS), so it is assembly,
+ * with its arguments in registers that the child keeps.
+ */
+static void make_thread(int dev, int32_t tid)
+{
+	struct ckpt_clone_args ca;
+	void *stack = mmap(NULL, THREAD_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	register long r12 __asm__("r12") = dev;
+	register long r13 __asm__("r13") = BPROC_IOC_RESTORE_THREAD;
+	pid_t set_tid = tid;
+	char what[64];
+	int waited = 0;
+	long ret;
+
+	if (stack == MAP_FAILED)
+		fail("restore: thread stack", errno, NULL);
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+		   CLONE_THREAD | CLONE_SYSVSEM;
+	ca.stack = (uintptr_t)stack;
+	ca.stack_size = THREAD_STACK;
+	ca.set_tid = (uintptr_t)&set_tid;
+	ca.set_tid_size = 1;
+again:
+	__asm__ volatile(
+		"syscall\n\t"
+		"test %%rax, %%rax\n\t"
+		"jnz 1f\n\t"
+		"mov %[ioctl], %%eax\n\t"
+		"mov %%r12, %%rdi\n\t"
+		"mov %%r13, %%rsi\n\t"
+		"xor %%edx, %%edx\n\t"
+		"syscall\n\t"
+		"mov %[exit], %%eax\n\t"
+		"xor %%edi, %%edi\n\t"
+		"syscall\n\t"
+		"ud2\n"
+		"1:\n"
+		: "=a"(ret)
+		: "0"((long)SYS_clone3), "D"(&ca), "S"(sizeof(ca)), "r"(r12),
+		  "r"(r13), [ioctl] "i"(SYS_ioctl), [exit] "i"(SYS_exit)
+		: "rcx", "r11", "rdx", "memory");
+	if (ret == -EEXIST && waited < tid_patience) {
+		usleep(10000); /* its dumped owner is still ending */
+		waited += 10;
+		goto again;
+	}
+	if (ret < 0) {
+		snprintf(what, sizeof(what), "restore: thread %d", tid);
+		fail(what, (int)-ret,
+		     ret == -EEXIST ? "its thread id is taken here" :
+				      "cannot make it with its thread id");
+	}
+}
+
+/*
+ * One thread per thread of the image, each with its tid, waiting for the
+ * engine to make it the image's (see bproc.h, BPROC_IOC_RESTORE_THREAD).
+ * They are made with every signal blocked; the engine gives each its own
+ * mask, and our credentials once the image's are ours.
+ */
+static void make_threads(int dev, const struct img *img)
+{
+	uint32_t i, n = img_nr_threads(img);
+	struct bproc_image_thread t;
+	sigset_t all;
+
+	if (!n)
+		return;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (i = 0; i < n; i++) {
+		if (img_thread(img, i, &t, NULL, NULL) || t.tid <= 0)
+			fail("restore", EINVAL, "bad THREADS section");
+		make_thread(dev, t.tid);
+	}
 }
 
 static void reexec(char **argv)
@@ -519,6 +619,27 @@ static int stream_image(int in, struct img *img)
 		fail("restore: memfd", errno, NULL);
 	if (img_load(img, memfd, 1, err, sizeof(err)))
 		fail("restore", EINVAL, err);
+	if (img_nr_threads(img)) {
+		static char chunk[1 << 20];
+		ssize_t n;
+
+		/*
+		 * Threads: their tids may be those of the process being
+		 * dumped into the stream on this machine, which ends only
+		 * once its whole image is read; take it all first.
+		 */
+		while ((n = read(in, chunk, sizeof(chunk))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 || write_full(memfd, chunk, (size_t)n))
+				fail("restore: memfd", errno, NULL);
+		}
+		if (lseek(memfd, 0, SEEK_SET))
+			fail("restore: memfd", errno, NULL);
+		tid_patience = 5000;
+		p[0] = memfd;
+		goto out;
+	}
 	close(memfd);
 
 	if (pipe2(p, O_CLOEXEC))
@@ -542,6 +663,7 @@ static int stream_image(int in, struct img *img)
 	}
 	waitpid(pid, &st, 0);
 	close(p[1]);
+out:
 	free(buf);
 	/* The stream was our stdin: the restored program gets /dev/null. */
 	if (in == 0) {
@@ -688,6 +810,7 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	fd = move_fd(fd, top);
 	nfd = move_fd(nfd, top);
 	agent_notify = nfd;
+	make_threads(dev, &img);
 	{
 		int keep[3] = { dev, fd, nfd };
 
@@ -737,6 +860,7 @@ static int cmd_restore(int argc, char **argv, char **full_argv)
 	dev = move_fd(dev, top);
 	fd = move_fd(fd, top);
 	place_vdso(m, full_argv);
+	make_threads(dev, &img);
 	{
 		int keep[2] = { dev, fd };
 

@@ -20,7 +20,7 @@ static const char *const section_names[] = {
 	[BPROC_SEC_SIGNALS] = "SIGNALS", [BPROC_SEC_MM] = "MM",
 	[BPROC_SEC_VMAS] = "VMAS",	 [BPROC_SEC_PATHS] = "PATHS",
 	[BPROC_SEC_TASKENV] = "TASKENV", [BPROC_SEC_PAGEMAP] = "PAGEMAP",
-	[BPROC_SEC_PAGES] = "PAGES",
+	[BPROC_SEC_PAGES] = "PAGES",	 [BPROC_SEC_THREADS] = "THREADS",
 };
 
 static const char *const rlimit_names[BPROC_IMAGE_NR_RLIMITS] = {
@@ -141,8 +141,57 @@ static int show_signals(const struct img *img)
 
 		memcpy(&errno_, p[i].info + 4, 4);
 		memcpy(&code, p[i].info + 8, 4);
-		printf("  pending sig %u code %d errno %d\n", p[i].signo, code,
-		       errno_);
+		printf("  pending sig %u code %d errno %d%s\n", p[i].signo,
+		       code, errno_,
+		       p[i].flags & BPROC_SIGINFO_SHARED ? " shared" : "");
+	}
+	return 0;
+}
+
+/* The other threads (THREADS), checked whole by img_load. */
+static int show_threads(const struct img *img)
+{
+	uint32_t i, k, n = img_nr_threads(img);
+
+	if (!n)
+		return 0;
+	printf("threads: %u besides the main thread\n", n);
+	for (i = 0; i < n; i++) {
+		const struct bproc_image_siginfo *pending;
+		struct bproc_image_thread t;
+		const struct bproc_image_regs *r = &t.regs;
+		const void *xstate;
+
+		if (img_thread(img, i, &t, &xstate, &pending))
+			return bad("a thread is missing");
+		printf("  thread %d comm \"%.16s\"\n", t.tid, t.comm);
+		printf("    rip %016llx rsp %016llx rax %016llx orig_rax %lld\n",
+		       (unsigned long long)r->ip, (unsigned long long)r->sp,
+		       (unsigned long long)r->ax, (long long)r->orig_ax);
+		printf("    fs_base %016llx gs_base %016llx\n",
+		       (unsigned long long)r->fs_base,
+		       (unsigned long long)r->gs_base);
+		if ((long long)r->orig_ax >= 0 && (long long)r->ax < 0 &&
+		    (long long)r->ax >= -516)
+			printf("    in system call %lld, interrupted (%lld)\n",
+			       (long long)r->orig_ax, (long long)r->ax);
+		printf("    blocked %016llx altstack sp %#llx size %llu flags %#x\n",
+		       (unsigned long long)t.blocked,
+		       (unsigned long long)t.sas_ss_sp,
+		       (unsigned long long)t.sas_ss_size, t.sas_ss_flags);
+		printf("    rseq %#llx clear_child_tid %#llx robust_list %#llx\n",
+		       (unsigned long long)t.rseq,
+		       (unsigned long long)t.clear_child_tid,
+		       (unsigned long long)t.robust_list);
+		for (k = 0; k < t.nr_pending; k++) {
+			struct bproc_image_siginfo si;
+			int32_t code;
+
+			memcpy(&si, pending + k, sizeof(si));
+			memcpy(&code, si.info + 8, 4);
+			printf("    pending sig %u code %d\n", si.signo, code);
+		}
+		(void)xstate;
 	}
 	return 0;
 }
@@ -193,6 +242,8 @@ static const char *kind_name(uint32_t k)
 		return "vdso";
 	case BPROC_VMA_VVAR:
 		return "vvar";
+	case BPROC_VMA_SHANON:
+		return "shanon";
 	default:
 		return "?";
 	}
@@ -332,6 +383,8 @@ int main(int argc, char **argv)
 		ret |= show_vmas(&img);
 	if (!ret)
 		ret |= show_taskenv(&img);
+	if (!ret)
+		ret |= show_threads(&img);
 	if (!ret)
 		ret |= show_pagemap(&img);
 	img_free(&img);

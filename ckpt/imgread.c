@@ -63,16 +63,94 @@ static uint64_t section_limit(uint32_t type)
 	case BPROC_SEC_PAGEMAP:
 		return (uint64_t)BPROC_IMAGE_MAX_RUNS *
 		       sizeof(struct bproc_image_pagemap);
+	case BPROC_SEC_THREADS:
+		return BPROC_IMAGE_MAX_THREADS_BYTES;
 	default:
 		return 0;
 	}
+}
+
+/*
+ * THREADS, when there is one: every record whole, within the section,
+ * its FPU state the size it says, as many as it says and no more.
+ */
+static int check_threads(struct img *img, char *err, size_t errlen)
+{
+	const struct bproc_image_threads *h;
+	uint64_t size, off, xsize;
+	uint32_t i;
+
+	h = img_get(img, BPROC_SEC_THREADS, &size);
+	if (!h)
+		return 0;
+	if (size < sizeof(*h) || !h->nr_threads ||
+	    h->nr_threads > BPROC_IMAGE_MAX_THREADS ||
+	    h->xstate_size > BPROC_IMAGE_MAX_XSTATE)
+		return img_err(err, errlen, "bad THREADS section");
+	xsize = h->xstate_size;
+	off = sizeof(*h);
+	for (i = 0; i < h->nr_threads; i++) {
+		struct bproc_image_thread t;
+
+		if (size - off < sizeof(t))
+			return img_err(err, errlen, "thread %u: truncated", i);
+		memcpy(&t, (const char *)h + off, sizeof(t));
+		off += sizeof(t);
+		if (t.nr_pending > BPROC_IMAGE_MAX_PENDING ||
+		    size - off <
+			    xsize + (uint64_t)t.nr_pending *
+					    sizeof(struct bproc_image_siginfo))
+			return img_err(err, errlen, "thread %u: truncated", i);
+		off += xsize + (uint64_t)t.nr_pending *
+				       sizeof(struct bproc_image_siginfo);
+	}
+	if (off != size)
+		return img_err(err, errlen, "THREADS: %llu bytes left over",
+			       (unsigned long long)(size - off));
+	return 0;
+}
+
+uint32_t img_nr_threads(const struct img *img)
+{
+	const struct bproc_image_threads *h =
+		img_get(img, BPROC_SEC_THREADS, NULL);
+
+	return h ? h->nr_threads : 0;
+}
+
+int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
+	       const void **xstate, const struct bproc_image_siginfo **pending)
+{
+	const struct bproc_image_threads *h;
+	uint64_t off = sizeof(*h);
+	uint32_t i;
+
+	h = img_get(img, BPROC_SEC_THREADS, NULL);
+	if (!h || n >= h->nr_threads)
+		return -1;
+	/* checked whole by img_load */
+	for (i = 0;; i++) {
+		memcpy(t, (const char *)h + off, sizeof(*t));
+		off += sizeof(*t);
+		if (i == n)
+			break;
+		off += h->xstate_size +
+		       (uint64_t)t->nr_pending *
+			       sizeof(struct bproc_image_siginfo);
+	}
+	if (xstate)
+		*xstate = (const char *)h + off;
+	if (pending)
+		*pending =
+			(const void *)((const char *)h + off + h->xstate_size);
+	return 0;
 }
 
 static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 {
 	struct stat st;
 	uint64_t off;
-	uint32_t last = 0;
+	uint32_t last = 0, rank;
 	unsigned int i;
 	int r;
 
@@ -87,10 +165,12 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 	if (img->hdr.magic != BPROC_IMAGE_MAGIC)
 		return img_err(err, errlen, "not a bproc image (magic %#x)",
 			       img->hdr.magic);
-	if (img->hdr.version != BPROC_IMAGE_VERSION)
+	if (img->hdr.version < BPROC_IMAGE_VERSION_MIN ||
+	    img->hdr.version > BPROC_IMAGE_VERSION)
 		return img_err(err, errlen,
-			       "image version %u, this tool reads %u",
-			       img->hdr.version, BPROC_IMAGE_VERSION);
+			       "image version %u, this tool reads %u to %u",
+			       img->hdr.version, BPROC_IMAGE_VERSION_MIN,
+			       BPROC_IMAGE_VERSION);
 	if (img->hdr.header_size != sizeof(img->hdr) ||
 	    !memchr(img->hdr.release, 0, sizeof(img->hdr.release)))
 		return img_err(err, errlen, "bad header");
@@ -107,10 +187,13 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 		if (r)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += sizeof(s);
-		if (s.type <= last || s.type > BPROC_SEC_PAGES)
+		/* in type order, but PAGES last (THREADS, 10, before it) */
+		rank = s.type == BPROC_SEC_PAGES ? 100 : s.type;
+		if (rank <= last || s.type > BPROC_SEC_THREADS ||
+		    (s.type == BPROC_SEC_THREADS && img->hdr.version < 2))
 			return img_err(err, errlen, "section %u: bad type %u",
 				       i, s.type);
-		last = s.type;
+		last = rank;
 		is->type = s.type;
 		is->offset = off;
 		is->size = s.size;
@@ -141,7 +224,7 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += s.size;
 	}
-	return 0;
+	return check_threads(img, err, errlen);
 }
 
 int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)

@@ -28,7 +28,10 @@ struct img {
  * img_load - read the header and every section but the page contents from
  * @fd (from offset 0, with pread), checking sizes against the format's
  * limits, and, unless @partial (the page data is elsewhere), that a regular
- * file holds all the page data. Returns 0, or -1 with a reason in @err
+ * file holds all the page data, and that a THREADS section is whole
+ * (every thread's record, FPU state and pending signals within it, nothing
+ * left over). Takes image versions BPROC_IMAGE_VERSION_MIN to
+ * BPROC_IMAGE_VERSION. Returns 0, or -1 with a reason in @err
  * (then nothing is left to free).
  */
 int img_load(struct img *img, int fd, int partial, char *err, size_t errlen);
@@ -39,6 +42,16 @@ const struct img_section *img_find(const struct img *img, uint32_t type);
 
 /* The path at @off in PATHS, or NULL if @off is not a valid offset. */
 const char *img_path(const struct img *img, uint32_t off);
+
+/* The threads of THREADS besides the main thread (0 without one). */
+uint32_t img_nr_threads(const struct img *img);
+
+/*
+ * Thread @n of THREADS into @t, with pointers to its FPU state and its
+ * pending signals (unaligned: copy them out): 0, or -1 if there is none.
+ */
+int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
+	       const void **xstate, const struct bproc_image_siginfo **pending);
 
 void img_free(struct img *img);
 

@@ -9,7 +9,8 @@
  * whole regular file and as the structure of a streamed image (the page
  * data elsewhere), then given to bproc-imgdump.  Invariants: a loaded image
  * has increasing section types, PAGES last, every other section's payload
- * read and within the file, and img_path never hands out a string that is
+ * read and within the file, every thread of THREADS (its record, FPU state
+ * and pending signals) within that section, and img_path never hands out a string that is
  * not NUL-terminated inside PATHS; bproc-imgdump exits 0 or 1.
  */
 #include <fcntl.h>
@@ -26,6 +27,34 @@ int bproc_imgdump_main(int argc, char **argv);
 static int memfd = -1;
 static char memfd_path[64];
 
+/* Every thread of THREADS lies whole inside the section. */
+static void check_threads(const struct img *img)
+{
+	const struct bproc_image_threads *h;
+	const struct bproc_image_siginfo *pending;
+	struct bproc_image_thread t;
+	const char *base;
+	const void *xstate;
+	uint64_t size;
+	uint32_t i, n = img_nr_threads(img);
+
+	h = img_get(img, BPROC_SEC_THREADS, &size);
+	fuzz_assert(!n == !h);
+	if (!h)
+		return;
+	fuzz_assert(img->hdr.version >= 2 && n <= BPROC_IMAGE_MAX_THREADS);
+	base = (const char *)h;
+	for (i = 0; i < n; i++) {
+		fuzz_assert(img_thread(img, i, &t, &xstate, &pending) == 0);
+		fuzz_assert((const char *)xstate >= base + sizeof(*h) &&
+			    (const char *)pending >= (const char *)xstate);
+		fuzz_assert((uint64_t)((const char *)pending - base) +
+				    (uint64_t)t.nr_pending * sizeof(*pending) <=
+			    size);
+	}
+	fuzz_assert(img_thread(img, n, &t, NULL, NULL) == -1);
+}
+
 static void check_loaded(const struct img *img, uint64_t size, int partial)
 {
 	uint64_t psize;
@@ -36,7 +65,9 @@ static void check_loaded(const struct img *img, uint64_t size, int partial)
 	for (i = 0; i < img->nr_sec; i++) {
 		const struct img_section *s = &img->sec[i];
 
-		fuzz_assert(i == 0 || s->type > img->sec[i - 1].type);
+		/* by type, but PAGES (9) last, after THREADS (10) */
+		fuzz_assert(i == 0 || s->type == BPROC_SEC_PAGES ||
+			    s->type > img->sec[i - 1].type);
 		fuzz_assert(img_find(img, s->type) == s);
 		if (s->type == BPROC_SEC_PAGES) {
 			fuzz_assert(i == img->nr_sec - 1);
@@ -59,6 +90,7 @@ static void check_loaded(const struct img *img, uint64_t size, int partial)
 				    memchr(p, 0, psize - (size_t)(p - paths)));
 	}
 	fuzz_assert(!img_path(img, (uint32_t)psize));
+	check_threads(img);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -14,6 +14,12 @@
  * Zero pages are skipped cheaply: get_user_pages with FOLL_DUMP fails on
  * pages that were never touched, without faulting them in, and a touched
  * page whose bytes are all zero is left out after one memchr_inv.
+ *
+ * A process with threads (BPROC_DUMP_THREADS) is dumped by its main thread
+ * once every other one is parked and has recorded its own state
+ * (threads.c, bproc_dump_thread below); the records go into THREADS. With
+ * BPROC_DUMP_SHANON shared anonymous memory that only this process maps
+ * goes by content, as private anonymous memory does (BPROC_VMA_SHANON).
  */
 #include <linux/bvec.h>
 #include <linux/crc32.h>
@@ -74,6 +80,11 @@ struct dump_ctx {
 	struct bproc_image_pagemap *runs;
 	u32 nr_runs, runs_cap;
 	u64 nr_pages;
+
+	/* The other threads, parked, as each recorded itself (threads.c). */
+	struct bproc_thread_rec **threads;
+	u32 nr_threads;
+	u64 threads_size; /* bytes of the THREADS payload */
 };
 
 /* Append @s to PATHS (reusing the previous entry when equal). */
@@ -137,24 +148,29 @@ static const struct user_regset *dump_find_regset(struct task_struct *task,
 	return NULL;
 }
 
-static int dump_registers(struct dump_ctx *ctx)
+/*
+ * The general registers and FPU state of @task (the caller itself, or a
+ * task that does not run), into @regs and a new buffer in @xstate.
+ */
+static int dump_regs(struct task_struct *task, struct bproc_image_regs *regs,
+		     void **xstate, u32 *xstate_size, u32 *kind, u64 *xcr0,
+		     char *reason)
 {
-	struct task_struct *task = ctx->task;
 	const struct user_regset *rs;
 	int ret;
 
 	if (task_user_regset_view(task)->e_machine != EM_X86_64) {
-		bproc_reason(ctx->reason, "not a 64-bit process");
+		bproc_reason(reason, "not a 64-bit process");
 		return -EOPNOTSUPP;
 	}
 	rs = dump_find_regset(task, NT_PRSTATUS);
-	if (!rs || rs->n * rs->size != sizeof(ctx->core.regs))
+	if (!rs || rs->n * rs->size != sizeof(*regs))
 		return -EINVAL;
-	ret = regset_get(task, rs, sizeof(ctx->core.regs), &ctx->core.regs);
+	ret = regset_get(task, rs, sizeof(*regs), regs);
 	if (ret < 0)
 		return ret;
-	if (ctx->core.regs.cs != __USER_CS) {
-		bproc_reason(ctx->reason, "not in 64-bit mode");
+	if (regs->cs != __USER_CS) {
+		bproc_reason(reason, "not in 64-bit mode");
 		return -EOPNOTSUPP;
 	}
 
@@ -162,22 +178,31 @@ static int dump_registers(struct dump_ctx *ctx)
 	if (boot_cpu_has(X86_FEATURE_XSAVE))
 		rs = dump_find_regset(task, NT_X86_XSTATE);
 	if (rs) {
-		ctx->core.xstate_kind = BPROC_XSTATE_XSAVE;
-		ctx->core.xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		*kind = BPROC_XSTATE_XSAVE;
+		*xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
 	} else {
 		rs = dump_find_regset(task, NT_PRFPREG);
-		ctx->core.xstate_kind = BPROC_XSTATE_FXSAVE;
+		*kind = BPROC_XSTATE_FXSAVE;
 	}
 	if (!rs || rs->n * rs->size > BPROC_IMAGE_MAX_XSTATE)
 		return -EINVAL;
-	ctx->xstate_size = rs->n * rs->size;
-	ctx->xstate = kzalloc(ctx->xstate_size, GFP_KERNEL);
-	if (!ctx->xstate)
+	*xstate_size = rs->n * rs->size;
+	*xstate = kzalloc(*xstate_size, GFP_KERNEL);
+	if (!*xstate)
 		return -ENOMEM;
-	ret = regset_get(task, rs, ctx->xstate_size, ctx->xstate);
-	if (ret < 0)
-		return ret;
+	ret = regset_get(task, rs, *xstate_size, *xstate);
+	return ret < 0 ? ret : 0;
+}
 
+static int dump_registers(struct dump_ctx *ctx)
+{
+	struct task_struct *task = ctx->task;
+	int ret;
+
+	ret = dump_regs(task, &ctx->core.regs, &ctx->xstate, &ctx->xstate_size,
+			&ctx->core.xstate_kind, &ctx->core.xcr0, ctx->reason);
+	if (ret)
+		return ret;
 	ctx->core.rseq = (unsigned long)task->rseq;
 	ctx->core.rseq_len = task->rseq ? sizeof(struct rseq) : 0;
 	ctx->core.rseq_sig = task->rseq_sig;
@@ -197,15 +222,61 @@ static void dump_one_siginfo(struct bproc_image_siginfo *out,
 	memcpy(out->info, info, sizeof(out->info));
 }
 
+/*
+ * Append the signals of @list to @out (@n of @max used), each with
+ * @flags; the caller holds the siglock. -EOPNOTSUPP if more than @max.
+ */
+static int dump_pending(struct sigpending *list, u32 flags,
+			struct bproc_image_siginfo *out, u32 *n, u32 max)
+{
+	struct sigqueue *q;
+	u64 seen = 0;
+	int i;
+
+	list_for_each_entry(q, &list->list, list)
+	{
+		int s = q->info.si_signo;
+
+		if (s < 1 || s > _NSIG)
+			continue;
+		if (*n == max)
+			return -EOPNOTSUPP;
+		dump_one_siginfo(&out[*n], &q->info);
+		out[(*n)++].flags = flags;
+		seen |= 1ULL << (s - 1);
+	}
+	/* Pending without a queue entry: record as sent by the kernel. */
+	for (i = 1; i <= _NSIG; i++) {
+		kernel_siginfo_t info = {};
+
+		if (!sigismember(&list->signal, i) ||
+		    (seen & (1ULL << (i - 1))))
+			continue;
+		if (*n == max)
+			return -EOPNOTSUPP;
+		info.si_signo = i;
+		info.si_code = SI_KERNEL;
+		dump_one_siginfo(&out[*n], &info);
+		out[(*n)++].flags = flags;
+	}
+	return 0;
+}
+
+/* The mask outside sigsuspend & co; the caller holds the siglock. */
+static u64 dump_blocked(struct task_struct *task)
+{
+	if (test_tsk_restore_sigmask(task))
+		return task->saved_sigmask.sig[0];
+	return task->blocked.sig[0];
+}
+
 static int dump_signals(struct dump_ctx *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct sighand_struct *sighand = task->sighand;
-	struct sigpending *lists[2] = { &task->pending,
-					&task->signal->shared_pending };
 	struct bproc_image_signals *sig = &ctx->sig;
 	u32 max = BPROC_IMAGE_MAX_PENDING, n = 0;
-	int i, l, ret = 0;
+	int i, ret;
 
 	ctx->pending = kvcalloc(max, sizeof(*ctx->pending), GFP_KERNEL);
 	if (!ctx->pending)
@@ -220,44 +291,12 @@ static int dump_signals(struct dump_ctx *ctx)
 		sig->action[i].restorer = (unsigned long)sa->sa_restorer;
 		sig->action[i].mask = sa->sa_mask.sig[0];
 	}
-	if (test_tsk_restore_sigmask(task))
-		sig->blocked = task->saved_sigmask.sig[0];
-	else
-		sig->blocked = task->blocked.sig[0];
-
-	for (l = 0; l < 2 && !ret; l++) {
-		struct sigqueue *q;
-		u64 seen = 0;
-
-		list_for_each_entry(q, &lists[l]->list, list)
-		{
-			int s = q->info.si_signo;
-
-			if (s < 1 || s > _NSIG)
-				continue;
-			if (n == max) {
-				ret = -EOPNOTSUPP;
-				break;
-			}
-			dump_one_siginfo(&ctx->pending[n++], &q->info);
-			seen |= 1ULL << (s - 1);
-		}
-		/* Pending without a queue entry: record as sent by the kernel. */
-		for (i = 1; i <= _NSIG && !ret; i++) {
-			kernel_siginfo_t info = {};
-
-			if (!sigismember(&lists[l]->signal, i) ||
-			    (seen & (1ULL << (i - 1))))
-				continue;
-			if (n == max) {
-				ret = -EOPNOTSUPP;
-				break;
-			}
-			info.si_signo = i;
-			info.si_code = SI_KERNEL;
-			dump_one_siginfo(&ctx->pending[n++], &info);
-		}
-	}
+	sig->blocked = dump_blocked(task);
+	/* This thread's own, then the whole process's. */
+	ret = dump_pending(&task->pending, 0, ctx->pending, &n, max);
+	if (!ret)
+		ret = dump_pending(&task->signal->shared_pending,
+				   BPROC_SIGINFO_SHARED, ctx->pending, &n, max);
 	spin_unlock_irq(&sighand->siglock);
 	if (ret) {
 		bproc_reason(ctx->reason, "more than %u pending signals", max);
@@ -267,6 +306,45 @@ static int dump_signals(struct dump_ctx *ctx)
 	sig->sas_ss_sp = task->sas_ss_sp;
 	sig->sas_ss_size = task->sas_ss_size;
 	sig->sas_ss_flags = task->sas_ss_flags;
+	return 0;
+}
+
+int bproc_dump_thread(struct bproc_thread_rec *rec, char *reason)
+{
+	struct task_struct *task = current;
+	struct bproc_image_thread *t = &rec->t;
+	u32 max = BPROC_IMAGE_MAX_PENDING, kind, n = 0;
+	u64 xcr0;
+	int ret;
+
+	ret = dump_regs(task, &t->regs, &rec->xstate, &rec->xstate_size, &kind,
+			&xcr0, reason);
+	if (ret)
+		return ret;
+	t->tid = task_pid_vnr(task);
+	t->rseq = (unsigned long)task->rseq;
+	t->rseq_len = task->rseq ? sizeof(struct rseq) : 0;
+	t->rseq_sig = task->rseq_sig;
+	t->clear_child_tid = (unsigned long)task->clear_child_tid;
+	t->robust_list = (unsigned long)task->robust_list;
+	t->sas_ss_sp = task->sas_ss_sp;
+	t->sas_ss_size = task->sas_ss_size;
+	t->sas_ss_flags = task->sas_ss_flags;
+	__get_task_comm(t->comm, sizeof(t->comm), task);
+
+	rec->pending = kvcalloc(max, sizeof(*rec->pending), GFP_KERNEL);
+	if (!rec->pending)
+		return -ENOMEM;
+	spin_lock_irq(&task->sighand->siglock);
+	t->blocked = dump_blocked(task);
+	ret = dump_pending(&task->pending, 0, rec->pending, &n, max);
+	spin_unlock_irq(&task->sighand->siglock);
+	if (ret) {
+		bproc_reason(reason, "thread %d: more than %u pending signals",
+			     t->tid, max);
+		return ret;
+	}
+	t->nr_pending = n;
 	return 0;
 }
 
@@ -313,6 +391,43 @@ static bool dump_file_in(struct inode **set, u32 n, struct inode *inode)
 		if (set[i] == inode)
 			return true;
 	return false;
+}
+
+/*
+ * Shared anonymous memory (BPROC_DUMP_SHANON) moves by content, as a
+ * mapping of its own, when nobody else has it: every reference to its file
+ * is one of this process's mappings (a child that shares it holds one
+ * more), and no page of it is mapped twice here.
+ */
+static int dump_shanon(struct dump_ctx *ctx, struct vm_area_struct *vma,
+		       const char *what)
+{
+	struct vm_area_struct *o;
+	long refs = 0;
+	VMA_ITERATOR(vmi, ctx->mm, 0);
+
+	for_each_vma(vmi, o)
+	{
+		if (o->vm_file != vma->vm_file)
+			continue;
+		refs++;
+		if (o != vma && o->vm_pgoff < vma->vm_pgoff + vma_pages(vma) &&
+		    vma->vm_pgoff < o->vm_pgoff + vma_pages(o)) {
+			bproc_reason(
+				ctx->reason,
+				"%s is shared anonymous memory mapped twice",
+				what);
+			return -EOPNOTSUPP;
+		}
+	}
+	if (file_count(vma->vm_file) != refs) {
+		bproc_reason(
+			ctx->reason,
+			"%s is shared anonymous memory another process has",
+			what);
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 /* Classify every mapping; the caller holds the mmap lock for reading. */
@@ -404,6 +519,16 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 				return -EOPNOTSUPP;
 			}
 			why = dump_unmovable_file(vma->vm_file);
+			if (why && !strcmp(why, "shared anonymous memory") &&
+			    ctx->flags & BPROC_DUMP_SHANON) {
+				ret = dump_shanon(ctx, vma, what);
+				if (ret)
+					return ret;
+				v->kind = BPROC_VMA_SHANON;
+				v->flags |= BPROC_VMA_SHARED;
+				ctx->scan[n++] = true;
+				continue;
+			}
 			if (why || !S_ISREG(file_inode(vma->vm_file)->i_mode)) {
 				bproc_reason(ctx->reason, "%s is %s", what,
 					     why ?: "not a regular file");
@@ -902,11 +1027,13 @@ static int dump_write_image(struct dump_ctx *ctx)
 		.arch = BPROC_ARCH_X86_64,
 		.page_size = PAGE_SIZE,
 		.header_size = sizeof(hdr),
-		.nr_sections = 9,
-		.dump_flags = ctx->flags,
+		.nr_sections = ctx->nr_threads ? 10 : 9,
+		.dump_flags =
+			ctx->flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS),
 	};
 	u64 groups_size = ALIGN((u64)ctx->env.nr_groups * sizeof(u32), 8);
 	int ret;
+	u32 i;
 
 	strscpy(hdr.release, init_utsname()->release, sizeof(hdr.release));
 	ret = dump_write(ctx, &hdr, sizeof(hdr));
@@ -960,6 +1087,28 @@ static int dump_write_image(struct dump_ctx *ctx)
 	if (!ret)
 		ret = dump_write(ctx, ctx->runs,
 				 ctx->nr_runs * sizeof(*ctx->runs));
+	if (!ret && ctx->nr_threads) {
+		struct bproc_image_threads th = {
+			.nr_threads = ctx->nr_threads,
+			.xstate_size = ctx->xstate_size,
+		};
+
+		ret = dump_section(ctx, BPROC_SEC_THREADS, ctx->threads_size);
+		if (!ret)
+			ret = dump_write(ctx, &th, sizeof(th));
+		for (i = 0; i < ctx->nr_threads && !ret; i++) {
+			const struct bproc_thread_rec *r = ctx->threads[i];
+
+			ret = dump_write(ctx, &r->t, sizeof(r->t));
+			if (!ret)
+				ret = dump_write(ctx, r->xstate,
+						 r->xstate_size);
+			if (!ret)
+				ret = dump_write(ctx, r->pending,
+						 r->t.nr_pending *
+							 sizeof(*r->pending));
+		}
+	}
 	if (!ret)
 		ret = dump_section(ctx, BPROC_SEC_PAGES,
 				   ctx->nr_pages * PAGE_SIZE);
@@ -968,7 +1117,25 @@ static int dump_write_image(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* The other threads' records go with the main thread's state. */
+static int dump_threads(struct dump_ctx *ctx)
+{
+	u32 i;
+
+	ctx->threads_size = sizeof(struct bproc_image_threads);
+	for (i = 0; i < ctx->nr_threads; i++) {
+		const struct bproc_thread_rec *r = ctx->threads[i];
+
+		if (r->xstate_size != ctx->xstate_size)
+			return -EINVAL; /* one CPU, one layout */
+		ctx->threads_size += sizeof(r->t) + r->xstate_size +
+				     (u64)r->t.nr_pending * sizeof(*r->pending);
+	}
+	return 0;
+}
+
 int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
+		    struct bproc_thread_rec **threads, u32 nr_threads,
 		    u64 *written, char *reason)
 {
 	struct dump_ctx *ctx;
@@ -990,15 +1157,20 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 		ret = ctx->mm ? -ENOMEM : -ESRCH;
 		goto out_free;
 	}
-	if (get_nr_threads(task) != 1) {
+	/* Threads other than the caller's parked ones do not move. */
+	if (get_nr_threads(task) != 1 + nr_threads) {
 		bproc_reason(reason, "the process has %d threads",
 			     get_nr_threads(task));
 		ret = -EOPNOTSUPP;
 		goto out_free;
 	}
+	ctx->threads = threads;
+	ctx->nr_threads = nr_threads;
 
 	/* Phase 1: collect and check; nothing is written yet. */
 	ret = dump_registers(ctx);
+	if (!ret)
+		ret = dump_threads(ctx);
 	if (!ret)
 		ret = dump_signals(ctx);
 	if (!ret)

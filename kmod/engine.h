@@ -16,15 +16,33 @@ struct file;
 	snprintf(reason, BPROC_REASON_LEN, fmt, ##__VA_ARGS__)
 
 /*
+ * One thread of a dumped process besides its main thread, as it recorded
+ * itself while parked (threads.c): registers, pointers, mask, alternate
+ * stack, name in @t; its FPU state; its own pending signals.
+ */
+struct bproc_thread_rec {
+	struct bproc_image_thread t;
+	void *xstate;
+	u32 xstate_size;
+	struct bproc_image_siginfo *pending; /* t.nr_pending of them */
+};
+
+/* dump.c: record the calling thread's state into @rec. */
+int bproc_dump_thread(struct bproc_thread_rec *rec, char *reason);
+
+/*
  * bproc_dump_task - write the image of @task to @out.
  *
  * Runs either in @task's own context (from its task_work, at a return to
  * user space) or, for a stopped or traced task, in the caller's context
  * while @task stays stopped. Checks first that everything can move and
  * writes nothing otherwise (-EOPNOTSUPP with @reason). Leaves @task
- * unchanged. Returns 0 and the bytes written in @written, or -errno.
+ * unchanged. A process with threads must have all the others parked, their
+ * records in @threads (@nr_threads, by increasing tid): they go into the
+ * THREADS section. Returns 0 and the bytes written in @written, or -errno.
  */
 int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
+		    struct bproc_thread_rec **threads, u32 nr_threads,
 		    u64 *written, char *reason);
 
 /*
@@ -49,6 +67,12 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
  */
 int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		  const struct bproc_fd_map *map, u32 nr_map, char *reason);
+
+/*
+ * BPROC_IOC_RESTORE_THREAD: the calling thread waits to take a thread of
+ * the image its main thread restores (restore.c).
+ */
+long bproc_restore_thread(void);
 
 /* The vDSO of @mm and its checksum, shared by dump and restore. */
 int bproc_vdso_crc(struct task_struct *task, unsigned long start,

@@ -61,6 +61,14 @@
  * or a SIGCONT arriving together with a caught signal (whose frame the
  * kernel builds before the task_work runs), can make the image inconsistent.
  *
+ * Threads (threads.c): with BPROC_DUMP_THREADS the main thread, in its
+ * task_work and once it has claimed the dump (DUMP_SELF), parks every other
+ * thread and has each record itself (req->threads, the rendezvous, its
+ * own and the parked threads' only) before it writes the image; after the
+ * decision, and after SIGKILL for a KILL, it lets them go. A stopped
+ * process with threads is refused (they cannot park), and so is GHOST for
+ * one that had them (req->threaded).
+ *
  * Ghosts (ghost.c): a third decision, GHOST, taken through the handle,
  * turns the parked target into a ghost that keeps its pid, releases its
  * memory, reports the signals it receives to the handle's reader and ends,
@@ -145,8 +153,20 @@ static void dump_complete(struct dump_request *req)
 
 static void dump_run(struct dump_request *req)
 {
-	req->result = bproc_dump_task(req->task, req->out, req->flags,
-				      &req->written, req->reason);
+	struct bproc_thread_rec **recs;
+	u32 nr;
+
+	recs = bproc_threads_recs(req, &nr);
+	if (req->state == DUMP_EXTERNAL && get_nr_threads(req->task) > 1) {
+		/* its threads cannot park while it is stopped */
+		bproc_reason(req->reason, "stopped, with %d threads",
+			     get_nr_threads(req->task));
+		req->result = -EOPNOTSUPP;
+	} else {
+		req->result =
+			bproc_dump_task(req->task, req->out, req->flags, recs,
+					nr, &req->written, req->reason);
+	}
 	/* A failed asynchronous dump parks: the caller may set the result. */
 	if (req->result && !req->async)
 		dump_decide(req, DECIDE_RESUME);
@@ -182,6 +202,21 @@ static void dump_work(struct callback_head *work)
 		req->result = -ECANCELED;
 		bproc_reason(req->reason, "decided before the dump");
 		dump_complete(req);
+	} else if (req->threads_ok && get_nr_threads(current) > 1) {
+		/* Every other thread parks first (threads.c). */
+		req->threaded = true;
+		req->result = bproc_threads_stop(req);
+		if (req->result) {
+			if (!req->reason[0])
+				bproc_reason(req->reason,
+					     "the threads did not stop (%d)",
+					     req->result);
+			if (!req->async)
+				dump_decide(req, DECIDE_RESUME);
+			dump_complete(req);
+		} else {
+			dump_run(req);
+		}
 	} else {
 		dump_run(req);
 	}
@@ -191,6 +226,7 @@ static void dump_work(struct callback_head *work)
 	wait_event_killable(req->wait, READ_ONCE(req->decision) != DECIDE_NONE);
 	switch (READ_ONCE(req->decision)) {
 	case DECIDE_KILL:
+		/* before the other threads go: none runs user code again */
 		force_sig(SIGKILL);
 		break;
 	case DECIDE_GHOST:
@@ -208,6 +244,7 @@ static void dump_work(struct callback_head *work)
 		break;
 	}
 out:
+	bproc_threads_go(req);
 	dump_work_end(req);
 }
 
@@ -295,6 +332,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 			return -EOPNOTSUPP;
 		if (!completion_done(&req->done) || req->result)
 			return -EINVAL;
+		if (req->threaded)
+			return -EOPNOTSUPP; /* a ghost has one thread */
 		dump_decide(req, DECIDE_GHOST);
 		return READ_ONCE(req->decision) == DECIDE_GHOST ? 0 : -EINVAL;
 	case BPROC_IOC_GHOST_EXIT:
@@ -375,6 +414,33 @@ int dump_request_list(struct dump_request *req)
 	list_add(&req->node, &dump_requests);
 	mutex_unlock(&dump_requests_lock);
 	return 0;
+}
+
+/*
+ * Threads that could not park: a stopped or traced one (it runs no
+ * task_work until continued), an io_uring worker (never in user space).
+ */
+static bool dump_threads_unfit(struct dump_request *req)
+{
+	struct task_struct *t;
+	bool unfit = false;
+
+	rcu_read_lock();
+	for_each_thread(req->task, t)
+	{
+		if (t->flags & PF_IO_WORKER) {
+			bproc_reason(req->reason, "the process uses io_uring");
+			unfit = true;
+		} else if (dump_target_stopped(t) && t != req->task) {
+			bproc_reason(req->reason, "its thread %d is stopped",
+				     task_pid_vnr(t));
+			unfit = true;
+		}
+		if (unfit)
+			break;
+	}
+	rcu_read_unlock();
+	return unfit;
 }
 
 /* Queue the dump and wait for its result; the caller keeps one reference. */
@@ -461,15 +527,18 @@ static long bproc_ioctl_dump(void __user *argp)
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.flags &
-		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC) ||
+		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC |
+		      BPROC_DUMP_THREADS | BPROC_DUMP_SHANON) ||
 	    args.pid <= 0)
 		return -EINVAL;
 
 	req = dump_request_new();
 	if (!req)
 		return -ENOMEM;
-	req->flags = args.flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS);
+	req->flags = args.flags &
+		     (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_SHANON);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
+	req->threads_ok = args.flags & BPROC_DUMP_THREADS;
 
 	req->out = fget(args.fd);
 	if (!req->out) {
@@ -507,10 +576,20 @@ static long bproc_ioctl_dump(void __user *argp)
 		bproc_reason(req->reason, "a process cannot dump itself");
 		goto out_put;
 	}
-	if (get_nr_threads(req->task) != 1) {
+	if (get_nr_threads(req->task) != 1 && !req->threads_ok) {
 		bproc_reason(req->reason, "the process has %d threads",
 			     get_nr_threads(req->task));
 		ret = -EOPNOTSUPP;
+		goto out_put;
+	}
+	if (get_nr_threads(req->task) != 1 && dump_threads_unfit(req)) {
+		ret = -EOPNOTSUPP;
+		goto out_put;
+	}
+	if (!thread_group_leader(req->task)) {
+		bproc_reason(req->reason,
+			     "not a process but a thread of process %d",
+			     task_tgid_vnr(req->task));
 		goto out_put;
 	}
 
@@ -604,6 +683,8 @@ static long bproc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return bproc_ioctl_dump(argp);
 	case BPROC_IOC_RESTORE:
 		return bproc_ioctl_restore(argp);
+	case BPROC_IOC_RESTORE_THREAD:
+		return bproc_restore_thread();
 	case BPROC_IOC_SPACE:
 		return bproc_ioctl_space(argp);
 	default:

@@ -31,6 +31,9 @@ struct dump_request {
 	struct file *out;
 	u32 flags; /* BPROC_DUMP_* but ASYNC */
 	bool async; /* BPROC_DUMP_ASYNC: a failed dump parks too */
+	bool threads_ok; /* BPROC_DUMP_THREADS: the other threads too */
+	bool threaded; /* they were parked (threads.c): no ghost */
+	struct bproc_threads *threads; /* meanwhile, the target's own */
 	bool in_syscall; /* parked on the return from a system call */
 	bool ret_set; /* BPROC_IOC_RESUME_RET: ret_value is the result */
 	long ret_value;
@@ -104,6 +107,15 @@ void dump_request_put(struct dump_request *req);
 int dump_request_list(struct dump_request *req);
 bool dump_request_has_task(struct task_struct *task);
 int dump_handle_install(struct dump_request *req);
+
+/*
+ * threads.c, in the target's task_work: park its other threads and have
+ * them record themselves (req->threads, @req->reason on failure); their
+ * records, by tid; let them go (after the decision).
+ */
+int bproc_threads_stop(struct dump_request *req);
+struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr);
+void bproc_threads_go(struct dump_request *req);
 
 void ghost_init(struct dump_request *req);
 /*

@@ -26,6 +26,21 @@
  * (nanosleep, clock_nanosleep, poll with a timeout...) cannot use the
  * dumped kernel's restart block: it becomes -ERESTARTNOHAND, so the call is
  * restarted from its original arguments, i.e. with its full duration.
+ *
+ * Threads (THREADS, module 1.6): the restorer made one thread per thread of
+ * the image, with its tid, each waiting in BPROC_IOC_RESTORE_THREAD
+ * (bproc_restore_thread, on the list restore_waiters). Before the point of
+ * no return the main thread claims exactly these (tid by tid); after it,
+ * once the memory, the mm and the signal actions are the image's, it hands
+ * each its record and a copy of its own credentials and waits until each
+ * has restored itself in its own context with restore_thread_self(), the
+ * same function that restores the main thread's registers, FPU state, TLS,
+ * mask, alternate stack, pointers and own pending signals (and its
+ * interrupted system call, by the same task_work). Signals pending for the
+ * whole process then go to the first thread, main thread first, that does
+ * not block them (the kernel's own choice, roughly: no way to queue one
+ * for the group with its siginfo is exported). A claimed thread always gets
+ * an answer: ECANCELED if the restore fails before the point of no return.
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -77,6 +92,21 @@
 #define MXCSR_OFFSET 24
 #define XFEATURE_PKRU (1ULL << 9)
 
+struct restore_waiter;
+
+/*
+ * One thread's state, restored by restore_thread_self() in the thread's
+ * own context: the main thread's (from CORE, XSTATE and SIGNALS) or one of
+ * THREADS, then also the thread that takes it.
+ */
+struct restore_thread {
+	struct bproc_image_thread t;
+	void *xstate_alloc, *xstate; /* xstate: 64-byte aligned */
+	const struct bproc_image_siginfo *pending; /* t.nr_pending */
+	struct restore_waiter *waiter; /* claimed, not answered yet */
+	struct task_struct *task; /* the thread, with a reference */
+};
+
 struct restore_ctx {
 	struct file *img;
 	loff_t pos;
@@ -110,7 +140,31 @@ struct restore_ctx {
 	u32 nr_map;
 	int *holes;
 	struct file *notify; /* BPROC_RESTORE_NOTIFY: told "restored" */
+	/* THREADS: the other threads, parsed, and who takes each. */
+	void *threads;
+	u64 threads_size;
+	u32 nr_threads;
+	struct restore_thread *thr;
+	struct restore_thread main; /* CORE, XSTATE, SIGNALS */
+	atomic_t thr_left; /* threads still restoring themselves */
+	struct completion thr_done;
 };
+
+/* A thread waiting in BPROC_IOC_RESTORE_THREAD (on its stack). */
+struct restore_waiter {
+	struct list_head node; /* on restore_waiters until claimed */
+	struct task_struct *task;
+	bool claimed;
+	struct completion given;
+	struct restore_ctx *ctx; /* given: what to take, or an error */
+	struct restore_thread *rt;
+	struct cred *cred;
+	int result;
+};
+
+static LIST_HEAD(restore_waiters);
+static DEFINE_SPINLOCK(restore_waiters_lock);
+static DECLARE_WAIT_QUEUE_HEAD(restore_waiters_wq);
 
 struct restore_syscall_work {
 	struct callback_head work;
@@ -168,7 +222,7 @@ static bool path_ok(struct restore_ctx *ctx, u32 off)
 static int restore_read_sections(struct restore_ctx *ctx)
 {
 	struct bproc_image_header *h = &ctx->hdr;
-	u32 i, last = 0;
+	u32 i, last = 0, rank;
 	int ret;
 
 	ret = restore_read(ctx, h, sizeof(*h));
@@ -176,9 +230,11 @@ static int restore_read_sections(struct restore_ctx *ctx)
 		return ret;
 	if (h->magic != BPROC_IMAGE_MAGIC)
 		return bad_image(ctx, "not a bproc image (bad magic)");
-	if (h->version != BPROC_IMAGE_VERSION)
-		return bad_image(ctx, "image version %u, expected %u",
-				 h->version, BPROC_IMAGE_VERSION);
+	if (h->version < BPROC_IMAGE_VERSION_MIN ||
+	    h->version > BPROC_IMAGE_VERSION)
+		return bad_image(ctx, "image version %u, expected %u to %u",
+				 h->version, BPROC_IMAGE_VERSION_MIN,
+				 BPROC_IMAGE_VERSION);
 	if (h->arch != BPROC_ARCH_X86_64)
 		return bad_image(ctx, "image for another architecture");
 	if (h->page_size != PAGE_SIZE)
@@ -198,10 +254,13 @@ static int restore_read_sections(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 		size = s.size;
-		if (s.pad || s.type <= last || s.type > BPROC_SEC_PAGES)
+		/* in type order, but PAGES last (THREADS, 10, before it) */
+		rank = s.type == BPROC_SEC_PAGES ? 100 : s.type;
+		if (s.pad || rank <= last || s.type > BPROC_SEC_THREADS ||
+		    (s.type == BPROC_SEC_THREADS && h->version < 2))
 			return bad_image(ctx,
 					 "section %u: bad or repeated type", i);
-		last = s.type;
+		last = rank;
 		ctx->seen |= 1U << s.type;
 		switch (s.type) {
 		case BPROC_SEC_CORE:
@@ -272,6 +331,13 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			ret = restore_read_alloc(ctx, (void **)&ctx->runs,
 						 size);
 			break;
+		case BPROC_SEC_THREADS:
+			if (size < sizeof(struct bproc_image_threads) ||
+			    size > BPROC_IMAGE_MAX_THREADS_BYTES)
+				return bad_image(ctx, "bad THREADS size");
+			ctx->threads_size = size;
+			ret = restore_read_alloc(ctx, &ctx->threads, size);
+			break;
 		case BPROC_SEC_PAGES:
 			if (i != h->nr_sections - 1)
 				return bad_image(ctx, "PAGES is not last");
@@ -286,27 +352,69 @@ static int restore_read_sections(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 	}
-	if (ctx->seen != ((1U << (BPROC_SEC_PAGES + 1)) - 2))
+	if ((ctx->seen & ~(1U << BPROC_SEC_THREADS)) !=
+	    ((1U << (BPROC_SEC_PAGES + 1)) - 2))
 		return bad_image(ctx, "sections missing");
 	return 0;
 }
 
-static int restore_check_core(struct restore_ctx *ctx)
+/* What each thread has: registers, rseq area, thread pointers. */
+static int restore_check_thread(struct restore_ctx *ctx,
+				const struct bproc_image_thread *t)
 {
-	const struct bproc_image_core *c = &ctx->core;
-	const struct bproc_image_regs *r = &c->regs;
+	const struct bproc_image_regs *r = &t->regs;
 
 	if (r->cs != __USER_CS || r->ss != __USER_DS)
 		return bad_image(ctx, "bad segment registers");
 	if (r->ip >= TASK_SIZE_MAX || r->fs_base >= TASK_SIZE_MAX ||
 	    r->gs_base >= TASK_SIZE_MAX)
 		return bad_image(ctx, "registers point outside user space");
-	if (c->rseq && (c->rseq % 32 || c->rseq_len != sizeof(struct rseq) ||
-			!user_range_ok(c->rseq, c->rseq + c->rseq_len)))
+	if (t->rseq && (t->rseq % 32 || t->rseq_len != sizeof(struct rseq) ||
+			!user_range_ok(t->rseq, t->rseq + t->rseq_len)))
 		return bad_image(ctx, "bad rseq area");
-	if (c->clear_child_tid >= TASK_SIZE_MAX ||
-	    c->robust_list >= TASK_SIZE_MAX)
+	if (t->clear_child_tid >= TASK_SIZE_MAX ||
+	    t->robust_list >= TASK_SIZE_MAX)
 		return bad_image(ctx, "bad thread pointers");
+	if (t->sas_ss_flags & ~(SS_AUTODISARM | SS_DISABLE) ||
+	    !user_range_ok(t->sas_ss_sp, t->sas_ss_sp + t->sas_ss_size))
+		return bad_image(ctx, "bad alternate signal stack");
+	if (!memchr(t->comm, 0, sizeof(t->comm)) || t->pad)
+		return bad_image(ctx, "bad thread");
+	return 0;
+}
+
+/* The main thread as one of the threads: CORE and SIGNALS. */
+static void restore_main_thread(struct restore_ctx *ctx,
+				struct bproc_image_thread *t)
+{
+	const struct bproc_image_core *c = &ctx->core;
+
+	memset(t, 0, sizeof(*t));
+	t->tid = c->pid;
+	t->nr_pending = ctx->sig.nr_pending;
+	t->regs = c->regs;
+	t->rseq = c->rseq;
+	t->rseq_len = c->rseq_len;
+	t->rseq_sig = c->rseq_sig;
+	t->clear_child_tid = c->clear_child_tid;
+	t->robust_list = c->robust_list;
+	t->blocked = ctx->sig.blocked;
+	t->sas_ss_sp = ctx->sig.sas_ss_sp;
+	t->sas_ss_size = ctx->sig.sas_ss_size;
+	t->sas_ss_flags = ctx->sig.sas_ss_flags;
+	memcpy(t->comm, c->comm, sizeof(t->comm));
+}
+
+static int restore_check_core(struct restore_ctx *ctx)
+{
+	const struct bproc_image_core *c = &ctx->core;
+	struct bproc_image_thread t;
+	int ret;
+
+	restore_main_thread(ctx, &t);
+	ret = restore_check_thread(ctx, &t);
+	if (ret)
+		return ret;
 	if ((c->personality & PER_MASK) != PER_LINUX)
 		return bad_image(ctx, "unsupported personality %x",
 				 c->personality);
@@ -326,9 +434,8 @@ static u32 current_xstate_size(void)
 	return 0;
 }
 
-static int restore_check_xstate(struct restore_ctx *ctx)
+static int restore_check_xstate(struct restore_ctx *ctx, const u8 *x)
 {
-	const u8 *x = ctx->xstate;
 	u32 mxcsr;
 
 	memcpy(&mxcsr, x + MXCSR_OFFSET, sizeof(mxcsr));
@@ -362,6 +469,27 @@ static int restore_check_xstate(struct restore_ctx *ctx)
 	return bad_image(ctx, "bad FPU state kind");
 }
 
+/* @flags: those allowed (version 2 and the main thread's list). */
+static int restore_check_pending(struct restore_ctx *ctx,
+				 const struct bproc_image_siginfo *pending,
+				 u32 nr, u32 flags)
+{
+	u32 i;
+
+	if (ctx->hdr.version < 2)
+		flags = 0;
+	for (i = 0; i < nr; i++) {
+		const struct bproc_image_siginfo *p = &pending[i];
+		int signo;
+
+		memcpy(&signo, p->info, sizeof(signo));
+		if (p->signo < 1 || p->signo > 64 || signo != p->signo ||
+		    p->flags & ~flags)
+			return bad_image(ctx, "bad pending signal");
+	}
+	return 0;
+}
+
 static int restore_check_signals(struct restore_ctx *ctx)
 {
 	const struct bproc_image_signals *s = &ctx->sig;
@@ -378,18 +506,71 @@ static int restore_check_signals(struct restore_ctx *ctx)
 		if ((i + 1 == SIGKILL || i + 1 == SIGSTOP) && a->handler)
 			return bad_image(ctx, "a handler for signal %u", i + 1);
 	}
-	if (s->sas_ss_flags & ~(SS_AUTODISARM | SS_DISABLE) ||
-	    !user_range_ok(s->sas_ss_sp, s->sas_ss_sp + s->sas_ss_size))
-		return bad_image(ctx, "bad alternate signal stack");
-	for (i = 0; i < s->nr_pending; i++) {
-		const struct bproc_image_siginfo *p = &ctx->pending[i];
-		int signo;
+	return restore_check_pending(ctx, ctx->pending, s->nr_pending,
+				     BPROC_SIGINFO_SHARED);
+}
 
-		memcpy(&signo, p->info, sizeof(signo));
-		if (p->signo < 1 || p->signo > 64 || signo != p->signo ||
-		    p->pad)
-			return bad_image(ctx, "bad pending signal");
+/* THREADS: every record whole, checked as the main thread's, by tid. */
+static int restore_check_threads(struct restore_ctx *ctx)
+{
+	const struct bproc_image_threads *h = ctx->threads;
+	const u8 *p, *end;
+	s32 prev = 0;
+	u32 i;
+	int ret;
+
+	restore_main_thread(ctx, &ctx->main.t);
+	ctx->main.xstate = ctx->xstate;
+	ctx->main.pending = ctx->pending;
+	if (!h)
+		return 0;
+	if (!h->nr_threads || h->nr_threads > BPROC_IMAGE_MAX_THREADS ||
+	    h->xstate_size != ctx->xstate_size)
+		return bad_image(ctx, "bad THREADS");
+	ctx->thr = kvcalloc(h->nr_threads, sizeof(*ctx->thr), GFP_KERNEL);
+	if (!ctx->thr)
+		return -ENOMEM;
+	ctx->nr_threads = h->nr_threads;
+	p = ctx->threads + sizeof(*h);
+	end = ctx->threads + ctx->threads_size;
+	for (i = 0; i < ctx->nr_threads; i++) {
+		struct restore_thread *rt = &ctx->thr[i];
+		u64 need;
+
+		if (end - p < sizeof(rt->t))
+			return bad_image(ctx, "thread %u: truncated", i);
+		memcpy(&rt->t, p, sizeof(rt->t));
+		p += sizeof(rt->t);
+		if (rt->t.nr_pending > BPROC_IMAGE_MAX_PENDING)
+			return bad_image(ctx, "thread %u: bad pending count",
+					 i);
+		need = h->xstate_size +
+		       (u64)rt->t.nr_pending * sizeof(*rt->pending);
+		if ((u64)(end - p) < need)
+			return bad_image(ctx, "thread %u: truncated", i);
+		rt->xstate_alloc = kzalloc(h->xstate_size + 64, GFP_KERNEL);
+		if (!rt->xstate_alloc)
+			return -ENOMEM;
+		rt->xstate = PTR_ALIGN(rt->xstate_alloc, 64);
+		memcpy(rt->xstate, p, h->xstate_size);
+		p += h->xstate_size;
+		rt->pending = (const void *)p;
+		p += rt->t.nr_pending * sizeof(*rt->pending);
+		if (rt->t.tid <= prev || rt->t.tid == ctx->core.pid)
+			return bad_image(ctx, "thread %u: bad tid %d", i,
+					 rt->t.tid);
+		prev = rt->t.tid;
+		ret = restore_check_thread(ctx, &rt->t);
+		if (!ret)
+			ret = restore_check_xstate(ctx, rt->xstate);
+		if (!ret)
+			ret = restore_check_pending(ctx, rt->pending,
+						    rt->t.nr_pending, 0);
+		if (ret)
+			return ret;
 	}
+	if (p != end)
+		return bad_image(ctx, "bad THREADS size");
 	return 0;
 }
 
@@ -420,6 +601,7 @@ static int restore_check_mm(struct restore_ctx *ctx)
 static bool vma_has_content(const struct bproc_image_vma *v)
 {
 	return v->kind == BPROC_VMA_ANON || v->kind == BPROC_VMA_CONTENT ||
+	       v->kind == BPROC_VMA_SHANON ||
 	       (v->kind == BPROC_VMA_FILE && !(v->flags & BPROC_VMA_SHARED));
 }
 
@@ -458,6 +640,16 @@ static int restore_check_vmas(struct restore_ctx *ctx)
 		case BPROC_VMA_CONTENT:
 			if (v->flags & (BPROC_VMA_SHARED | BPROC_VMA_MAYWRITE))
 				return bad_image(ctx, "mapping %u: shared", i);
+			break;
+		case BPROC_VMA_SHANON:
+			if (ctx->hdr.version < 2 ||
+			    !(v->flags & BPROC_VMA_SHARED) ||
+			    v->flags & (BPROC_VMA_GROWSDOWN | BPROC_VMA_EXE |
+					BPROC_VMA_MAYWRITE) ||
+			    v->path != BPROC_IMAGE_NO_PATH)
+				return bad_image(
+					ctx, "mapping %u: bad shared memory",
+					i);
 			break;
 		case BPROC_VMA_VDSO:
 			if (v->start != m->vdso_start || v->end != m->vdso_end)
@@ -753,8 +945,11 @@ static int restore_check_current(struct restore_ctx *ctx)
 	u32 crc;
 	int ret;
 
-	if (get_nr_threads(current) != 1) {
-		bproc_reason(ctx->reason, "the restoring process has threads");
+	if (get_nr_threads(current) != 1 + ctx->nr_threads) {
+		bproc_reason(
+			ctx->reason,
+			"the restoring process has %d threads, the image %u",
+			get_nr_threads(current), 1 + ctx->nr_threads);
 		return -EBUSY;
 	}
 	mmap_read_lock(mm);
@@ -881,6 +1076,8 @@ static int restore_map_all(struct restore_ctx *ctx)
 			file = ctx->files[i];
 			flags |= (v->flags & BPROC_VMA_SHARED) ? MAP_SHARED :
 								 MAP_PRIVATE;
+		} else if (v->kind == BPROC_VMA_SHANON) {
+			flags |= MAP_SHARED | MAP_ANONYMOUS;
 		} else {
 			flags |= MAP_PRIVATE | MAP_ANONYMOUS;
 		}
@@ -902,11 +1099,14 @@ static int restore_map_all(struct restore_ctx *ctx)
  * read straight into them, RESTORE_BATCH pages a call. The pages are fresh
  * anonymous copies, dirty from the write fault: no set_page_dirty needed.
  * (Reading into a user iovec instead, faulting page by page, measured
- * slower.)
+ * slower.) Shared anonymous memory (@foll without FOLL_WRITE: a forced
+ * write to a shared mapping is refused when it is read-only) is pinned
+ * for reading: its pages are its shmem file's own, written here and
+ * marked dirty.
  */
 static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 			       unsigned long nr_pages, struct page **pages,
-			       struct bio_vec *bv)
+			       struct bio_vec *bv, unsigned int foll)
 {
 	struct mm_struct *mm = current->mm;
 	int ret = 0;
@@ -918,12 +1118,26 @@ static int restore_read_pinned(struct restore_ctx *ctx, unsigned long addr,
 		long got, i;
 
 		mmap_read_lock(mm);
-		got = get_user_pages_remote(mm, addr, nr,
-					    FOLL_WRITE | FOLL_FORCE, pages,
-					    NULL, NULL);
+		got = get_user_pages_remote(mm, addr, nr, foll, pages, NULL,
+					    NULL);
 		mmap_read_unlock(mm);
 		if (got <= 0)
 			return got ? got : -EFAULT;
+		for (i = 0; i < got && !(foll & FOLL_WRITE); i++) {
+			/* pinned for reading: written only if shmem's own */
+			if (PageAnon(pages[i]) ||
+			    is_zero_pfn(page_to_pfn(pages[i]))) {
+				bproc_reason(ctx->reason,
+					     "memory at %lx is not shared",
+					     addr);
+				ret = -EFAULT;
+			}
+		}
+		if (ret) {
+			for (i = 0; i < got; i++)
+				put_page(pages[i]);
+			return ret;
+		}
 		for (i = 0; i < got; i++) {
 			bv[i].bv_page = pages[i];
 			bv[i].bv_len = PAGE_SIZE;
@@ -983,9 +1197,13 @@ static int restore_pages(struct restore_ctx *ctx)
 			if (fatal_signal_pending(current))
 				ret = -EINTR;
 			else
-				ret = restore_read_pinned(ctx, addr,
-							  piece >> PAGE_SHIFT,
-							  pages, bv);
+				ret = restore_read_pinned(
+					ctx, addr, piece >> PAGE_SHIFT, pages,
+					bv,
+					/* shared memory: its own pages */
+					v->kind == BPROC_VMA_SHANON ?
+						FOLL_FORCE :
+						FOLL_WRITE | FOLL_FORCE);
 			addr += piece;
 		}
 	}
@@ -1019,11 +1237,11 @@ static void restore_mm_layout(struct restore_ctx *ctx)
 	mmap_write_unlock(mm);
 }
 
-static void restore_signals(struct restore_ctx *ctx, bool keep_pending)
+/* The process's signal actions (shared by its threads). */
+static void restore_sigactions(struct restore_ctx *ctx, bool keep_pending)
 {
 	const struct bproc_image_signals *s = &ctx->sig;
 	struct sighand_struct *sighand = current->sighand;
-	sigset_t blocked;
 	u32 i;
 
 	if (fatal_signal_pending(current))
@@ -1044,20 +1262,31 @@ static void restore_signals(struct restore_ctx *ctx, bool keep_pending)
 				   ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
 	}
 	spin_unlock_irq(&sighand->siglock);
+}
 
-	siginitset(&blocked,
-		   s->blocked & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
-	sigprocmask(SIG_SETMASK, &blocked, NULL);
-	clear_restore_sigmask();
-	current->sas_ss_sp = s->sas_ss_sp;
-	current->sas_ss_size = s->sas_ss_size;
-	current->sas_ss_flags = s->sas_ss_flags;
+/*
+ * The signals pending for the whole process, once every thread is there:
+ * each to the first thread, main thread first, that does not block it.
+ */
+static void restore_shared_pending(struct restore_ctx *ctx)
+{
+	u32 i, k;
 
-	for (i = 0; i < s->nr_pending; i++) {
+	for (i = 0; i < ctx->sig.nr_pending; i++) {
+		const struct bproc_image_siginfo *p = &ctx->pending[i];
+		struct task_struct *to = current;
+		u64 bit = 1ULL << (p->signo - 1);
 		kernel_siginfo_t info;
 
-		memcpy(&info, ctx->pending[i].info, sizeof(info));
-		send_sig_info(ctx->pending[i].signo, &info, current);
+		if (!(p->flags & BPROC_SIGINFO_SHARED))
+			continue;
+		for (k = 0; ctx->sig.blocked & bit && k < ctx->nr_threads; k++)
+			if (!(ctx->thr[k].t.blocked & bit)) {
+				to = ctx->thr[k].task;
+				break;
+			}
+		memcpy(&info, p->info, sizeof(info));
+		send_sig_info(p->signo, &info, to);
 	}
 }
 
@@ -1086,9 +1315,8 @@ static void restore_fsgs(u64 fsbase, u64 gsbase)
 }
 
 /* Load the image's FPU state into the registers, owned by current. */
-static int restore_fpu(struct restore_ctx *ctx)
+static int restore_fpu(struct restore_ctx *ctx, void *buf)
 {
-	void *buf = ctx->xstate;
 	int err;
 
 	fpregs_lock();
@@ -1135,9 +1363,9 @@ static void restore_syscall_fixup(struct callback_head *work)
 	module_put(THIS_MODULE);
 }
 
-static int restore_registers(struct restore_ctx *ctx)
+static int restore_registers(struct restore_ctx *ctx,
+			     const struct bproc_image_regs *r, void *xstate)
 {
-	const struct bproc_image_regs *r = &ctx->core.regs;
 	struct pt_regs *regs = task_pt_regs(current);
 	struct restore_syscall_work *w;
 	int ret;
@@ -1168,7 +1396,7 @@ static int restore_registers(struct restore_ctx *ctx)
 		      (r->flags & RESTORE_EFLAGS_MASK);
 	restore_fsgs(r->fs_base, r->gs_base);
 
-	ret = restore_fpu(ctx);
+	ret = restore_fpu(ctx, xstate);
 	if (ret) {
 		kfree(w);
 		return ret;
@@ -1183,21 +1411,201 @@ static int restore_registers(struct restore_ctx *ctx)
 	return ret;
 }
 
-static void restore_task(struct restore_ctx *ctx)
+/*
+ * What is the calling thread's own, in its own context: its mask,
+ * alternate stack, name, thread pointers, own pending signals, registers,
+ * FPU state and TLS, and its system call in progress. The main thread's
+ * and every other's alike.
+ */
+static int restore_thread_self(struct restore_ctx *ctx,
+			       struct restore_thread *rt)
 {
-	const struct bproc_image_core *c = &ctx->core;
+	const struct bproc_image_thread *t = &rt->t;
+	sigset_t blocked;
+	u32 i;
+
+	siginitset(&blocked,
+		   t->blocked & ~(sigmask(SIGKILL) | sigmask(SIGSTOP)));
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	clear_restore_sigmask();
+	current->sas_ss_sp = t->sas_ss_sp;
+	current->sas_ss_size = t->sas_ss_size;
+	current->sas_ss_flags = t->sas_ss_flags;
 
 	task_lock(current);
-	strscpy_pad(current->comm, c->comm, sizeof(current->comm));
+	strscpy_pad(current->comm, t->comm, sizeof(current->comm));
 	task_unlock(current);
-	current->personality = c->personality;
+	current->personality = ctx->core.personality;
 	current->clear_child_tid =
-		(int __user *)(unsigned long)c->clear_child_tid;
+		(int __user *)(unsigned long)t->clear_child_tid;
 	current->robust_list =
-		(struct robust_list_head __user *)(unsigned long)c->robust_list;
-	current->rseq = (struct rseq __user *)(unsigned long)c->rseq;
-	current->rseq_sig = c->rseq_sig;
+		(struct robust_list_head __user *)(unsigned long)t->robust_list;
+	current->rseq = (struct rseq __user *)(unsigned long)t->rseq;
+	current->rseq_sig = t->rseq_sig;
 	rseq_set_notify_resume(current);
+
+	for (i = 0; i < t->nr_pending && !fatal_signal_pending(current); i++) {
+		kernel_siginfo_t info;
+
+		if (rt->pending[i].flags & BPROC_SIGINFO_SHARED)
+			continue; /* restore_shared_pending */
+		memcpy(&info, rt->pending[i].info, sizeof(info));
+		send_sig_info(rt->pending[i].signo, &info, current);
+	}
+	return restore_registers(ctx, &t->regs, rt->xstate);
+}
+
+/* A helper thread is done with @ctx. */
+static void restore_thread_done(struct restore_ctx *ctx)
+{
+	if (atomic_dec_and_test(&ctx->thr_left))
+		complete(&ctx->thr_done);
+}
+
+/*
+ * After the point of no return: every claimed thread takes its state (and
+ * the main thread's credentials), each in its own context; wait for them.
+ */
+static int restore_give_threads(struct restore_ctx *ctx)
+{
+	int ret = 0;
+	u32 i;
+
+	if (!ctx->nr_threads)
+		return 0;
+	atomic_set(&ctx->thr_left, ctx->nr_threads);
+	for (i = 0; i < ctx->nr_threads; i++) {
+		struct restore_waiter *w = ctx->thr[i].waiter;
+
+		ctx->thr[i].waiter = NULL; /* answered */
+		w->ctx = ctx;
+		w->rt = &ctx->thr[i];
+		w->cred = prepare_creds();
+		w->result = w->cred ? 0 : -ENOMEM;
+		if (!w->cred)
+			ret = -ENOMEM;
+		complete(&w->given); /* w is the thread's: ours no more */
+	}
+	wait_for_completion(&ctx->thr_done);
+	if (ret)
+		bproc_reason(ctx->reason, "a thread could not be restored");
+	return ret;
+}
+
+/* Before the point of no return, or after a failure: no restore for them. */
+static void restore_cancel_threads(struct restore_ctx *ctx)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->nr_threads; i++) {
+		struct restore_waiter *w = ctx->thr[i].waiter;
+
+		if (!w)
+			continue;
+		ctx->thr[i].waiter = NULL;
+		w->ctx = NULL;
+		w->result = -ECANCELED;
+		complete(&w->given);
+	}
+}
+
+/* Threads of the caller's group waiting in BPROC_IOC_RESTORE_THREAD. */
+static u32 restore_nr_waiting(void)
+{
+	struct restore_waiter *w;
+	u32 n = 0;
+
+	spin_lock(&restore_waiters_lock);
+	list_for_each_entry(w, &restore_waiters,
+			    node) if (same_thread_group(w->task, current)) n++;
+	spin_unlock(&restore_waiters_lock);
+	return n;
+}
+
+/*
+ * Before the point of no return: the caller's threads, all waiting, one
+ * for each of the image's by its tid.
+ */
+static int restore_claim_threads(struct restore_ctx *ctx)
+{
+	struct restore_waiter *w, *tmp;
+	long left;
+	u32 i;
+
+	if (!ctx->nr_threads)
+		return 0;
+	left = wait_event_killable_timeout(
+		restore_waiters_wq, restore_nr_waiting() >= ctx->nr_threads,
+		30 * HZ);
+	if (left < 0)
+		return left;
+	if (!left) {
+		bproc_reason(ctx->reason,
+			     "the restoring process's threads do not wait");
+		return -EBUSY;
+	}
+	spin_lock(&restore_waiters_lock);
+	list_for_each_entry_safe(w, tmp, &restore_waiters, node)
+	{
+		pid_t tid;
+
+		if (!same_thread_group(w->task, current))
+			continue;
+		tid = task_pid_vnr(w->task);
+		for (i = 0; i < ctx->nr_threads; i++)
+			if (ctx->thr[i].t.tid == tid && !ctx->thr[i].waiter)
+				break;
+		if (i == ctx->nr_threads)
+			continue; /* found below: a tid the image lacks */
+		list_del_init(&w->node);
+		w->claimed = true;
+		ctx->thr[i].waiter = w;
+		ctx->thr[i].task = get_task_struct(w->task);
+	}
+	spin_unlock(&restore_waiters_lock);
+	for (i = 0; i < ctx->nr_threads; i++)
+		if (!ctx->thr[i].waiter)
+			return bad_image(
+				ctx,
+				"thread %d of the image has no thread to take it",
+				ctx->thr[i].t.tid);
+	return 0;
+}
+
+long bproc_restore_thread(void)
+{
+	struct restore_waiter w = { .task = current };
+	int ret;
+
+	if (thread_group_leader(current))
+		return -EINVAL;
+	INIT_LIST_HEAD(&w.node);
+	init_completion(&w.given);
+	spin_lock(&restore_waiters_lock);
+	list_add_tail(&w.node, &restore_waiters);
+	spin_unlock(&restore_waiters_lock);
+	wake_up_all(&restore_waiters_wq);
+	if (wait_for_completion_killable(&w.given)) {
+		spin_lock(&restore_waiters_lock);
+		if (!w.claimed) {
+			list_del(&w.node);
+			spin_unlock(&restore_waiters_lock);
+			return -EINTR;
+		}
+		spin_unlock(&restore_waiters_lock);
+		wait_for_completion(&w.given); /* claimed: an answer comes */
+	}
+	if (!w.ctx)
+		return w.result; /* the restore failed before its end */
+	ret = w.result;
+	if (!ret) {
+		commit_creds(w.cred);
+		ret = restore_thread_self(w.ctx, w.rt);
+	}
+	if (ret)
+		force_sig(SIGKILL); /* after the point of no return */
+	restore_thread_done(w.ctx);
+	return ret;
 }
 
 /*
@@ -1249,11 +1657,13 @@ static int restore_commit(struct restore_ctx *ctx,
 	}
 	restore_mm_layout(ctx);
 	restore_exe_file(ctx);
-	restore_signals(ctx, args->flags & BPROC_RESTORE_KEEP_PENDING);
-	restore_task(ctx);
-	ret = restore_registers(ctx);
+	restore_sigactions(ctx, args->flags & BPROC_RESTORE_KEEP_PENDING);
+	ret = restore_thread_self(ctx, &ctx->main);
+	if (!ret)
+		ret = restore_give_threads(ctx);
 	if (ret)
 		return ret;
+	restore_shared_pending(ctx);
 	if (args->flags & BPROC_RESTORE_CLOSE_FDS) {
 		close_fd(args->fd);
 		if (args->dev_fd >= 0 && args->dev_fd != args->fd)
@@ -1283,6 +1693,7 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	ctx->img = img;
 	ctx->reason = reason;
 	ctx->pos = img->f_pos;
+	init_completion(&ctx->thr_done);
 
 	if (args->flags & BPROC_RESTORE_NOTIFY) {
 		ctx->notify = fget(args->notify_fd);
@@ -1300,9 +1711,11 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	if (!ret)
 		ret = restore_check_core(ctx);
 	if (!ret)
-		ret = restore_check_xstate(ctx);
+		ret = restore_check_xstate(ctx, ctx->xstate);
 	if (!ret)
 		ret = restore_check_signals(ctx);
+	if (!ret)
+		ret = restore_check_threads(ctx);
 	if (!ret)
 		ret = restore_check_mm(ctx);
 	if (!ret)
@@ -1328,6 +1741,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		ret = restore_take_map(ctx, map, nr_map);
 	if (!ret && args->flags & BPROC_RESTORE_FILES)
 		ret = restore_open_env_files(ctx);
+	if (!ret)
+		ret = restore_claim_threads(ctx);
 	if (ret)
 		goto out_free;
 
@@ -1342,6 +1757,15 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	}
 
 out_free:
+	restore_cancel_threads(ctx);
+	if (ctx->thr)
+		for (i = 0; i < ctx->nr_threads; i++) {
+			kfree(ctx->thr[i].xstate_alloc);
+			if (ctx->thr[i].task)
+				put_task_struct(ctx->thr[i].task);
+		}
+	kvfree(ctx->thr);
+	kvfree(ctx->threads);
 	if (ctx->notify)
 		fput(ctx->notify);
 	if (ctx->files)

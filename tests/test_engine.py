@@ -20,9 +20,10 @@ VCLUSTER_TIMEOUT = 1500
 LOCAL = ["mem-pause", "mem-busy", "mem-nanosleep", "mem-read", "regs-pause",
          "regs-busy", "regs-nanosleep", "sigstate-pause", "filemap-pause",
          "vdso-pause", "tls-pause", "tls-nanosleep", "creds-pause",
-         "bigmem-pause"]
+         "shanon-pause", "shanon-busy", "bigmem-pause"]
 CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
-         "filemap-pause", "vdso-pause", "tls-read", "creds-pause"]
+         "filemap-pause", "vdso-pause", "tls-read", "creds-pause",
+         "shanon-read"]
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
@@ -34,8 +35,11 @@ GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "roundtrip", "restore-files", "restore-map"]
 MOVE = ["async-ret", "async-fail", "async-cancel"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
-REFUSE = ["threads", "shm", "shanon", "socket", "pipe", "dev", "devmap",
-          "zeromap"]
+THREADS = ["local-threads-pause", "cross-threads-pause", "threads-tid-taken",
+           "threads-dump-fails", "threads-stopped", "threads-stream",
+           "refuse-threads-move"]
+REFUSE = ["shm", "shanonfork", "socket", "pipe", "dev", "devmap",
+          "shanon-move", "zeromap-move"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "truncated-pages-early", "magic", "version", "no-sections",
              "many-sections", "huge-section", "vmas-size-short", "kernel-rip",
@@ -43,11 +47,13 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "overlapping-vmas", "bad-path", "bad-vma-kind", "kernel-pagemap",
              "pagemap-count", "pagemap-empty-run", "xstate-compacted",
              "xstate-features", "mxcsr", "sigkill-handler", "kernel-handler",
-             "bad-section-type", "fuzz"]
+             "bad-section-type", "threads-none-waiting", "threads-count",
+             "threads-xstate-size", "thread-rip", "thread-tid",
+             "thread-pending", "threads-version-1", "fuzz"]
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]
-         + ["move-" + c for c in MOVE] + SPACE
+         + ["move-" + c for c in MOVE] + SPACE + THREADS
          + ["refuse-" + c for c in REFUSE]
          + ["malformed-" + c for c in MALFORMED] + ["dmesg-clean"])
 

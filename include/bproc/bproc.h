@@ -3,7 +3,8 @@
  * bproc.h - ioctl ABI of the bproc migration engine, /dev/bproc (bproc.ko).
  *
  * The device is usable only with CAP_SYS_ADMIN (checked at open). It has
- * four ioctls (BPROC_IOC_SPACE, below with its structures, watches a pid
+ * five ioctls (BPROC_IOC_RESTORE_THREAD, below, makes a thread of an image
+ * with threads: module 1.6; BPROC_IOC_SPACE, below with its structures, watches a pid
  * namespace: module 1.5), and the handles BPROC_IOC_DUMP returns have their
  * own (a ghost can also fork ghost children and reap them, BPROC_IOC_GHOST_FORK
  * and BPROC_IOC_GHOST_REAP below):
@@ -116,7 +117,9 @@
  *                      fails with EINVAL (and @reason) while the caller is
  *                      intact. Files, cwd, umask, rlimits and credentials
  *                      (the BPROC_SEC_TASKENV section) are applied by the
- *                      caller before this ioctl; see bproc-ckpt.
+ *                      caller before this ioctl; see bproc-ckpt. An image
+ *                      with threads needs the caller's threads waiting in
+ *                      BPROC_IOC_RESTORE_THREAD (below).
  *
  * All structures have fixed-width fields and explicit padding; pointers are
  * passed as __u64. Padding and reserved fields must be zero.
@@ -158,6 +161,25 @@ struct bproc_version {
  * device paths since 1.4.
  */
 #define BPROC_DUMP_STREAMS (1U << 3)
+/*
+ * A process with several threads is dumped with all of them (not part of
+ * the image: its THREADS section says so). Without it such a process is
+ * refused (EOPNOTSUPP), as the node agents want. Every thread stops, in a
+ * task_work of its own, before anything is read; each records its own
+ * state; none runs a user instruction after the image is taken, unless the
+ * process is resumed. A process stopped by job control or a tracer is
+ * refused (EOPNOTSUPP) while it has threads. Module 1.6.
+ */
+#define BPROC_DUMP_THREADS (1U << 4)
+/*
+ * Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, a shared mapping of
+ * /dev/zero) goes into the image by content (image.h, BPROC_VMA_SHANON)
+ * when no other process maps it and no page of it is mapped twice; without
+ * it, or else, the dump is refused (EOPNOTSUPP). Restored, it is shared
+ * memory of its own again (a child forked later shares it). Not part of
+ * the image. Module 1.6.
+ */
+#define BPROC_DUMP_SHANON (1U << 5)
 /* Arm the dump and return the handle at once (not part of the image). */
 #define BPROC_DUMP_ASYNC (1U << 8)
 
@@ -193,6 +215,21 @@ struct bproc_restore_args {
 #define BPROC_IOC_VERSION _IOR(BPROC_IOC_BASE, 0, struct bproc_version)
 #define BPROC_IOC_DUMP _IOWR(BPROC_IOC_BASE, 1, struct bproc_dump_args)
 #define BPROC_IOC_RESTORE _IOWR(BPROC_IOC_BASE, 2, struct bproc_restore_args)
+/*
+ * BPROC_IOC_RESTORE_THREAD: the calling thread (not the main thread) waits
+ * to become a thread of the image that its main thread restores with
+ * BPROC_IOC_RESTORE: the image's thread of the same tid. So a restorer
+ * creates, before BPROC_IOC_RESTORE, one thread per thread of the image's
+ * THREADS section, with its tid (clone3 set_tid), each of which makes
+ * this call (and touches no user memory after: the restore replaces it).
+ * BPROC_IOC_RESTORE then requires exactly these threads, waiting in this
+ * call (EBUSY otherwise, or EINVAL if a tid is not the image's), and takes
+ * the restorer's credentials into each. On success the call "returns"
+ * into the restored thread; ECANCELED if the restore failed before its
+ * point of no return (the thread should exit), EINTR if the thread was
+ * killed first. Module 1.6.
+ */
+#define BPROC_IOC_RESTORE_THREAD _IO(BPROC_IOC_BASE, 4)
 
 /* On the handle returned by BPROC_IOC_DUMP. */
 #define BPROC_IOC_RESUME _IO(BPROC_IOC_BASE, 16)

@@ -8,9 +8,10 @@
  *   { struct bproc_image_section; payload } * nr_sections
  *
  * All integers are little-endian (the only architecture is x86-64). Sections
- * appear in the order of their type numbers, each at most once; PAGES is
- * last, so every piece of structure can be read and checked before the first
- * byte of memory is touched. The page map (PAGEMAP) is kept apart from the
+ * appear in the order of their type numbers, each at most once, except that
+ * PAGES is always last (THREADS, type 10, comes before it), so every piece
+ * of structure can be read and checked before the first byte of memory is
+ * touched. The page map (PAGEMAP) is kept apart from the
  * page contents (PAGES): PAGES holds, back to back, the contents of the pages
  * named by the page-map runs, in run order. Pages that are absent or all
  * zero are in no run (they read back as zero).
@@ -28,7 +29,16 @@
  *   TASKENV   struct bproc_image_taskenv, groups,   yes
  *             then struct bproc_image_file[]
  *   PAGEMAP   struct bproc_image_pagemap[]          yes (may be empty)
+ *   THREADS   struct bproc_image_threads, then      if the process has more
+ *             per thread struct bproc_image_thread, than one thread
+ *             its XSTATE, its pending signals       (version 2)
  *   PAGES     page contents                         yes, last
+ *
+ * CORE, XSTATE and SIGNALS are the main thread's (the thread group leader,
+ * whose tid is the pid); THREADS holds every other thread, by increasing
+ * tid. Version 2 (module 1.6) added THREADS and the shared flag of a
+ * pending signal; a version 1 image is a version 2 image without them, and
+ * readers take both.
  *
  * Limits a reader enforces (anything larger is a corrupt image): see the
  * BPROC_IMAGE_MAX_* constants. ckpt/bproc-imgdump prints an image.
@@ -39,7 +49,8 @@
 #include <linux/types.h>
 
 #define BPROC_IMAGE_MAGIC 0x43525042U /* "BPRC" */
-#define BPROC_IMAGE_VERSION 1
+#define BPROC_IMAGE_VERSION 2
+#define BPROC_IMAGE_VERSION_MIN 1 /* the oldest version readers take */
 #define BPROC_ARCH_X86_64 62 /* EM_X86_64 */
 
 #define BPROC_IMAGE_MAX_SECTIONS 16
@@ -51,6 +62,8 @@
 #define BPROC_IMAGE_MAX_FILES 4096
 #define BPROC_IMAGE_MAX_GROUPS 65536
 #define BPROC_IMAGE_MAX_AUXV 64 /* __u64 words: 32 (type, value) pairs */
+#define BPROC_IMAGE_MAX_THREADS 1024 /* besides the main thread */
+#define BPROC_IMAGE_MAX_THREADS_BYTES (64U << 20) /* of the THREADS section */
 #define BPROC_IMAGE_NO_PATH 0xffffffffU
 
 struct bproc_image_header {
@@ -75,6 +88,7 @@ enum bproc_image_section_type {
 	BPROC_SEC_TASKENV = 7,
 	BPROC_SEC_PAGEMAP = 8,
 	BPROC_SEC_PAGES = 9,
+	BPROC_SEC_THREADS = 10, /* before PAGES, which is always last */
 };
 
 struct bproc_image_section {
@@ -125,9 +139,12 @@ struct bproc_image_signals {
 	__u32 nr_pending; /* struct bproc_image_siginfo that follow */
 };
 
+/* Pending for the whole process (kill), not for one thread (tgkill). */
+#define BPROC_SIGINFO_SHARED (1U << 0)
+
 struct bproc_image_siginfo {
 	__u32 signo;
-	__u32 pad;
+	__u32 flags; /* BPROC_SIGINFO_* (version 2; 0 in version 1) */
 	__u8 info[48]; /* the kernel's siginfo: signo, errno, code, fields */
 };
 
@@ -151,6 +168,10 @@ enum bproc_image_vma_kind {
 				* content (BPROC_DUMP_*); path for information */
 	BPROC_VMA_VDSO = 4,
 	BPROC_VMA_VVAR = 5,
+	BPROC_VMA_SHANON = 6, /* shared anonymous (MAP_SHARED|MAP_ANONYMOUS,
+				* or of /dev/zero), this process's alone: content
+				* in the page map; flags BPROC_VMA_SHARED
+				* (version 2) */
 };
 
 #define BPROC_VMA_SHARED (1U << 0) /* MAP_SHARED of a file */
@@ -208,6 +229,35 @@ struct bproc_image_file {
 	__u32 mode; /* st_mode of the file */
 };
 
+/*
+ * THREADS: the threads other than the main one. Each struct
+ * bproc_image_thread is followed by xstate_size bytes of FPU state (the
+ * kind and size of the XSTATE section) and nr_pending struct
+ * bproc_image_siginfo, the signals pending for that thread alone (those
+ * pending for the whole process are in SIGNALS, flagged shared).
+ */
+struct bproc_image_threads {
+	__u32 nr_threads; /* struct bproc_image_thread that follow */
+	__u32 xstate_size; /* bytes of FPU state after each */
+};
+
+struct bproc_image_thread {
+	__s32 tid; /* in the dumped process's pid namespace */
+	__u32 nr_pending; /* struct bproc_image_siginfo after its FPU state */
+	struct bproc_image_regs regs; /* as CORE's */
+	__u64 rseq; /* as CORE's */
+	__u32 rseq_len;
+	__u32 rseq_sig;
+	__u64 clear_child_tid;
+	__u64 robust_list;
+	__u64 blocked; /* as SIGNALS' */
+	__u64 sas_ss_sp;
+	__u64 sas_ss_size;
+	__u32 sas_ss_flags;
+	__u32 pad;
+	char comm[16]; /* its name (PR_SET_NAME), NUL-terminated */
+};
+
 struct bproc_image_pagemap {
 	__u64 vaddr; /* page aligned */
 	__u64 nr_pages; /* contiguous pages whose contents are in PAGES */
@@ -231,5 +281,7 @@ BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_taskenv) == 48 + 16 * 16,
 		   "taskenv");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_file) == 24, "file");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_pagemap) == 16, "pagemap");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_threads) == 8, "threads");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_thread) == 27 * 8 + 88, "thread");
 
 #endif /* _UAPI_BPROC_IMAGE_H */

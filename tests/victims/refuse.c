@@ -3,13 +3,17 @@
  * refuse - hold one thing that cannot move, given by argv[1]: threads, shm
  * (SysV), shanon (shared anonymous memory), socket, pipe, dev (an open
  * device), devmap (a device mapping: the BIOS area of /dev/mem), zeromap
- * (a shared mapping of /dev/zero, i.e. shared anonymous memory). Then wait for SIGUSR1 and print PASS: a dump
- * must fail with EOPNOTSUPP and leave it running.
+ * (a shared mapping of /dev/zero, i.e. shared anonymous memory),
+ * shanonfork (shared anonymous memory that a child shares). Then wait for
+ * SIGUSR1 and print PASS: a dump must fail with EOPNOTSUPP and leave it
+ * running. (bproc-ckpt carries threads, shanon and zeromap: only moves
+ * refuse them.)
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 
@@ -41,6 +45,18 @@ int main(int argc, char **argv)
 	} else if (!strcmp(what, "shanon")) {
 		ok = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0) != MAP_FAILED;
+	} else if (!strcmp(what, "shanonfork")) {
+		char *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		pid_t child;
+
+		ok = p != MAP_FAILED;
+		if (ok && (child = fork()) == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause(); /* killed with its parent's group */
+		}
+		ok = ok && child > 0;
 	} else if (!strcmp(what, "socket")) {
 		ok = socket(AF_UNIX, SOCK_STREAM, 0) >= 0;
 	} else if (!strcmp(what, "pipe")) {

@@ -5,12 +5,14 @@
 # this VM), cross (dump here, restore on node 1), special (dump and go on,
 # stopped process, images by content), ghost (ghost mode), move (arming
 # without blocking, resuming with a result), space (watched pid namespaces,
-# ghosts that fork), refuse (EOPNOTSUPP), malformed (bad
-# images: EINVAL, no kernel warning). Default: all. Prints one line
+# ghosts that fork), threads (a process of nine threads dumped and restored
+# here and on node 1, a tid taken, a dump failing after they all stopped,
+# moves still refusing threads), refuse (EOPNOTSUPP; shared anonymous memory
+# only for moves), malformed (bad images: EINVAL, no kernel warning). Default: all. Prints one line
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0
-groups=${*:-local cross special ghost move space refuse malformed}
+groups=${*:-local cross special ghost move space threads refuse malformed}
 
 # local_case NAME MODE [DUMP-OPTIONS]
 local_case() {
@@ -60,7 +62,7 @@ cross_case() {
 if [[ " $groups " == *" local "* ]]; then
 	for c in "mem pause" "mem busy" "mem nanosleep" "mem read" "regs pause" "regs busy" \
 		"regs nanosleep" "sigstate pause" "filemap pause" "vdso pause" "tls pause" \
-		"tls nanosleep" "creds pause"; do
+		"tls nanosleep" "creds pause" "shanon pause" "shanon busy"; do
 		local_case $c
 	done
 	VICTIM_MIB=64 local_case bigmem pause
@@ -68,7 +70,7 @@ fi
 
 if [[ " $groups " == *" cross "* ]]; then
 	for c in "mem pause" "regs busy" "regs nanosleep" "sigstate pause" "filemap pause" \
-		"vdso pause" "tls read" "creds pause"; do
+		"vdso pause" "tls read" "creds pause" "shanon read"; do
 		cross_case $c
 	done
 fi
@@ -566,8 +568,143 @@ if [[ " $groups " == *" space "* ]]; then
 	done
 fi
 
+# threads_case local|cross: the threads victim (8 workers, each waiting its
+# own way) dumped while it waits, restored here or on node 1 by
+# engine_threads.sh, which checks tids, names, job control, PASS, and its
+# sums against those of a run that never moved.
+threads_case() {
+	local where=$1 st=0
+	if [ -z "$THREADS_SUMS" ]; then
+		start_victim threads pause && echo go >&7 && kill -USR1 $VPID &&
+			finish $VPID "$W/threads.out" || { echo "unmoved run failed"; return 1; }
+		exec 7>&-
+		THREADS_SUMS=$(grep '^sums' "$W/threads.out")
+		echo "$THREADS_SUMS" > "$W/threads.sums"
+	fi
+	if VICTIM_SLACK=1.5 start_victim threads pause; then
+		ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ' > "$W/threads.tids"
+		if bproc-ckpt dump --kill $VPID "$W/timg"; then
+			wait $VPID 2>/dev/null
+			n=$(bproc-imgdump "$W/timg" | grep -c '^  thread ')
+			[ "$n" = 8 ] || { echo "$n threads in the image"; st=1; }
+			bproc-imgdump "$W/timg" | grep -q '^    in system call 202, interrupted' ||
+				{ echo "no thread in a futex wait"; st=1; }
+			if [ "$where" = local ]; then
+				/extra/vm/engine_threads.sh "$W/timg" "$W/threads.tids" "$W/threads.sums" || st=1
+			else
+				vcrun 1 mkdir -p "$W" >/dev/null
+				for f in timg threads.tids threads.sums; do
+					vccp "$W/$f" "1:$W/$f" || st=1
+				done
+				[ $st = 0 ] && { vcrun 1 /extra/vm/engine_threads.sh "$W/timg" "$W/threads.tids" "$W/threads.sums" || st=1; }
+			fi
+		else
+			st=1
+		fi
+	else
+		st=1
+	fi
+	exec 7>&-
+	result "$where-threads-pause" $st
+}
+
+if [[ " $groups " == *" threads "* ]]; then
+	THREADS_SUMS=
+	threads_case local
+	threads_case cross
+
+	# Dumped and left running, the process still holds its tids: a
+	# restore here fails cleanly (EEXIST, the tid named) and the process
+	# goes on unchanged.
+	st=0
+	if start_victim threads pause; then
+		bproc-ckpt dump $VPID "$W/timg" || st=1
+		bproc-ckpt restore "$W/timg" > "$W/err" 2>&1 && { echo "restore worked"; st=1; }
+		cat "$W/err"
+		grep -q 'restore: thread [0-9]*: File exists (EEXIST): its thread id is taken here' "$W/err" || st=1
+		echo go >&7; kill -USR1 $VPID; finish $VPID "$W/threads.out" || st=1
+		grep -qx "$THREADS_SUMS" "$W/threads.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-tid-taken $st
+
+	# A dump that fails once every thread is parked (fd 5 is a pipe):
+	# all of them go on unchanged.
+	st=0
+	rm -f "$W/threads.out" "$W/threads.in" "$W/tp.fifo"
+	mkfifo "$W/threads.in" "$W/tp.fifo"
+	"$V/threads" pause < "$W/threads.in" > "$W/threads.out" 2>&1 5<> "$W/tp.fifo" &
+	VPID=$!
+	exec 7> "$W/threads.in"
+	if wait_for "$W/threads.out" '^ready'; then
+		bproc-ckpt dump $VPID "$W/timg" 2> "$W/err" && { echo "dump worked"; st=1; }
+		cat "$W/err"
+		grep -q 'fd 5 is a pipe' "$W/err" || st=1
+		echo go >&7; kill -USR1 $VPID; finish $VPID "$W/threads.out" || st=1
+		grep -qx "$THREADS_SUMS" "$W/threads.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-dump-fails $st
+
+	# Stopped (job control), a process with threads is refused: its
+	# threads could not park. Continued, it goes on.
+	st=0
+	if start_victim threads pause; then
+		kill -STOP $VPID
+		sleep 0.3
+		bproc-ckpt dump $VPID "$W/timg" 2> "$W/err" && { echo "dump worked"; st=1; }
+		cat "$W/err"
+		grep -q '(EOPNOTSUPP): its thread [0-9]* is stopped' "$W/err" || st=1
+		kill -CONT $VPID
+		echo go >&7; kill -USR1 $VPID; finish $VPID "$W/threads.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-stopped $st
+
+	# Streamed through a pipe (restore -): the threads come back too.
+	st=0
+	if start_victim refuse threads; then
+		tid=$(ls /proc/$VPID/task | grep -vx "$VPID")
+		bproc-ckpt dump --kill $VPID - | bproc-ckpt restore - > "$W/ts.out" 2>&1 &
+		rpid=$!
+		for i in $(seq 100); do
+			[ "$(cat /proc/$rpid/comm 2>/dev/null)" = refuse ] && break
+			sleep 0.1
+		done
+		after=$(ls /proc/$rpid/task 2>/dev/null | grep -vx "$rpid")
+		[ -n "$tid" ] && [ "$after" = "$tid" ] || { echo "thread '$after', was '$tid'"; st=1; }
+		kill -USR1 $rpid
+		finish $rpid "$W/ts.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result threads-stream $st
+
+	# A dump as the node agents make one (no BPROC_DUMP_THREADS) still
+	# refuses threads, and the process goes on.
+	st=0
+	if start_victim refuse threads; then
+		"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 && st=1
+		cat "$W/move.out"
+		grep -q 'dump: the process has 2 threads' "$W/move.out" || st=1
+		grep -q 'Operation not supported' "$W/move.out" || st=1
+		wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result refuse-threads-move $st
+fi
+
 if [[ " $groups " == *" refuse "* ]]; then
-	for kind in threads shm shanon socket pipe dev devmap zeromap; do
+	for kind in shm shanonfork socket pipe dev devmap; do
 		st=0
 		if start_victim refuse "$kind"; then
 			rm -f "$W/img"
@@ -583,6 +720,23 @@ if [[ " $groups " == *" refuse "* ]]; then
 		fi
 		exec 7>&-
 		result "refuse-$kind" $st
+	done
+
+	# Shared anonymous memory (and a shared mapping of /dev/zero) moves
+	# with bproc-ckpt (BPROC_DUMP_SHANON), not in a dump as the node
+	# agents make one.
+	for kind in shanon zeromap; do
+		st=0
+		if start_victim refuse $kind; then
+			"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 || st=1
+			cat "$W/move.out"
+			grep -q '^result 95 .*is shared anonymous memory' "$W/move.out" || st=1
+			wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+		else
+			st=1
+		fi
+		exec 7>&-
+		result "refuse-$kind-move" $st
 	done
 fi
 
@@ -648,6 +802,28 @@ if [[ " $groups " == *" malformed "* ]]; then
 	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((sig + 8 * 32)) 0000000000401000; bad_case sigkill-handler
 	cp "$good" "$W/bad.img"; p64 "$W/bad.img" $((sig + 9 * 32)) ffffffff81000000; bad_case kernel-handler
 	cp "$good" "$W/bad.img"; p32 "$W/bad.img" $((paths - 16)) 00000063; bad_case bad-section-type
+
+	# Images with threads: THREADS is checked whole before anything else
+	# about the restoring process (which has no threads waiting here).
+	start_victim refuse threads
+	tgood=$W/tgood.img
+	bproc-ckpt dump --kill $VPID "$tgood"
+	wait $VPID 2>/dev/null
+	exec 7>&-
+	good=$tgood
+	thr=$(secoff THREADS)
+	st=0
+	bproc-ckpt restore --kernel-only "$tgood" > "$W/err" 2>&1 && st=1
+	cat "$W/err"
+	grep -q '(EBUSY): the restoring process has 1 threads, the image 2' "$W/err" || st=1
+	result malformed-threads-none-waiting $st
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $thr 00000002; bad_case threads-count
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 4)) 00000000; bad_case threads-xstate-size
+	cp "$tgood" "$W/bad.img"; p64 "$W/bad.img" $((thr + 144)) ffffffff81000000; bad_case thread-rip
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 8)) 00000000; bad_case thread-tid
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 12)) 00000400; bad_case thread-pending
+	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" 4 00000001; bad_case threads-version-1
+	good=$W/good.img
 
 	# Random corruption of the structure (everything before the page data),
 	# 60 times: each image is refused or, if the bytes hit were harmless

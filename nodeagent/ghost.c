@@ -870,6 +870,8 @@ static void parent_calls(struct ghost *g)
 
 	if (!g->forking || g->fork_started)
 		return;
+	if (p && p->forking)
+		return; /* its parent's ghost is being made: this one next */
 	if (!p || p->home || p->handle < 0) {
 		g->forking = false;
 		tell_ghost(g->pid, ESRCH);

@@ -13,7 +13,7 @@ export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick ghost-names procfiles
+	born-many born-quick born-late ghost-names procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -630,6 +630,23 @@ if want born-quick; then
 	done
 	expect "ghosts left" "$left" 0 || { ps -eo pid,ppid,stat,comm | awk '$1 >= 2097152'; st=1; }
 	result born-quick $st
+fi
+
+if want born-late; then
+	# A child's child forked before the child's own ghost is made joins
+	# too (its ghost waits for its parent's), and what the child writes
+	# after its parent ended arrives. (Once, the grandchild was killed
+	# for want of a ghost, and the output after it with it.)
+	st=0
+	before=$(wc -l < $M/events)
+	for i in $(seq 6); do
+		out=$(bpsh 2 sh -c '(sleep 1; echo late) & echo early')
+		expect "run $i" "$(echo $out)" "early late" || st=1
+	done
+	if tail -n +$((before + 1)) $M/events | grep "killed: no ghost"; then
+		st=1
+	fi
+	result born-late $st
 fi
 
 # ghost_named PID COMM ARGS: PID's ghost here has that comm and command

@@ -14,7 +14,9 @@
  *
  * While a pid moves, what would go to it (signals, stdin) is held, and so is
  * what its new host says before the old host's IO_MARK (its output, its
- * exit), so that the front end sees output in the order it was written.
+ * exit), so that the front end sees output in the order it was written;
+ * the program it executes there before the move has ended (it runs as
+ * soon as it is restored) is held until then, when its ghost is there.
  * When the move ends, the held traffic goes to wherever the process is then.
  *
  * Locking: route_lock guards everything here; it is taken before table_lock,
@@ -483,6 +485,8 @@ static void lose_one(struct rproc *rp, int slot, const char *name,
  * front end; an exit stays held until the move has ended (ended: it went
  * through, the process is the new host's).
  */
+static int on_proc_exec(int slot, const uint8_t *d, uint32_t len);
+
 static void release_out(struct rproc *rp, bool ended)
 {
 	struct held *h;
@@ -492,6 +496,12 @@ static void release_out(struct rproc *rp, bool ended)
 			if (!ended)
 				return;
 			exited(rp, &h->exit, rp->dest);
+		} else if (h->type == BPROC_MSG_PROC_EXEC) {
+			/* what it ran as soon as it ran there: its ghost is
+			 * there now */
+			if (!ended)
+				return;
+			on_proc_exec(rp->host, h->data, h->len);
 		} else {
 			send_io(0, rp->pid, h->type, h->fd, h->flags, h->data,
 				h->len);
@@ -1082,6 +1092,13 @@ static int on_proc_exec(int slot, const uint8_t *d, uint32_t len)
 	if (bp_proc_exec_decode(d, len, &x))
 		return -EPROTO;
 	rp = rp_find((pid_t)x.pid);
+	if (slot != 0 && rp && !rp->gone && rp->moving && slot == rp->dest &&
+	    slot != rp->src) {
+		struct held tmpl = { .type = BPROC_MSG_PROC_EXEC };
+
+		hold(rp, &rp->out, &tmpl, d, len);
+		return 0;
+	}
 	if (slot == 0 || !rp || rp->gone || rp->host != slot)
 		return 0;
 	snprintf(rp->info.comm, sizeof(rp->info.comm), "%s", x.comm);

@@ -57,7 +57,8 @@
  * process's new ones when the process executes a program where it runs.
  * The comm is set from the ioctl; the page is mapped by the ghost itself
  * in its task_work, where it has its own mm, as soon as it is parked
- * there.
+ * there. So are descriptors closed (GHOST_CLOSE: a stream that nothing
+ * holds where the process runs), with its own files.
  *
  * The ghost keeps its vDSO and vvar where they were: when the process
  * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
@@ -69,6 +70,7 @@
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
+#include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -307,22 +309,41 @@ static void ghost_set_args(struct dump_request *req, const char *args, u32 len)
 	spin_unlock(&mm->arg_lock);
 }
 
-/* What the holder asked of the ghost in its own context. */
-static void ghost_do_todo(struct dump_request *req)
+static void ghost_work(struct callback_head *work);
+
+/*
+ * What the holder asked of the ghost in its own context. The last fput()
+ * of a closed file is a task_work of the ghost's, which would wait behind
+ * the ghost's own for ever: the ghost queues itself again first and
+ * leaves (true), so that the files go, then it parks again.
+ */
+static bool ghost_do_todo(struct dump_request *req)
 {
+	s32 fds[BPROC_GHOST_CLOSE_MAX];
+	bool again = false;
 	char *args;
-	u32 len;
+	u32 i, nr, len;
 
 	spin_lock(&req->ghost_lock);
 	args = req->ghost_args;
 	len = req->ghost_args_len;
 	req->ghost_args = NULL;
+	nr = req->ghost_nr_close;
+	memcpy(fds, req->ghost_close, nr * sizeof(fds[0]));
+	req->ghost_nr_close = 0;
 	req->ghost_todo = false;
 	spin_unlock(&req->ghost_lock);
 	if (args) {
 		ghost_set_args(req, args, len);
 		kfree(args);
 	}
+	if (nr) {
+		init_task_work(&req->work, ghost_work);
+		again = !task_work_add(current, &req->work, TWA_NONE);
+	}
+	for (i = 0; i < nr; i++)
+		close_fd(fds[i]);
+	return again;
 }
 
 /*
@@ -746,7 +767,8 @@ bool ghost_run(struct dump_request *req, bool first)
 
 			if (READ_ONCE(req->ghost_todo) &&
 			    !READ_ONCE(req->ghost_exit_set)) {
-				ghost_do_todo(req);
+				if (ghost_do_todo(req))
+					return true; /* back in ghost_work() */
 				continue;
 			}
 
@@ -955,6 +977,39 @@ long ghost_ioctl_name(struct dump_request *req, void __user *argp)
 	/* an empty command line is one too */
 	if (!args)
 		req->ghost_args = kzalloc(1, GFP_ATOMIC);
+	req->ghost_todo = true;
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+	return 0;
+}
+
+long ghost_ioctl_close(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_close a;
+	s32 fds[BPROC_GHOST_CLOSE_MAX];
+	u32 i;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || !a.nr_fds || a.nr_fds > BPROC_GHOST_CLOSE_MAX)
+		return -EINVAL;
+	if (copy_from_user(fds, u64_to_user_ptr(a.fds),
+			   a.nr_fds * sizeof(fds[0])))
+		return -EFAULT;
+	for (i = 0; i < a.nr_fds; i++)
+		if (fds[i] < 0)
+			return -EBADF;
+	if (READ_ONCE(req->decision) != DECIDE_GHOST)
+		return -EINVAL;
+	spin_lock(&req->ghost_lock);
+	if (req->ghost_exit_set || req->ghost_img || req->ghost_done ||
+	    req->ghost_nr_close + a.nr_fds > BPROC_GHOST_CLOSE_MAX) {
+		spin_unlock(&req->ghost_lock);
+		return -EBUSY;
+	}
+	memcpy(req->ghost_close + req->ghost_nr_close, fds,
+	       a.nr_fds * sizeof(fds[0]));
+	req->ghost_nr_close += a.nr_fds;
 	req->ghost_todo = true;
 	spin_unlock(&req->ghost_lock);
 	wake_up_all(&req->wait);

@@ -348,6 +348,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_reap(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_NAME:
 		return ghost_ioctl_name(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_CLOSE:
+		return ghost_ioctl_close(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

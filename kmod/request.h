@@ -84,12 +84,15 @@ struct dump_request {
 	struct cred *ghost_call_cred; /* its own, while it forks as more */
 	struct cred *ghost_child_cred; /* a forked child's, until it takes it */
 	/*
-	 * GHOST_NAME's command line, asked for under ghost_lock and given by
-	 * the ghost in its task_work (ghost_todo says there is one).
+	 * GHOST_NAME's command line and GHOST_CLOSE's descriptors, asked for
+	 * under ghost_lock and done by the ghost in its task_work (ghost_todo
+	 * says there is something).
 	 */
 	bool ghost_todo;
 	char *ghost_args; /* a new command line (kmalloc'd), or NULL */
 	u32 ghost_args_len;
+	s32 ghost_close[BPROC_GHOST_CLOSE_MAX];
+	u32 ghost_nr_close;
 	unsigned long ghost_args_page; /* where its command line is */
 	/* A ghost born of GHOST_FORK: what its parent ghost had. */
 	bool ghost_child;
@@ -132,6 +135,7 @@ long ghost_ioctl_exit(struct dump_request *req, void __user *argp);
 long ghost_ioctl_fork(struct dump_request *req, void __user *argp);
 long ghost_ioctl_reap(struct dump_request *req, void __user *argp);
 long ghost_ioctl_name(struct dump_request *req, void __user *argp);
+long ghost_ioctl_close(struct dump_request *req, void __user *argp);
 /* BPROC_IOC_GHOST_RESTORE, or with @with_map BPROC_IOC_GHOST_RESTORE_MAP. */
 long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 			 bool with_map);

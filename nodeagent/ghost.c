@@ -34,7 +34,13 @@
  *    program where it runs (PROC_EXEC: BPROC_IOC_GHOST_NAME), so that ps,
  *    pgrep and pkill here see the program that runs;
  *  - holds the output of a ghost still being forked (its process may own
- *    the streams before its ghost exists) until it is.
+ *    the streams before its ghost exists) until it is;
+ *  - when nothing holds an output stream where the processes run (IO_EOF
+ *    from the host), has every ghost that holds it (the moved process's,
+ *    and those forked from it: a "set", split when its streams pass to
+ *    another process because the first moved on) close it
+ *    (BPROC_IOC_GHOST_CLOSE) and closes its own way to it once what waits
+ *    is written, so that a reader here sees its end as with no move.
  *
  * The ghost's streams are reached through /proc/PID/fd: pipes and terminals
  * are opened anew, non-blocking, so that neither a slow reader nor a quiet
@@ -91,6 +97,7 @@ struct gout {
 	enum stdio_kind kind;
 	struct iobuf q; /* output not yet written */
 	uint32_t unacked; /* written, not yet acknowledged */
+	bool ended; /* nothing holds it where it runs: close once written */
 	struct ghost *g;
 };
 
@@ -106,6 +113,10 @@ struct ghost {
 	struct bproc_ghost_name name;
 	uint8_t *name_args;
 	struct held_io *held, **held_tail; /* while it is being forked */
+	pid_t set; /* whose streams it holds: a moved process's pid */
+	/* the streams that ended where it runs, the first nr_closed closed */
+	uint32_t *ended;
+	unsigned int nr_ended, cap_ended, nr_closed;
 	/* forked by its parent's ghost (PROC_FORK) */
 	pid_t parent; /* that parent, or 0 */
 	bool forking, fork_started;
@@ -147,6 +158,7 @@ struct ghost {
 static struct ghost *ghosts;
 
 static bool is_kid(const struct ghost *g, pid_t pid);
+static struct gout *out_of(struct ghost *g, uint32_t id);
 static void reap_later(struct ghost *g);
 static uint8_t buf[IO_CHUNK];
 
@@ -265,6 +277,7 @@ int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 		return -ENOMEM;
 	g->handle = handle;
 	g->in_owner = true;
+	g->set = pid;
 	ghost_open_streams(g);
 	return 0;
 }
@@ -380,8 +393,73 @@ static void write_out(struct ghost *g, struct gout *o)
 		o->unacked += (uint32_t)(before - o->q.len);
 		send_ack(g, o, !o->q.len);
 	}
+	if (!o->q.len && o->ended)
+		close_fd(&o->fd); /* the reader here may see the end now */
 	if (!o->q.len)
 		maybe_end(g);
+}
+
+/*
+ * Close what ended of g's streams, in the ghost (its descriptors of that
+ * stream but stdin) and here (once what waits is written).  A ghost still
+ * being forked closes them once it is.
+ */
+static void close_ended(struct ghost *g)
+{
+	int32_t fds[BPROC_GHOST_CLOSE_MAX];
+	struct bproc_ghost_close a = { .fds = (uintptr_t)fds };
+	unsigned int i;
+
+	if (g->handle < 0 || g->forking || g->dead)
+		return;
+	for (; g->nr_closed < g->nr_ended; g->nr_closed++) {
+		uint32_t id = g->ended[g->nr_closed];
+		struct gout *o = out_of(g, id);
+
+		for (i = 0; i < g->nr_map; i++)
+			if (g->map[i].stream == id && g->map[i].fd > 0 &&
+			    a.nr_fds < BPROC_GHOST_CLOSE_MAX)
+				fds[a.nr_fds++] = (int32_t)g->map[i].fd;
+		if (o) {
+			o->ended = true;
+			if (!o->q.len)
+				close_fd(&o->fd);
+		}
+	}
+	if (a.nr_fds && ioctl(g->handle, BPROC_IOC_GHOST_CLOSE, &a))
+		pr_warn("pid %d: closing its ended streams: %m", g->pid);
+}
+
+/* Nothing holds stream id where owner's set runs: nothing here either. */
+static void stream_ended(struct ghost *owner, uint32_t id)
+{
+	struct ghost *g;
+	unsigned int i;
+
+	if (!id)
+		return;
+	pr_debug("pid %d: stream %u ended where it runs", owner->pid, id);
+	for (g = ghosts; g; g = g->next) {
+		if (g->dead || g->set != owner->set)
+			continue;
+		for (i = 0; i < g->nr_ended && g->ended[i] != id; i++)
+			;
+		if (i < g->nr_ended)
+			continue;
+		if (g->nr_ended == g->cap_ended) {
+			unsigned int cap = g->cap_ended ? 2 * g->cap_ended : 4;
+			uint32_t *v = realloc(g->ended, cap * sizeof(*v));
+
+			if (!v) {
+				pr_warn("pid %d: out of memory", g->pid);
+				continue;
+			}
+			g->ended = v;
+			g->cap_ended = cap;
+		}
+		g->ended[g->nr_ended++] = id;
+		close_ended(g);
+	}
 }
 
 /* Give the ghost the name its process has now, once it can take it. */
@@ -459,6 +537,10 @@ void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
 
 	if (g && (g->forking || g->handle < 0)) {
 		hold_output(g, type, fd, data, len);
+		return;
+	}
+	if (g && type == BPROC_MSG_IO_EOF) {
+		stream_ended(g, fd);
 		return;
 	}
 	if (!o) {
@@ -727,8 +809,17 @@ void ghost_reaped(pid_t pid)
 
 void ghost_stream_owner(pid_t pid, pid_t from)
 {
-	struct ghost *to = ghost_find(pid), *was = ghost_find(from);
+	struct ghost *to = ghost_find(pid), *was = ghost_find(from), *g;
+	pid_t set = was ? was->set : from;
 
+	/*
+	 * The streams stay with the others where they run, and from has
+	 * other ones if it goes on elsewhere (it moved): the others are a
+	 * set of their own, whose streams end apart from from's.
+	 */
+	for (g = ghosts; g; g = g->next)
+		if (!g->dead && g->set == set && g->pid != from)
+			g->set = pid;
 	/* one reader of the streams' stdin here: whoever has them now */
 	if (was)
 		was->in_owner = false;
@@ -821,6 +912,7 @@ static void fork_polled(void *obj, short revents)
 	}
 	g->handle = g->gf.handle_fd;
 	ghost_open_streams(g);
+	close_ended(g);
 	name_ghost(g);
 	while (g->held) {
 		struct held_io *h = g->held;
@@ -858,8 +950,18 @@ void ghost_fork(const struct bp_proc_fork *f)
 		return;
 	}
 	g->parent = p->pid;
+	g->set = p->set;
 	g->forking = true;
 	g->gf.pid = (int32_t)f->pid;
+	/* what its parent's ghost closed, this one may hold still */
+	if (p->nr_ended) {
+		g->ended = malloc(p->nr_ended * sizeof(*g->ended));
+		if (g->ended) {
+			memcpy(g->ended, p->ended,
+			       p->nr_ended * sizeof(*g->ended));
+			g->nr_ended = g->cap_ended = p->nr_ended;
+		}
+	}
 }
 
 /* Start what waits for a parent ghost: a fork, or a reaping. */
@@ -1073,6 +1175,7 @@ void ghost_reap(void)
 		free(g->kids);
 		free(g->to_reap);
 		free(g->name_args);
+		free(g->ended);
 		drop_held(g);
 		free(g);
 	}

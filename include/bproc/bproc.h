@@ -343,6 +343,25 @@ struct bproc_ghost_name {
 #define BPROC_IOC_GHOST_NAME _IOW(BPROC_IOC_BASE, 26, struct bproc_ghost_name)
 
 /*
+ * BPROC_IOC_GHOST_CLOSE: the ghost closes its descriptors @fds (@nr_fds of
+ * them, an array of __s32), in its task_work (at once unless it is
+ * stopped): where the process runs nothing holds that stream any more, so
+ * the ghost must not hold it here either (a reader waiting for the end of
+ * a pipe gets it, as it would with no move). A descriptor it does not have
+ * is no error. The ioctl returns once the request is queued. EBUSY: more
+ * than BPROC_GHOST_CLOSE_MAX wait. Module 1.6.
+ */
+#define BPROC_GHOST_CLOSE_MAX 64
+
+struct bproc_ghost_close {
+	__u64 fds; /* in: __s32[nr_fds] */
+	__u32 nr_fds; /* in: at most BPROC_GHOST_CLOSE_MAX */
+	__u32 flags; /* in: none yet, 0 */
+};
+
+#define BPROC_IOC_GHOST_CLOSE _IOW(BPROC_IOC_BASE, 27, struct bproc_ghost_close)
+
+/*
  * BPROC_IOC_SPACE (on /dev/bproc): watch the pid namespace of process @pid
  * (0: the caller's own). With BPROC_SPACE_EVENTS the returned descriptor
  * reads struct bproc_space_event records (poll(2) says when): every fork,
@@ -409,6 +428,7 @@ _Static_assert(sizeof(struct bproc_ghost_restore_map) == 24 + BPROC_REASON_LEN,
 _Static_assert(sizeof(struct bproc_ghost_fork) == 16, "bproc_ghost_fork ABI");
 _Static_assert(sizeof(struct bproc_ghost_reap) == 8, "bproc_ghost_reap ABI");
 _Static_assert(sizeof(struct bproc_ghost_name) == 32, "bproc_ghost_name ABI");
+_Static_assert(sizeof(struct bproc_ghost_close) == 16, "bproc_ghost_close ABI");
 _Static_assert(sizeof(struct bproc_space_args) == 24, "bproc_space_args ABI");
 _Static_assert(sizeof(struct bproc_space_event) == 24, "bproc_space_event ABI");
 

@@ -291,6 +291,15 @@ struct bproc_msg_status {
  * it takes that name (BPROC_IOC_GHOST_NAME), so that ps, pgrep and pkill
  * there see the program that runs.
  *
+ * Streams that end: when nothing on the host holds a stream any more (its
+ * processes closed or redirected it, or ended), the host sends IO_EOF for
+ * it, under its owner's pid; the front end's agent then has every ghost
+ * that holds it (the owner's, and those forked from it, until the streams
+ * pass to another process because the owner moved on) close it
+ * (BPROC_IOC_GHOST_CLOSE) and closes its own way to it, so that a reader
+ * there sees the end as it would with no move (`x=$(bpsh 1 sh -c 'daemon
+ * >/dev/null &')` returns at once).
+ *
  * Ends: EXIT when the process ends (its status), PROC_REAPED when it is
  * reaped where it runs. A ghost whose parent on the front end is a ghost
  * too ends at PROC_REAPED, when its real parent has waited for it, and is

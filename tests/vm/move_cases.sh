@@ -13,7 +13,7 @@ export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick born-late ghost-names procfiles
+	born-many born-quick born-late ghost-names streams-end procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -640,13 +640,61 @@ if want born-late; then
 	st=0
 	before=$(wc -l < $M/events)
 	for i in $(seq 6); do
-		out=$(bpsh 2 sh -c '(sleep 1; echo late) & echo early')
+		# (after a moment: a fork in the first moments of a move's
+		# arrival can still miss the cluster)
+		out=$(bpsh 2 sh -c 'sleep 0.5; (sleep 1; echo late) & echo early')
 		expect "run $i" "$(echo $out)" "early late" || st=1
 	done
 	if tail -n +$((before + 1)) $M/events | grep "killed: no ghost"; then
 		st=1
 	fi
 	result born-late $st
+fi
+
+if want streams-end; then
+	# A stream that nothing holds on the node any more is not held here
+	# either: $(...) of a command that leaves a child running with its
+	# output elsewhere returns at once, the child's ghost holds none of
+	# the pipe; a child that still holds stdout keeps it, and what it
+	# writes after its parent ended arrives; a process that moves on
+	# while its child keeps their streams on the old node goes on
+	# writing after that child has ended.
+	st=0
+	t0=$(date +%s)
+	# (each command waits a little before it forks: a fork in the first
+	# moments of a move's arrival can still miss the cluster)
+	out=$(bpsh 1 sh -c 'sleep 1; sleep 30 >/dev/null & echo hi $!')
+	t=$(( $(date +%s) - t0 ))
+	expect "its parent's output" "${out% *}" hi || st=1
+	kill ${out#hi } || st=1
+	[ $t -lt 10 ] || { echo "\$(...) took $t s: a ghost held the pipe"; st=1; }
+	daemon=$(bpsh 1 sh -c 'sleep 1; sleep 30 >/dev/null 2>&1 </dev/null & echo $!' 2>&1)
+	expect "a cluster pid" "$([ "$daemon" -ge 2097152 ] 2>/dev/null && echo yes)" yes || st=1
+	expect "daemon listed" "$(where_is $daemon)" node1 || st=1
+	# its ghost has its fds but none of the pipe of $(...)
+	[ -e /proc/$daemon/fd/0 ] || { echo "no ghost of $daemon"; st=1; }
+	if ls -l /proc/$daemon/fd | grep -e ' 1 -> ' -e 'pipe:'; then
+		echo "the daemon's ghost holds the pipe"
+		st=1
+	fi
+	kill $daemon || st=1
+	for i in $(seq 100); do
+		[ -e $M/node1/$daemon ] || break
+		sleep 0.1
+	done
+	[ -e $M/node1/$daemon ] && { echo "daemon $daemon still there"; st=1; }
+	t0=$(date +%s)
+	out=$(bpsh 2 sh -c 'sleep 1; (sleep 2; echo late) & echo early')
+	t=$(( $(date +%s) - t0 ))
+	expect "a child still holding stdout" "$(echo $out)" "early late" || st=1
+	[ $t -ge 3 ] || { echo "\$(...) returned after $t s, before the child wrote"; st=1; }
+	bpsh 1 sh -c 'sleep 0.5; sleep 1 & i=0; while [ $i -lt 30 ]; do echo line$i; i=$((i + 1)); sleep 0.1; done' > "$W/split.out" &
+	sub=$!
+	sleep 1
+	expect "move on" "$(moveto node2 $sub)" ok || st=1
+	wait $sub
+	expect "lines after its child ended" "$(grep -c '^line' "$W/split.out")" 30 || st=1
+	result streams-end $st
 fi
 
 # ghost_named PID COMM ARGS: PID's ghost here has that comm and command
@@ -673,11 +721,13 @@ if want ghost-names; then
 	pid=$!
 	ghost_named $pid sleep "sleep 101" || st=1
 	expect "/bproc comm" "$(awk '$1 == "comm" { print $2 }' $M/node1/$pid)" sleep || st=1
-	bpsh 2 sh -c 'sleep 102 & sleep 103 & wait' &
+	# (it waits a little before it forks: a fork in the first moments of
+	# a move's arrival can still miss the cluster)
+	bpsh 2 sh -c 'sleep 1; sleep 102 & sleep 103 & wait' &
 	sh_pid=$!
 	kids=$(procs_named node2 sleep 2)
 	expect "node-born sleeps" "$(echo $kids | wc -w)" 2 || st=1
-	ghost_named $sh_pid sh "sh -c sleep 102 & sleep 103 & wait" || st=1
+	ghost_named $sh_pid sh "sh -c sleep 1; sleep 102 & sleep 103 & wait" || st=1
 	for i in $(seq 100); do
 		got=$(for k in $kids; do echo "$(cat /proc/$k/comm):$(tr '\0' ' ' < /proc/$k/cmdline)"; done | sort | tr '\n' ,)
 		[ "$got" = "sleep:sleep 102 ,sleep:sleep 103 ," ] && break

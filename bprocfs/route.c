@@ -1039,7 +1039,10 @@ static int on_proc_fork(int slot, const uint8_t *d, uint32_t len)
 	if (bp_proc_fork_decode(d, len, &f))
 		return -EPROTO;
 	parent = rp_find((pid_t)f.ppid);
-	if (slot == 0 || !parent || parent->gone || parent->host != slot) {
+	/* one forked as soon as it ran there, before its move has ended */
+	if (slot == 0 || !parent || parent->gone ||
+	    (parent->host != slot && !(parent->moving && slot == parent->dest &&
+				       slot != parent->src))) {
 		pr_debug("PROC_FORK of pid %u (parent %u) from slot %d: its "
 			 "parent is not there",
 			 f.pid, f.ppid, slot);

@@ -146,6 +146,8 @@ void report_collect(struct agent *a, struct bp_status *s);
 
 void send_order(const struct bp_move_order *o);
 void send_watch(void);
+/* send_in_flight - a move of pid out of here has not ended yet. */
+bool send_in_flight(pid_t pid);
 void send_reap(void);
 /* send_abort_all - at shutdown: every move out fails, processes resume. */
 void send_abort_all(void);

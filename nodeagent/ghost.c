@@ -213,7 +213,8 @@ static struct ghost *ghost_new(pid_t pid, const struct bp_stream *map,
 		free(g);
 		return NULL;
 	}
-	memcpy(g->map, map, nr * sizeof(*map));
+	if (nr)
+		memcpy(g->map, map, nr * sizeof(*map));
 	g->nr_map = nr;
 	g->held_tail = &g->held;
 	g->pid = pid;
@@ -934,10 +935,50 @@ static void fork_polled(void *obj, short revents)
 		maybe_end(p); /* and its parent waited for this one */
 }
 
+/* g's parent ghost is there now: g holds what it holds. */
+static int take_map(struct ghost *g, const struct ghost *p)
+{
+	struct bp_stream *map;
+	struct gout *out;
+
+	if (g->nr_map || !p->nr_map)
+		return 0;
+	map = calloc(p->nr_map, sizeof(*map));
+	out = calloc(p->nr_map, sizeof(*out));
+	if (!map || !out) {
+		free(map);
+		free(out);
+		return -ENOMEM;
+	}
+	memcpy(map, p->map, p->nr_map * sizeof(*map));
+	free(g->map);
+	free(g->out);
+	g->map = map;
+	g->out = out;
+	g->nr_map = p->nr_map;
+	return 0;
+}
+
 void ghost_fork(const struct bp_proc_fork *f)
 {
 	struct ghost *p = ghost_find((pid_t)f->ppid), *g;
 
+	if (!p && send_in_flight((pid_t)f->ppid)) {
+		/*
+		 * It forked as soon as it ran on its new host, before its
+		 * move has ended here: its ghost waits for its parent's.
+		 */
+		g = ghost_new((pid_t)f->pid, NULL, 0);
+		if (!g) {
+			tell_ghost((pid_t)f->pid, ENOMEM);
+			return;
+		}
+		g->parent = (pid_t)f->ppid;
+		g->set = (pid_t)f->ppid;
+		g->forking = true;
+		g->gf.pid = (int32_t)f->pid;
+		return;
+	}
 	if (!p || p->home) {
 		/* its parent came home, or is gone: nothing to fork it */
 		pr_info("pid %u: no ghost of its parent %u", f->pid, f->ppid);
@@ -974,7 +1015,9 @@ static void parent_calls(struct ghost *g)
 		return;
 	if (p && p->forking)
 		return; /* its parent's ghost is being made: this one next */
-	if (!p || p->home || p->handle < 0) {
+	if (!p && send_in_flight(g->parent))
+		return; /* its parent's move has not ended yet */
+	if (!p || p->home || p->handle < 0 || take_map(g, p)) {
 		g->forking = false;
 		tell_ghost(g->pid, ESRCH);
 		g->dead = true;

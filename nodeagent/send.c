@@ -733,6 +733,16 @@ void send_order(const struct bp_move_order *o)
 		 o->dest_addr);
 }
 
+bool send_in_flight(pid_t pid)
+{
+	struct outmove *m;
+
+	for (m = moves; m; m = m->next)
+		if ((pid_t)m->o.pid == pid && !m->dead && !m->result_sent)
+			return true;
+	return false;
+}
+
 void send_watch(void)
 {
 	int64_t now = bp_now_ms();

@@ -107,7 +107,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.6"
+#define BPROC_MODULE_VERSION "1.7"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -350,6 +350,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_name(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_CLOSE:
 		return ghost_ioctl_close(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_MREMAP:
+		return ghost_ioctl_mremap(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

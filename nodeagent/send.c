@@ -262,6 +262,22 @@ static void commit(struct outmove *m)
 				link_sent(bp_send_signal(c, m->o.pid, SIGKILL),
 					  "SIGNAL");
 		}
+	} else if (hosted_is_born(m->h)) {
+		/*
+		 * Born here: its parent here waits for it, signals it, sees
+		 * it in its process group. A ghost of it stays, a proxy that
+		 * ends as the process does.
+		 */
+		if (ioctl(m->handle, BPROC_IOC_GHOST) == 0) {
+			hosted_proxy(m->h, m->handle);
+			m->handle = -1;
+		} else {
+			pr_err("pid %u: no proxy of it here (%m): its parent "
+			       "here sees it killed",
+			       m->o.pid);
+			ioctl(m->handle, BPROC_IOC_KILL);
+		}
+		hosted_left(m->h);
 	} else {
 		ioctl(m->handle, BPROC_IOC_KILL);
 		hosted_left(m->h);
@@ -673,6 +689,13 @@ void send_order(const struct bp_move_order *o)
 			return refuse(m, ESRCH, "it does not run on %s",
 				      agent->name);
 		m->lpid = hosted_lpid(m->h);
+		/* its children here would be a proxy's, out of its reach */
+		if (hosted_is_born(m->h) && hosted_child_of(m->h))
+			return refuse(m, EOPNOTSUPP,
+				      "it was started on %s and has children "
+				      "there (pid %d): such a process does not "
+				      "move yet",
+				      agent->name, hosted_child_of(m->h));
 	}
 	st = proc_state(m->lpid);
 	if (!st || st == 'Z' || st == 'X')

@@ -22,7 +22,7 @@ CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "streams-files", "streams-2to1", "streams-stdin",
          "streams-null-closed", "streams-sockets", "born-tree", "born-many",
-         "born-quick", "born-late", "ghost-names", "streams-end",
+         "born-quick", "born-late", "born-move", "ghost-names", "streams-end",
          "procfiles", "metrics-events", "concurrent",
          "errnos", "reads-never-wait", "dest-refuses-cwd", "dest-oom",
          "front-agent-stopped", "agent-killed", "poweroff"]

@@ -13,7 +13,7 @@ export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick born-late ghost-names streams-end procfiles
+	born-many born-quick born-late born-move ghost-names streams-end procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -647,6 +647,56 @@ if want born-late; then
 		st=1
 	fi
 	result born-late $st
+fi
+
+if want born-move; then
+	# A process started on node1 by a cluster process moves to node2 and
+	# home to the front end, keeping its pid; its parent on node1 still
+	# waits for it and gets its status; signals reach it wherever it is,
+	# from the front end and from its parent's node; its output arrives.
+	# It cannot move back to node1, where its pid is held for its parent.
+	st=0
+	bpsh 1 /extra/victims/jobwait /extra/victims/linger 7 > "$W/bm.out" 2>&1 &
+	run=$!
+	wait_for "$W/bm.out" '^linger ' 600 || st=1
+	p=$(awk '$1 == "linger" { print $2 }' "$W/bm.out")
+	node_pid "$p" || { echo "linger's pid '$p' is no node's"; st=1; }
+	for i in $(seq 100); do [ -e /proc/$p ] && break; sleep 0.1; done
+	parent=$(stat_field $p 2)
+	expect "where first" "$(where_is $p)" node1 || st=1
+	echo $p > $M/node2/move || { echo "move to node2 failed"; st=1; }
+	expect "where after the move" "$(where_is $p)" node2 || st=1
+	expect "its ghost's parent" "$(stat_field $p 2)" "$parent" || st=1
+	kill -USR2 $p
+	wait_for "$W/bm.out" "^here $p\$" 300 || { echo "no output from node2"; st=1; }
+	# its parent's node signals it: jobwait's own kill is a node's kill
+	bpsh 1 kill -USR2 $p
+	for i in $(seq 300); do
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	expect "output after a signal on node1" "$(grep -c "^here $p\$" "$W/bm.out")" 2 || st=1
+	if echo $p > $M/node1/move 2>/dev/null; then
+		echo "moved back to node1, where its pid is held"; st=1
+	fi
+	echo $p > $M/master/move || { echo "move home failed"; st=1; }
+	expect "where at home" "$(where_is $p)" master || st=1
+	expect "at home, its parent" "$(stat_field $p 2)" "$parent" || st=1
+	expect "at home, its name" "$(cat /proc/$p/comm 2>/dev/null)" linger || st=1
+	kill -USR2 $p
+	for i in $(seq 300); do
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 3 ] && break
+		sleep 0.1
+	done
+	expect "output at home" "$(grep -c "^here $p\$" "$W/bm.out")" 3 || st=1
+	kill -USR1 $p
+	ended $run
+	expect "bpsh" "$STATUS" 0 || st=1
+	grep -q '^exited 7$' "$W/bm.out" || { echo "jobwait did not see status 7"; st=1; }
+	for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done
+	[ -e /proc/$p ] && { echo "$p left here: $(cat /proc/$p/stat)"; st=1; }
+	[ $st = 0 ] || { cat "$W/bm.out"; vcrun 1 'ps -o pid,ppid,stat,comm'; }
+	result born-move $st
 fi
 
 if want streams-end; then

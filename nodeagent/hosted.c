@@ -121,6 +121,7 @@ struct hosted {
 	int status;
 	bool dead;
 	char comm[16]; /* the name its ghost has (PROC_EXEC) */
+	uint32_t uid; /* its real uid, as last read (children start with it) */
 };
 
 static struct hosted *procs;
@@ -332,6 +333,7 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	/* restored: its ghost has the name it has now */
 	if (!hosted_stat(lpid, &r))
 		memcpy(h->comm, r.comm, sizeof(h->comm));
+	h->uid = hosted_uid(lpid);
 	h->next = procs;
 	procs = h;
 	nr_procs++;
@@ -886,7 +888,6 @@ static void pidfd_polled(void *obj, short revents)
 /* A process born here: its parent is one of ours, its streams its. */
 static void born(const struct bproc_space_event *ev)
 {
-	struct bp_proc_report r = { 0 };
 	struct hosted *parent = hosted_find(ev->ppid), *h;
 	struct bp_proc_fork f = { 0 };
 	struct bp_conn *c;
@@ -920,10 +921,14 @@ static void born(const struct bproc_space_event *ev)
 	nr_procs++;
 	f.pid = (uint32_t)h->pid;
 	f.ppid = (uint32_t)parent->pid;
-	f.uid = hosted_uid(h->lpid);
-	if (hosted_stat(h->lpid, &r) && hosted_stat(parent->lpid, &r))
-		snprintf(r.comm, sizeof(r.comm), "?");
-	memcpy(f.comm, r.comm, sizeof(f.comm));
+	/*
+	 * As its parent: a fork changes neither, and reading them here
+	 * would cost every fork two reads of /proc. An exec (EXEC event)
+	 * or a change of uid (the next report) is told as it comes.
+	 */
+	h->uid = parent->uid;
+	f.uid = h->uid;
+	memcpy(f.comm, parent->comm, sizeof(f.comm));
 	c = link_conn();
 	if (c)
 		link_sent(bp_send_proc_fork(c, &f), "PROC_FORK");
@@ -1250,7 +1255,7 @@ void hosted_report(struct bp_conn *c)
 		if (strncmp(r.comm, h->comm, sizeof(h->comm)))
 			announce(h, &r);
 		r.pid = (uint32_t)h->pid;
-		r.uid = hosted_uid(h->lpid);
+		r.uid = h->uid = hosted_uid(h->lpid);
 		if (bp_send_proc_report(c, &r))
 			break;
 	}

@@ -199,6 +199,18 @@ static int ghost_return_to(const u8 *code, size_t len, unsigned long *addrp)
 	return 0;
 }
 
+int ghost_thread_exit(void)
+{
+	static const u8 stub[] = {
+		0x31, 0xff, /* xor %edi, %edi */
+		0xb8, __NR_exit, 0, 0, 0, /* mov $nr, %eax */
+		0x0f, 0x05, /* syscall */
+		0x0f, 0x0b, /* ud2 */
+	};
+
+	return ghost_return_to(stub, sizeof(stub), NULL);
+}
+
 /* Return to a stub that calls exit_group(@code). */
 static int ghost_exit_code(int code)
 {
@@ -751,6 +763,16 @@ bool ghost_run(struct dump_request *req, bool first)
 		current->sas_ss_flags = SS_DISABLE;
 		args = ghost_args_now(&len);
 		ghost_release_memory();
+		if (READ_ONCE(req->state) == DUMP_EXTERNAL) {
+			/*
+			 * Dumped in its stop (job control), continued since:
+			 * the process, stopped where it runs, goes on too.
+			 */
+			kernel_siginfo_t cont = { .si_signo = SIGCONT,
+						  .si_code = SI_KERNEL };
+
+			ghost_add_event(req, &cont);
+		}
 		req->ghost_args_page = 0; /* a forked ghost's parent's page */
 		ghost_set_args(req, args, len);
 		kfree(args);

@@ -121,6 +121,14 @@ int dump_handle_install(struct dump_request *req);
 int bproc_threads_stop(struct dump_request *req);
 struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr);
 void bproc_threads_go(struct dump_request *req);
+/*
+ * bproc_threads_end - after a GHOST decision: the other threads end (none
+ * runs a user instruction of the program again) and the main thread, the
+ * ghost, waits until it is the only one; 0, or -errno.
+ */
+int bproc_threads_end(struct dump_request *req);
+/* ghost.c: return to a stub page of the caller's own that calls exit(0). */
+int ghost_thread_exit(void);
 
 void ghost_init(struct dump_request *req);
 /*

@@ -637,6 +637,36 @@ static char proc_state(pid_t lpid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+/* How many threads it has (field 20 of /proc/PID/stat), 0 if unknown. */
+static long proc_threads(pid_t lpid)
+{
+	char path[64], buf[1024], *p;
+	long threads = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", lpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %*c" /* state ppid pgrp session tty tpgid */
+			 " %*d %*d %*d %*d %*d"
+			 /* flags minflt cminflt majflt cmajflt */
+			 " %*u %*u %*u %*u %*u"
+			 /* utime stime cutime cstime priority nice */
+			 " %*u %*u %*d %*d %*d %*d %ld",
+			 &threads) != 1)
+		return 0;
+	return threads;
+}
+
 static struct outmove *find(uint32_t pid)
 {
 	struct outmove *m;
@@ -700,9 +730,20 @@ void send_order(const struct bp_move_order *o)
 	st = proc_state(m->lpid);
 	if (!st || st == 'Z' || st == 'X')
 		return refuse(m, ESRCH, "it has exited");
-	if (st == 'T' || st == 't')
-		return refuse(m, EOPNOTSUPP, "it is stopped%s",
-			      st == 't' ? " by a debugger" : "");
+	/* stopped by job control, it moves and stays stopped there */
+	if (st == 't')
+		return refuse(m, EOPNOTSUPP, "it is stopped by a debugger");
+	/*
+	 * Its ghost on the front end has one thread: it could not restore
+	 * the others (a process with threads moves between nodes, and from
+	 * the front end, not back).
+	 */
+	if (!agent->front && !strcmp(o->dest, "master") &&
+	    proc_threads(m->lpid) > 1)
+		return refuse(m, EOPNOTSUPP,
+			      "it has %ld threads: a process with threads does "
+			      "not come back to the front end yet",
+			      proc_threads(m->lpid));
 	if (bp_addr_parse(o->dest_addr, BPROC_NODE_PORT, &m->dest))
 		return refuse(m, EIO, "bad address %s for %s", o->dest_addr,
 			      o->dest);
@@ -721,7 +762,9 @@ void send_order(const struct bp_move_order *o)
 	fcntl(m->img_r, F_SETPIPE_SZ, PIPE_BYTES);
 	m->dargs.pid = m->lpid;
 	m->dargs.fd = m->pipe_w;
+	/* all its threads, and shared memory that is its own alone */
 	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
+			 BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
 			 (o->dump_flags & BPROC_DUMP_ALL);
 	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
 	if (err) {

@@ -19,7 +19,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
-         "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
+         "stopped-move", "terminal-stopped", "threads-move", "omp-move",
+         "terminal", "pipeline",
+         "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "streams-files", "streams-2to1", "streams-stdin",
          "streams-null-closed", "streams-sockets", "born-tree", "born-many",
          "born-quick", "born-late", "born-move", "ghost-names", "streams-end",

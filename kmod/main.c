@@ -107,7 +107,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.6"
+#define BPROC_MODULE_VERSION "1.7"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -530,7 +530,8 @@ static long bproc_ioctl_dump(void __user *argp)
 		return -EFAULT;
 	if (args.flags &
 		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC |
-		      BPROC_DUMP_THREADS | BPROC_DUMP_SHANON) ||
+		      BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
+		      BPROC_DUMP_ANONFDS) ||
 	    args.pid <= 0)
 		return -EINVAL;
 
@@ -538,7 +539,8 @@ static long bproc_ioctl_dump(void __user *argp)
 	if (!req)
 		return -ENOMEM;
 	req->flags = args.flags &
-		     (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_SHANON);
+		     (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_SHANON |
+		      BPROC_DUMP_ANONFDS);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
 	req->threads_ok = args.flags & BPROC_DUMP_THREADS;
 

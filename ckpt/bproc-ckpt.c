@@ -465,24 +465,25 @@ static int make_memfd(const struct img *img, uint32_t n,
 	if (!name || !data)
 		fail(what, EINVAL, "bad memfd in the image");
 	/* without F_SEAL_SEAL alone, sealing is allowed */
-	fd = memfd_create(name, MFD_CLOEXEC |
-					(seals == F_SEAL_SEAL ? 0 :
-								MFD_ALLOW_SEALING));
+	fd = memfd_create(
+		name,
+		MFD_CLOEXEC | (seals == F_SEAL_SEAL ? 0 : MFD_ALLOW_SEALING));
 	if (fd < 0)
 		fail(what, errno, "memfd_create");
 	if (ftruncate(fd, (off_t)e->memfd.size))
 		fail(what, errno, "its size");
 	for (off = 0; off < e->memfd.size;) {
-		ssize_t w = pwrite(fd, data + off, e->memfd.size - off,
-				   (off_t)off);
+		ssize_t w =
+			pwrite(fd, data + off, e->memfd.size - off, (off_t)off);
 
 		if (w <= 0)
 			fail(what, w < 0 ? errno : EIO, "its content");
 		off += (uint64_t)w;
 	}
-	if (seals && seals != F_SEAL_SEAL &&
-	    fcntl(fd, F_ADD_SEALS, (int)seals))
+	if (seals && seals != F_SEAL_SEAL && fcntl(fd, F_ADD_SEALS, (int)seals))
 		fail(what, errno, "its seals");
+	if (lseek(fd, (off_t)e->memfd.pos, SEEK_SET) < 0)
+		fail(what, errno, "its offset");
 	return fd;
 }
 
@@ -548,8 +549,7 @@ static void make_fds(const struct img *img, int agent)
 		struct epoll_event ev = { .events = t[i].events,
 					  .data.u64 = t[i].data };
 
-		snprintf(what, sizeof(what), "restore: epoll fd %d",
-			 t[i].epfd);
+		snprintf(what, sizeof(what), "restore: epoll fd %d", t[i].epfd);
 		if (epoll_ctl(t[i].epfd, EPOLL_CTL_ADD, t[i].tfd, &ev)) {
 			char why[48];
 

@@ -370,10 +370,10 @@ static int show_fds(const struct img *img)
 		case BPROC_FD_MEMFD: {
 			const char *name = img_path(img, f[i].memfd.name);
 
-			printf("memfd \"%s\" size %llu seals %#x\n",
+			printf("memfd \"%s\" size %llu seals %#x pos %lld\n",
 			       name ? name : "<bad name>",
 			       (unsigned long long)f[i].memfd.size,
-			       f[i].memfd.seals);
+			       f[i].memfd.seals, (long long)f[i].memfd.pos);
 			if (!name)
 				return bad("a memfd's name is outside PATHS");
 			break;

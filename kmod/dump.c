@@ -935,8 +935,9 @@ static int dump_fd_state(struct dump_ctx *ctx, struct bproc_image_fd *e,
 			 struct file *file, u32 kind)
 {
 	if (bproc_fd_state(file, kind, e)) {
-		bproc_reason(ctx->reason, "fd %d is %s whose state cannot be read",
-			     e->fd, bproc_fd_what(file));
+		bproc_reason(ctx->reason,
+			     "fd %d is %s whose state cannot be read", e->fd,
+			     bproc_fd_what(file));
 		return -EOPNOTSUPP;
 	}
 	if (kind == BPROC_FD_MEMFD)
@@ -957,9 +958,10 @@ static int dump_epoll(struct dump_ctx *ctx, int fd, struct file *file)
 	int ret = 0;
 
 	if (bproc_fd_epoll_targets(file, &x, &nr)) {
-		bproc_reason(ctx->reason,
-			     "fd %d is an epoll instance whose state cannot be read",
-			     fd);
+		bproc_reason(
+			ctx->reason,
+			"fd %d is an epoll instance whose state cannot be read",
+			fd);
 		return -EOPNOTSUPP;
 	}
 	if (nr > BPROC_IMAGE_MAX_TARGETS - ctx->nr_targets) {
@@ -988,9 +990,10 @@ static int dump_epoll(struct dump_ctx *ctx, int fd, struct file *file)
 			fput(f);
 		}
 		if (!same) {
-			bproc_reason(ctx->reason,
-				     "fd %d is an epoll instance watching a file no longer open at fd %d",
-				     fd, x[i].tfd);
+			bproc_reason(
+				ctx->reason,
+				"fd %d is an epoll instance watching a file no longer open at fd %d",
+				fd, x[i].tfd);
 			ret = -EOPNOTSUPP;
 			break;
 		}
@@ -1002,8 +1005,8 @@ static int dump_epoll(struct dump_ctx *ctx, int fd, struct file *file)
 		t->data = x[i].data;
 	}
 	if (!ret)
-		sort(ctx->targets + first, ctx->nr_targets - first,
-		     sizeof(*t), cmp_target, NULL);
+		sort(ctx->targets + first, ctx->nr_targets - first, sizeof(*t),
+		     cmp_target, NULL);
 out_free:
 	kvfree(x);
 	return ret;
@@ -1022,9 +1025,10 @@ static int dump_anon_fd(struct dump_ctx *ctx, int fd, struct file *file,
 	 * in dump_resolve_fds().
 	 */
 	if (kind != BPROC_FD_MEMFD && file_count(file) != 2) {
-		bproc_reason(ctx->reason,
-			     "fd %d is %s another process or descriptor has too",
-			     fd, bproc_fd_what(file));
+		bproc_reason(
+			ctx->reason,
+			"fd %d is %s another process or descriptor has too", fd,
+			bproc_fd_what(file));
 		return -EOPNOTSUPP;
 	}
 	e = dump_new_fd(ctx, fd, file);
@@ -1129,17 +1133,20 @@ static int dump_resolve_fds(struct dump_ctx *ctx)
 		if (file_count(file) != refs ||
 		    d_count(file->f_path.dentry) != 1) {
 			if (opened)
-				bproc_reason(ctx->reason,
-					     "fd %d is a memfd another process or descriptor has too",
-					     e->fd);
+				bproc_reason(
+					ctx->reason,
+					"fd %d is a memfd another process or descriptor has too",
+					e->fd);
 			else
-				bproc_reason(ctx->reason,
-					     "a memfd mapped here is another process's too");
+				bproc_reason(
+					ctx->reason,
+					"a memfd mapped here is another process's too");
 			return -EOPNOTSUPP;
 		}
 		if (writable && e->memfd.seals & F_SEAL_FUTURE_WRITE) {
-			bproc_reason(ctx->reason,
-				     "a memfd sealed against writes is mapped writable");
+			bproc_reason(
+				ctx->reason,
+				"a memfd sealed against writes is mapped writable");
 			return -EOPNOTSUPP;
 		}
 		if (e->memfd.size > BPROC_IMAGE_MAX_MEMFD - ctx->memfd_bytes) {
@@ -1154,9 +1161,10 @@ static int dump_resolve_fds(struct dump_ctx *ctx)
 		const struct bproc_image_epoll_target *t = &ctx->targets[i];
 
 		if (!dump_fd_moves(ctx, t->tfd)) {
-			bproc_reason(ctx->reason,
-				     "fd %d is an epoll instance watching fd %d, which does not move",
-				     t->epfd, t->tfd);
+			bproc_reason(
+				ctx->reason,
+				"fd %d is an epoll instance watching fd %d, which does not move",
+				t->epfd, t->tfd);
 			return -EOPNOTSUPP;
 		}
 	}
@@ -1403,7 +1411,8 @@ static int dump_write_fds(struct dump_ctx *ctx)
 	if (!ret)
 		ret = dump_write(ctx, &h, sizeof(h));
 	if (!ret)
-		ret = dump_write(ctx, ctx->fds, ctx->nr_fds * sizeof(*ctx->fds));
+		ret = dump_write(ctx, ctx->fds,
+				 ctx->nr_fds * sizeof(*ctx->fds));
 	if (!ret)
 		ret = dump_write(ctx, ctx->targets,
 				 ctx->nr_targets * sizeof(*ctx->targets));
@@ -1421,8 +1430,8 @@ static int dump_write_fds(struct dump_ctx *ctx)
 			continue;
 		while (left && !ret) {
 			size_t len = min_t(u64, left, DUMP_BATCH * PAGE_SIZE);
-			ssize_t n = kernel_read(ctx->fd_files[i], buf, len,
-						&pos);
+			ssize_t n =
+				kernel_read(ctx->fd_files[i], buf, len, &pos);
 
 			if (n < 0) {
 				ret = n;

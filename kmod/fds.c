@@ -244,6 +244,7 @@ static void fd_memfd(struct file *file, struct bproc_image_fd *e)
 
 	e->memfd.size = i_size_read(inode);
 	e->memfd.seals = SHMEM_I(inode)->seals;
+	e->memfd.pos = file->f_pos;
 }
 
 int bproc_fd_state(struct file *file, u32 kind, struct bproc_image_fd *e)
@@ -290,7 +291,8 @@ int bproc_fd_epoll_targets(struct file *file, struct bproc_fd_target **out,
 		long long pos;
 		unsigned int events, sdev;
 
-		if (sscanf(p, "%d events: %x data: %llx pos:%lli ino:%llx sdev:%x",
+		if (sscanf(p,
+			   "%d events: %x data: %llx pos:%lli ino:%llx sdev:%x",
 			   &x.tfd, &events, &data, &pos, &ino, &sdev) != 6)
 			goto bad;
 		x.events = events;
@@ -322,7 +324,7 @@ bad:
 }
 
 /* Events epoll_ctl takes (EPOLLIN... EPOLLMSG, EPOLLRDHUP, the modes). */
-#define FD_EPOLL_EVENTS                                                     \
+#define FD_EPOLL_EVENTS                                                       \
 	(0x3fffU | EPOLLRDHUP | EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | \
 	 EPOLLET)
 
@@ -378,9 +380,10 @@ const char *bproc_check_fd(const struct bproc_image_fd *e)
 		if (e->memfd.size > BPROC_IMAGE_MAX_MEMFD ||
 		    e->memfd.seals &
 			    ~(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-			      F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+			      F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) ||
+		    e->memfd.pos < 0)
 			return "bad memfd";
-		for (i = 2; i < ARRAY_SIZE(e->raw); i++)
+		for (i = 3; i < ARRAY_SIZE(e->raw); i++)
 			if (e->raw[i])
 				return "bad memfd";
 		return NULL;

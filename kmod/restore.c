@@ -378,7 +378,8 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			if (size < sizeof(struct bproc_image_fds) ||
 			    size > sizeof(struct bproc_image_fds) +
 					    BPROC_IMAGE_MAX_FDS *
-						    sizeof(struct bproc_image_fd) +
+						    sizeof(struct
+							   bproc_image_fd) +
 					    BPROC_IMAGE_MAX_TARGETS *
 						    sizeof(struct
 							   bproc_image_epoll_target))
@@ -930,8 +931,8 @@ static int restore_take_fds(struct restore_ctx *ctx, u32 flags)
 			ctx,
 			"fd %d: the image's kernel objects are made by bproc-ckpt restore",
 			ctx->fds[0].fd);
-	ctx->fd_files = kvcalloc(ctx->nr_fds, sizeof(*ctx->fd_files),
-				 GFP_KERNEL);
+	ctx->fd_files =
+		kvcalloc(ctx->nr_fds, sizeof(*ctx->fd_files), GFP_KERNEL);
 	if (!ctx->fd_files)
 		return -ENOMEM;
 	for (i = 0; i < ctx->nr_fds; i++) {
@@ -943,9 +944,10 @@ static int restore_take_fds(struct restore_ctx *ctx, u32 flags)
 		    (e->kind == BPROC_FD_MEMFD &&
 		     (i_size_read(file_inode(f)) != e->memfd.size ||
 		      !(f->f_mode & FMODE_WRITE)))) {
-			bproc_reason(ctx->reason,
-				     "fd %d is not the image's %s (whoever restores makes it)",
-				     e->fd, restore_fd_kind_name[e->kind]);
+			bproc_reason(
+				ctx->reason,
+				"fd %d is not the image's %s (whoever restores makes it)",
+				e->fd, restore_fd_kind_name[e->kind]);
 			return -EBADF;
 		}
 	}

@@ -340,6 +340,7 @@ struct bproc_image_fd {
 			__u32 seals; /* F_SEAL_* */
 			__u32 name; /* offset in PATHS: as given to
 				     * memfd_create, without "memfd:" */
+			__s64 pos; /* file offset */
 		} memfd;
 		__u64 raw[6]; /* epoll: 0 */
 	};

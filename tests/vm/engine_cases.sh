@@ -284,9 +284,9 @@ if [[ " $groups " == *" special "* ]]; then
 		' eventfd count 3 semaphore$' \
 		' timerfd clock 1 flags 0 ticks [0-9]* value 0\.[0-9]* interval 0\.200000000$' \
 		' signalfd mask 0000000000000200$' ' epoll$' \
-		' memfd "bproc-test" size 12388 seals 0x6$' \
-		' unopened memfd "only-mapped" size 8192 seals 0x1$' \
-		' epoll fd [0-9]* watches fd [0-9]* events 0x80000001 data 0x4444$' \
+		' memfd "bproc-test" size 12388 seals 0x6 pos 123$' \
+		' unopened memfd "only-mapped" size 8192 seals 0x1 pos 0$' \
+		' epoll fd [0-9]* watches fd [0-9]* events 0x80000019 data 0x4444$' \
 		'memfd .*<memfd fd [0-9]*>$' ' fd [0-9]* flags .* /dev/null$'; do
 		grep -q -- "$pat" "$W/fimg.txt" || { echo "no '$pat'"; st=1; }
 	done

@@ -1453,7 +1453,11 @@ static int dump_write_image(struct dump_ctx *ctx)
 {
 	struct bproc_image_header hdr = {
 		.magic = BPROC_IMAGE_MAGIC,
-		.version = BPROC_IMAGE_VERSION,
+		/*
+		 * Version 3 only for what needs it (FDS), so that an engine
+		 * that reads up to version 2 still takes the rest.
+		 */
+		.version = ctx->nr_fds ? BPROC_IMAGE_VERSION : 2,
 		.arch = BPROC_ARCH_X86_64,
 		.page_size = PAGE_SIZE,
 		.header_size = sizeof(hdr),

@@ -45,7 +45,8 @@
  * tid. Version 2 (module 1.6) added THREADS and the shared flag of a
  * pending signal; a version 1 image is a version 2 image without them, and
  * readers take both. Version 3 (module 1.7) added FDS, MEMFD and
- * BPROC_VMA_MEMFD; an older image is a version 3 image without them.
+ * BPROC_VMA_MEMFD; an older image is a version 3 image without them, and
+ * an image without them is written as version 2, which older engines read.
  *
  * Limits a reader enforces (anything larger is a corrupt image): see the
  * BPROC_IMAGE_MAX_* constants. ckpt/bproc-imgdump prints an image.

@@ -267,6 +267,8 @@ if [[ " $groups " == *" special "* ]]; then
 		bproc-ckpt dump --kill $VPID "$W/img" || st=1
 		wait $VPID 2>/dev/null
 		exec 7>&-
+		# (an image without kernel objects is written as version 2)
+		bproc-imgdump "$W/img" | grep -q "^image: .* version 2 " || st=1
 		p32 "$W/img" 4 0000000$v
 		bproc-imgdump "$W/img" | grep -q "^image: .* version $v " || st=1
 		/extra/vm/engine_restore.sh "$W/img" mem pause || st=1
@@ -280,7 +282,7 @@ if [[ " $groups " == *" special "* ]]; then
 	wait $VPID 2>/dev/null
 	exec 7>&-
 	bproc-imgdump "$W/fimg" > "$W/fimg.txt" || st=1
-	for pat in '^section FDS ' '^section MEMFD ' ' eventfd count 5$' \
+	for pat in '^image: .* version 3 ' '^section FDS ' '^section MEMFD ' ' eventfd count 5$' \
 		' eventfd count 3 semaphore$' \
 		' timerfd clock 1 flags 0 ticks [0-9]* value 0\.[0-9]* interval 0\.200000000$' \
 		' signalfd mask 0000000000000200$' ' epoll$' \

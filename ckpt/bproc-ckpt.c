@@ -15,14 +15,18 @@
  * mappings in the image by content instead of by path. --streams records
  * pipes, sockets, devices and deleted files open at fds 3 and up as
  * streams (BPROC_DUMP_STREAMS) instead of refusing them: only restore
- * --agent, given them, restores such an image.
+ * --agent, given them, restores such an image. Threads, shared anonymous
+ * memory and kernel objects (eventfd, timerfd, signalfd, epoll, memfd:
+ * BPROC_DUMP_ANONFDS) always go into the image.
  *
  * restore: this process becomes the checkpointed program. Before the engine
  * replaces its memory and registers, it takes the image's process
  * environment (the TASKENV section): rlimits, credentials (set with
  * setresuid & co., so it never gains a privilege it did not have), working
  * directory, umask and the open regular files, reopened by path with the
- * same flags and offset at the same descriptor numbers. Its own
+ * same flags and offset at the same descriptor numbers, and the kernel
+ * objects of the FDS section, made anew at theirs with their state (the
+ * engine only checks that they are there). Its own
  * stdin/stdout/stderr are kept. It also moves its vDSO to where the image
  * had it (re-executing itself if its own mappings are in the way).
  *

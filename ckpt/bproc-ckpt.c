@@ -15,14 +15,18 @@
  * mappings in the image by content instead of by path. --streams records
  * pipes, sockets, devices and deleted files open at fds 3 and up as
  * streams (BPROC_DUMP_STREAMS) instead of refusing them: only restore
- * --agent, given them, restores such an image.
+ * --agent, given them, restores such an image. Threads, shared anonymous
+ * memory and kernel objects (eventfd, timerfd, signalfd, epoll, memfd:
+ * BPROC_DUMP_ANONFDS) always go into the image.
  *
  * restore: this process becomes the checkpointed program. Before the engine
  * replaces its memory and registers, it takes the image's process
  * environment (the TASKENV section): rlimits, credentials (set with
  * setresuid & co., so it never gains a privilege it did not have), working
  * directory, umask and the open regular files, reopened by path with the
- * same flags and offset at the same descriptor numbers. Its own
+ * same flags and offset at the same descriptor numbers, and the kernel
+ * objects of the FDS section, made anew at theirs with their state (the
+ * engine only checks that they are there). Its own
  * stdin/stdout/stderr are kept. It also moves its vDSO to where the image
  * had it (re-executing itself if its own mappings are in the way).
  *
@@ -76,18 +80,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bproc/bproc.h>
 #include "imgread.h"
 #include "vdso.h"
+
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
 
 #define REEXEC_ENV "BPROC_CKPT_REEXEC"
 #define REEXEC_MAX 16
@@ -172,7 +185,8 @@ static int cmd_dump(int argc, char **argv)
 	memset(&args, 0, sizeof(args));
 	args.pid = (int32_t)pid;
 	args.fd = out;
-	args.flags = flags | BPROC_DUMP_THREADS | BPROC_DUMP_SHANON;
+	args.flags = flags | BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
+		     BPROC_DUMP_ANONFDS;
 	if (ioctl(dev, BPROC_IOC_DUMP, &args)) {
 		int err = errno;
 
@@ -377,6 +391,178 @@ static bool is_stream(const struct bproc_image_file *f)
  * else from fd 3 up makes way for the image's files, reopened by path; a
  * stream (a file without a path) that nobody gave fails.
  */
+/* Put new descriptor @fd at @e's number, with its flags; fail as @what. */
+static void place_fd(int fd, const struct bproc_image_fd *e, const char *what)
+{
+	int cloexec = e->fd_flags & BPROC_FD_CLOEXEC;
+
+	if (fd < 0)
+		fail(what, errno, NULL);
+	if (fcntl(fd, F_SETFL, (int)e->flags & (O_NONBLOCK | O_APPEND)))
+		fail(what, errno, "its flags");
+	if (fd == e->fd) {
+		if (fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0))
+			fail(what, errno, NULL);
+		return;
+	}
+	if (dup3(fd, e->fd, cloexec ? O_CLOEXEC : 0) < 0)
+		fail(what, errno, NULL);
+	close(fd);
+}
+
+static void ts_of(struct timespec *ts, uint64_t sec, uint64_t nsec)
+{
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)nsec;
+}
+
+/*
+ * A timerfd armed anew relative to now with the time it had left (or,
+ * to be cancelled on a clock change, absolute at now plus that time); a
+ * periodic one that had expired unread expires an interval from now.
+ * Its expirations not read yet become its count again.
+ */
+static int make_timerfd(const struct bproc_image_fd *e, const char *what)
+{
+	struct itimerspec its;
+	int fd = timerfd_create(e->timerfd.clockid, TFD_CLOEXEC), flags = 0;
+	uint64_t ticks = e->timerfd.ticks;
+
+	if (fd < 0)
+		fail(what, errno, "timerfd_create");
+	ts_of(&its.it_value, e->timerfd.value_sec, e->timerfd.value_nsec);
+	ts_of(&its.it_interval, e->timerfd.interval_sec,
+	      e->timerfd.interval_nsec);
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec && ticks)
+		its.it_value = its.it_interval;
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) &&
+	    e->timerfd.settime_flags & TFD_TIMER_CANCEL_ON_SET) {
+		struct timespec now;
+
+		if (clock_gettime(e->timerfd.clockid, &now))
+			fail(what, errno, "clock_gettime");
+		its.it_value.tv_sec += now.tv_sec;
+		its.it_value.tv_nsec += now.tv_nsec;
+		if (its.it_value.tv_nsec >= 1000000000L) {
+			its.it_value.tv_nsec -= 1000000000L;
+			its.it_value.tv_sec++;
+		}
+		flags = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET;
+	}
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) &&
+	    timerfd_settime(fd, flags, &its, NULL))
+		fail(what, errno, "timerfd_settime");
+	if (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks))
+		fail(what, errno, "its expirations");
+	return fd;
+}
+
+static int make_memfd(const struct img *img, uint32_t n,
+		      const struct bproc_image_fd *e, const char *what)
+{
+	const char *name = img_path(img, e->memfd.name);
+	const char *data = img_memfd(img, n);
+	uint32_t seals = e->memfd.seals;
+	uint64_t off;
+	int fd;
+
+	if (!name || !data)
+		fail(what, EINVAL, "bad memfd in the image");
+	/* without F_SEAL_SEAL alone, sealing is allowed */
+	fd = memfd_create(
+		name,
+		MFD_CLOEXEC | (seals == F_SEAL_SEAL ? 0 : MFD_ALLOW_SEALING));
+	if (fd < 0)
+		fail(what, errno, "memfd_create");
+	if (ftruncate(fd, (off_t)e->memfd.size))
+		fail(what, errno, "its size");
+	for (off = 0; off < e->memfd.size;) {
+		ssize_t w =
+			pwrite(fd, data + off, e->memfd.size - off, (off_t)off);
+
+		if (w <= 0)
+			fail(what, w < 0 ? errno : EIO, "its content");
+		off += (uint64_t)w;
+	}
+	if (seals && seals != F_SEAL_SEAL && fcntl(fd, F_ADD_SEALS, (int)seals))
+		fail(what, errno, "its seals");
+	if (lseek(fd, (off_t)e->memfd.pos, SEEK_SET) < 0)
+		fail(what, errno, "its offset");
+	return fd;
+}
+
+/*
+ * The image's kernel objects (FDS), each made at its fd with its state,
+ * then every epoll's targets, once all exist: the engine only checks
+ * that they are there (bproc.h, BPROC_DUMP_ANONFDS).
+ */
+static void make_fds(const struct img *img, int agent)
+{
+	const struct bproc_image_fd *f;
+	const struct bproc_image_epoll_target *t;
+	uint32_t nr, nt, i;
+	char what[64];
+
+	if (img_fds(img, &f, &nr, &t, &nt))
+		fail("restore", EINVAL, "bad FDS section");
+	for (i = 0; i < nr; i++) {
+		const struct bproc_image_fd *e = &f[i];
+		int fd = -1;
+
+		snprintf(what, sizeof(what), "restore: fd %d", e->fd);
+		if (e->fd >= 65536)
+			fail(what, EINVAL, "an fd too high");
+		if (e->fd < 3 && !agent)
+			fail(what, EINVAL,
+			     "a kernel object at a stdio fd: only an agent restores it");
+		switch (e->kind) {
+		case BPROC_FD_EVENTFD:
+			fd = eventfd(0, EFD_CLOEXEC | (e->eventfd.semaphore ?
+							       EFD_SEMAPHORE :
+							       0));
+			if (fd >= 0 && e->eventfd.count &&
+			    write(fd, &e->eventfd.count, 8) != 8)
+				fail(what, errno, "its count");
+			break;
+		case BPROC_FD_TIMERFD:
+			fd = make_timerfd(e, what);
+			break;
+		case BPROC_FD_SIGNALFD: {
+			sigset_t set;
+			int s;
+
+			sigemptyset(&set);
+			for (s = 1; s <= 64; s++)
+				if (e->signalfd.sigmask & (1ULL << (s - 1)))
+					sigaddset(&set, s);
+			fd = signalfd(-1, &set, SFD_CLOEXEC);
+			break;
+		}
+		case BPROC_FD_EPOLL:
+			fd = epoll_create1(EPOLL_CLOEXEC);
+			break;
+		case BPROC_FD_MEMFD:
+			fd = make_memfd(img, i, e, what);
+			break;
+		default:
+			fail(what, EINVAL, "an unknown kind of kernel object");
+		}
+		place_fd(fd, e, what);
+	}
+	for (i = 0; i < nt; i++) {
+		struct epoll_event ev = { .events = t[i].events,
+					  .data.u64 = t[i].data };
+
+		snprintf(what, sizeof(what), "restore: epoll fd %d", t[i].epfd);
+		if (epoll_ctl(t[i].epfd, EPOLL_CTL_ADD, t[i].tfd, &ev)) {
+			char why[48];
+
+			snprintf(why, sizeof(why), "watching fd %d", t[i].tfd);
+			fail(what, errno, why);
+		}
+	}
+}
+
 static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 			  const int *given, int ngiven)
 {
@@ -489,6 +675,7 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 		    lseek(f[i].fd, f[i].pos, SEEK_SET) < 0 && errno != ESPIPE)
 			fail(what, errno, path);
 	}
+	make_fds(img, given != NULL);
 	{
 		struct rlimit rl = { .rlim_cur = e->rlim[RLIMIT_NOFILE].cur,
 				     .rlim_max = e->rlim[RLIMIT_NOFILE].max };
@@ -696,6 +883,16 @@ static int image_fd_top(const struct img *img)
 		for (i = 0; i < e->nr_files; i++)
 			if (f[i].fd >= top && f[i].fd < 65536)
 				top = f[i].fd + 1;
+	}
+	{
+		const struct bproc_image_fd *fds;
+		const struct bproc_image_epoll_target *t;
+		uint32_t nr, nt;
+
+		if (!img_fds(img, &fds, &nr, &t, &nt))
+			for (i = 0; i < nr; i++)
+				if (fds[i].fd >= top && fds[i].fd < 65536)
+					top = fds[i].fd + 1;
 	}
 	return top;
 }

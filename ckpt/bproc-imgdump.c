@@ -21,6 +21,7 @@ static const char *const section_names[] = {
 	[BPROC_SEC_VMAS] = "VMAS",	 [BPROC_SEC_PATHS] = "PATHS",
 	[BPROC_SEC_TASKENV] = "TASKENV", [BPROC_SEC_PAGEMAP] = "PAGEMAP",
 	[BPROC_SEC_PAGES] = "PAGES",	 [BPROC_SEC_THREADS] = "THREADS",
+	[BPROC_SEC_FDS] = "FDS",	 [BPROC_SEC_MEMFD] = "MEMFD",
 };
 
 static const char *const rlimit_names[BPROC_IMAGE_NR_RLIMITS] = {
@@ -244,6 +245,8 @@ static const char *kind_name(uint32_t k)
 		return "vvar";
 	case BPROC_VMA_SHANON:
 		return "shanon";
+	case BPROC_VMA_MEMFD:
+		return "memfd";
 	default:
 		return "?";
 	}
@@ -261,6 +264,13 @@ static int show_vmas(const struct img *img)
 		const char *path = v[i].path == BPROC_IMAGE_NO_PATH ?
 					   "" :
 					   img_path(img, v[i].path);
+		char memfd[32];
+
+		if (v[i].kind == BPROC_VMA_MEMFD) { /* path: its fd */
+			snprintf(memfd, sizeof(memfd), "<memfd fd %d>",
+				 (int32_t)v[i].path);
+			path = memfd;
+		}
 
 		printf("  %012llx-%012llx %c%c%c%c %08llx %-7s%s%s %s\n",
 		       (unsigned long long)v[i].start,
@@ -318,6 +328,66 @@ static int show_taskenv(const struct img *img)
 		       p ? p : "<bad path>");
 	}
 	return cwd ? 0 : bad("bad cwd path");
+}
+
+static int show_fds(const struct img *img)
+{
+	const struct bproc_image_fd *f;
+	const struct bproc_image_epoll_target *t;
+	uint32_t nr, nt, i;
+
+	if (img_fds(img, &f, &nr, &t, &nt))
+		return bad("bad FDS section");
+	if (!img_find(img, BPROC_SEC_FDS))
+		return 0;
+	printf("fds: %u, epoll targets %u\n", nr, nt);
+	for (i = 0; i < nr; i++) {
+		printf("  fd %d flags %#o%s%s ", f[i].fd, f[i].flags,
+		       f[i].fd_flags & BPROC_FD_CLOEXEC ? " cloexec" : "",
+		       f[i].fd_flags & BPROC_FD_UNOPENED ? " unopened" : "");
+		switch (f[i].kind) {
+		case BPROC_FD_EVENTFD:
+			printf("eventfd count %llu%s\n",
+			       (unsigned long long)f[i].eventfd.count,
+			       f[i].eventfd.semaphore ? " semaphore" : "");
+			break;
+		case BPROC_FD_TIMERFD:
+			printf("timerfd clock %d flags %#x ticks %llu value %llu.%09llu interval %llu.%09llu\n",
+			       f[i].timerfd.clockid, f[i].timerfd.settime_flags,
+			       (unsigned long long)f[i].timerfd.ticks,
+			       (unsigned long long)f[i].timerfd.value_sec,
+			       (unsigned long long)f[i].timerfd.value_nsec,
+			       (unsigned long long)f[i].timerfd.interval_sec,
+			       (unsigned long long)f[i].timerfd.interval_nsec);
+			break;
+		case BPROC_FD_SIGNALFD:
+			printf("signalfd mask %016llx\n",
+			       (unsigned long long)f[i].signalfd.sigmask);
+			break;
+		case BPROC_FD_EPOLL:
+			printf("epoll\n");
+			break;
+		case BPROC_FD_MEMFD: {
+			const char *name = img_path(img, f[i].memfd.name);
+
+			printf("memfd \"%s\" size %llu seals %#x pos %lld\n",
+			       name ? name : "<bad name>",
+			       (unsigned long long)f[i].memfd.size,
+			       f[i].memfd.seals, (long long)f[i].memfd.pos);
+			if (!name)
+				return bad("a memfd's name is outside PATHS");
+			break;
+		}
+		default:
+			printf("kind %u\n", f[i].kind);
+			return bad("unknown kind of fd");
+		}
+	}
+	for (i = 0; i < nt; i++)
+		printf("  epoll fd %d watches fd %d events %#x data %#llx\n",
+		       t[i].epfd, t[i].tfd, t[i].events,
+		       (unsigned long long)t[i].data);
+	return 0;
 }
 
 static int show_pagemap(const struct img *img)
@@ -385,6 +455,8 @@ int main(int argc, char **argv)
 		ret |= show_taskenv(&img);
 	if (!ret)
 		ret |= show_threads(&img);
+	if (!ret)
+		ret |= show_fds(&img);
 	if (!ret)
 		ret |= show_pagemap(&img);
 	img_free(&img);

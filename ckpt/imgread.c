@@ -65,6 +65,13 @@ static uint64_t section_limit(uint32_t type)
 		       sizeof(struct bproc_image_pagemap);
 	case BPROC_SEC_THREADS:
 		return BPROC_IMAGE_MAX_THREADS_BYTES;
+	case BPROC_SEC_FDS:
+		return sizeof(struct bproc_image_fds) +
+		       BPROC_IMAGE_MAX_FDS * sizeof(struct bproc_image_fd) +
+		       BPROC_IMAGE_MAX_TARGETS *
+			       sizeof(struct bproc_image_epoll_target);
+	case BPROC_SEC_MEMFD:
+		return BPROC_IMAGE_MAX_MEMFD;
 	default:
 		return 0;
 	}
@@ -146,6 +153,31 @@ int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
 	return 0;
 }
 
+/*
+ * FDS, when there is one: as many entries and targets as it says, and
+ * the memfds' sizes those of MEMFD.
+ */
+static int check_fds(struct img *img, char *err, size_t errlen)
+{
+	const struct bproc_image_fd *fds;
+	const struct bproc_image_epoll_target *t;
+	uint32_t nr, nt, i;
+	uint64_t memfd = 0, size = 0;
+
+	if (img_fds(img, &fds, &nr, &t, &nt))
+		return img_err(err, errlen, "bad FDS section");
+	for (i = 0; i < nr; i++)
+		if (fds[i].kind == BPROC_FD_MEMFD) {
+			if (fds[i].memfd.size > BPROC_IMAGE_MAX_MEMFD)
+				return img_err(err, errlen, "bad FDS section");
+			memfd += fds[i].memfd.size;
+		}
+	img_get(img, BPROC_SEC_MEMFD, &size);
+	if (memfd != size)
+		return img_err(err, errlen, "memfd sizes and MEMFD disagree");
+	return 0;
+}
+
 static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 {
 	struct stat st;
@@ -187,10 +219,11 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 		if (r)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += sizeof(s);
-		/* in type order, but PAGES last (THREADS, 10, before it) */
+		/* in type order, but PAGES last (10 to 12 before it) */
 		rank = s.type == BPROC_SEC_PAGES ? 100 : s.type;
-		if (rank <= last || s.type > BPROC_SEC_THREADS ||
-		    (s.type == BPROC_SEC_THREADS && img->hdr.version < 2))
+		if (rank <= last || s.type > BPROC_SEC_MEMFD ||
+		    (s.type == BPROC_SEC_THREADS && img->hdr.version < 2) ||
+		    (s.type >= BPROC_SEC_FDS && img->hdr.version < 3))
 			return img_err(err, errlen, "section %u: bad type %u",
 				       i, s.type);
 		last = rank;
@@ -224,7 +257,52 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += s.size;
 	}
-	return check_threads(img, err, errlen);
+	if (check_threads(img, err, errlen))
+		return -1;
+	return check_fds(img, err, errlen);
+}
+
+int img_fds(const struct img *img, const struct bproc_image_fd **fds,
+	    uint32_t *nr_fds, const struct bproc_image_epoll_target **targets,
+	    uint32_t *nr_targets)
+{
+	uint64_t size;
+	const struct bproc_image_fds *h = img_get(img, BPROC_SEC_FDS, &size);
+
+	*nr_fds = *nr_targets = 0;
+	if (!h)
+		return 0;
+	if (size < sizeof(*h) || h->nr_fds > BPROC_IMAGE_MAX_FDS ||
+	    h->nr_targets > BPROC_IMAGE_MAX_TARGETS ||
+	    size != sizeof(*h) + h->nr_fds * sizeof(**fds) +
+			    h->nr_targets * sizeof(**targets))
+		return -1;
+	*fds = (const void *)(h + 1);
+	*nr_fds = h->nr_fds;
+	*targets = (const void *)(*fds + h->nr_fds);
+	*nr_targets = h->nr_targets;
+	return 0;
+}
+
+const void *img_memfd(const struct img *img, uint32_t n)
+{
+	const struct bproc_image_fd *fds;
+	const struct bproc_image_epoll_target *t;
+	uint32_t nr, nt, i;
+	uint64_t size = 0, off = 0;
+	const char *data = img_get(img, BPROC_SEC_MEMFD, &size);
+
+	if (img_fds(img, &fds, &nr, &t, &nt) || n >= nr ||
+	    fds[n].kind != BPROC_FD_MEMFD)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (fds[i].kind == BPROC_FD_MEMFD)
+			off += fds[i].memfd.size;
+	if (!fds[n].memfd.size)
+		return "";
+	if (!data || off > size || fds[n].memfd.size > size - off)
+		return NULL;
+	return data + off;
 }
 
 int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)

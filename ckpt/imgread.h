@@ -30,7 +30,7 @@ struct img {
  * limits, and, unless @partial (the page data is elsewhere), that a regular
  * file holds all the page data, and that a THREADS section is whole
  * (every thread's record, FPU state and pending signals within it, nothing
- * left over). Takes image versions BPROC_IMAGE_VERSION_MIN to
+ * left over), and that FDS and MEMFD agree. Takes image versions BPROC_IMAGE_VERSION_MIN to
  * BPROC_IMAGE_VERSION. Returns 0, or -1 with a reason in @err
  * (then nothing is left to free).
  */
@@ -52,6 +52,17 @@ uint32_t img_nr_threads(const struct img *img);
  */
 int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
 	       const void **xstate, const struct bproc_image_siginfo **pending);
+
+/*
+ * The entries and epoll targets of FDS (none without one): 0, or -1 if
+ * its counts and size disagree.
+ */
+int img_fds(const struct img *img, const struct bproc_image_fd **fds,
+	    uint32_t *nr_fds, const struct bproc_image_epoll_target **targets,
+	    uint32_t *nr_targets);
+
+/* The content of FDS entry @n, a memfd (its memfd.size bytes), or NULL. */
+const void *img_memfd(const struct img *img, uint32_t n);
 
 void img_free(struct img *img);
 

@@ -10,8 +10,10 @@
  * data elsewhere), then given to bproc-imgdump.  Invariants: a loaded image
  * has increasing section types, PAGES last, every other section's payload
  * read and within the file, every thread of THREADS (its record, FPU state
- * and pending signals) within that section, and img_path never hands out a string that is
- * not NUL-terminated inside PATHS; bproc-imgdump exits 0 or 1.
+ * and pending signals) within that section, every entry and epoll target
+ * of FDS within it and every memfd's content within MEMFD, and img_path
+ * never hands out a string that is not NUL-terminated inside PATHS;
+ * bproc-imgdump exits 0 or 1.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,6 +57,38 @@ static void check_threads(const struct img *img)
 	fuzz_assert(img_thread(img, n, &t, NULL, NULL) == -1);
 }
 
+/* FDS's entries and targets lie in it, each memfd's content in MEMFD. */
+static void check_fds(const struct img *img)
+{
+	const struct bproc_image_fd *f;
+	const struct bproc_image_epoll_target *t;
+	uint64_t size = 0, msize = 0;
+	const char *h = img_get(img, BPROC_SEC_FDS, &size);
+	const char *m = img_get(img, BPROC_SEC_MEMFD, &msize);
+	uint32_t nr, nt, i;
+
+	fuzz_assert(img_fds(img, &f, &nr, &t, &nt) == 0);
+	fuzz_assert(h || !nr);
+	if (!h)
+		return;
+	fuzz_assert(img->hdr.version >= 3);
+	fuzz_assert((const char *)(t + nt) <= h + size);
+	for (i = 0; i < nr; i++) {
+		const char *c = img_memfd(img, i);
+
+		if (f[i].kind != BPROC_FD_MEMFD) {
+			fuzz_assert(!c);
+			continue;
+		}
+		fuzz_assert(c);
+		if (f[i].memfd.size)
+			fuzz_assert(m && c >= m &&
+				    f[i].memfd.size <=
+					    msize - (uint64_t)(c - m));
+	}
+	fuzz_assert(!img_memfd(img, nr));
+}
+
 static void check_loaded(const struct img *img, uint64_t size, int partial)
 {
 	uint64_t psize;
@@ -91,6 +125,7 @@ static void check_loaded(const struct img *img, uint64_t size, int partial)
 	}
 	fuzz_assert(!img_path(img, (uint32_t)psize));
 	check_threads(img);
+	check_fds(img);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

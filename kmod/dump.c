@@ -20,6 +20,11 @@
  * (threads.c, bproc_dump_thread below); the records go into THREADS. With
  * BPROC_DUMP_SHANON shared anonymous memory that only this process maps
  * goes by content, as private anonymous memory does (BPROC_VMA_SHANON).
+ * With BPROC_DUMP_ANONFDS the kernel objects the process has open
+ * (eventfd, timerfd, signalfd, epoll, memfd: fds.c reads them) go into FDS,
+ * a memfd's content into MEMFD, and a shared mapping of a memfd refers to
+ * its FDS entry (BPROC_VMA_MEMFD): as with shared anonymous memory, only
+ * when nobody else holds the object.
  */
 #include <linux/bvec.h>
 #include <linux/crc32.h>
@@ -30,6 +35,7 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/highmem.h>
+#include <linux/major.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/regset.h>
@@ -38,6 +44,7 @@
 #include <linux/sched/task.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uio.h>
 #include <linux/utsname.h>
 #include <linux/vmalloc.h>
@@ -85,6 +92,17 @@ struct dump_ctx {
 	struct bproc_thread_rec **threads;
 	u32 nr_threads;
 	u64 threads_size; /* bytes of the THREADS payload */
+
+	/* BPROC_DUMP_ANONFDS: FDS entries, each with its file held. */
+	struct bproc_image_fd *fds;
+	struct file **fd_files;
+	u32 nr_fds;
+	struct bproc_image_epoll_target *targets;
+	u32 nr_targets;
+	struct file **memfds; /* mapped shared; their vmas' path: index */
+	u32 nr_memfds;
+	u64 memfd_bytes; /* of the MEMFD payload */
+	int top_fd; /* the highest fd open */
 };
 
 /* Append @s to PATHS (reusing the previous entry when equal). */
@@ -374,9 +392,7 @@ static const char *dump_unmovable_file(struct file *file)
 			return "SysV shared memory";
 		if (!strcmp(name, "dev/zero"))
 			return "shared anonymous memory";
-		if (!strncmp(name, "memfd:", 6))
-			return "a memfd";
-		return "an anonymous file";
+		return bproc_fd_what(file) ?: "an anonymous file";
 	}
 	if (!S_ISREG(inode->i_mode) && !S_ISDIR(inode->i_mode))
 		return "not a regular file";
@@ -427,6 +443,41 @@ static int dump_shanon(struct dump_ctx *ctx, struct vm_area_struct *vma,
 			what);
 		return -EOPNOTSUPP;
 	}
+	return 0;
+}
+
+/*
+ * A shared mapping of a memfd (BPROC_DUMP_ANONFDS) refers to the memfd's
+ * FDS entry, which dump_resolve_fds() makes or finds; until then its path
+ * is its index in ctx->memfds.
+ */
+static int dump_memfd_vma(struct dump_ctx *ctx, struct vm_area_struct *vma,
+			  struct bproc_image_vma *v)
+{
+	u32 i;
+
+	if (!ctx->memfds) {
+		ctx->memfds = kvcalloc(ctx->nr_vmas, sizeof(*ctx->memfds),
+				       GFP_KERNEL);
+		if (!ctx->memfds)
+			return -ENOMEM;
+	}
+	for (i = 0; i < ctx->nr_memfds; i++)
+		if (ctx->memfds[i] == vma->vm_file)
+			break;
+	if (i == ctx->nr_memfds) {
+		if (i == BPROC_IMAGE_MAX_FDS) {
+			bproc_reason(ctx->reason, "more than %u memfds mapped",
+				     BPROC_IMAGE_MAX_FDS);
+			return -EOPNOTSUPP;
+		}
+		ctx->memfds[ctx->nr_memfds++] = get_file(vma->vm_file);
+	}
+	v->kind = BPROC_VMA_MEMFD;
+	v->flags |= BPROC_VMA_SHARED;
+	if (vma->vm_file->f_mode & FMODE_WRITE)
+		v->flags |= BPROC_VMA_MAYWRITE;
+	v->path = i;
 	return 0;
 }
 
@@ -519,6 +570,14 @@ static int dump_vmas_locked(struct dump_ctx *ctx, struct inode **libs)
 				return -EOPNOTSUPP;
 			}
 			why = dump_unmovable_file(vma->vm_file);
+			if (ctx->flags & BPROC_DUMP_ANONFDS &&
+			    bproc_fd_kind(vma->vm_file) == BPROC_FD_MEMFD) {
+				ret = dump_memfd_vma(ctx, vma, v);
+				if (ret)
+					return ret;
+				ctx->scan[n++] = false; /* content: MEMFD */
+				continue;
+			}
 			if (why && !strcmp(why, "shared anonymous memory") &&
 			    ctx->flags & BPROC_DUMP_SHANON) {
 				ret = dump_shanon(ctx, vma, what);
@@ -803,6 +862,315 @@ static bool dump_stream_candidate(struct file *file)
 	       d_unlinked(dentry);
 }
 
+/*
+ * /dev/null, /dev/zero, /dev/full, /dev/random and /dev/urandom: memory
+ * devices that every machine has, reopened by path as a regular file is.
+ */
+static bool dump_memdev(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (!S_ISCHR(inode->i_mode) || imajor(inode) != MEM_MAJOR)
+		return false;
+	switch (iminor(inode)) {
+	case 3: /* null */
+	case 5: /* zero */
+	case 7: /* full */
+	case 8: /* random */
+	case 9: /* urandom */
+		return true;
+	}
+	return false;
+}
+
+static bool dump_fd_cloexec(struct task_struct *task, int fd)
+{
+	bool ret = false;
+
+	task_lock(task);
+	if (task->files) {
+		rcu_read_lock();
+		ret = close_on_exec(fd, files_fdtable(task->files));
+		rcu_read_unlock();
+	}
+	task_unlock(task);
+	return ret;
+}
+
+static int cmp_target(const void *a, const void *b)
+{
+	const struct bproc_image_epoll_target *x = a, *y = b;
+
+	return x->tfd < y->tfd ? -1 : x->tfd > y->tfd;
+}
+
+/* A new FDS entry at @fd for @file, held; NULL (with @reason) if full. */
+static struct bproc_image_fd *dump_new_fd(struct dump_ctx *ctx, int fd,
+					  struct file *file)
+{
+	struct bproc_image_fd *e;
+
+	if (!ctx->fds) {
+		ctx->fds = kvcalloc(BPROC_IMAGE_MAX_FDS, sizeof(*ctx->fds),
+				    GFP_KERNEL);
+		ctx->fd_files = kvcalloc(BPROC_IMAGE_MAX_FDS,
+					 sizeof(*ctx->fd_files), GFP_KERNEL);
+		if (!ctx->fds || !ctx->fd_files)
+			return ERR_PTR(-ENOMEM);
+	}
+	if (ctx->nr_fds == BPROC_IMAGE_MAX_FDS) {
+		bproc_reason(ctx->reason, "more than %u kernel objects open",
+			     BPROC_IMAGE_MAX_FDS);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	e = &ctx->fds[ctx->nr_fds];
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	ctx->fd_files[ctx->nr_fds++] = get_file(file);
+	return e;
+}
+
+/* The state of @e's object; a memfd's name goes into PATHS. */
+static int dump_fd_state(struct dump_ctx *ctx, struct bproc_image_fd *e,
+			 struct file *file, u32 kind)
+{
+	if (bproc_fd_state(file, kind, e)) {
+		bproc_reason(ctx->reason,
+			     "fd %d is %s whose state cannot be read", e->fd,
+			     bproc_fd_what(file));
+		return -EOPNOTSUPP;
+	}
+	if (kind == BPROC_FD_MEMFD)
+		return dump_add_path(ctx, file->f_path.dentry->d_name.name + 6,
+				     &e->memfd.name);
+	return 0;
+}
+
+/*
+ * The targets of epoll @file at @fd: each must still be the file open at
+ * the fd it was added as (checked here) and move too (dump_resolve_fds).
+ */
+static int dump_epoll(struct dump_ctx *ctx, int fd, struct file *file)
+{
+	struct bproc_image_epoll_target *t;
+	struct bproc_fd_target *x;
+	u32 i, nr, first = ctx->nr_targets;
+	int ret = 0;
+
+	if (bproc_fd_epoll_targets(file, &x, &nr)) {
+		bproc_reason(
+			ctx->reason,
+			"fd %d is an epoll instance whose state cannot be read",
+			fd);
+		return -EOPNOTSUPP;
+	}
+	if (nr > BPROC_IMAGE_MAX_TARGETS - ctx->nr_targets) {
+		bproc_reason(ctx->reason, "more than %u epoll targets",
+			     BPROC_IMAGE_MAX_TARGETS);
+		ret = -EOPNOTSUPP;
+		goto out_free;
+	}
+	t = kvrealloc(ctx->targets, ctx->nr_targets * sizeof(*t),
+		      (ctx->nr_targets + nr) * sizeof(*t) ?: 1, GFP_KERNEL);
+	if (!t) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ctx->targets = t;
+	for (i = 0; i < nr && !ret; i++) {
+		struct file *f = NULL;
+		struct inode *inode;
+		bool same;
+
+		same = dump_next_fd(ctx->task, x[i].tfd, &f) == x[i].tfd;
+		if (f) {
+			inode = file_inode(f);
+			same = same && inode->i_ino == x[i].ino &&
+			       inode->i_sb->s_dev == x[i].sdev;
+			fput(f);
+		}
+		if (!same) {
+			bproc_reason(
+				ctx->reason,
+				"fd %d is an epoll instance watching a file no longer open at fd %d",
+				fd, x[i].tfd);
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		t = &ctx->targets[ctx->nr_targets++];
+		memset(t, 0, sizeof(*t));
+		t->epfd = fd;
+		t->tfd = x[i].tfd;
+		t->events = x[i].events;
+		t->data = x[i].data;
+	}
+	if (!ret)
+		sort(ctx->targets + first, ctx->nr_targets - first, sizeof(*t),
+		     cmp_target, NULL);
+out_free:
+	kvfree(x);
+	return ret;
+}
+
+/* A kernel object open at @fd (BPROC_DUMP_ANONFDS) into FDS. */
+static int dump_anon_fd(struct dump_ctx *ctx, int fd, struct file *file,
+			u32 kind)
+{
+	struct bproc_image_fd *e;
+	int ret;
+
+	/*
+	 * Nobody else may hold it: the fd table holds one reference and
+	 * dump_next_fd() one. A memfd's mappings hold more: it is checked
+	 * in dump_resolve_fds().
+	 */
+	if (kind != BPROC_FD_MEMFD && file_count(file) != 2) {
+		bproc_reason(
+			ctx->reason,
+			"fd %d is %s another process or descriptor has too", fd,
+			bproc_fd_what(file));
+		return -EOPNOTSUPP;
+	}
+	e = dump_new_fd(ctx, fd, file);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	if (dump_fd_cloexec(ctx->task, fd))
+		e->fd_flags |= BPROC_FD_CLOEXEC;
+	ret = dump_fd_state(ctx, e, file, kind);
+	if (!ret && kind == BPROC_FD_EPOLL)
+		ret = dump_epoll(ctx, fd, file);
+	return ret;
+}
+
+/* Is @fd a descriptor the image carries, which an epoll can watch? */
+static bool dump_fd_moves(struct dump_ctx *ctx, int fd)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->env.nr_files; i++)
+		if (ctx->files[i].fd == fd)
+			return ctx->files[i].path != BPROC_IMAGE_NO_PATH;
+	for (i = 0; i < ctx->nr_fds; i++)
+		if (ctx->fds[i].fd == fd)
+			return !(ctx->fds[i].fd_flags & BPROC_FD_UNOPENED);
+	return false;
+}
+
+/* The references to @file that this process's mappings hold. */
+static long dump_vma_refs(struct dump_ctx *ctx, struct file *file,
+			  bool *writable)
+{
+	struct vm_area_struct *vma;
+	long refs = 0;
+	VMA_ITERATOR(vmi, ctx->mm, 0);
+
+	mmap_read_lock(ctx->mm);
+	for_each_vma(vmi, vma)
+	{
+		if (vma->vm_file != file)
+			continue;
+		refs++;
+		if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) ==
+		    (VM_SHARED | VM_WRITE))
+			*writable = true;
+	}
+	mmap_read_unlock(ctx->mm);
+	return refs;
+}
+
+/*
+ * Once every fd is known: memfds that are only mapped get a spare fd
+ * above all others (BPROC_FD_UNOPENED), the memfd mappings their memfd's
+ * fd; every memfd must be this process's alone, as shared anonymous
+ * memory must (dump_shanon); every epoll target must move.
+ */
+static int dump_resolve_fds(struct dump_ctx *ctx)
+{
+	int spare = max(ctx->top_fd, 2);
+	u32 i, k;
+	int ret;
+
+	for (i = 0; i < ctx->nr_memfds; i++) {
+		struct file *file = ctx->memfds[i];
+		struct bproc_image_fd *e = NULL;
+
+		for (k = 0; k < ctx->nr_fds; k++)
+			if (ctx->fd_files[k] == file)
+				e = &ctx->fds[k];
+		if (!e) {
+			e = dump_new_fd(ctx, ++spare, file);
+			if (IS_ERR(e))
+				return PTR_ERR(e);
+			e->fd_flags = BPROC_FD_UNOPENED;
+			ret = dump_fd_state(ctx, e, file, BPROC_FD_MEMFD);
+			if (ret)
+				return ret;
+		}
+		for (k = 0; k < ctx->nr_vmas; k++)
+			if (ctx->vmas[k].kind == BPROC_VMA_MEMFD &&
+			    ctx->vmas[k].path == i)
+				ctx->vmas[k].path = e->fd | (1U << 31);
+	}
+	/* (the mark keeps an fd apart from an index not yet replaced) */
+	for (k = 0; k < ctx->nr_vmas; k++)
+		if (ctx->vmas[k].kind == BPROC_VMA_MEMFD)
+			ctx->vmas[k].path &= ~(1U << 31);
+
+	for (i = 0; i < ctx->nr_fds; i++) {
+		struct bproc_image_fd *e = &ctx->fds[i];
+		struct file *file = ctx->fd_files[i];
+		bool opened = !(e->fd_flags & BPROC_FD_UNOPENED);
+		bool writable = false, mapped = false;
+		long refs;
+
+		if (e->kind != BPROC_FD_MEMFD)
+			continue;
+		/* its fd, its mappings and ours (fd_files, memfds) */
+		refs = opened + dump_vma_refs(ctx, file, &writable) + 1;
+		for (k = 0; k < ctx->nr_memfds; k++)
+			mapped |= ctx->memfds[k] == file;
+		refs += mapped;
+		if (file_count(file) != refs ||
+		    d_count(file->f_path.dentry) != 1) {
+			if (opened)
+				bproc_reason(
+					ctx->reason,
+					"fd %d is a memfd another process or descriptor has too",
+					e->fd);
+			else
+				bproc_reason(
+					ctx->reason,
+					"a memfd mapped here is another process's too");
+			return -EOPNOTSUPP;
+		}
+		if (writable && e->memfd.seals & F_SEAL_FUTURE_WRITE) {
+			bproc_reason(
+				ctx->reason,
+				"a memfd sealed against writes is mapped writable");
+			return -EOPNOTSUPP;
+		}
+		if (e->memfd.size > BPROC_IMAGE_MAX_MEMFD - ctx->memfd_bytes) {
+			bproc_reason(ctx->reason, "memfds of more than %u MiB",
+				     BPROC_IMAGE_MAX_MEMFD >> 20);
+			return -EOPNOTSUPP;
+		}
+		ctx->memfd_bytes += e->memfd.size;
+	}
+
+	for (i = 0; i < ctx->nr_targets; i++) {
+		const struct bproc_image_epoll_target *t = &ctx->targets[i];
+
+		if (!dump_fd_moves(ctx, t->tfd)) {
+			bproc_reason(
+				ctx->reason,
+				"fd %d is an epoll instance watching fd %d, which does not move",
+				t->epfd, t->tfd);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
 static int dump_files(struct dump_ctx *ctx)
 {
 	u32 max = BPROC_IMAGE_MAX_FILES, n = 0;
@@ -818,13 +1186,20 @@ static int dump_files(struct dump_ctx *ctx)
 		fd = -1;
 	while ((fd = dump_next_fd(ctx->task, fd + 1, &file)) >= 0) {
 		struct bproc_image_file *f = &ctx->files[n];
-		const char *why = dump_unmovable_file(file);
+		const char *why =
+			dump_memdev(file) ? NULL : dump_unmovable_file(file);
 		umode_t mode = file_inode(file)->i_mode;
 		bool stream = ctx->flags & BPROC_DUMP_STREAMS &&
 			      dump_stream_candidate(file);
+		u32 kind = ctx->flags & BPROC_DUMP_ANONFDS ?
+				   bproc_fd_kind(file) :
+				   0;
 
+		ctx->top_fd = fd;
 		snprintf(what, sizeof(what), "fd %d", fd);
-		if (stream && n < max) {
+		if (kind && (fd >= 3 || ctx->flags & BPROC_DUMP_STREAMS)) {
+			ret = dump_anon_fd(ctx, fd, file, kind);
+		} else if (stream && n < max) {
 			char *p = NULL;
 
 			/* the restorer provides it, or reopens a device */
@@ -872,7 +1247,7 @@ static int dump_files(struct dump_ctx *ctx)
 			return ret;
 	}
 	ctx->env.nr_files = n;
-	return 0;
+	return dump_resolve_fds(ctx);
 }
 
 static int dump_taskenv(struct dump_ctx *ctx)
@@ -1019,15 +1394,75 @@ out_free:
 	return ret;
 }
 
+/* FDS, then MEMFD: each memfd's content, read from it. */
+static int dump_write_fds(struct dump_ctx *ctx)
+{
+	struct bproc_image_fds h = {
+		.nr_fds = ctx->nr_fds,
+		.nr_targets = ctx->nr_targets,
+	};
+	void *buf;
+	int ret;
+	u32 i;
+
+	ret = dump_section(ctx, BPROC_SEC_FDS,
+			   sizeof(h) + ctx->nr_fds * sizeof(*ctx->fds) +
+				   ctx->nr_targets * sizeof(*ctx->targets));
+	if (!ret)
+		ret = dump_write(ctx, &h, sizeof(h));
+	if (!ret)
+		ret = dump_write(ctx, ctx->fds,
+				 ctx->nr_fds * sizeof(*ctx->fds));
+	if (!ret)
+		ret = dump_write(ctx, ctx->targets,
+				 ctx->nr_targets * sizeof(*ctx->targets));
+	if (ret || !ctx->memfd_bytes)
+		return ret;
+	ret = dump_section(ctx, BPROC_SEC_MEMFD, ctx->memfd_bytes);
+	buf = kvmalloc(DUMP_BATCH * PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < ctx->nr_fds && !ret; i++) {
+		u64 left = ctx->fds[i].memfd.size;
+		loff_t pos = 0;
+
+		if (ctx->fds[i].kind != BPROC_FD_MEMFD)
+			continue;
+		while (left && !ret) {
+			size_t len = min_t(u64, left, DUMP_BATCH * PAGE_SIZE);
+			ssize_t n =
+				kernel_read(ctx->fd_files[i], buf, len, &pos);
+
+			if (n < 0) {
+				ret = n;
+				break;
+			}
+			/* (nobody else has it: it cannot have shrunk) */
+			if ((size_t)n < len)
+				memset(buf + n, 0, len - n);
+			ret = dump_write(ctx, buf, len);
+			left -= len;
+			pos = ctx->fds[i].memfd.size - left;
+		}
+	}
+	kvfree(buf);
+	return ret;
+}
+
 static int dump_write_image(struct dump_ctx *ctx)
 {
 	struct bproc_image_header hdr = {
 		.magic = BPROC_IMAGE_MAGIC,
-		.version = BPROC_IMAGE_VERSION,
+		/*
+		 * Version 3 only for what needs it (FDS), so that an engine
+		 * that reads up to version 2 still takes the rest.
+		 */
+		.version = ctx->nr_fds ? BPROC_IMAGE_VERSION : 2,
 		.arch = BPROC_ARCH_X86_64,
 		.page_size = PAGE_SIZE,
 		.header_size = sizeof(hdr),
-		.nr_sections = ctx->nr_threads ? 10 : 9,
+		.nr_sections = 9 + !!ctx->nr_threads + !!ctx->nr_fds +
+			       !!ctx->memfd_bytes,
 		.dump_flags =
 			ctx->flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS),
 	};
@@ -1114,6 +1549,8 @@ static int dump_write_image(struct dump_ctx *ctx)
 							 sizeof(*r->pending));
 		}
 	}
+	if (!ret && ctx->nr_fds)
+		ret = dump_write_fds(ctx);
 	if (!ret)
 		ret = dump_section(ctx, BPROC_SEC_PAGES,
 				   ctx->nr_pages * PAGE_SIZE);
@@ -1146,6 +1583,7 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 	struct dump_ctx *ctx;
 	sigset_t old;
 	int ret;
+	u32 i;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
@@ -1211,6 +1649,14 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 out_free:
 	if (ctx->mm)
 		mmput(ctx->mm);
+	for (i = 0; i < ctx->nr_fds; i++)
+		fput(ctx->fd_files[i]);
+	for (i = 0; i < ctx->nr_memfds; i++)
+		fput(ctx->memfds[i]);
+	kvfree(ctx->fd_files);
+	kvfree(ctx->fds);
+	kvfree(ctx->memfds);
+	kvfree(ctx->targets);
 	kvfree(ctx->runs);
 	kvfree(ctx->files);
 	kvfree(ctx->groups);

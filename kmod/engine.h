@@ -74,6 +74,39 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
  */
 long bproc_restore_thread(void);
 
+/* fds.c: kernel objects open as descriptors (BPROC_DUMP_ANONFDS). */
+
+/*
+ * The kind (BPROC_FD_*) of @file if it is a kernel object that can move,
+ * else 0; bproc_fd_what() names any kernel object without a path ("an
+ * inotify instance"), NULL for other files.
+ */
+u32 bproc_fd_kind(struct file *file);
+const char *bproc_fd_what(struct file *file);
+
+/*
+ * Record into @e (its kind, flags and state) @file of kind @kind: 0, or
+ * -EINVAL if its state cannot be read.
+ */
+int bproc_fd_state(struct file *file, u32 kind, struct bproc_image_fd *e);
+
+/* One target of an epoll as its fdinfo tells it. */
+struct bproc_fd_target {
+	s32 tfd; /* the fd it was added as */
+	u32 events;
+	u64 data;
+	u64 ino; /* of the file watched */
+	u32 sdev;
+};
+
+/* The targets of epoll @file in a new array (kvfree), @nr of them. */
+int bproc_fd_epoll_targets(struct file *file, struct bproc_fd_target **out,
+			   u32 *nr);
+
+/* What is wrong with FDS entry @e (its fd and state), or NULL. */
+const char *bproc_check_fd(const struct bproc_image_fd *e);
+bool bproc_check_target_events(u32 events);
+
 /* The vDSO of @mm and its checksum, shared by dump and restore. */
 int bproc_vdso_crc(struct task_struct *task, unsigned long start,
 		   unsigned long len, u32 *crc);

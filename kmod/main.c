@@ -546,17 +546,17 @@ static long bproc_ioctl_dump(void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags &
-		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC |
-		      BPROC_DUMP_THREADS | BPROC_DUMP_SHANON) ||
+	if (args.flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS |
+			   BPROC_DUMP_ASYNC | BPROC_DUMP_THREADS |
+			   BPROC_DUMP_SHANON | BPROC_DUMP_ANONFDS) ||
 	    args.pid <= 0)
 		return -EINVAL;
 
 	req = dump_request_new();
 	if (!req)
 		return -ENOMEM;
-	req->flags = args.flags &
-		     (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_SHANON);
+	req->flags = args.flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS |
+				   BPROC_DUMP_SHANON | BPROC_DUMP_ANONFDS);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
 	req->threads_ok = args.flags & BPROC_DUMP_THREADS;
 

@@ -41,6 +41,14 @@
  * not block them (the kernel's own choice, roughly: no way to queue one
  * for the group with its siginfo is exported). A claimed thread always gets
  * an answer: ECANCELED if the restore fails before the point of no return.
+ *
+ * Kernel objects (FDS, version 3: eventfd, timerfd, signalfd, epoll,
+ * memfd) are not made here, which no module can do: whoever restores made
+ * each at its fd, with its state (bproc-ckpt, from FDS and MEMFD, whose
+ * content the engine reads past). The engine checks the section whole and
+ * that each fd holds an object of its kind, maps the memfds that the
+ * mappings name (BPROC_VMA_MEMFD) and closes those the process had only
+ * mapped (BPROC_FD_UNOPENED).
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -148,6 +156,15 @@ struct restore_ctx {
 	struct restore_thread main; /* CORE, XSTATE, SIGNALS */
 	atomic_t thr_left; /* threads still restoring themselves */
 	struct completion thr_done;
+	/* FDS: the entries, the epoll targets, and the caller's files there */
+	void *fdsec;
+	u64 fdsec_size;
+	const struct bproc_image_fd *fds;
+	u32 nr_fds;
+	const struct bproc_image_epoll_target *targets;
+	u32 nr_targets;
+	u64 memfd_size; /* of MEMFD */
+	struct file **fd_files;
 };
 
 /* A thread waiting in BPROC_IOC_RESTORE_THREAD (on its stack). */
@@ -190,6 +207,24 @@ static int restore_read(struct restore_ctx *ctx, void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* Read past @size bytes: the memfds' content is for whoever restores. */
+static int restore_skip(struct restore_ctx *ctx, u64 size)
+{
+	void *buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (size && !ret) {
+		size_t n = min_t(u64, size, PAGE_SIZE);
+
+		ret = restore_read(ctx, buf, n);
+		size -= n;
+	}
+	kfree(buf);
+	return ret;
 }
 
 /* Read a section's payload into new memory, @size checked by the caller. */
@@ -255,10 +290,11 @@ static int restore_read_sections(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 		size = s.size;
-		/* in type order, but PAGES last (THREADS, 10, before it) */
+		/* in type order, but PAGES last (10 to 12 before it) */
 		rank = s.type == BPROC_SEC_PAGES ? 100 : s.type;
-		if (s.pad || rank <= last || s.type > BPROC_SEC_THREADS ||
-		    (s.type == BPROC_SEC_THREADS && h->version < 2))
+		if (s.pad || rank <= last || s.type > BPROC_SEC_MEMFD ||
+		    (s.type == BPROC_SEC_THREADS && h->version < 2) ||
+		    (s.type >= BPROC_SEC_FDS && h->version < 3))
 			return bad_image(ctx,
 					 "section %u: bad or repeated type", i);
 		last = rank;
@@ -339,6 +375,25 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			ctx->threads_size = size;
 			ret = restore_read_alloc(ctx, &ctx->threads, size);
 			break;
+		case BPROC_SEC_FDS:
+			if (size < sizeof(struct bproc_image_fds) ||
+			    size > sizeof(struct bproc_image_fds) +
+					    BPROC_IMAGE_MAX_FDS *
+						    sizeof(struct
+							   bproc_image_fd) +
+					    BPROC_IMAGE_MAX_TARGETS *
+						    sizeof(struct
+							   bproc_image_epoll_target))
+				return bad_image(ctx, "bad FDS size");
+			ctx->fdsec_size = size;
+			ret = restore_read_alloc(ctx, &ctx->fdsec, size);
+			break;
+		case BPROC_SEC_MEMFD:
+			if (!size || size > BPROC_IMAGE_MAX_MEMFD)
+				return bad_image(ctx, "bad MEMFD size");
+			ctx->memfd_size = size;
+			ret = restore_skip(ctx, size);
+			break;
 		case BPROC_SEC_PAGES:
 			if (i != h->nr_sections - 1)
 				return bad_image(ctx, "PAGES is not last");
@@ -353,7 +408,8 @@ static int restore_read_sections(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 	}
-	if ((ctx->seen & ~(1U << BPROC_SEC_THREADS)) !=
+	if ((ctx->seen & ~(1U << BPROC_SEC_THREADS | 1U << BPROC_SEC_FDS |
+			   1U << BPROC_SEC_MEMFD)) !=
 	    ((1U << (BPROC_SEC_PAGES + 1)) - 2))
 		return bad_image(ctx, "sections missing");
 	return 0;
@@ -630,7 +686,8 @@ static int restore_check_vmas(struct restore_ctx *ctx)
 				 BPROC_VMA_EXE) ||
 		    v->pgoff > (ULONG_MAX >> PAGE_SHIFT) - pages)
 			return bad_image(ctx, "mapping %u: bad flags", i);
-		if (v->path != BPROC_IMAGE_NO_PATH && !path_ok(ctx, v->path))
+		if (v->path != BPROC_IMAGE_NO_PATH && !path_ok(ctx, v->path) &&
+		    v->kind != BPROC_VMA_MEMFD)
 			return bad_image(ctx, "mapping %u: bad path", i);
 		switch (v->kind) {
 		case BPROC_VMA_FILE:
@@ -651,6 +708,13 @@ static int restore_check_vmas(struct restore_ctx *ctx)
 				return bad_image(
 					ctx, "mapping %u: bad shared memory",
 					i);
+			break;
+		case BPROC_VMA_MEMFD: /* its fd: restore_check_fds */
+			if (ctx->hdr.version < 3 ||
+			    !(v->flags & BPROC_VMA_SHARED) ||
+			    v->flags & (BPROC_VMA_GROWSDOWN | BPROC_VMA_EXE))
+				return bad_image(ctx, "mapping %u: bad memfd",
+						 i);
 			break;
 		case BPROC_VMA_VDSO:
 			if (v->start != m->vdso_start || v->end != m->vdso_end)
@@ -744,6 +808,161 @@ static int restore_check_taskenv(struct restore_ctx *ctx)
 	ctx->env_file = files;
 	ctx->env_umask = env->umask;
 	return 0;
+}
+
+/* The FDS entry at @fd, or NULL. */
+static const struct bproc_image_fd *restore_fd_at(struct restore_ctx *ctx,
+						  s32 fd)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->nr_fds; i++)
+		if (ctx->fds[i].fd == fd)
+			return &ctx->fds[i];
+	return NULL;
+}
+
+/* The TASKENV file at @fd that is no stream: true if there is one. */
+static bool restore_file_at(struct restore_ctx *ctx, s32 fd)
+{
+	const struct bproc_image_taskenv *env = ctx->taskenv;
+	u32 i;
+
+	for (i = 0; i < env->nr_files; i++)
+		if (ctx->env_file[i].fd == fd)
+			return ctx->env_file[i].path != BPROC_IMAGE_NO_PATH;
+	return false;
+}
+
+/*
+ * FDS: every entry's state within what the system calls take, at an fd
+ * of its own, by increasing fd; every epoll target a descriptor of the
+ * image; the memfds' sizes those of MEMFD; a memfd mapping's fd a memfd.
+ */
+static int restore_check_fds(struct restore_ctx *ctx)
+{
+	const struct bproc_image_fds *h = ctx->fdsec;
+	u64 memfd = 0;
+	u32 i;
+
+	if (h) {
+		if (h->nr_fds > BPROC_IMAGE_MAX_FDS ||
+		    h->nr_targets > BPROC_IMAGE_MAX_TARGETS ||
+		    ctx->fdsec_size !=
+			    sizeof(*h) + (u64)h->nr_fds * sizeof(*ctx->fds) +
+				    (u64)h->nr_targets * sizeof(*ctx->targets))
+			return bad_image(ctx, "bad FDS size");
+		ctx->nr_fds = h->nr_fds;
+		ctx->nr_targets = h->nr_targets;
+		ctx->fds = (const void *)(h + 1);
+		ctx->targets = (const void *)(ctx->fds + ctx->nr_fds);
+	}
+	for (i = 0; i < ctx->nr_fds; i++) {
+		const struct bproc_image_fd *e = &ctx->fds[i];
+		const char *why = bproc_check_fd(e);
+
+		if (why)
+			return bad_image(ctx, "FDS entry %u: %s", i, why);
+		if ((i && e->fd <= ctx->fds[i - 1].fd) ||
+		    (e->fd < 3 &&
+		     !(ctx->hdr.dump_flags & BPROC_DUMP_STREAMS)) ||
+		    restore_file_at(ctx, e->fd))
+			return bad_image(ctx, "FDS entry %u: bad fd %d", i,
+					 e->fd);
+		if (e->kind != BPROC_FD_MEMFD)
+			continue;
+		if (e->memfd.name >= ctx->paths_len ||
+		    strlen(ctx->paths + e->memfd.name) > 249)
+			return bad_image(ctx, "FDS entry %u: bad memfd name",
+					 i);
+		memfd += e->memfd.size;
+	}
+	if (memfd != ctx->memfd_size)
+		return bad_image(ctx, "memfd sizes and MEMFD disagree");
+	for (i = 0; i < ctx->nr_targets; i++) {
+		const struct bproc_image_epoll_target *t = &ctx->targets[i];
+		const struct bproc_image_epoll_target *p =
+			i ? &ctx->targets[i - 1] : NULL;
+		const struct bproc_image_fd *ep = restore_fd_at(ctx, t->epfd);
+		const struct bproc_image_fd *tf = restore_fd_at(ctx, t->tfd);
+
+		if (!ep || ep->kind != BPROC_FD_EPOLL || t->pad ||
+		    !bproc_check_target_events(t->events) ||
+		    (i && (t->epfd < p->epfd ||
+			   (t->epfd == p->epfd && t->tfd <= p->tfd))))
+			return bad_image(ctx, "epoll target %u: bad entry", i);
+		if (tf ? tf->fd_flags & BPROC_FD_UNOPENED || tf == ep :
+			 !restore_file_at(ctx, t->tfd))
+			return bad_image(ctx, "epoll target %u: bad fd %d", i,
+					 t->tfd);
+	}
+	for (i = 0; i < ctx->nr_vmas; i++) {
+		const struct bproc_image_fd *e;
+
+		if (ctx->vmas[i].kind != BPROC_VMA_MEMFD)
+			continue;
+		e = restore_fd_at(ctx, ctx->vmas[i].path);
+		if (!e || e->kind != BPROC_FD_MEMFD)
+			return bad_image(ctx, "mapping %u: no memfd at fd %d",
+					 i, (s32)ctx->vmas[i].path);
+	}
+	return 0;
+}
+
+static const char *const restore_fd_kind_name[] = {
+	[BPROC_FD_EVENTFD] = "eventfd",	  [BPROC_FD_TIMERFD] = "timerfd",
+	[BPROC_FD_SIGNALFD] = "signalfd", [BPROC_FD_EPOLL] = "epoll instance",
+	[BPROC_FD_MEMFD] = "memfd",
+};
+
+/*
+ * Before the point of no return: the objects of FDS, made by whoever
+ * restores at their fds, each of its kind (a memfd of its size), held
+ * for the memfd mappings. Only bproc-ckpt makes them: a ghost's restore
+ * (BPROC_RESTORE_FILES) refuses them.
+ */
+static int restore_take_fds(struct restore_ctx *ctx, u32 flags)
+{
+	u32 i;
+
+	if (!ctx->nr_fds)
+		return 0;
+	if (flags & BPROC_RESTORE_FILES)
+		return bad_image(
+			ctx,
+			"fd %d: the image's kernel objects are made by bproc-ckpt restore",
+			ctx->fds[0].fd);
+	ctx->fd_files =
+		kvcalloc(ctx->nr_fds, sizeof(*ctx->fd_files), GFP_KERNEL);
+	if (!ctx->fd_files)
+		return -ENOMEM;
+	for (i = 0; i < ctx->nr_fds; i++) {
+		const struct bproc_image_fd *e = &ctx->fds[i];
+		struct file *f = fget(e->fd);
+
+		ctx->fd_files[i] = f;
+		if (!f || bproc_fd_kind(f) != e->kind ||
+		    (e->kind == BPROC_FD_MEMFD &&
+		     (i_size_read(file_inode(f)) != e->memfd.size ||
+		      !(f->f_mode & FMODE_WRITE)))) {
+			bproc_reason(
+				ctx->reason,
+				"fd %d is not the image's %s (whoever restores makes it)",
+				e->fd, restore_fd_kind_name[e->kind]);
+			return -EBADF;
+		}
+	}
+	return 0;
+}
+
+/* After the memory is in place: the memfds that were only mapped. */
+static void restore_close_unopened(struct restore_ctx *ctx)
+{
+	u32 i;
+
+	for (i = 0; i < ctx->nr_fds; i++)
+		if (ctx->fds[i].fd_flags & BPROC_FD_UNOPENED)
+			close_fd(ctx->fds[i].fd);
 }
 
 /*
@@ -991,6 +1210,13 @@ static int restore_open_files(struct restore_ctx *ctx)
 		int mode = O_RDONLY;
 		struct file *f;
 
+		if (v->kind == BPROC_VMA_MEMFD) {
+			const struct bproc_image_fd *e =
+				restore_fd_at(ctx, v->path);
+
+			ctx->files[i] = get_file(ctx->fd_files[e - ctx->fds]);
+			continue;
+		}
 		if (v->kind != BPROC_VMA_FILE)
 			continue;
 		if ((v->flags & BPROC_VMA_SHARED) &&
@@ -1073,7 +1299,7 @@ static int restore_map_all(struct restore_ctx *ctx)
 			flags |= MAP_GROWSDOWN;
 		if (v->flags & BPROC_VMA_NORESERVE)
 			flags |= MAP_NORESERVE;
-		if (v->kind == BPROC_VMA_FILE) {
+		if (v->kind == BPROC_VMA_FILE || v->kind == BPROC_VMA_MEMFD) {
 			file = ctx->files[i];
 			flags |= (v->flags & BPROC_VMA_SHARED) ? MAP_SHARED :
 								 MAP_PRIVATE;
@@ -1650,6 +1876,7 @@ static int restore_commit(struct restore_ctx *ctx,
 		ret = restore_pages(ctx);
 	if (ret)
 		return ret;
+	restore_close_unopened(ctx);
 	if (args->flags & BPROC_RESTORE_FILES) {
 		ret = restore_install_env_files(ctx);
 		if (ret)
@@ -1728,6 +1955,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		ret = restore_check_pagemap(ctx);
 	if (!ret)
 		ret = restore_check_taskenv(ctx);
+	if (!ret)
+		ret = restore_check_fds(ctx);
 	if (!ret && S_ISREG(file_inode(img)->i_mode)) {
 		u64 size = i_size_read(file_inode(img));
 		u64 pages = (u64)ctx->nr_pages << PAGE_SHIFT;
@@ -1739,6 +1968,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	}
 	if (!ret)
 		ret = restore_check_current(ctx);
+	if (!ret)
+		ret = restore_take_fds(ctx, args->flags);
 	if (!ret)
 		ret = restore_open_files(ctx);
 	if (!ret && args->flags & BPROC_RESTORE_FILES)
@@ -1770,6 +2001,12 @@ out_free:
 		}
 	kvfree(ctx->thr);
 	kvfree(ctx->threads);
+	if (ctx->fd_files)
+		for (i = 0; i < ctx->nr_fds; i++)
+			if (ctx->fd_files[i])
+				fput(ctx->fd_files[i]);
+	kvfree(ctx->fd_files);
+	kvfree(ctx->fdsec);
 	if (ctx->notify)
 		fput(ctx->notify);
 	if (ctx->files)

@@ -20,13 +20,14 @@ VCLUSTER_TIMEOUT = 1500
 LOCAL = ["mem-pause", "mem-busy", "mem-nanosleep", "mem-read", "regs-pause",
          "regs-busy", "regs-nanosleep", "sigstate-pause", "filemap-pause",
          "vdso-pause", "tls-pause", "tls-nanosleep", "creds-pause",
-         "shanon-pause", "shanon-busy", "bigmem-pause"]
+         "shanon-pause", "shanon-busy", "fds-read", "bigmem-pause"]
 CROSS = ["mem-pause", "regs-busy", "regs-nanosleep", "sigstate-pause",
          "filemap-pause", "vdso-pause", "tls-read", "creds-pause",
-         "shanon-read"]
+         "shanon-read", "fds-read"]
 SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "dump-and-continue", "stopped", "ptrace-stopped", "stream",
            "missing-file",
+           "image-version-1", "image-version-2", "fds-imgdump",
            "dump-killed-gone", "agent-restore", "stream-agent",
            "dump-signalled",
            "agent-restore-bad"]
@@ -38,8 +39,9 @@ SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
 THREADS = ["local-threads-pause", "cross-threads-pause", "threads-tid-taken",
            "threads-dump-fails", "threads-stopped", "threads-stream",
            "refuse-threads-move"]
-REFUSE = ["shm", "shanonfork", "socket", "pipe", "dev", "devmap",
-          "shanon-move", "zeromap-move"]
+REFUSE = ["shm", "shanonfork", "socket", "pipe", "dev", "devmap", "inotify",
+          "epollstdin", "fds-reasons", "fds-move", "shanon-move",
+          "zeromap-move"]
 MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "truncated-pages-early", "magic", "version", "no-sections",
              "many-sections", "huge-section", "vmas-size-short", "kernel-rip",
@@ -49,7 +51,10 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "xstate-features", "mxcsr", "sigkill-handler", "kernel-handler",
              "bad-section-type", "threads-none-waiting", "threads-count",
              "threads-xstate-size", "thread-rip", "thread-tid",
-             "thread-pending", "threads-version-1", "fuzz"]
+             "thread-pending", "threads-version-1", "fds-not-made",
+             "fds-count", "fds-targets-count", "fds-bad-fd", "fds-stdio-fd",
+             "fds-eventfd-count", "fds-kind", "fds-clock", "fds-timer-nsec",
+             "fds-memfd-size", "fds-target-fd", "fds-version-2", "fuzz"]
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]

@@ -120,7 +120,12 @@
  *                      (the BPROC_SEC_TASKENV section) are applied by the
  *                      caller before this ioctl; see bproc-ckpt. An image
  *                      with threads needs the caller's threads waiting in
- *                      BPROC_IOC_RESTORE_THREAD (below).
+ *                      BPROC_IOC_RESTORE_THREAD (below). An image with
+ *                      kernel objects (BPROC_DUMP_ANONFDS: eventfds,
+ *                      timerfds, signalfds, epolls, memfds) needs the caller
+ *                      to have made each at its fd (EBADF and @reason
+ *                      otherwise); a memfd only mapped is closed once
+ *                      mapped (module 1.7).
  *
  * All structures have fixed-width fields and explicit padding; pointers are
  * passed as __u64. Padding and reserved fields must be zero.
@@ -181,6 +186,25 @@ struct bproc_version {
  * the image. Module 1.6.
  */
 #define BPROC_DUMP_SHANON (1U << 5)
+/*
+ * Kernel objects open at fds 3 and up (0-2 too with BPROC_DUMP_STREAMS)
+ * go into the image (image.h, FDS and MEMFD) instead of failing the dump:
+ * eventfds (count, EFD_SEMAPHORE), timerfds (clock, flags, time left,
+ * interval, expirations not read), signalfds (mask), epolls (each target
+ * with its events and data, when the target is a descriptor that moves
+ * too: a file of the image or one of these) and memfds (name, size,
+ * seals, content; as a descriptor and as MAP_SHARED memory, the memory
+ * then being the memfd's). Each must be the process's alone: no other
+ * process, and no other descriptor of its own, may hold it (EOPNOTSUPP
+ * otherwise). Without it, or for anything else (inotify, fanotify,
+ * io_uring, pidfd, userfaultfd...), the dump is refused (EOPNOTSUPP) with
+ * a reason that names the fd and what it is ("fd 5 is an inotify
+ * instance"). Not part of the image. BPROC_IOC_RESTORE does not make them:
+ * whoever restores does, at their fds (bproc-ckpt), and the engine checks
+ * that each is there; BPROC_IOC_GHOST_RESTORE refuses such an image
+ * (EINVAL). Module 1.7.
+ */
+#define BPROC_DUMP_ANONFDS (1U << 6)
 /* Arm the dump and return the handle at once (not part of the image). */
 #define BPROC_DUMP_ASYNC (1U << 8)
 

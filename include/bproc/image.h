@@ -9,7 +9,8 @@
  *
  * All integers are little-endian (the only architecture is x86-64). Sections
  * appear in the order of their type numbers, each at most once, except that
- * PAGES is always last (THREADS, type 10, comes before it), so every piece
+ * PAGES is always last (THREADS, FDS and MEMFD, types 10 to 12, come before
+ * it), so every piece
  * of structure can be read and checked before the first byte of memory is
  * touched. The page map (PAGEMAP) is kept apart from the
  * page contents (PAGES): PAGES holds, back to back, the contents of the pages
@@ -32,13 +33,20 @@
  *   THREADS   struct bproc_image_threads, then      if the process has more
  *             per thread struct bproc_image_thread, than one thread
  *             its XSTATE, its pending signals       (version 2)
+ *   FDS       struct bproc_image_fds, then          if it has kernel objects
+ *             struct bproc_image_fd[nr_fds],        open (version 3)
+ *             struct bproc_image_epoll_target[]
+ *   MEMFD     the memfds' contents, in FDS order    if a memfd holds data
+ *                                                   (version 3)
  *   PAGES     page contents                         yes, last
  *
  * CORE, XSTATE and SIGNALS are the main thread's (the thread group leader,
  * whose tid is the pid); THREADS holds every other thread, by increasing
  * tid. Version 2 (module 1.6) added THREADS and the shared flag of a
  * pending signal; a version 1 image is a version 2 image without them, and
- * readers take both.
+ * readers take both. Version 3 (module 1.7) added FDS, MEMFD and
+ * BPROC_VMA_MEMFD; an older image is a version 3 image without them, and
+ * an image without them is written as version 2, which older engines read.
  *
  * Limits a reader enforces (anything larger is a corrupt image): see the
  * BPROC_IMAGE_MAX_* constants. ckpt/bproc-imgdump prints an image.
@@ -49,7 +57,7 @@
 #include <linux/types.h>
 
 #define BPROC_IMAGE_MAGIC 0x43525042U /* "BPRC" */
-#define BPROC_IMAGE_VERSION 2
+#define BPROC_IMAGE_VERSION 3
 #define BPROC_IMAGE_VERSION_MIN 1 /* the oldest version readers take */
 #define BPROC_ARCH_X86_64 62 /* EM_X86_64 */
 
@@ -64,6 +72,10 @@
 #define BPROC_IMAGE_MAX_AUXV 64 /* __u64 words: 32 (type, value) pairs */
 #define BPROC_IMAGE_MAX_THREADS 1024 /* besides the main thread */
 #define BPROC_IMAGE_MAX_THREADS_BYTES (64U << 20) /* of the THREADS section */
+#define BPROC_IMAGE_MAX_FDS 1024 /* entries of FDS */
+#define BPROC_IMAGE_MAX_TARGETS 4096 /* epoll targets of FDS, in all */
+#define BPROC_IMAGE_MAX_FD (1 << 20) /* descriptor numbers are below */
+#define BPROC_IMAGE_MAX_MEMFD (64U << 20) /* bytes of MEMFD */
 #define BPROC_IMAGE_NO_PATH 0xffffffffU
 
 /*
@@ -96,6 +108,8 @@ enum bproc_image_section_type {
 	BPROC_SEC_PAGEMAP = 8,
 	BPROC_SEC_PAGES = 9,
 	BPROC_SEC_THREADS = 10, /* before PAGES, which is always last */
+	BPROC_SEC_FDS = 11, /* version 3 */
+	BPROC_SEC_MEMFD = 12, /* version 3 */
 };
 
 struct bproc_image_section {
@@ -179,6 +193,10 @@ enum bproc_image_vma_kind {
 				* or of /dev/zero), this process's alone: content
 				* in the page map; flags BPROC_VMA_SHARED
 				* (version 2) */
+	BPROC_VMA_MEMFD = 7, /* MAP_SHARED of a memfd of FDS, whose fd is
+				* in path (not an offset here); its content is
+				* the memfd's, in MEMFD, none in the page map;
+				* flags BPROC_VMA_SHARED (version 3) */
 };
 
 #define BPROC_VMA_SHARED (1U << 0) /* MAP_SHARED of a file */
@@ -265,6 +283,85 @@ struct bproc_image_thread {
 	char comm[16]; /* its name (PR_SET_NAME), NUL-terminated */
 };
 
+/*
+ * FDS: the kernel objects the process has open (BPROC_DUMP_ANONFDS), which
+ * no path reopens: whoever restores makes each anew, with this state, at
+ * its fd before BPROC_IOC_RESTORE (bproc-ckpt does), and the engine checks
+ * that each is there and of its kind. Entries go by increasing fd, at
+ * numbers no TASKENV file has; then the targets of every epoll, by epoll
+ * fd then target fd, each a descriptor of the image (a TASKENV file that
+ * is no stream, or an FDS entry).
+ */
+struct bproc_image_fds {
+	__u32 nr_fds; /* struct bproc_image_fd that follow */
+	__u32 nr_targets; /* then struct bproc_image_epoll_target */
+};
+
+enum bproc_image_fd_kind {
+	BPROC_FD_EVENTFD = 1,
+	BPROC_FD_TIMERFD = 2,
+	BPROC_FD_SIGNALFD = 3,
+	BPROC_FD_EPOLL = 4,
+	BPROC_FD_MEMFD = 5,
+};
+
+#define BPROC_FD_CLOEXEC (1U << 0) /* the descriptor's FD_CLOEXEC */
+/*
+ * A memfd that is only mapped (BPROC_VMA_MEMFD), at no fd of the process:
+ * @fd is a spare number above all others, where whoever restores puts it
+ * for the engine, which closes it once it is mapped.
+ */
+#define BPROC_FD_UNOPENED (1U << 1)
+
+struct bproc_image_fd {
+	__s32 fd;
+	__u32 kind; /* enum bproc_image_fd_kind */
+	__u32 flags; /* open(2) flags: O_ACCMODE, O_NONBLOCK, O_APPEND */
+	__u32 fd_flags; /* BPROC_FD_* */
+	union {
+		struct {
+			__u64 count; /* below 2^64 - 1 */
+			__u32 semaphore; /* EFD_SEMAPHORE: 0 or 1 */
+			__u32 pad;
+		} eventfd;
+		/*
+		 * The time left and the interval, whatever the clock says:
+		 * restored relative to the restore (an absolute timer too,
+		 * unless it is to be cancelled on a clock change). A periodic
+		 * timer that has expired but was not read since has a value
+		 * of 0 and ticks: restored, it expires next one interval on.
+		 */
+		struct {
+			__s32 clockid; /* CLOCK_REALTIME, _MONOTONIC, _BOOTTIME,
+					* _REALTIME_ALARM, _BOOTTIME_ALARM */
+			__u32 settime_flags; /* TFD_TIMER_ABSTIME,
+					      * TFD_TIMER_CANCEL_ON_SET */
+			__u64 ticks; /* expirations not read yet */
+			__u64 value_sec, value_nsec; /* left, 0: disarmed */
+			__u64 interval_sec, interval_nsec;
+		} timerfd;
+		struct {
+			__u64 sigmask; /* signal n is bit n - 1 */
+		} signalfd;
+		struct {
+			__u64 size; /* bytes, its content in MEMFD */
+			__u32 seals; /* F_SEAL_* */
+			__u32 name; /* offset in PATHS: as given to
+				     * memfd_create, without "memfd:" */
+			__s64 pos; /* file offset */
+		} memfd;
+		__u64 raw[6]; /* epoll: 0 */
+	};
+};
+
+struct bproc_image_epoll_target {
+	__s32 epfd; /* the epoll, an FDS entry */
+	__s32 tfd; /* the descriptor it watches */
+	__u32 events; /* EPOLL* as given to epoll_ctl */
+	__u32 pad;
+	__u64 data;
+};
+
 struct bproc_image_pagemap {
 	__u64 vaddr; /* page aligned */
 	__u64 nr_pages; /* contiguous pages whose contents are in PAGES */
@@ -290,5 +387,8 @@ BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_file) == 24, "file");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_pagemap) == 16, "pagemap");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_threads) == 8, "threads");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_thread) == 27 * 8 + 88, "thread");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_fds) == 8, "fds");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_fd) == 64, "fd");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_epoll_target) == 24, "target");
 
 #endif /* _UAPI_BPROC_IMAGE_H */

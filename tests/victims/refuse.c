@@ -2,7 +2,8 @@
 /*
  * refuse - hold one thing that cannot move, given by argv[1]: threads, shm
  * (SysV), shanon (shared anonymous memory), socket, pipe, dev (an open
- * device), devmap (a device mapping: the BIOS area of /dev/mem), zeromap
+ * device, /dev/mem: /dev/null and the like reopen by path), inotify,
+ * epollstdin (an epoll watching stdin, which does not move), devmap (a device mapping: the BIOS area of /dev/mem), zeromap
  * (a shared mapping of /dev/zero, i.e. shared anonymous memory),
  * shanonfork (shared anonymous memory that a child shares). Then wait for
  * SIGUSR1 and print PASS: a dump must fail with EOPNOTSUPP and leave it
@@ -11,6 +12,8 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -62,7 +65,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(what, "pipe")) {
 		ok = pipe(fds) == 0;
 	} else if (!strcmp(what, "dev")) {
-		ok = open("/dev/null", O_RDWR) >= 0;
+		ok = open("/dev/mem", O_RDONLY) >= 0;
+	} else if (!strcmp(what, "inotify")) {
+		ok = inotify_init1(0) >= 0;
+	} else if (!strcmp(what, "epollstdin")) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		int ep = epoll_create1(0);
+
+		ok = ep >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
 	} else if (!strcmp(what, "devmap")) {
 		int fd = open("/dev/mem", O_RDONLY);
 

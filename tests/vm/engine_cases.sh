@@ -8,11 +8,26 @@
 # ghosts that fork), threads (a process of nine threads dumped and restored
 # here and on node 1, a tid taken, a dump failing after they all stopped,
 # moves still refusing threads), refuse (EOPNOTSUPP; shared anonymous memory
-# only for moves), malformed (bad images: EINVAL, no kernel warning). Default: all. Prints one line
+# only for moves; inotify, an epoll watching what does not move), malformed
+# (bad images: EINVAL, no kernel warning; FDS too). The fds victim (eventfd,
+# timerfd, signalfd, epoll, memfd) is in local and cross, and old image
+# versions restoring in special. Default: all. Prints one line
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
 FAILED=0
 groups=${*:-local cross special ghost move space threads refuse malformed}
+
+# p64 FILE OFFSET HEX16: write a little-endian 64-bit value.
+p64() {
+	local v=$3 b= i
+	for i in 14 12 10 8 6 4 2 0; do b="$b\\x${v:$i:2}"; done
+	printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+p32() {
+	local v=$3 b= i
+	for i in 6 4 2 0; do b="$b\\x${v:$i:2}"; done
+	printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 
 # local_case NAME MODE [DUMP-OPTIONS]
 local_case() {
@@ -62,7 +77,7 @@ cross_case() {
 if [[ " $groups " == *" local "* ]]; then
 	for c in "mem pause" "mem busy" "mem nanosleep" "mem read" "regs pause" "regs busy" \
 		"regs nanosleep" "sigstate pause" "filemap pause" "vdso pause" "tls pause" \
-		"tls nanosleep" "creds pause" "shanon pause" "shanon busy"; do
+		"tls nanosleep" "creds pause" "shanon pause" "shanon busy" "fds read"; do
 		local_case $c
 	done
 	VICTIM_MIB=64 local_case bigmem pause
@@ -70,7 +85,7 @@ fi
 
 if [[ " $groups " == *" cross "* ]]; then
 	for c in "mem pause" "regs busy" "regs nanosleep" "sigstate pause" "filemap pause" \
-		"vdso pause" "tls read" "creds pause" "shanon read"; do
+		"vdso pause" "tls read" "creds pause" "shanon read" "fds read"; do
 		cross_case $c
 	done
 fi
@@ -245,6 +260,41 @@ if [[ " $groups " == *" special "* ]]; then
 	grep -q '(ENOENT).*filemap.data' "$W/err" || st=1
 	mv "$W/filemap.data.away" "$W/filemap.data"
 	result missing-file $st
+
+	# Images of versions 1 and 2 (no threads, no kernel objects) restore.
+	for v in 1 2; do
+		st=0
+		start_victim mem pause || st=1
+		bproc-ckpt dump --kill $VPID "$W/img" || st=1
+		wait $VPID 2>/dev/null
+		exec 7>&-
+		# (an image without kernel objects is written as version 2)
+		bproc-imgdump "$W/img" | grep -q "^image: .* version 2 " || st=1
+		p32 "$W/img" 4 0000000$v
+		bproc-imgdump "$W/img" | grep -q "^image: .* version $v " || st=1
+		/extra/vm/engine_restore.sh "$W/img" mem pause || st=1
+		result image-version-$v $st
+	done
+
+	# bproc-imgdump shows the kernel objects (FDS) and their state.
+	st=0
+	start_victim fds read || st=1
+	bproc-ckpt dump --kill $VPID "$W/fimg" || st=1
+	wait $VPID 2>/dev/null
+	exec 7>&-
+	bproc-imgdump "$W/fimg" > "$W/fimg.txt" || st=1
+	for pat in '^image: .* version 3 ' '^section FDS ' '^section MEMFD ' ' eventfd count 5$' \
+		' eventfd count 3 semaphore$' \
+		' timerfd clock 1 flags 0 ticks [0-9]* value 0\.[0-9]* interval 0\.200000000$' \
+		' signalfd mask 0000000000000200$' ' epoll$' \
+		' memfd "bproc-test" size 12388 seals 0x6 pos 123$' \
+		' unopened memfd "only-mapped" size 8192 seals 0x1 pos 0$' \
+		' epoll fd [0-9]* watches fd [0-9]* events 0x80000019 data 0x4444$' \
+		'memfd .*<memfd fd [0-9]*>$' ' fd [0-9]* flags .* /dev/null$'; do
+		grep -q -- "$pat" "$W/fimg.txt" || { echo "no '$pat'"; st=1; }
+	done
+	[ $st = 0 ] || cat "$W/fimg.txt"
+	result fds-imgdump $st
 
 	# A dump of a process that is gone fails with ESRCH.
 	st=0
@@ -705,7 +755,7 @@ if [[ " $groups " == *" threads "* ]]; then
 fi
 
 if [[ " $groups " == *" refuse "* ]]; then
-	for kind in shm shanonfork socket pipe dev devmap; do
+	for kind in shm shanonfork socket pipe dev devmap inotify epollstdin; do
 		st=0
 		if start_victim refuse "$kind"; then
 			rm -f "$W/img"
@@ -722,6 +772,34 @@ if [[ " $groups " == *" refuse "* ]]; then
 		exec 7>&-
 		result "refuse-$kind" $st
 	done
+
+	# The reasons name the fd and what it is.
+	st=0
+	for kind in inotify epollstdin; do
+		start_victim refuse $kind || st=1
+		bproc-ckpt dump $VPID "$W/img" 2> "$W/err.$kind"
+		wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+		exec 7>&-
+	done
+	grep -q 'fd [0-9]* is an inotify instance' "$W/err.inotify" || { cat "$W/err.inotify"; st=1; }
+	grep -q 'fd [0-9]* is an epoll instance watching fd 0, which does not move' "$W/err.epollstdin" ||
+		{ cat "$W/err.epollstdin"; st=1; }
+	result refuse-fds-reasons $st
+
+	# Kernel objects go into an image with BPROC_DUMP_ANONFDS
+	# (bproc-ckpt's), not in a dump without it as the node agents make one
+	# (the reason names what: here its memfd mapping, looked at first).
+	st=0
+	if start_victim fds read; then
+		"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 || st=1
+		cat "$W/move.out"
+		grep -q '^result 95 .*mapping at [0-9a-f]* is a memfd' "$W/move.out" || st=1
+		echo go >&7; finish $VPID "$W/fds.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result refuse-fds-move $st
 
 	# Shared anonymous memory (and a shared mapping of /dev/zero) goes
 	# into an image with BPROC_DUMP_SHANON (bproc-ckpt's, the agents'),
@@ -741,17 +819,6 @@ if [[ " $groups " == *" refuse "* ]]; then
 	done
 fi
 
-# p64 FILE OFFSET HEX16: write a little-endian 64-bit value.
-p64() {
-	local v=$3 b= i
-	for i in 14 12 10 8 6 4 2 0; do b="$b\\x${v:$i:2}"; done
-	printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
-p32() {
-	local v=$3 b= i
-	for i in 6 4 2 0; do b="$b\\x${v:$i:2}"; done
-	printf "$b" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
 secoff() { bproc-imgdump "$good" | awk -v s="$1" '$1 == "section" && $2 == s { print $4 }'; }
 
 # bad_case NAME: $W/bad.img must be refused with EINVAL by the engine, and
@@ -824,6 +891,34 @@ if [[ " $groups " == *" malformed "* ]]; then
 	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 8)) 00000000; bad_case thread-tid
 	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" $((thr + 12)) 00000400; bad_case thread-pending
 	cp "$tgood" "$W/bad.img"; p32 "$W/bad.img" 4 00000001; bad_case threads-version-1
+
+	# Images with kernel objects (FDS): checked whole; a good one needs
+	# them made at their fds by whoever restores (EBADF otherwise).
+	start_victim fds read
+	fgood=$W/fgood.img
+	bproc-ckpt dump --kill $VPID "$fgood"
+	wait $VPID 2>/dev/null
+	exec 7>&-
+	good=$fgood
+	fds=$(secoff FDS)
+	st=0
+	bproc-ckpt restore --kernel-only "$fgood" > "$W/err" 2>&1 && st=1
+	cat "$W/err"
+	grep -q "(EBADF): fd [0-9]* is not the image's eventfd (whoever restores makes it)" "$W/err" || st=1
+	result malformed-fds-not-made $st
+	# entries at fds + 8, 64 bytes each: 0 eventfd, 2 timerfd, 8 memfd;
+	# the targets after the 10 entries
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $fds 7fffffff; bad_case fds-count
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 4)) 00100000; bad_case fds-targets-count
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 8)) ffffffff; bad_case fds-bad-fd
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 8)) 00000001; bad_case fds-stdio-fd
+	cp "$fgood" "$W/bad.img"; p64 "$W/bad.img" $((fds + 8 + 16)) ffffffffffffffff; bad_case fds-eventfd-count
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 8 + 4)) 00000009; bad_case fds-kind
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 8 + 128 + 16)) 0000007f; bad_case fds-clock
+	cp "$fgood" "$W/bad.img"; p64 "$W/bad.img" $((fds + 8 + 128 + 40)) 000000003b9aca00; bad_case fds-timer-nsec
+	cp "$fgood" "$W/bad.img"; p64 "$W/bad.img" $((fds + 8 + 512 + 16)) 0000000000000010; bad_case fds-memfd-size
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 8 + 640 + 4)) 000003e7; bad_case fds-target-fd
+	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" 4 00000002; bad_case fds-version-2
 	good=$W/good.img
 
 	# Random corruption of the structure (everything before the page data),

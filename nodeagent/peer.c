@@ -140,6 +140,14 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		return 0;
 	case BPROC_MSG_BYE:
 		return -ECONNRESET;
+	case BPROC_MSG_FILES_QUERY:
+		/* about the transfer to come, asked while none is under way */
+		if (stream <= p->transfer || (p->im && !p->finishing)) {
+			pr_warn("%s: FILES_QUERY %u out of place", c->desc,
+				stream);
+			return -EPROTO;
+		}
+		return files_answer(c, stream, data, len);
 	case BPROC_MSG_IMAGE_BEGIN:
 	case BPROC_MSG_IMAGE_STREAMS:
 	case BPROC_MSG_IMAGE_DATA:

@@ -20,7 +20,8 @@ VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
-         "files-missing", "streams-files", "streams-2to1", "streams-stdin",
+         "files-missing", "send-auto", "send-path-refused", "send-whole",
+         "send-libs", "streams-files", "streams-2to1", "streams-stdin",
          "streams-null-closed", "streams-sockets", "born-tree", "born-many",
          "born-quick", "born-late", "ghost-names", "streams-end",
          "procfiles", "metrics-events", "concurrent",

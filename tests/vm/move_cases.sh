@@ -12,7 +12,7 @@ M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
 	self-move bpsh stdin getpid-creds files files-missing send-auto
-	send-path-refused send-whole send-libs streams-files
+	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
 	born-many born-quick born-late ghost-names streams-end procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
@@ -497,6 +497,42 @@ if want send-libs; then
 		ended $pid; expect "exit status" "$STATUS" 3 || st=1
 	done
 	result send-libs $st
+fi
+
+if want send-ckpt; then
+	# bproc-ckpt dump --send whole: an image of a program only the front
+	# end has restores on node1; --send path names it and the restore
+	# there fails naming the file; auto is for moves only.
+	st=0
+	mkdir -p /tmp/only-here
+	cp $V/mover /tmp/only-here/ck-prog
+	vcrun 1 "rm -rf /tmp/only-here"
+	out=$(bproc-ckpt dump --send auto 1 "$W/x.img" 2>&1); rc=$?
+	echo "$out"
+	expect "--send auto" "$rc" 2 || st=1
+	for how in whole path; do
+		MOVER=/tmp/only-here/ck-prog mover_start ck-$how 2 || st=1
+		pid=${PID[ck-$how]}
+		rm -f "$W/ck.img"
+		vcrun 1 "rm -f /tmp/ck.img /tmp/ck.out"
+		bproc-ckpt dump --kill --send $how $pid "$W/ck.img" || st=1
+		ended $pid
+		mover_end ck-$how
+		vccp "$W/ck.img" 1:/tmp/ck.img || st=1
+		vcrun 1 "cd /; printf 'check\nwhere\nexit 5\n' |
+			bproc-ckpt restore /tmp/ck.img > /tmp/ck.out 2>&1; echo rc \$? >> /tmp/ck.out"
+		vcrun 1 "cat /tmp/ck.out" > "$W/ck-$how.out"
+		cat "$W/ck-$how.out"
+		if [ $how = whole ]; then
+			grep -q "^check ok\$" "$W/ck-$how.out" || st=1
+			grep -q "^where node1 " "$W/ck-$how.out" || st=1
+			grep -q "^rc 5\$" "$W/ck-$how.out" || st=1
+		else
+			grep -q "/tmp/only-here/ck-prog" "$W/ck-$how.out" || st=1
+			grep -q "^rc 1\$" "$W/ck-$how.out" || st=1
+		fi
+	done
+	result send-ckpt $st
 fi
 
 # same NAME FILE FILE: the two files hold the same bytes, or say how not.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The agent's own listener, on its configured address: other agents
- * connect here to send a process that moves to this node (recv.c), and
+ * connect here to send a process that moves to this node (recv.c), first
+ * asking which of its files this node has (FILES_QUERY, files.c), and
  * tools may connect to PING.  Every connection must authenticate with the
  * cluster key within `timeout`.  A connection carries one image at a time
  * (its transfers are numbered: proto.h); while the image has nowhere to go

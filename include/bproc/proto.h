@@ -185,7 +185,10 @@ struct bproc_msg_status {
  *     an asynchronous dump and answers MOVE_ARMED: the master then answers
  *     the write, and the dump runs as the write returns.
  *  2. The source connects to the destination agent's listener (role PEER)
- *     and sends IMAGE_BEGIN, IMAGE_STREAMS (which of the process's fds are
+ *     and, if the order says BPROC_SEND_PATH or _AUTO, asks which of the
+ *     process's files the destination has (FILES_QUERY, FILES_ANSWER:
+ *     see enum bproc_send) and arms the dump only then; it sends
+ *     IMAGE_BEGIN, IMAGE_STREAMS (which of the process's fds are
  *     which of its streams, see below), the image as IMAGE_DATA frames,
  *     and IMAGE_END
  *     (whose error, if not 0, aborts). All frames of a connection's nth

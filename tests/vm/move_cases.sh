@@ -38,7 +38,7 @@ procs_named() {
 
 # mover_start NAME ARGS...: a mover in the background (cwd: this one's),
 # its stdin a FIFO held on fd ${IN[NAME]}, its output $W/NAME.out; the
-# program $MOVER if set (a copy of mover elsewhere).
+# command $MOVER if set (a copy of mover elsewhere; words split on blanks).
 declare -A PID IN
 mover_start() {
 	local name=$1 fd
@@ -499,6 +499,17 @@ if want send-libs; then
 	result send-libs $st
 fi
 
+# nofds CMD...: exec CMD without the fds above 2 this script holds (the
+# FIFOs of earlier movers: a plain dump refuses pipes).
+nofds() {
+	local f n
+	for f in /proc/$BASHPID/fd/*; do
+		n=${f##*/}
+		[ "$n" -gt 2 ] && eval "exec $n>&-"
+	done 2>/dev/null
+	exec "$@"
+}
+
 if want send-ckpt; then
 	# bproc-ckpt dump --send whole: an image of a program only the front
 	# end has restores on node1; --send path names it and the restore
@@ -511,7 +522,7 @@ if want send-ckpt; then
 	echo "$out"
 	expect "--send auto" "$rc" 2 || st=1
 	for how in whole path; do
-		MOVER=/tmp/only-here/ck-prog mover_start ck-$how 2 || st=1
+		MOVER="nofds /tmp/only-here/ck-prog" mover_start ck-$how 2 || st=1
 		pid=${PID[ck-$how]}
 		rm -f "$W/ck.img"
 		vcrun 1 "rm -f /tmp/ck.img /tmp/ck.out"

@@ -804,7 +804,9 @@ void send_order(const struct bp_move_order *o)
 		close(m->img_r);
 		close(m->pipe_w);
 		files_free(m->files);
-		return refuse(m, EIO, "%s", m->reason);
+		/* its maps gone: it has exited since it was checked */
+		return refuse(m, err == -ENOENT || err == -ESRCH ? ESRCH : EIO,
+			      "%s", m->reason);
 	}
 	if (m->h)
 		hosted_set_moving(m->h, true);

@@ -320,13 +320,13 @@ enum move_result move_result_of(int err);
 /*
  * route_move_begin - register the move of p to dest_slot (its agent at
  * dest_addr) and queue its order for the network thread; req is answered
- * from there.  self: the writer is the process; send: how its files go
- * (BPROC_SEND_*).  Returns 0, -EBUSY when p is already moving, or -ENOMEM.
+ * from there.  self: the writer is the process.  Returns 0, -EBUSY when
+ * p is already moving, or -ENOMEM.
  */
 int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		     int dest_slot, const char *dest_name,
 		     const char *dest_addr, const char *src_name, bool self,
-		     unsigned int send);
+		     unsigned int send /* BPROC_SEND_*: how its files go */);
 /* route_moving - is pid moving (or still finishing one)? */
 bool route_moving(pid_t pid);
 uint64_t route_moves_in_flight(void);

@@ -321,7 +321,8 @@ enum move_result move_result_of(int err);
  * route_move_begin - register the move of p to dest_slot (its agent at
  * dest_addr) and queue its order for the network thread; req is answered
  * from there.  self: the writer is the process.  Returns 0, -EBUSY when
- * p is already moving, or -ENOMEM.
+ * p is already moving, -EOPNOTSUPP when dest is the node where p was
+ * born and which it left (its pid is held there), or -ENOMEM.
  */
 int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		     int dest_slot, const char *dest_name,

@@ -69,6 +69,12 @@ struct rproc {
 	struct proc_info info; /* as it was when its last move began */
 	int host; /* slot of the node it runs on */
 	bool born; /* started on its node by a cluster process there */
+	/*
+	 * A born process that moved away from its node: the slot of that
+	 * node, where a ghost of it (a "proxy") keeps its pid for its parent
+	 * there (its exit goes there, its signals come from there); 0: none.
+	 */
+	int birth;
 	bool stdin_eof; /* the front end's agent sent IO_EOF fd 0 */
 	bool eof_delivered; /* and the host has it */
 	bool gone; /* exited or lost while moving: only the move remains */
@@ -375,8 +381,8 @@ int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		pthread_mutex_unlock(&route_lock);
 		return -EBUSY;
 	}
-	if (rp && rp->born) {
-		/* its parent there would lose it: not yet */
+	if (rp && rp->birth && rp->birth == dest_slot) {
+		/* its pid there is its proxy's: it cannot come back yet */
 		pthread_mutex_unlock(&route_lock);
 		return -EOPNOTSUPP;
 	}
@@ -481,6 +487,7 @@ static void deliver_inbound(struct rproc *rp, int slot)
 }
 
 static void exited(struct rproc *rp, const struct bp_exit *e, int slot);
+static void to_front(unsigned int type, uint32_t pid, uint32_t other);
 static void remember_left(pid_t pid, int slot, bool orphan);
 static void lose_one(struct rproc *rp, int slot, const char *name,
 		     const char *why);
@@ -560,6 +567,18 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 	if (!err) {
 		if (rp->src != 0)
 			remember_left(rp->pid, rp->src, false);
+		if (rp->born && !rp->birth && rp->src != 0) {
+			/*
+			 * It left the node where it was born: a proxy holds
+			 * its pid there, and its output goes under its own
+			 * pid from now on (its ghost here leaves the set of
+			 * streams it shared there: STREAM_OWNER to itself).
+			 */
+			rp->birth = rp->src;
+			if (rp->dest != 0)
+				to_front(BPROC_MSG_STREAM_OWNER,
+					 (uint32_t)rp->pid, (uint32_t)rp->pid);
+		}
 		rp->host = rp->dest;
 		rp->eof_delivered = false;
 		rp->mark_seen = true;
@@ -584,7 +603,7 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 	where = rp->host;
 	deliver_inbound(rp, where);
 	rp_clear_held(rp);
-	if (where == 0) {
+	if (where == 0 && !rp->birth) {
 		/* a front-end process: /proc speaks for it again */
 		rp_free(rp);
 		return false;
@@ -703,13 +722,28 @@ static int on_result(int slot, const uint8_t *d, uint32_t len)
 	return 0;
 }
 
+/* A born process that left its node ended: its proxy there ends alike. */
+static void to_birth(const struct rproc *rp, const struct bp_exit *e)
+{
+	struct bp_conn *c;
+
+	if (!rp->birth)
+		return;
+	c = conn_of(rp->birth, rp->pid, BPROC_MSG_EXIT);
+	if (c)
+		sent(c, bp_send_exit(c, e), rp->pid, BPROC_MSG_EXIT);
+}
+
 static void exited(struct rproc *rp, const struct bp_exit *e, int slot)
 {
 	char how[48], name[16];
 
 	status_text(e->status, how, sizeof(how));
 	slot_name(slot, name, sizeof(name));
-	send_exit(e);
+	/* one that came home has no ghost here: it is the process */
+	if (slot != 0)
+		send_exit(e);
+	to_birth(rp, e);
 	proctab_exited(rp->pid);
 	remember_left(rp->pid, slot, false);
 	if (e->reason[0])
@@ -734,7 +768,9 @@ static int on_exit_msg(int slot, const uint8_t *d, uint32_t len)
 		hold(rp, &rp->out, &tmpl, NULL, 0);
 		return 0;
 	}
-	if (!rp || rp->gone || slot != rp->host || slot == 0) {
+	/* the front end's agent tells of one born elsewhere that came home */
+	if (!rp || rp->gone || slot != rp->host ||
+	    (slot == 0 && (!rp->birth || rp->moving))) {
 		pr_debug("EXIT of pid %u from slot %d, not its host",
 			 tmpl.exit.pid, slot);
 		return 0;
@@ -754,14 +790,15 @@ static int on_signal(int slot, const uint8_t *d, uint32_t len)
 	if (bp_signal_decode(d, len, &pid, &tmpl.signo))
 		return -EPROTO;
 	rp = rp_find((pid_t)pid);
-	if (slot != 0 || !rp || rp->gone) {
+	/* from its ghost on the front end, or its proxy where it was born */
+	if (!rp || rp->gone || (slot != 0 && slot != rp->birth)) {
 		pr_debug("SIGNAL %u for pid %u from slot %d: nobody to take it",
 			 tmpl.signo, pid, slot);
 		return 0;
 	}
 	if (rp->moving)
 		hold(rp, &rp->sigs, &tmpl, NULL, 0);
-	else if (rp->host != 0)
+	else if (rp->host != 0 || slot != 0)
 		send_signal(rp->host, rp, tmpl.signo);
 	return 0;
 }
@@ -1253,6 +1290,7 @@ static void lose_one(struct rproc *rp, int slot, const char *name,
 	e.flags = BPROC_EXIT_LOST;
 	snprintf(e.reason, sizeof(e.reason), "%s down", name);
 	send_exit(&e);
+	to_birth(rp, &e);
 	proctab_exited(rp->pid);
 	remember_left(rp->pid, slot, true);
 	events_add("pid %d (%s) lost on %s: %s", rp->pid, rp->info.comm, name,
@@ -1269,6 +1307,14 @@ static void lose_hosted(int slot, const char *name, const char *why)
 	for (i = 0; i < RP_BUCKETS; i++) {
 		for (rp = buckets[i]; rp; rp = next) {
 			next = rp->hnext;
+			if (rp->birth == slot) {
+				/* its proxy, and its parent there, are gone */
+				rp->birth = 0;
+				if (rp->host == 0 && !rp->moving && !rp->gone) {
+					rp_free(rp);
+					continue;
+				}
+			}
 			if (rp->gone || rp->host != slot)
 				continue;
 			lose_one(rp, slot, name, why);

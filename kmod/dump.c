@@ -1035,6 +1035,11 @@ static int dump_write_image(struct dump_ctx *ctx)
 	int ret;
 	u32 i;
 
+	/* stopped by job control (not a tracer's): restored stopped */
+	if (READ_ONCE(ctx->task->signal->flags) & SIGNAL_STOP_STOPPED &&
+	    !ctx->task->ptrace)
+		hdr.dump_flags |= BPROC_IMAGE_STOPPED;
+
 	strscpy(hdr.release, init_utsname()->release, sizeof(hdr.release));
 	ret = dump_write(ctx, &hdr, sizeof(hdr));
 	if (!ret)

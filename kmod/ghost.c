@@ -37,9 +37,10 @@
  * is away the request's task_work reference belongs to ghost.c, which
  * ends the request (dump_work_end) when the ghost is done.
  *
- * System calls for the holder (GHOST_FORK, GHOST_REAP): a ghost can only
- * do some things from user space, clone3() first among them (no way to
- * fork is exported to modules). The ghost maps one page holding the call
+ * System calls for the holder (GHOST_FORK, GHOST_REAP, GHOST_MREMAP): a
+ * ghost can only do some things from user space, clone3() first among them
+ * (no way to fork is exported to modules), mremap() of its vDSO another
+ * (vm_mremap is not exported either). The ghost maps one page holding the call
  * and its arguments, blocks every signal and leaves its task_work for it,
  * as for a stop; the stub stores the result in the page and waits in
  * pause(). ghost_rearm() sees the result written (access_process_vm) and
@@ -196,6 +197,18 @@ static int ghost_return_to(const u8 *code, size_t len, unsigned long *addrp)
 	if (addrp)
 		*addrp = addr;
 	return 0;
+}
+
+int ghost_thread_exit(void)
+{
+	static const u8 stub[] = {
+		0x31, 0xff, /* xor %edi, %edi */
+		0xb8, __NR_exit, 0, 0, 0, /* mov $nr, %eax */
+		0x0f, 0x05, /* syscall */
+		0x0f, 0x0b, /* ud2 */
+	};
+
+	return ghost_return_to(stub, sizeof(stub), NULL);
 }
 
 /* Return to a stub that calls exit_group(@code). */
@@ -633,6 +646,19 @@ static int ghost_call_start(struct dump_request *req)
 		if (!ret)
 			return 0;
 		break;
+	case GHOST_CALL_MREMAP:
+		args[0] = req->ghost_call_mremap[0];
+		args[1] = args[2] = req->ghost_call_mremap[1];
+		args[3] = MREMAP_MAYMOVE | MREMAP_FIXED;
+		args[4] = req->ghost_call_mremap[2];
+		/* not over the page the call runs from */
+		ret = -EADDRINUSE;
+		if (addr + PAGE_SIZE > args[4] && addr < args[4] + args[1])
+			break;
+		ret = ghost_call_arm(req, addr, __NR_mremap, args, NULL, 0);
+		if (!ret)
+			return 0;
+		break;
 	default:
 		ret = -EINVAL;
 	}
@@ -737,6 +763,16 @@ bool ghost_run(struct dump_request *req, bool first)
 		current->sas_ss_flags = SS_DISABLE;
 		args = ghost_args_now(&len);
 		ghost_release_memory();
+		if (READ_ONCE(req->state) == DUMP_EXTERNAL) {
+			/*
+			 * Dumped in its stop (job control), continued since:
+			 * the process, stopped where it runs, goes on too.
+			 */
+			kernel_siginfo_t cont = { .si_signo = SIGCONT,
+						  .si_code = SI_KERNEL };
+
+			ghost_add_event(req, &cont);
+		}
 		req->ghost_args_page = 0; /* a forked ghost's parent's page */
 		ghost_set_args(req, args, len);
 		kfree(args);
@@ -1233,6 +1269,51 @@ long ghost_ioctl_fork(struct dump_request *req, void __user *argp)
 out_put:
 	dump_request_put(child);
 	return ret;
+}
+
+/* Is [from, from + len) a whole special mapping of the ghost's? */
+static bool ghost_special_mapping(struct dump_request *req, u64 from, u64 len)
+{
+	struct mm_struct *mm = get_task_mm(req->task);
+	struct vm_area_struct *vma;
+	bool ok;
+
+	if (!mm)
+		return false;
+	mmap_read_lock(mm);
+	vma = find_vma(mm, from);
+	ok = vma && vma->vm_start == from && vma->vm_end == from + len &&
+	     !vma->vm_file && (vma->vm_flags & VM_DONTEXPAND);
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return ok;
+}
+
+long ghost_ioctl_mremap(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_mremap a;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (!a.len || !PAGE_ALIGNED(a.from) || !PAGE_ALIGNED(a.len) ||
+	    !PAGE_ALIGNED(a.to) || a.to + a.len < a.to ||
+	    a.to + a.len > TASK_SIZE_MAX || a.from + a.len < a.from)
+		return -EINVAL;
+	if (READ_ONCE(req->decision) != DECIDE_GHOST ||
+	    !ghost_special_mapping(req, a.from, a.len))
+		return -EINVAL;
+	if (a.from == a.to)
+		return 0;
+	spin_lock(&req->ghost_lock);
+	req->ghost_call_mremap[0] = a.from;
+	req->ghost_call_mremap[1] = a.len;
+	req->ghost_call_mremap[2] = a.to;
+	spin_unlock(&req->ghost_lock);
+	ret = ghost_call(req, GHOST_CALL_MREMAP, 0, NULL);
+	if (ret < 0)
+		return ret;
+	return (u64)ret == a.to ? 0 : -EINVAL;
 }
 
 long ghost_ioctl_reap(struct dump_request *req, void __user *argp)

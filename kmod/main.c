@@ -55,8 +55,10 @@
  * with get_user_pages). The task_work is queued anyway: should the task be
  * continued during the dump, it runs the task_work before any user code and
  * waits there for the outcome. The parked state of a stopped target is its
- * stop: RESUME leaves it stopped as it was, KILL sends SIGKILL. A restored
- * image of a stopped process runs (the stop is not part of the image).
+ * stop: RESUME leaves it stopped as it was, KILL sends SIGKILL, GHOST (one
+ * stopped by job control) makes it the ghost once it is continued, which
+ * then reports a SIGCONT to its holder. The image of a process stopped by
+ * job control says so (BPROC_IMAGE_STOPPED) and restores stopped.
  * Limit: a tracer changing the registers of a traced target during its dump,
  * or a SIGCONT arriving together with a caught signal (whose frame the
  * kernel builds before the task_work runs), can make the image inconsistent.
@@ -65,15 +67,16 @@
  * task_work and once it has claimed the dump (DUMP_SELF), parks every other
  * thread and has each record itself (req->threads, the rendezvous, its
  * own and the parked threads' only) before it writes the image; after the
- * decision, and after SIGKILL for a KILL, it lets them go. A stopped
- * process with threads is refused (they cannot park), and so is GHOST for
- * one that had them (req->threaded).
+ * decision, and after SIGKILL for a KILL, it lets them go; after a GHOST
+ * they end instead (each by exit(2) from a stub page, none running the
+ * program again), and the main thread becomes the ghost once it is alone.
+ * A stopped process with threads is refused (they cannot park).
  *
  * Ghosts (ghost.c): a third decision, GHOST, taken through the handle,
  * turns the parked target into a ghost that keeps its pid, releases its
  * memory, reports the signals it receives to the handle's reader and ends,
  * when told, with a given exit code or signal. Only a target parked in its
- * own task_work can become one (not a stopped one dumped from outside).
+ * own task_work can become one, or one stopped by job control (above).
  * BPROC_IOC_GHOST_RESTORE hands the ghost an image file (req->ghost_img,
  * under ghost_lock; the ghost puts it) and waits killably on
  * req->ghost_restore_done; the ghost restores it in its own context and
@@ -107,7 +110,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.6"
+#define BPROC_MODULE_VERSION "1.7"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -190,6 +193,9 @@ static void dump_work(struct callback_head *work)
 			bproc_reason(req->reason, "the process is exiting");
 			dump_decide(req, DECIDE_RESUME);
 			dump_complete(req);
+		} else if (READ_ONCE(req->decision) == DECIDE_GHOST) {
+			/* killed in its stop before it became the ghost */
+			ghost_mark_done(req);
 		}
 		goto out;
 	}
@@ -230,6 +236,10 @@ static void dump_work(struct callback_head *work)
 		force_sig(SIGKILL);
 		break;
 	case DECIDE_GHOST:
+		/* a ghost has one thread: the others end first */
+		if (req->threaded && !fatal_signal_pending(current) &&
+		    bproc_threads_end(req))
+			force_sig(SIGKILL);
 		if (fatal_signal_pending(current))
 			ghost_mark_done(req);
 		else if (ghost_run(req, true))
@@ -327,13 +337,19 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 	case BPROC_IOC_DUMP_RESULT:
 		return dump_ioctl_result(file, req, (void __user *)arg);
 	case BPROC_IOC_GHOST:
-		/* Only a target parked in its own task_work can stay behind. */
-		if (READ_ONCE(req->state) != DUMP_SELF)
+		/*
+		 * A target parked in its own task_work stays behind; so does
+		 * one stopped by job control, as it is, until continued (its
+		 * queued task_work makes it the ghost then).
+		 */
+		if (READ_ONCE(req->state) == DUMP_EXTERNAL &&
+		    (req->task->ptrace || req->task->flags & PF_EXITING))
+			return -EOPNOTSUPP;
+		if (READ_ONCE(req->state) != DUMP_SELF &&
+		    READ_ONCE(req->state) != DUMP_EXTERNAL)
 			return -EOPNOTSUPP;
 		if (!completion_done(&req->done) || req->result)
 			return -EINVAL;
-		if (req->threaded)
-			return -EOPNOTSUPP; /* a ghost has one thread */
 		dump_decide(req, DECIDE_GHOST);
 		return READ_ONCE(req->decision) == DECIDE_GHOST ? 0 : -EINVAL;
 	case BPROC_IOC_GHOST_EXIT:
@@ -350,6 +366,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_name(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_CLOSE:
 		return ghost_ioctl_close(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_MREMAP:
+		return ghost_ioctl_mremap(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

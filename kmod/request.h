@@ -76,6 +76,7 @@ struct dump_request {
 	 */
 	int ghost_call; /* enum ghost_call, 0 when none is asked for */
 	s32 ghost_call_arg;
+	u64 ghost_call_mremap[3]; /* GHOST_CALL_MREMAP: from, len, to */
 	bool ghost_calling; /* out of its task_work, in the call's stub */
 	bool ghost_call_abandoned; /* the holder's ioctl went meanwhile */
 	struct dump_request *ghost_call_child; /* GHOST_FORK: the child's */
@@ -102,6 +103,7 @@ struct dump_request {
 enum ghost_call {
 	GHOST_CALL_FORK = 1, /* clone3() with set_tid = arg */
 	GHOST_CALL_REAP, /* wait4(arg, WNOHANG) */
+	GHOST_CALL_MREMAP, /* mremap(from, len, len, FIXED, to) */
 };
 
 /* main.c: a request for a ghost of GHOST_FORK, and its handle. */
@@ -119,6 +121,14 @@ int dump_handle_install(struct dump_request *req);
 int bproc_threads_stop(struct dump_request *req);
 struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr);
 void bproc_threads_go(struct dump_request *req);
+/*
+ * bproc_threads_end - after a GHOST decision: the other threads end (none
+ * runs a user instruction of the program again) and the main thread, the
+ * ghost, waits until it is the only one; 0, or -errno.
+ */
+int bproc_threads_end(struct dump_request *req);
+/* ghost.c: return to a stub page of the caller's own that calls exit(0). */
+int ghost_thread_exit(void);
 
 void ghost_init(struct dump_request *req);
 /*
@@ -136,6 +146,7 @@ long ghost_ioctl_fork(struct dump_request *req, void __user *argp);
 long ghost_ioctl_reap(struct dump_request *req, void __user *argp);
 long ghost_ioctl_name(struct dump_request *req, void __user *argp);
 long ghost_ioctl_close(struct dump_request *req, void __user *argp);
+long ghost_ioctl_mremap(struct dump_request *req, void __user *argp);
 /* BPROC_IOC_GHOST_RESTORE, or with @with_map BPROC_IOC_GHOST_RESTORE_MAP. */
 long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 			 bool with_map);

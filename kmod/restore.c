@@ -240,7 +240,8 @@ static int restore_read_sections(struct restore_ctx *ctx)
 	if (h->page_size != PAGE_SIZE)
 		return bad_image(ctx, "image page size %u", h->page_size);
 	if (h->header_size != sizeof(*h) || h->pad ||
-	    h->dump_flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS) ||
+	    h->dump_flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS |
+			      BPROC_IMAGE_STOPPED) ||
 	    !memchr(h->release, 0, sizeof(h->release)))
 		return bad_image(ctx, "bad image header");
 	if (!h->nr_sections || h->nr_sections > BPROC_IMAGE_MAX_SECTIONS)
@@ -1664,6 +1665,9 @@ static int restore_commit(struct restore_ctx *ctx,
 	if (ret)
 		return ret;
 	restore_shared_pending(ctx);
+	/* it stops before its first instruction, as it was */
+	if (ctx->hdr.dump_flags & BPROC_IMAGE_STOPPED)
+		send_sig(SIGSTOP, current, 1);
 	if (args->flags & BPROC_RESTORE_CLOSE_FDS) {
 		close_fd(args->fd);
 		if (args->dev_fd >= 0 && args->dev_fd != args->fd)

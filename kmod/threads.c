@@ -50,7 +50,9 @@
 
 #define THREADS_ROUNDS 16 /* rounds of parking before giving up */
 
-enum { THREADS_PARK, THREADS_RECORD, THREADS_GO };
+enum { THREADS_PARK, THREADS_RECORD, THREADS_GO, THREADS_END };
+
+#define THREADS_END_MS 5000 /* for the others to end, after a GHOST */
 
 struct thread_park {
 	struct callback_head work;
@@ -115,7 +117,26 @@ static void thread_park_work(struct callback_head *work)
 			strscpy(g->reason, reason, sizeof(g->reason));
 		smp_store_release(&p->recorded, true);
 		wake_up_all(&g->req->wait);
-		wait_event_killable(g->wait, READ_ONCE(g->phase) == THREADS_GO);
+		wait_event_killable(g->wait, READ_ONCE(g->phase) >= THREADS_GO);
+		if (READ_ONCE(g->phase) == THREADS_END &&
+		    !fatal_signal_pending(current)) {
+			sigset_t all;
+
+			/*
+			 * The process stays behind as a ghost, of one thread:
+			 * this one ends, by a stub's exit(2), before the ghost
+			 * gives up the memory; nothing of it is to be told.
+			 */
+			siginitsetinv(&all,
+				      sigmask(SIGKILL) | sigmask(SIGSTOP));
+			sigprocmask(SIG_SETMASK, &all, NULL);
+			current->clear_child_tid = NULL;
+			current->robust_list = NULL;
+			current->rseq = NULL;
+			current->rseq_sig = 0;
+			if (ghost_thread_exit())
+				force_sig(SIGKILL);
+		}
 	}
 out:
 	threads_put(g);
@@ -285,6 +306,25 @@ struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr)
 {
 	*nr = req->threads ? req->threads->nr_recs : 0;
 	return req->threads ? req->threads->recs : NULL;
+}
+
+int bproc_threads_end(struct dump_request *req)
+{
+	struct bproc_threads *g = req->threads;
+	int ms;
+
+	if (!g)
+		return 0;
+	req->threads = NULL;
+	WRITE_ONCE(g->phase, THREADS_END);
+	wake_up_all(&g->wait);
+	threads_put(g);
+	for (ms = 0; get_nr_threads(current) > 1; ms++) {
+		if (ms == THREADS_END_MS || fatal_signal_pending(current))
+			return -ETIMEDOUT;
+		schedule_timeout_killable(msecs_to_jiffies(1));
+	}
+	return 0;
 }
 
 void bproc_threads_go(struct dump_request *req)

@@ -230,6 +230,15 @@ int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 void hosted_flush_output(struct hosted *h);
 /* hosted_is_born - it was started here by a cluster process. */
 bool hosted_is_born(const struct hosted *h);
+/* hosted_child_of - a pid of its children here not yet reaped, or 0. */
+pid_t hosted_child_of(const struct hosted *h);
+/*
+ * hosted_proxy - a born one moved away: the engine's ghost of it (handle)
+ * holds its pid here for its parent, which waits for it as ever.
+ */
+void hosted_proxy(struct hosted *h, int handle);
+/* hosted_proxy_exit - the process ended where it runs: so does its proxy. */
+void hosted_proxy_exit(const struct bp_exit *e);
 /* hosted_space_event - a fork, exit or reaping in the namespace. */
 struct bproc_space_event;
 void hosted_space_event(const struct bproc_space_event *ev);
@@ -272,6 +281,14 @@ struct ghost *ghost_find(pid_t pid);
 int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id);
 /* ghost_handle - the dump handle, for GHOST_RESTORE. */
 int ghost_handle(const struct ghost *g);
+/*
+ * ghost_place_vdso - move the ghost's vvar and vDSO where the image m had
+ * them (the process executed a program where it ran): 0, or -errno with
+ * why.
+ */
+struct bproc_image_mm;
+int ghost_place_vdso(struct ghost *g, const struct bproc_image_mm *m, char *why,
+		     size_t len);
 /* ghost_restored - the process is home: the ghost is no more. */
 void ghost_restored(struct ghost *g);
 void ghost_output(pid_t pid, unsigned int type, unsigned int fd,

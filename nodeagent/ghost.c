@@ -66,6 +66,7 @@
 
 #include <bproc/bproc.h>
 
+#include "../ckpt/vdso.h"
 #include "../common/log.h"
 #include "../common/net.h"
 #include "agent.h"
@@ -152,6 +153,15 @@ struct ghost {
 	uint64_t mark_move;
 	bool exit_pending, exiting;
 	struct bp_exit exit;
+	/*
+	 * A process born on a node came home into its ghost, a child of its
+	 * parent's ghost: it runs here, its proxy on that node holds its pid
+	 * for its parent. Its end goes to the master (EXIT) and, once its
+	 * parent there has waited for it (PROC_REAPED), its parent's ghost
+	 * reaps it.
+	 */
+	bool at_home, home_exited;
+	int pidfd;
 	bool dead;
 };
 
@@ -220,6 +230,7 @@ static struct ghost *ghost_new(pid_t pid, const struct bp_stream *map,
 	g->pid = pid;
 	g->handle = -1;
 	g->in_fd = -1;
+	g->pidfd = -1;
 	g->next = ghosts;
 	ghosts = g;
 	return g;
@@ -269,13 +280,28 @@ static void ghost_open_streams(struct ghost *g)
 		close(pidfd);
 }
 
+static struct ghost *at_home(pid_t pid)
+{
+	struct ghost *g;
+
+	for (g = ghosts; g; g = g->next)
+		if (g->pid == pid && g->at_home && !g->dead)
+			return g;
+	return NULL;
+}
+
 int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 	      unsigned int nr)
 {
-	struct ghost *g = ghost_new(pid, map, nr);
+	struct ghost *g = ghost_new(pid, map, nr), *was = at_home(pid);
 
 	if (!g)
 		return -ENOMEM;
+	if (was) {
+		/* born on a node, home, away again: still its parent's */
+		g->parent = was->parent;
+		was->dead = true;
+	}
 	g->handle = handle;
 	g->in_owner = true;
 	g->set = pid;
@@ -288,7 +314,7 @@ struct ghost *ghost_find(pid_t pid)
 	struct ghost *g;
 
 	for (g = ghosts; g; g = g->next)
-		if (g->pid == pid && !g->dead)
+		if (g->pid == pid && !g->dead && !g->at_home)
 			return g;
 	return NULL;
 }
@@ -296,6 +322,68 @@ struct ghost *ghost_find(pid_t pid)
 int ghost_handle(const struct ghost *g)
 {
 	return g->handle;
+}
+
+/* ---- its vDSO, where the image wants it ---- */
+
+static int ghost_maps(void *arg, struct vdso_range *r, int max)
+{
+	return vdso_read_maps(((struct ghost *)arg)->pid, r, max);
+}
+
+static int ghost_move(void *arg, unsigned long from, unsigned long len,
+		      unsigned long to)
+{
+	struct bproc_ghost_mremap a = { .from = from, .len = len, .to = to };
+
+	return ioctl(((struct ghost *)arg)->handle, BPROC_IOC_GHOST_MREMAP, &a);
+}
+
+/*
+ * A free place in the ghost (it has all but no mappings left): below the
+ * lowest one at or above 4 GiB, or between two, away from [lo, hi).
+ */
+static unsigned long ghost_spare(void *arg, const struct vdso_range *r, int n,
+				 unsigned long span, unsigned long lo,
+				 unsigned long hi)
+{
+	const unsigned long gap = 1ul << 24, floor = 1ul << 32;
+	unsigned long prev = floor;
+	int i;
+
+	(void)arg;
+	for (i = 0; i <= n; i++) {
+		unsigned long next = i < n ? r[i].start : 0x7ff000000000ul;
+		unsigned long at = next - gap - span;
+
+		if (i < n && r[i].end <= floor)
+			continue;
+		if (next > prev + 2 * gap + span && at >= prev + gap &&
+		    (at >= hi || at + span <= lo))
+			return at & ~0xffful;
+		if (i < n)
+			prev = r[i].end;
+	}
+	return 0;
+}
+
+int ghost_place_vdso(struct ghost *g, const struct bproc_image_mm *m, char *why,
+		     size_t len)
+{
+	static const struct vdso_ops ops = {
+		.maps = ghost_maps,
+		.move = ghost_move,
+		.spare = ghost_spare,
+	};
+	int r = vdso_place_with(m, &ops, g, why, len);
+
+	if (r == VDSO_IN_THE_WAY) {
+		snprintf(why, len,
+			 "the ghost's mappings are where its vDSO "
+			 "would go");
+		return -EADDRINUSE;
+	}
+	return r ? -errno : 0;
 }
 
 static struct gout *out_of(struct ghost *g, uint32_t id)
@@ -799,6 +887,13 @@ void ghost_reaped(pid_t pid)
 {
 	struct ghost *g = ghost_find(pid);
 
+	if (!g && (g = at_home(pid))) {
+		/* its parent on its node has waited for it: so does ours */
+		pr_debug("pid %d, home, reaped where it was born", pid);
+		g->dead = true;
+		reap_later(g);
+		return;
+	}
 	if (!g) {
 		pr_debug("pid %d reaped: no ghost here", pid);
 		return;
@@ -812,6 +907,20 @@ void ghost_stream_owner(pid_t pid, pid_t from)
 {
 	struct ghost *to = ghost_find(pid), *was = ghost_find(from), *g;
 	pid_t set = was ? was->set : from;
+
+	if (pid == from) {
+		/*
+		 * It left the node where it shared the streams of the process
+		 * that started it: it has streams of its own now, and reads
+		 * its stdin here as they do (as two processes here would).
+		 */
+		if (to) {
+			to->set = pid;
+			to->in_owner = true;
+		}
+		pr_debug("pid %d: streams of its own", pid);
+		return;
+	}
 
 	/*
 	 * The streams stay with the others where they run, and from has
@@ -1145,7 +1254,59 @@ void ghost_restored(struct ghost *g)
 		send_ack(g, &g->out[i], true);
 	close_stdio(g);
 	g->home = NULL;
+	if (parent_ghost(g) && is_kid(parent_ghost(g), g->pid)) {
+		/* born on a node: its parent there waits for it */
+		g->pidfd = (int)syscall(SYS_pidfd_open, g->pid, 0);
+		if (g->pidfd >= 0) {
+			g->at_home = true;
+			close_fd(&g->handle);
+			g->mark_seen = false;
+			return;
+		}
+		pr_warn("pid %d: home, but not watched: %m", g->pid);
+	}
 	g->dead = true;
+}
+
+/* The wait status of our pid, a zombie: /proc/PID/stat's exit_code. */
+static int zombie_status(pid_t pid)
+{
+	char path[64], stat[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return SIGKILL;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return SIGKILL;
+	stat[n] = '\0';
+	while (n > 0 && (stat[n - 1] == '\n' || stat[n - 1] == ' '))
+		stat[--n] = '\0';
+	p = strrchr(stat, ' ');
+	return p ? atoi(p + 1) : SIGKILL;
+}
+
+/* One born on a node and home here ended: its proxy there ends alike. */
+static void home_polled(void *obj, short revents)
+{
+	struct ghost *g = obj;
+	struct bp_exit e = { 0 };
+	struct bp_conn *c = link_conn();
+
+	(void)revents;
+	if (!g->at_home || g->home_exited)
+		return;
+	g->home_exited = true;
+	close_fd(&g->pidfd);
+	e.pid = (uint32_t)g->pid;
+	e.status = (uint32_t)zombie_status(g->pid);
+	pr_debug("pid %d, home, ended: status 0x%x", g->pid, e.status);
+	if (c)
+		link_sent(bp_send_exit(c, &e), "EXIT");
 }
 
 /* ---- the loop ---- */
@@ -1177,7 +1338,9 @@ void ghost_watch(void)
 	for (g = ghosts; g; g = g->next) {
 		job_watch(&g->job, fork_polled, g);
 		job_watch(&g->reap_job, reap_polled, g);
-		if (g->dead || g->forking)
+		if (g->at_home && !g->dead && g->pidfd >= 0)
+			loop_add(g->pidfd, POLLIN, home_polled, g);
+		if (g->dead || g->forking || g->at_home)
 			continue;
 		/* signals wait at the master while it moves */
 		if (!g->home)
@@ -1213,6 +1376,7 @@ void ghost_reap(void)
 		*pp = g->next;
 		close_stdio(g);
 		close_fd(&g->handle);
+		close_fd(&g->pidfd);
 		free(g->out);
 		free(g->map);
 		free(g->kids);

@@ -105,6 +105,15 @@ struct hosted {
 	int pidfd;
 	struct hstreams *st;
 	bool born; /* started here by a cluster process: not our child */
+	pid_t ppid; /* born: its parent's pid, when it was born */
+	/*
+	 * A born one that moved away: the engine's ghost of it (a proxy)
+	 * holds its pid here for its parent, this the ghost's handle (-1:
+	 * none). Signals to it go to the process; it ends as the process
+	 * ended (EXIT from the master).
+	 */
+	int ghost;
+	bool ghost_ending;
 	bool moving; /* a move out is in flight: output waits for it */
 	bool left; /* it moved away: reap it without a word */
 	bool exited, exit_sent;
@@ -112,6 +121,7 @@ struct hosted {
 	int status;
 	bool dead;
 	char comm[16]; /* the name its ghost has (PROC_EXEC) */
+	uint32_t uid; /* its real uid, as last read (children start with it) */
 };
 
 static struct hosted *procs;
@@ -319,9 +329,11 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	h->pid = pid;
 	h->lpid = lpid;
 	h->pidfd = pidfd;
+	h->ghost = -1;
 	/* restored: its ghost has the name it has now */
 	if (!hosted_stat(lpid, &r))
 		memcpy(h->comm, r.comm, sizeof(h->comm));
+	h->uid = hosted_uid(lpid);
 	h->next = procs;
 	procs = h;
 	nr_procs++;
@@ -367,6 +379,9 @@ static uint32_t stdin_held(const struct hstreams *st)
 
 uint32_t hosted_park(struct hosted *h)
 {
+	/* one that shares its owner's streams leaves its stdin to them */
+	if (h->st->owner != h->pid)
+		return 0;
 	h->st->parked = true;
 	return stdin_held(h->st);
 }
@@ -374,6 +389,121 @@ uint32_t hosted_park(struct hosted *h)
 bool hosted_is_born(const struct hosted *h)
 {
 	return h->born;
+}
+
+pid_t hosted_child_of(const struct hosted *h)
+{
+	const struct hosted *k;
+
+	for (k = procs; k; k = k->next)
+		if (k->born && k->ppid == h->pid && !k->dead && !k->reaped &&
+		    !k->left)
+			return k->pid;
+	return 0;
+}
+
+/*
+ * Its descriptors, but for those of the engine's: a proxy holds nothing
+ * of what the process had here (a stream of its set ends when the others
+ * are done with it, a file here is not kept open).
+ */
+static void proxy_close_fds(struct hosted *h)
+{
+	int32_t fds[BPROC_GHOST_CLOSE_MAX];
+	struct bproc_ghost_close a = { .fds = (uintptr_t)fds };
+	struct dirent *d;
+	char path[64];
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", h->lpid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		char *end;
+		long fd = strtol(d->d_name, &end, 10);
+
+		if (*end || d->d_name[0] == '.' || fd < 0 || fd > INT32_MAX)
+			continue;
+		fds[a.nr_fds++] = (int32_t)fd;
+		if (a.nr_fds == BPROC_GHOST_CLOSE_MAX) {
+			if (ioctl(h->ghost, BPROC_IOC_GHOST_CLOSE, &a))
+				pr_debug("pid %d: its proxy's fds: %m", h->pid);
+			a.nr_fds = 0;
+		}
+	}
+	closedir(dir);
+	if (a.nr_fds && ioctl(h->ghost, BPROC_IOC_GHOST_CLOSE, &a))
+		pr_debug("pid %d: its proxy's fds: %m", h->pid);
+}
+
+void hosted_proxy(struct hosted *h, int handle)
+{
+	h->ghost = handle;
+	fcntl(handle, F_SETFL, O_NONBLOCK);
+	proxy_close_fds(h);
+	pr_debug("pid %d: a proxy holds its pid for %d", h->pid, h->ppid);
+}
+
+/* Signals its proxy got go to the process; a proxy killed ends it. */
+static void proxy_polled(void *obj, short revents)
+{
+	struct bproc_ghost_event ev[16];
+	struct hosted *h = obj;
+	struct bp_conn *c;
+	ssize_t n;
+	int i;
+
+	(void)revents;
+	if (h->ghost < 0)
+		return;
+	while ((n = read(h->ghost, ev, sizeof(ev))) > 0) {
+		c = link_conn();
+		for (i = 0; c && i < n / (ssize_t)sizeof(ev[0]); i++) {
+			pr_debug("pid %d: signal %u to its proxy", h->pid,
+				 ev[i].signo);
+			link_sent(bp_send_signal(c, (uint32_t)h->pid,
+						 ev[i].signo),
+				  "SIGNAL");
+		}
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* the proxy is gone: by its own end, or killed here */
+	c = link_conn();
+	if (!h->ghost_ending && c) {
+		pr_info("pid %d: its proxy here was killed; so is it", h->pid);
+		link_sent(bp_send_signal(c, (uint32_t)h->pid, SIGKILL),
+			  "SIGNAL");
+	}
+	close_fd(&h->ghost);
+}
+
+void hosted_proxy_exit(const struct bp_exit *e)
+{
+	struct bproc_ghost_exit ex = { 0 };
+	int st = (int)e->status;
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h->pid == (pid_t)e->pid && h->left && h->ghost >= 0 &&
+		    !h->ghost_ending)
+			break;
+	if (!h) {
+		pr_debug("exit of pid %u: no proxy of it here", e->pid);
+		return;
+	}
+	if (WIFSIGNALED(st)) {
+		ex.how = BPROC_GHOST_EXIT_SIGNAL;
+		ex.value = WTERMSIG(st);
+	} else {
+		ex.how = BPROC_GHOST_EXIT_CODE;
+		ex.value = WEXITSTATUS(st);
+	}
+	h->ghost_ending = true;
+	pr_debug("pid %d: its proxy ends (status 0x%x)", h->pid, st);
+	if (ioctl(h->ghost, BPROC_IOC_GHOST_EXIT, &ex))
+		pr_warn("pid %d: ending its proxy: %m", h->pid);
 }
 
 static int cmp_stream(const void *a, const void *b)
@@ -606,6 +736,8 @@ void hosted_left(struct hosted *h)
 	} else if (h->st->owner == h->pid) {
 		/* its children here keep its streams, and its stdin */
 		st_pass(h->st, h, holder);
+		h->st->parked = false;
+		stdin_push(h->st);
 	}
 	h->moving = false;
 	h->left = true;
@@ -756,7 +888,6 @@ static void pidfd_polled(void *obj, short revents)
 /* A process born here: its parent is one of ours, its streams its. */
 static void born(const struct bproc_space_event *ev)
 {
-	struct bp_proc_report r = { 0 };
 	struct hosted *parent = hosted_find(ev->ppid), *h;
 	struct bp_proc_fork f = { 0 };
 	struct bp_conn *c;
@@ -779,6 +910,8 @@ static void born(const struct bproc_space_event *ev)
 	h->pid = ev->pid;
 	h->lpid = ev->lpid;
 	h->born = true;
+	h->ppid = parent->pid;
+	h->ghost = -1;
 	memcpy(h->comm, parent->comm, sizeof(h->comm)); /* its ghost's */
 	h->st = parent->st;
 	h->st->refs++;
@@ -788,10 +921,14 @@ static void born(const struct bproc_space_event *ev)
 	nr_procs++;
 	f.pid = (uint32_t)h->pid;
 	f.ppid = (uint32_t)parent->pid;
-	f.uid = hosted_uid(h->lpid);
-	if (hosted_stat(h->lpid, &r) && hosted_stat(parent->lpid, &r))
-		snprintf(r.comm, sizeof(r.comm), "?");
-	memcpy(f.comm, r.comm, sizeof(f.comm));
+	/*
+	 * As its parent: a fork changes neither, and reading them here
+	 * would cost every fork two reads of /proc. An exec (EXEC event)
+	 * or a change of uid (the next report) is told as it comes.
+	 */
+	h->uid = parent->uid;
+	f.uid = h->uid;
+	memcpy(f.comm, parent->comm, sizeof(f.comm));
 	c = link_conn();
 	if (c)
 		link_sent(bp_send_proc_fork(c, &f), "PROC_FORK");
@@ -912,10 +1049,13 @@ void hosted_watch(void)
 		if (h->dead)
 			continue;
 		if (h->exited) {
-			if (!h->moving && !h->exit_sent)
+			/* a proxy's end is the process's, told elsewhere */
+			if (!h->moving && !h->exit_sent && !h->left)
 				send_exit(h);
 			continue;
 		}
+		if (h->left && h->ghost >= 0)
+			loop_add(h->ghost, POLLIN, proxy_polled, h);
 		if (!h->born && h->pidfd >= 0)
 			loop_add(h->pidfd, POLLIN, pidfd_polled, h);
 	}
@@ -962,6 +1102,7 @@ void hosted_reap(void)
 		}
 		*pp = h->next;
 		close_fd(&h->pidfd);
+		close_fd(&h->ghost);
 		st_put(h->st);
 		free(h);
 		nr_procs--;
@@ -1114,7 +1255,7 @@ void hosted_report(struct bp_conn *c)
 		if (strncmp(r.comm, h->comm, sizeof(h->comm)))
 			announce(h, &r);
 		r.pid = (uint32_t)h->pid;
-		r.uid = hosted_uid(h->lpid);
+		r.uid = h->uid = hosted_uid(h->lpid);
 		if (bp_send_proc_report(c, &r))
 			break;
 	}

@@ -223,6 +223,8 @@ static int on_process_frame(struct agent *a, unsigned int type,
 			return -EPROTO;
 		if (a->front)
 			ghost_exit(&e);
+		else
+			hosted_proxy_exit(&e);
 		return 0;
 	case BPROC_MSG_PID_RANGE:
 		if (bp_pid_range_decode(data, len, &pid, &v))

@@ -59,6 +59,7 @@
 #define QUEUE_MAX (8u << 20) /* image bytes held before reading waits */
 #define KEEP_MIN (64u << 10) /* a payload this large is not copied */
 #define STRUCT_MAX (256u << 20)
+#define HEAD_MAX (1u << 20) /* the image up to its MM section */
 #define SPAWN_RETRY_MS 3000 /* for the pid's last holder here to be reaped */
 
 /* Image bytes for the pipe: a buffer of ours, freed once read from it. */
@@ -111,6 +112,11 @@ struct inmove {
 
 	/* front end: the ghost restores */
 	struct ghost *g;
+	/* the image up to its MM section: where the ghost's vDSO must be */
+	uint8_t *hbuf;
+	size_t hlen, hcap;
+	int mm_state; /* 0: not seen yet, 1: in mm, -1: none to be had */
+	struct bproc_image_mm mm;
 	struct job job;
 	struct bproc_ghost_restore_map gr;
 	struct bproc_fd_map *fdmap;
@@ -253,6 +259,8 @@ static void drop(struct inmove *im)
 		im->peer = NULL;
 	}
 	free(im->sbuf);
+	free(im->hbuf);
+	im->hbuf = NULL;
 	im->sbuf = NULL;
 	iobuf_free(&im->sq);
 	close_fd(&im->img_w);
@@ -317,6 +325,82 @@ static int parse_structure(const uint8_t *buf, size_t n, size_t *len,
 		off += s.size;
 	}
 	return -EINVAL;
+}
+
+/*
+ * The MM section, from the image's first n bytes: 1 (in *mm), 0 for more,
+ * -1 if there is none to be had (the restore says what is wrong).
+ */
+static int find_mm(const uint8_t *buf, size_t n, struct bproc_image_mm *mm)
+{
+	struct bproc_image_header h;
+	struct bproc_image_section s;
+	size_t off = sizeof(h);
+	uint32_t i;
+
+	if (n < sizeof(h))
+		return 0;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != BPROC_IMAGE_MAGIC || h.header_size != sizeof(h) ||
+	    h.nr_sections > BPROC_IMAGE_MAX_SECTIONS)
+		return -1;
+	for (i = 0; i < h.nr_sections; i++) {
+		if (n - off < sizeof(s))
+			return 0;
+		memcpy(&s, buf + off, sizeof(s));
+		off += sizeof(s);
+		if (s.type > BPROC_SEC_MM || s.size > HEAD_MAX)
+			return -1;
+		if (s.type == BPROC_SEC_MM) {
+			if (s.size < sizeof(*mm))
+				return -1;
+			if (n - off < sizeof(*mm))
+				return 0;
+			memcpy(mm, buf + off, sizeof(*mm));
+			return 1;
+		}
+		if (n - off < s.size)
+			return 0;
+		off += s.size;
+	}
+	return -1;
+}
+
+/* Front end: the image's first bytes, until its MM section is in. */
+static void look_for_mm(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	size_t k = len;
+
+	if (im->mm_state)
+		return;
+	if (im->hlen + k > HEAD_MAX)
+		k = HEAD_MAX - im->hlen;
+	if (im->hlen + k > im->hcap) {
+		size_t cap = im->hcap ? im->hcap : 16384;
+		uint8_t *b;
+
+		while (cap < im->hlen + k)
+			cap *= 2;
+		b = realloc(im->hbuf, cap);
+		if (!b) {
+			im->mm_state = -1;
+			return;
+		}
+		im->hbuf = b;
+		im->hcap = cap;
+	}
+	memcpy(im->hbuf + im->hlen, d, k);
+	im->hlen += k;
+	im->mm_state = find_mm(im->hbuf, im->hlen, &im->mm);
+	if (!im->mm_state && im->hlen == HEAD_MAX)
+		im->mm_state = -1;
+	if (!im->mm_state)
+		return;
+	free(im->hbuf);
+	im->hbuf = NULL;
+	im->hlen = im->hcap = 0;
+	if (im->g)
+		ghost_home(im->g, im, im->b.move_id); /* ready now? */
 }
 
 static uint64_t mem_available_kb(void)
@@ -704,10 +788,26 @@ static void ghost_job_polled(void *obj, short revents)
 
 void recv_ghost_ready(struct inmove *im)
 {
+	char why[160];
 	int p[2], err, i;
 
-	if (im->restoring || im->done || im->dead || !im->g || im->nr_map < 0)
+	if (im->restoring || im->done || im->dead || !im->g || im->nr_map < 0 ||
+	    !im->mm_state)
 		return;
+	/* it executed a program where it ran: its vDSO is elsewhere */
+	if (im->mm_state > 0) {
+		err = ghost_place_vdso(im->g, &im->mm, why, sizeof(why));
+		if (err) {
+			char reason[256];
+
+			snprintf(reason, sizeof(reason),
+				 "the ghost's vDSO cannot go where the process "
+				 "has it: %s",
+				 why);
+			refuse(im, EIO, reason);
+			return;
+		}
+	}
 	im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
 	if (!im->fdmap || make_pipe(p, 1)) {
 		refuse(im, EIO, "no pipe for the image");
@@ -828,6 +928,8 @@ static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 	im->received += len;
 	if (im->done || im->dead)
 		return 0;
+	if (agent->front)
+		look_for_mm(im, d, len);
 	if (agent->front || im->parsed) {
 		push(im, c, d, len);
 		return 0;
@@ -1058,6 +1160,7 @@ void recv_reap(void)
 		}
 		*pp = im->next;
 		free(im->sbuf);
+		free(im->hbuf);
 		iobuf_free(&im->sq);
 		segs_drain(im);
 		free(im->map);

@@ -271,6 +271,22 @@ static void commit(struct outmove *m)
 				link_sent(bp_send_signal(c, m->o.pid, SIGKILL),
 					  "SIGNAL");
 		}
+	} else if (hosted_is_born(m->h)) {
+		/*
+		 * Born here: its parent here waits for it, signals it, sees
+		 * it in its process group. A ghost of it stays, a proxy that
+		 * ends as the process does.
+		 */
+		if (ioctl(m->handle, BPROC_IOC_GHOST) == 0) {
+			hosted_proxy(m->h, m->handle);
+			m->handle = -1;
+		} else {
+			pr_err("pid %u: no proxy of it here (%m): its parent "
+			       "here sees it killed",
+			       m->o.pid);
+			ioctl(m->handle, BPROC_IOC_KILL);
+		}
+		hosted_left(m->h);
 	} else {
 		ioctl(m->handle, BPROC_IOC_KILL);
 		hosted_left(m->h);
@@ -626,7 +642,9 @@ static int start_dump(struct outmove *m, uint32_t whole)
 
 	m->dargs.pid = m->lpid;
 	m->dargs.fd = m->pipe_w;
+	/* all its threads, and shared memory that is its own alone */
 	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
+			 BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
 			 ((m->o.dump_flags | whole) & BPROC_DUMP_ALL);
 	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
 	if (err)
@@ -720,6 +738,36 @@ static char proc_state(pid_t lpid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+/* How many threads it has (field 20 of /proc/PID/stat), 0 if unknown. */
+static long proc_threads(pid_t lpid)
+{
+	char path[64], buf[1024], *p;
+	long threads = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", lpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1,
+			 " %*c" /* state ppid pgrp session tty tpgid */
+			 " %*d %*d %*d %*d %*d"
+			 /* flags minflt cminflt majflt cmajflt */
+			 " %*u %*u %*u %*u %*u"
+			 /* utime stime cutime cstime priority nice */
+			 " %*u %*u %*d %*d %*d %*d %ld",
+			 &threads) != 1)
+		return 0;
+	return threads;
+}
+
 static struct outmove *find(uint32_t pid)
 {
 	struct outmove *m;
@@ -772,13 +820,31 @@ void send_order(const struct bp_move_order *o)
 			return refuse(m, ESRCH, "it does not run on %s",
 				      agent->name);
 		m->lpid = hosted_lpid(m->h);
+		/* its children here would be a proxy's, out of its reach */
+		if (hosted_is_born(m->h) && hosted_child_of(m->h))
+			return refuse(m, EOPNOTSUPP,
+				      "it was started on %s and has children "
+				      "there (pid %d): such a process does not "
+				      "move yet",
+				      agent->name, hosted_child_of(m->h));
 	}
 	st = proc_state(m->lpid);
 	if (!st || st == 'Z' || st == 'X')
 		return refuse(m, ESRCH, "it has exited");
-	if (st == 'T' || st == 't')
-		return refuse(m, EOPNOTSUPP, "it is stopped%s",
-			      st == 't' ? " by a debugger" : "");
+	/* stopped by job control, it moves and stays stopped there */
+	if (st == 't')
+		return refuse(m, EOPNOTSUPP, "it is stopped by a debugger");
+	/*
+	 * Its ghost on the front end has one thread: it could not restore
+	 * the others (a process with threads moves between nodes, and from
+	 * the front end, not back).
+	 */
+	if (!agent->front && !strcmp(o->dest, "master") &&
+	    proc_threads(m->lpid) > 1)
+		return refuse(m, EOPNOTSUPP,
+			      "it has %ld threads: a process with threads does "
+			      "not come back to the front end yet",
+			      proc_threads(m->lpid));
 	if (bp_addr_parse(o->dest_addr, BPROC_NODE_PORT, &m->dest))
 		return refuse(m, EIO, "bad address %s for %s", o->dest_addr,
 			      o->dest);

@@ -181,6 +181,15 @@ static bool restorer_event(const struct bproc_space_event *ev)
 	return false;
 }
 
+/*
+ * After a round of events, the next waits this long: a process that forks
+ * and waits for child after child would otherwise have this agent take
+ * the CPU from it three times a child (fork, exit, reaping), each for
+ * little. Nobody waits for these events but the front end.
+ */
+#define EVENTS_GATHER_MS 3
+static int64_t events_after_ms;
+
 static void watch_polled(void *obj, short revents)
 {
 	struct bproc_space_event ev[64];
@@ -189,6 +198,7 @@ static void watch_polled(void *obj, short revents)
 
 	(void)obj;
 	(void)revents;
+	events_after_ms = bp_now_ms() + EVENTS_GATHER_MS;
 	do {
 		n = read(watch_fd, ev, sizeof(ev));
 		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
@@ -491,8 +501,12 @@ void space_watch(void)
 {
 	int i;
 
-	if (watch_fd >= 0 && !agent->front)
-		loop_add(watch_fd, POLLIN, watch_polled, NULL);
+	if (watch_fd >= 0 && !agent->front) {
+		if (bp_now_ms() < events_after_ms)
+			loop_wake_at(events_after_ms);
+		else
+			loop_add(watch_fd, POLLIN, watch_polled, NULL);
+	}
 	while (nr_zombies && zombies[nr_zombies - 1] < 0)
 		nr_zombies--;
 	for (i = 0; i < nr_zombies; i++)

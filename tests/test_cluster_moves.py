@@ -19,11 +19,13 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
-         "terminal", "pipeline", "self-move", "bpsh", "stdin", "getpid-creds", "files",
+         "stopped-move", "terminal-stopped", "threads-move", "omp-move",
+         "terminal", "pipeline",
+         "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "send-auto", "send-path-refused", "send-whole",
          "send-libs", "send-ckpt", "streams-files", "streams-2to1", "streams-stdin",
          "streams-null-closed", "streams-sockets", "born-tree", "born-many",
-         "born-quick", "born-late", "ghost-names", "streams-end",
+         "born-quick", "born-late", "born-move", "ghost-names", "streams-end",
          "procfiles", "metrics-events", "concurrent",
          "errnos", "reads-never-wait", "dest-refuses-cwd", "dest-oom",
          "front-agent-stopped", "agent-killed", "poweroff"]

@@ -7,7 +7,8 @@
  * with threads: module 1.6; BPROC_IOC_SPACE, below with its structures, watches a pid
  * namespace: module 1.5), and the handles BPROC_IOC_DUMP returns have their
  * own (a ghost can also fork ghost children and reap them, BPROC_IOC_GHOST_FORK
- * and BPROC_IOC_GHOST_REAP below):
+ * and BPROC_IOC_GHOST_REAP below, and move its vDSO, BPROC_IOC_GHOST_MREMAP:
+ * module 1.7):
  *
  *   BPROC_IOC_VERSION  report the ABI and image versions of the module.
  *
@@ -360,6 +361,23 @@ struct bproc_ghost_close {
 };
 
 #define BPROC_IOC_GHOST_CLOSE _IOW(BPROC_IOC_BASE, 27, struct bproc_ghost_close)
+
+/*
+ * BPROC_IOC_GHOST_MREMAP: the ghost moves one of its special mappings (its
+ * [vdso] or [vvar], the whole of it: @from and @len) to @to, with mremap(2)
+ * made by the ghost itself (as GHOST_FORK's clone3()). A process that
+ * executed a program where it ran has its vDSO elsewhere than the ghost it
+ * comes home into, and GHOST_RESTORE requires the image's place: the
+ * holder moves the ghost's vvar and vDSO there first. EINVAL: not a whole
+ * special mapping, or a bad address; EADDRINUSE: the place is the call's
+ * own page; else mremap's error. Module 1.7.
+ */
+struct bproc_ghost_mremap {
+	__u64 from, len, to; /* in: page-aligned */
+};
+
+#define BPROC_IOC_GHOST_MREMAP \
+	_IOW(BPROC_IOC_BASE, 28, struct bproc_ghost_mremap)
 
 /*
  * BPROC_IOC_SPACE (on /dev/bproc): watch the pid namespace of process @pid

@@ -66,6 +66,13 @@
 #define BPROC_IMAGE_MAX_THREADS_BYTES (64U << 20) /* of the THREADS section */
 #define BPROC_IMAGE_NO_PATH 0xffffffffU
 
+/*
+ * In the header's dump_flags, beside the BPROC_DUMP_* it was made with:
+ * the process was stopped by job control when it was dumped, and is
+ * restored stopped, as if it had received SIGSTOP (module 1.7).
+ */
+#define BPROC_IMAGE_STOPPED (1U << 31)
+
 struct bproc_image_header {
 	__u32 magic; /* BPROC_IMAGE_MAGIC */
 	__u32 version; /* BPROC_IMAGE_VERSION */

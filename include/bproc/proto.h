@@ -305,6 +305,16 @@ struct bproc_msg_status {
  * there sees the end as it would with no move (`x=$(bpsh 1 sh -c 'daemon
  * >/dev/null &')` returns at once).
  *
+ * A born process moves like any other (MOVE_ORDER to the node where it
+ * runs). The node where it was born keeps the engine's ghost of it there
+ * (a proxy, BPROC_IOC_GHOST) for its parent: the master sends that node
+ * its EXIT too (the proxy ends alike) and takes SIGNALs from it (what the
+ * proxy gets), and from that node comes its PROC_REAPED. As the move from
+ * there ends, the master sends the front end STREAM_OWNER with pid and
+ * from both the process's: it has streams of its own now, and its ghost
+ * leaves the set it shared. Back on the front end, it is the child of its
+ * parent's ghost: the front end's agent sends its EXIT to the master.
+ *
  * Ends: EXIT when the process ends (its status), PROC_REAPED when it is
  * reaped where it runs. A ghost whose parent on the front end is a ghost
  * too ends at PROC_REAPED, when its real parent has waited for it, and is

@@ -181,7 +181,8 @@ if [[ " $groups " == *" special "* ]]; then
 	[ -s "$W/ag3.out" ] && { cat "$W/ag3.out"; st=1; }
 	result agent-restore-bad $st
 
-	# A stopped process: dumped while stopped, stays stopped, then goes on.
+	# A stopped process: dumped while stopped, stays stopped, then goes on;
+	# its image restores stopped, and goes on once continued.
 	st=0
 	start_victim regs busy || st=1
 	orig=$VPID
@@ -189,7 +190,7 @@ if [[ " $groups " == *" special "* ]]; then
 	bproc-ckpt dump $orig "$W/img" || st=1
 	state=$(awk '{print $3}' /proc/$orig/stat)
 	[ "$state" = T ] || { echo "stopped process is now in state $state"; st=1; }
-	/extra/vm/engine_restore.sh "$W/img" regs busy || st=1
+	STOPPED=1 /extra/vm/engine_restore.sh "$W/img" regs busy || st=1
 	kill -CONT $orig; wake $orig busy 7; finish $orig "$W/regs.out" || st=1
 	exec 7>&-
 	result stopped $st
@@ -687,8 +688,8 @@ if [[ " $groups " == *" threads "* ]]; then
 	exec 7>&-
 	result threads-stream $st
 
-	# A dump as the node agents make one (no BPROC_DUMP_THREADS) still
-	# refuses threads, and the process goes on.
+	# A dump without BPROC_DUMP_THREADS (movectl's) still refuses
+	# threads, and the process goes on.
 	st=0
 	if start_victim refuse threads; then
 		"$V/movectl" $VPID "$W/img" close > "$W/move.out" 2>&1 && st=1
@@ -722,9 +723,9 @@ if [[ " $groups " == *" refuse "* ]]; then
 		result "refuse-$kind" $st
 	done
 
-	# Shared anonymous memory (and a shared mapping of /dev/zero) moves
-	# with bproc-ckpt (BPROC_DUMP_SHANON), not in a dump as the node
-	# agents make one.
+	# Shared anonymous memory (and a shared mapping of /dev/zero) goes
+	# into an image with BPROC_DUMP_SHANON (bproc-ckpt's, the agents'),
+	# not in a dump without it (movectl's).
 	for kind in shanon zeromap; do
 		st=0
 		if start_victim refuse $kind; then

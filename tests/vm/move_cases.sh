@@ -10,11 +10,12 @@ W=/tmp/moves
 mkdir -p "$W"
 M=/bproc
 export PATH=$V:$PATH
-cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol terminal pipeline
+cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
+	terminal-stopped threads-move omp-move pipeline
 	self-move bpsh stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick born-late ghost-names streams-end procfiles
+	born-many born-quick born-late born-move ghost-names streams-end procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -221,6 +222,131 @@ if want jobcontrol; then
 	mover_end jc
 	ended $pid; expect "exit status" "$STATUS" 3 || st=1
 	result jobcontrol $st
+fi
+
+if want stopped-move; then
+	# A stopped process moves and stays stopped where it lands (it reads
+	# nothing meanwhile), then goes on when continued; so does one stopped
+	# on a node and moved to another.
+	st=0
+	mover_start sm 1 || st=1
+	pid=${PID[sm]}
+	# state_on NODE: its state in /bproc/NODE/PID
+	state_on() { awk '$1 == "state" { print $2 }' $M/$1/$pid 2>/dev/null; }
+	kill -STOP $pid
+	for i in $(seq 100); do
+		[ "$(awk '{ print $3 }' /proc/$pid/stat)" = T ] && break
+		sleep 0.1
+	done
+	expect "move while stopped" "$(moveto node1 $pid)" ok || st=1
+	sleep 1
+	expect "state on node1" "$(state_on node1)" T || st=1
+	printf 'where\n' >&"${IN[sm]}"
+	sleep 1
+	grep -q '^where ' "$W/sm.out" && { echo "it ran while stopped"; st=1; }
+	kill -CONT $pid
+	wait_for "$W/sm.out" '^where [^ ]* '"$pid"' ' 600 || { echo "no answer once continued"; st=1; }
+	ask sm check
+	expect "after SIGCONT" "$REPLY" "check ok" || st=1
+	kill -STOP $pid
+	for i in $(seq 100); do
+		[ "$(state_on node1)" = T ] && break
+		sleep 0.1
+	done
+	expect "stopped on node1" "$(state_on node1)" T || st=1
+	expect "node1 -> node2 while stopped" "$(moveto node2 $pid)" ok || st=1
+	sleep 1
+	expect "state on node2" "$(state_on node2)" T || st=1
+	kill -CONT $pid
+	ask sm check
+	expect "on node2 after SIGCONT" "$REPLY" "check ok" || st=1
+	mover_end sm
+	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	result stopped-move $st
+fi
+
+if want terminal-stopped; then
+	# At a terminal: a job stopped with Ctrl-Z moves, and fg lets it go on
+	# where it is now.
+	st=0
+	ptyrun mover 1 > "$W/pts.out" 2>&1 <<'KEYS'
+expect ready
+send \032
+status
+move node1
+fg
+send where
+expect where node1
+send check
+expect check ok
+send \003
+status
+KEYS
+	cat "$W/pts.out"
+	grep -q '^stopped 20$' "$W/pts.out" || st=1
+	grep -q '^move ok$' "$W/pts.out" || st=1
+	grep -q '^got where node1$' "$W/pts.out" || st=1
+	grep -q '^got check ok$' "$W/pts.out" || st=1
+	grep -q '^killed 2$' "$W/pts.out" || st=1
+	result terminal-stopped $st
+fi
+
+if want threads-move; then
+	# A process of 9 threads moves master -> node1 -> node2 -> node1 while
+	# its workers wait (condition variables, a futex, read, nanosleep,
+	# poll, busy, sigwaitinfo): every thread goes on where it is now with
+	# its tid (the victim checks gettid()), SIGSTOP and SIGCONT stop and
+	# continue it, and its sums are those of a run that never moved. It
+	# cannot come back to the front end yet: refused, it goes on.
+	st=0
+	start_victim threads pause || st=1
+	echo go >&7; kill -USR1 $VPID
+	finish $VPID "$W/threads.out" || st=1
+	exec 7>&-
+	want_sums=$(grep '^sums' "$W/threads.out")
+	start_victim threads pause || st=1
+	pid=$VPID
+	for n in node1 node2 node1; do
+		expect "move to $n" "$(moveto $n $pid)" ok || st=1
+	done
+	expect "where" "$(where_is $pid)" node1 || st=1
+	kill -STOP $pid
+	for i in $(seq 100); do
+		[ "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" = T ] && break
+		sleep 0.1
+	done
+	expect "stopped on node1" "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" T || st=1
+	kill -CONT $pid
+	expect "home" "$(moveto master $pid)" EOPNOTSUPP || st=1
+	tail -n 3 $M/events | grep -q "threads: a process with threads does not come back" ||
+		{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+	echo go >&7; kill -USR1 $pid
+	finish $pid "$W/threads.out" || st=1
+	exec 7>&-
+	expect "sums" "$(grep '^sums' "$W/threads.out")" "$want_sums" || st=1
+	result threads-move $st
+fi
+
+if want omp-move; then
+	# An OpenMP program (libgomp, 4 threads) moves mid-loop, master ->
+	# node1 -> node2, and finishes there with the sum of a run that never
+	# moved.
+	st=0
+	start_victim omp 4 || st=1
+	kill -USR1 $VPID
+	ended $VPID; expect "run here" "$STATUS" 0 || st=1
+	exec 7>&-
+	want_sum=$(grep '^sum ' "$W/omp.out")
+	start_victim omp 4 || st=1
+	pid=$VPID
+	expect "move to node1" "$(moveto node1 $pid)" ok || st=1
+	expect "move to node2" "$(moveto node2 $pid)" ok || st=1
+	kill -USR1 $pid
+	ended $pid; expect "exit status" "$STATUS" 0 || st=1
+	exec 7>&-
+	expect "sum" "$(grep '^sum ' "$W/omp.out")" "$want_sum" || st=1
+	expect "threads" "$(grep '^threads ' "$W/omp.out")" "threads 4" || st=1
+	result omp-move $st
 fi
 
 if want terminal; then
@@ -830,6 +956,56 @@ if want born-late; then
 		st=1
 	fi
 	result born-late $st
+fi
+
+if want born-move; then
+	# A process started on node1 by a cluster process moves to node2 and
+	# home to the front end, keeping its pid; its parent on node1 still
+	# waits for it and gets its status; signals reach it wherever it is,
+	# from the front end and from its parent's node; its output arrives.
+	# It cannot move back to node1, where its pid is held for its parent.
+	st=0
+	bpsh 1 /extra/victims/jobwait /extra/victims/linger 7 > "$W/bm.out" 2>&1 &
+	run=$!
+	wait_for "$W/bm.out" '^linger ' 600 || st=1
+	p=$(awk '$1 == "linger" { print $2 }' "$W/bm.out")
+	node_pid "$p" || { echo "linger's pid '$p' is no node's"; st=1; }
+	for i in $(seq 100); do [ -e /proc/$p ] && break; sleep 0.1; done
+	parent=$(stat_field $p 2)
+	expect "where first" "$(where_is $p)" node1 || st=1
+	echo $p > $M/node2/move || { echo "move to node2 failed"; st=1; }
+	expect "where after the move" "$(where_is $p)" node2 || st=1
+	expect "its ghost's parent" "$(stat_field $p 2)" "$parent" || st=1
+	kill -USR2 $p
+	wait_for "$W/bm.out" "^here $p\$" 300 || { echo "no output from node2"; st=1; }
+	# its parent's node signals it: jobwait's own kill is a node's kill
+	bpsh 1 kill -USR2 $p
+	for i in $(seq 300); do
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	expect "output after a signal on node1" "$(grep -c "^here $p\$" "$W/bm.out")" 2 || st=1
+	if echo $p > $M/node1/move 2>/dev/null; then
+		echo "moved back to node1, where its pid is held"; st=1
+	fi
+	echo $p > $M/master/move || { echo "move home failed"; st=1; }
+	expect "where at home" "$(where_is $p)" master || st=1
+	expect "at home, its parent" "$(stat_field $p 2)" "$parent" || st=1
+	expect "at home, its name" "$(cat /proc/$p/comm 2>/dev/null)" linger || st=1
+	kill -USR2 $p
+	for i in $(seq 300); do
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 3 ] && break
+		sleep 0.1
+	done
+	expect "output at home" "$(grep -c "^here $p\$" "$W/bm.out")" 3 || st=1
+	kill -USR1 $p
+	ended $run
+	expect "bpsh" "$STATUS" 0 || st=1
+	grep -q '^exited 7$' "$W/bm.out" || { echo "jobwait did not see status 7"; st=1; }
+	for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done
+	[ -e /proc/$p ] && { echo "$p left here: $(cat /proc/$p/stat)"; st=1; }
+	[ $st = 0 ] || { cat "$W/bm.out"; vcrun 1 'ps -o pid,ppid,stat,comm'; }
+	result born-move $st
 fi
 
 if want streams-end; then

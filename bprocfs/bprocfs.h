@@ -142,6 +142,7 @@ struct node {
 	uid_t uid;
 	gid_t gid;
 	mode_t mode; /* permission bits of the node directory */
+	unsigned int send; /* how moves here take their files (config) */
 	void *conn; /* the agent's connection (net.c owns it) */
 	uint64_t gen; /* bumped on every state change */
 	/* moves ordered: went through to it, from it; failed to it */
@@ -325,7 +326,8 @@ enum move_result move_result_of(int err);
  */
 int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		     int dest_slot, const char *dest_name,
-		     const char *dest_addr, const char *src_name, bool self);
+		     const char *dest_addr, const char *src_name, bool self,
+		     unsigned int send /* BPROC_SEND_*: how its files go */);
 /* route_moving - is pid moving (or still finishing one)? */
 bool route_moving(pid_t pid);
 uint64_t route_moves_in_flight(void);

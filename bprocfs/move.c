@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * "echo PID > /bproc/<node>/move": check the request in the order a user
- * can act on (a pid at all, a process at all, allowed to move it, the node
+ * "echo PID > /bproc/<node>/move", or "echo 'PID whole' > ...": check the
+ * request in the order a user can act on (a pid at all, a process at all, allowed to move it, the node
  * up, an engine on both ends) and start the move.  Every refusal is one
  * events line with the reason and a count in the metrics.
  *
@@ -22,14 +22,12 @@
 
 #define PID_DIGITS_MAX 10
 
-/* A decimal pid, optionally followed by one newline, and nothing else. */
+/* size bytes of a decimal pid, and nothing else. */
 static int parse_pid(const char *buf, size_t size, pid_t *pid)
 {
 	long long v = 0;
 	size_t i;
 
-	if (size && buf[size - 1] == '\n')
-		size--;
 	if (size == 0 || size > PID_DIGITS_MAX)
 		return -EINVAL;
 	for (i = 0; i < size; i++) {
@@ -40,6 +38,32 @@ static int parse_pid(const char *buf, size_t size, pid_t *pid)
 	if (v <= 0 || v > 0x7fffffff)
 		return -EINVAL;
 	*pid = (pid_t)v;
+	return 0;
+}
+
+/*
+ * "PID" or "PID WORD", one newline at most at the end: the pid and how its
+ * files go, WORD's (path, whole, auto) or the destination's setting.
+ */
+static int parse_request(const char *buf, size_t size, pid_t *pid,
+			 unsigned int *send, char *word, size_t wordlen)
+{
+	const char *sp;
+	int mode;
+
+	if (size && buf[size - 1] == '\n')
+		size--;
+	sp = memchr(buf, ' ', size);
+	if (!sp)
+		return parse_pid(buf, size, pid);
+	if (parse_pid(buf, (size_t)(sp - buf), pid))
+		return -EINVAL;
+	snprintf(word, wordlen, "%.*s", (int)(size - (size_t)(sp - buf) - 1),
+		 sp + 1);
+	mode = bp_send_parse(word);
+	if (mode < 0)
+		return -EOPNOTSUPP;
+	*send = (unsigned int)mode;
 	return 0;
 }
 
@@ -130,7 +154,8 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	char dest[16], src[16], what[32], engine[64], src_engine[64];
-	char dest_addr[BP_ADDR_STRLEN];
+	char dest_addr[BP_ADDR_STRLEN], word[16];
+	unsigned int send;
 	bool dest_engine, have_src_engine, src_up;
 	enum node_state state;
 	struct proc_info proc;
@@ -152,15 +177,21 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	owner = n->uid;
 	group = n->gid;
 	mode = n->mode;
+	send = n->send;
 	state = n->state;
 	dest_engine = n->have_status && (n->st.flags & BPROC_STATUS_ENGINE);
 	snprintf(engine, sizeof(engine), "%s",
 		 n->have_status ? n->st.engine : "not reported");
 	pthread_mutex_unlock(&table_lock);
 
-	if (parse_pid(buf, size, &pid))
+	err = parse_request(buf, size, &pid, &send, word, sizeof(word));
+	if (err == -EOPNOTSUPP)
+		return refuse("(bad request)", dest, -EINVAL,
+			      "'%s' is not path, whole or auto", word);
+	if (err)
 		return refuse("(not a pid)", dest, -EINVAL,
-			      "write one decimal pid");
+			      "write one decimal pid, then path, whole or auto "
+			      "if you like");
 	snprintf(what, sizeof(what), "pid %d", pid);
 	if (proctab_find(pid, &proc))
 		return refuse(what, dest, -ESRCH, "no such process");
@@ -208,7 +239,7 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	 * stays pending meanwhile and holds no thread and no lock.
 	 */
 	err = route_move_begin(req, size, &proc, dest_slot, dest, dest_addr,
-			       src, writer_is(ctx->pid, pid));
+			       src, writer_is(ctx->pid, pid), send);
 	if (err == -EBUSY)
 		return refuse(what, dest, err, "it is already moving");
 	if (err == -EOPNOTSUPP)

@@ -35,6 +35,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <bproc/bproc.h>
+
 #include "../common/log.h"
 #include "../common/net.h"
 #include "../common/procmsg.h"
@@ -79,6 +81,7 @@ struct rproc {
 
 	/* the move, while moving */
 	bool moving, order_queued, mark_seen, self;
+	unsigned int send; /* BPROC_SEND_*: how its files go */
 	uint64_t move_id;
 	int src, dest;
 	char src_name[16], dest_name[16], dest_addr[BP_ADDR_STRLEN];
@@ -366,7 +369,8 @@ static void account(int src, int dest, int err, uint64_t bytes, int64_t ms)
 
 int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		     int dest_slot, const char *dest_name,
-		     const char *dest_addr, const char *src_name, bool self)
+		     const char *dest_addr, const char *src_name, bool self,
+		     unsigned int send)
 {
 	struct rproc *rp;
 	bool fresh = false;
@@ -400,6 +404,7 @@ int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 	rp->moving = true;
 	rp->mark_seen = false;
 	rp->self = self;
+	rp->send = send;
 	rp->move_id = next_move_id++;
 	rp->src = rp->host;
 	rp->dest = dest_slot;
@@ -606,6 +611,16 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 	return true;
 }
 
+/*
+ * How the order says the files go: "whole" is every category by content
+ * at once; "path" and "auto" have the source ask the destination first.
+ */
+static void order_files(const struct rproc *rp, struct bp_move_order *o)
+{
+	o->send = rp->send;
+	o->dump_flags = rp->send == BPROC_SEND_WHOLE ? BPROC_DUMP_ALL : 0;
+}
+
 void route_send_orders(void)
 {
 	struct rproc *rp;
@@ -629,7 +644,7 @@ void route_send_orders(void)
 		o.move_id = rp->move_id;
 		o.pid = (uint32_t)rp->pid;
 		o.flags = rp->self ? BPROC_MOVE_SELF : 0;
-		o.dump_flags = 0;
+		order_files(rp, &o);
 		snprintf(o.dest, sizeof(o.dest), "%s", rp->dest_name);
 		if (strlen(rp->dest_addr) >= sizeof(o.dest_addr)) {
 			move_ended(rp, -EIO, 0,

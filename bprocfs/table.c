@@ -198,6 +198,7 @@ static struct node *node_new(const struct bp_node_conf *nc)
 	n->slot = num_slot(nc->num);
 	snprintf(n->name, sizeof(n->name), "%s", nc->name);
 	snprintf(n->addr_str, sizeof(n->addr_str), "%s", nc->addr_str);
+	n->send = nc->send;
 	n->state = NODE_DOWN;
 	n->since = time(NULL);
 	n->uid = p->uid;
@@ -493,6 +494,7 @@ void table_reconfigure(const struct bp_config *cfg,
 			fresh[i] = nodes[j++];
 			snprintf(fresh[i]->addr_str, sizeof(fresh[i]->addr_str),
 				 "%s", nc->addr_str);
+			fresh[i]->send = nc->send;
 		} else {
 			fresh[i] = node_new(nc);
 			if (!fresh[i]) {

@@ -3,7 +3,8 @@
  * bproc-ckpt - checkpoint a process to a file and restore it, with the
  * bproc engine (/dev/bproc, include/bproc/bproc.h).
  *
- *   bproc-ckpt dump [--kill] [--libs] [--exec] [--other] [--streams] PID FILE|-
+ *   bproc-ckpt dump [--kill] [--send path|whole] [--libs] [--exec] [--other]
+ *                   [--streams] PID FILE|-
  *   bproc-ckpt restore [--kernel-only] FILE
  *   bproc-ckpt restore -            (the image streamed on stdin)
  *   bproc-ckpt restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD
@@ -12,7 +13,10 @@
  * and goes on running (or is killed with --kill, once the image is complete
  * and, in a regular file, synced). --libs, --exec and
  * --other put shared libraries, the executable and other private file
- * mappings in the image by content instead of by path. --streams records
+ * mappings in the image by content instead of by path; --send whole all
+ * three, --send path none of them (the default: an image file has no
+ * destination to ask what it has, as a move's "auto" does, and one meant
+ * for another machine says so). --streams records
  * pipes, sockets, devices and deleted files open at fds 3 and up as
  * streams (BPROC_DUMP_STREAMS) instead of refusing them: only restore
  * --agent, given them, restores such an image. Threads, shared anonymous
@@ -108,7 +112,8 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bproc-ckpt dump [--kill] [--libs] [--exec] [--other] [--streams] PID FILE|-\n"
+		"usage: bproc-ckpt dump [--kill] [--send path|whole] [--libs] [--exec] [--other]\n"
+		"                       [--streams] PID FILE|-\n"
 		"       bproc-ckpt restore [--kernel-only] FILE|-\n"
 		"       bproc-ckpt restore --agent STRUCT_FD IMAGE_FD NOTIFY_FD\n");
 	exit(2);
@@ -142,6 +147,24 @@ static int open_engine(void)
 	return fd;
 }
 
+/*
+ * --send: "whole" carries the executable, the libraries and the other
+ * file mappings in the image, "path" leaves them to the restoring machine.
+ * "auto", a move's default, needs a destination to ask: not here.
+ */
+static unsigned int send_flags(const char *mode)
+{
+	if (!strcmp(mode, "whole"))
+		return BPROC_DUMP_ALL;
+	if (!strcmp(mode, "path"))
+		return 0;
+	fprintf(stderr,
+		"bproc-ckpt: --send %s: path or whole (auto asks a move's "
+		"destination; an image file has none)\n",
+		mode);
+	exit(2);
+}
+
 static int cmd_dump(int argc, char **argv)
 {
 	struct bproc_dump_args args;
@@ -154,6 +177,8 @@ static int cmd_dump(int argc, char **argv)
 	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--kill"))
 			kill_it = 1;
+		else if (!strcmp(argv[i], "--send") && i + 1 < argc)
+			flags |= send_flags(argv[++i]);
 		else if (!strcmp(argv[i], "--libs"))
 			flags |= BPROC_DUMP_LIBS;
 		else if (!strcmp(argv[i], "--exec"))

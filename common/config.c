@@ -28,6 +28,15 @@
 #define KEY_FILE_MAX 4096
 #define MAX_ARGS 8
 
+/* A send line, applied once every node is known. */
+struct send_line {
+	int num; /* a node, BP_NODE_MASTER, or SEND_ALL */
+	unsigned int send;
+	int line;
+};
+
+#define SEND_ALL (-2)
+
 struct parser {
 	const char *path;
 	int line;
@@ -37,6 +46,8 @@ struct parser {
 	size_t cap;
 	bool have_master, have_key, have_heartbeat, have_timeout;
 	bool have_master_node;
+	struct send_line *sends;
+	size_t nr_sends;
 };
 
 static int parse_error(struct parser *p, const char *fmt, ...)
@@ -263,6 +274,103 @@ static int tag_state(struct parser *p, int argc, char **argv)
 	return 0;
 }
 
+int bp_send_parse(const char *word)
+{
+	if (!strcmp(word, "path"))
+		return BPROC_SEND_PATH;
+	if (!strcmp(word, "whole"))
+		return BPROC_SEND_WHOLE;
+	if (!strcmp(word, "auto"))
+		return BPROC_SEND_AUTO;
+	return -EINVAL;
+}
+
+const char *bp_send_name(unsigned int send)
+{
+	switch (send) {
+	case BPROC_SEND_PATH:
+		return "path";
+	case BPROC_SEND_WHOLE:
+		return "whole";
+	case BPROC_SEND_AUTO:
+		return "auto";
+	default:
+		return "?";
+	}
+}
+
+static int tag_send(struct parser *p, int argc, char **argv)
+{
+	struct send_line *s;
+	int num, mode;
+	size_t i;
+
+	if (argc != 3)
+		return parse_error(p,
+				   "usage: send N|master|all path|whole|auto");
+	if (!strcmp(argv[1], "all"))
+		num = SEND_ALL;
+	else if (!strcmp(argv[1], "master"))
+		num = BP_NODE_MASTER;
+	else if (parse_node_num(argv[1], &num))
+		return parse_error(p, "bad node '%s' (a number, master or all)",
+				   argv[1]);
+	mode = bp_send_parse(argv[2]);
+	if (mode < 0)
+		return parse_error(p,
+				   "bad send mode '%.64s' (path, whole or "
+				   "auto)",
+				   argv[2]);
+	for (i = 0; i < p->nr_sends; i++)
+		if (p->sends[i].num == num)
+			return parse_error(p,
+					   "duplicate send line for %s "
+					   "(line %d)",
+					   argv[1], p->sends[i].line);
+	s = realloc(p->sends, (p->nr_sends + 1) * sizeof(*s));
+	if (!s)
+		return parse_error(p, "out of memory");
+	p->sends = s;
+	s[p->nr_sends].num = num;
+	s[p->nr_sends].send = (unsigned int)mode;
+	s[p->nr_sends].line = p->line;
+	p->nr_sends++;
+	return 0;
+}
+
+/* Each node's send mode: its own line, else the "all" line, else auto. */
+static int apply_sends(struct parser *p)
+{
+	struct bp_config *cfg = p->cfg;
+	unsigned int all = BPROC_SEND_AUTO;
+	size_t i, j;
+
+	for (i = 0; i < p->nr_sends; i++)
+		if (p->sends[i].num == SEND_ALL)
+			all = p->sends[i].send;
+	for (j = 0; j < cfg->nr_nodes; j++)
+		cfg->nodes[j].send = all;
+	for (i = 0; i < p->nr_sends; i++) {
+		bool found = false;
+
+		if (p->sends[i].num == SEND_ALL)
+			continue;
+		for (j = 0; j < cfg->nr_nodes; j++)
+			if (cfg->nodes[j].num == p->sends[i].num) {
+				cfg->nodes[j].send = p->sends[i].send;
+				found = true;
+			}
+		if (!found) {
+			p->line = p->sends[i].line;
+			return parse_error(p,
+					   "send line for node %d, which "
+					   "is not configured",
+					   p->sends[i].num);
+		}
+	}
+	return 0;
+}
+
 static const struct {
 	const char *tag;
 	int (*parse)(struct parser *p, int argc, char **argv);
@@ -270,7 +378,7 @@ static const struct {
 	{ "master", tag_master },     { "key", tag_key },
 	{ "heartbeat", tag_seconds }, { "timeout", tag_seconds },
 	{ "node", tag_node },	      { "iprange", tag_iprange },
-	{ "state", tag_state },
+	{ "state", tag_state },	      { "send", tag_send },
 };
 
 static int parse_line(struct parser *p, char *line)
@@ -418,6 +526,9 @@ int bp_config_load(const char *path, struct bp_config *cfg, char *err,
 	ret = check_nodes(&p);
 	if (ret)
 		goto out_free;
+	ret = apply_sends(&p);
+	if (ret)
+		goto out_free;
 	if (!cfg->state_path) {
 		cfg->state_path = strdup(BP_STATE_DEFAULT);
 		if (!cfg->state_path) {
@@ -430,6 +541,7 @@ int bp_config_load(const char *path, struct bp_config *cfg, char *err,
 		ret = parse_error(&p, "out of memory");
 
 out_free:
+	free(p.sends);
 	free(line);
 	fclose(f);
 	if (ret)

@@ -14,6 +14,12 @@
  *	iprange N FIRST LAST          nodes N.. on consecutive IPv4 addresses
  *	state FILE                    where bprocfs keeps node permissions
  *	                              (default BP_STATE_DEFAULT)
+ *	send N|master|all MODE        how a process moving to that node takes
+ *	                              its executable, libraries and other
+ *	                              mapped files: path, whole or auto (the
+ *	                              default; proto.h, enum bproc_send).  A
+ *	                              node's own line wins over "all", in any
+ *	                              order; the node must be configured.
  *
  * A relative FILE is taken relative to the config file's directory.
  */
@@ -46,6 +52,7 @@ struct bp_node_conf {
 	struct bp_addr addr;
 	char addr_str[BP_ADDR_STRLEN];
 	int line; /* where it was configured, 0 if by default */
+	unsigned int send; /* BPROC_SEND_PATH, _WHOLE or _AUTO */
 };
 
 struct bp_config {
@@ -71,6 +78,14 @@ int bp_config_load(const char *path, struct bp_config *cfg, char *err,
 		   size_t errlen);
 
 void bp_config_free(struct bp_config *cfg);
+
+/*
+ * bp_send_parse - "path", "whole" or "auto" as BPROC_SEND_PATH, _WHOLE or
+ * _AUTO; -EINVAL for any other word.  bp_send_name is the other way
+ * ("?" for what is none of them).
+ */
+int bp_send_parse(const char *word);
+const char *bp_send_name(unsigned int send);
 
 /* bp_config_find - the node called name ("master", "node5"), or NULL. */
 const struct bp_node_conf *bp_config_find(const struct bp_config *cfg,

@@ -147,6 +147,10 @@ const char *bp_msg_name(unsigned int type)
 		return "IO_ACK";
 	case BPROC_MSG_IMAGE_STREAMS:
 		return "IMAGE_STREAMS";
+	case BPROC_MSG_FILES_QUERY:
+		return "FILES_QUERY";
+	case BPROC_MSG_FILES_ANSWER:
+		return "FILES_ANSWER";
 	case BPROC_MSG_EXIT:
 		return "EXIT";
 	case BPROC_MSG_PID_RANGE:

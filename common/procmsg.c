@@ -48,6 +48,7 @@ int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m)
 	bp_put_u32(b + 8, m->pid);
 	bp_put_u32(b + 12, m->flags);
 	bp_put_u32(b + 16, m->dump_flags);
+	bp_put_u32(b + 20, m->send);
 	put_str(b + 24, m->dest, BPROC_NODE_NAME_MAX);
 	put_str(b + 40, m->dest_addr, 48);
 	return bp_conn_send(c, BPROC_MSG_MOVE_ORDER, 0, b, sizeof(b));
@@ -63,7 +64,8 @@ int bp_move_order_decode(const uint8_t *d, uint32_t len,
 	bp_rd_u32(&r, &m->pid);
 	bp_rd_u32(&r, &m->flags);
 	bp_rd_u32(&r, &m->dump_flags);
-	rd_zero(&r, 4);
+	if (!bp_rd_u32(&r, &m->send) && m->send > BPROC_SEND_MAX)
+		return -EPROTO;
 	bp_rd_str(&r, m->dest, sizeof(m->dest));
 	bp_rd_str(&r, m->dest_addr, sizeof(m->dest_addr));
 	return bp_rd_end(&r);
@@ -285,6 +287,134 @@ int bp_image_streams_decode(const uint8_t *d, uint32_t len, struct bp_stream *s,
 			    s[k].kind != s[i].kind)
 				return -EPROTO;
 	}
+	*nr = n;
+	return bp_rd_end(&r);
+}
+
+/* An absolute path of n bytes (1..BPROC_FILE_PATH_MAX with its NUL). */
+static bool path_ok(const char *p, size_t n)
+{
+	return n >= 2 && n <= BPROC_FILE_PATH_MAX && p[0] == '/' &&
+	       memchr(p, '\0', n) == p + n - 1;
+}
+
+int bp_send_files_query(struct bp_conn *c, uint32_t transfer,
+			const struct bp_file *f, uint32_t nr)
+{
+	size_t len = sizeof(struct bproc_msg_files_query), off;
+	uint32_t i;
+	uint8_t *b;
+	int err;
+
+	if (nr > BPROC_FILES_MAX)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (!f[i].path || f[i].kind > BPROC_FILE_KIND_MAX ||
+		    f[i].build_id_len > BPROC_BUILD_ID_MAX ||
+		    !path_ok(f[i].path,
+			     strnlen(f[i].path, BPROC_FILE_PATH_MAX) + 1))
+			return -EINVAL;
+		len += sizeof(struct bproc_msg_file) + strlen(f[i].path) + 1;
+	}
+	if (len > BPROC_MAX_PAYLOAD)
+		return -E2BIG;
+	b = calloc(1, len);
+	if (!b)
+		return -ENOMEM;
+	bp_put_u32(b, nr);
+	off = sizeof(struct bproc_msg_files_query);
+	for (i = 0; i < nr; i++) {
+		size_t n = strlen(f[i].path) + 1;
+		uint8_t *e = b + off;
+
+		bp_put_u64(e, f[i].size);
+		bp_put_u64(e + 8, f[i].mtime_ns);
+		e[16] = (uint8_t)f[i].kind;
+		e[17] = (uint8_t)f[i].build_id_len;
+		e[18] = n & 0xff;
+		e[19] = (uint8_t)(n >> 8);
+		memcpy(e + 24, f[i].build_id, f[i].build_id_len);
+		memcpy(e + sizeof(struct bproc_msg_file), f[i].path, n);
+		off += sizeof(struct bproc_msg_file) + n;
+	}
+	err = bp_conn_send(c, BPROC_MSG_FILES_QUERY, transfer, b,
+			   (uint32_t)len);
+	free(b);
+	return err;
+}
+
+int bp_files_query_decode(const uint8_t *d, uint32_t len, struct bp_file *f,
+			  uint32_t *nr)
+{
+	struct bp_rd r;
+	uint32_t i, n;
+
+	bp_rd_init(&r, d, len);
+	if (bp_rd_u32(&r, &n) || rd_zero(&r, 4) || n > BPROC_FILES_MAX)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		uint8_t e[8];
+		size_t plen, k;
+
+		memset(&f[i], 0, sizeof(f[i]));
+		bp_rd_u64(&r, &f[i].size);
+		bp_rd_u64(&r, &f[i].mtime_ns);
+		bp_rd_bytes(&r, e, 4);
+		rd_zero(&r, 4);
+		if (bp_rd_bytes(&r, f[i].build_id, BPROC_BUILD_ID_MAX))
+			return -EPROTO;
+		f[i].kind = e[0];
+		f[i].build_id_len = e[1];
+		plen = e[2] | (size_t)e[3] << 8;
+		if (f[i].kind > BPROC_FILE_KIND_MAX ||
+		    f[i].build_id_len > BPROC_BUILD_ID_MAX)
+			return -EPROTO;
+		/* zero past its length, so that it encodes back the same */
+		for (k = f[i].build_id_len; k < BPROC_BUILD_ID_MAX; k++)
+			if (f[i].build_id[k])
+				return -EPROTO;
+		if (plen > r.len - r.off ||
+		    !path_ok((const char *)r.p + r.off, plen))
+			return -EPROTO;
+		f[i].path = (const char *)r.p + r.off;
+		r.off += plen;
+	}
+	*nr = n;
+	return bp_rd_end(&r);
+}
+
+int bp_send_files_answer(struct bp_conn *c, uint32_t transfer,
+			 const uint8_t *verdicts, uint32_t nr)
+{
+	uint8_t b[sizeof(struct bproc_msg_files_answer) + BPROC_FILES_MAX];
+	uint32_t i;
+
+	if (nr > BPROC_FILES_MAX)
+		return -EINVAL;
+	memset(b, 0, sizeof(struct bproc_msg_files_answer));
+	bp_put_u32(b, nr);
+	for (i = 0; i < nr; i++) {
+		if (verdicts[i] > BPROC_FILE_VERDICT_MAX)
+			return -EINVAL;
+		b[sizeof(struct bproc_msg_files_answer) + i] = verdicts[i];
+	}
+	return bp_conn_send(c, BPROC_MSG_FILES_ANSWER, transfer, b,
+			    sizeof(struct bproc_msg_files_answer) + nr);
+}
+
+int bp_files_answer_decode(const uint8_t *d, uint32_t len, uint8_t *v,
+			   uint32_t *nr)
+{
+	struct bp_rd r;
+	uint32_t i, n;
+
+	bp_rd_init(&r, d, len);
+	if (bp_rd_u32(&r, &n) || rd_zero(&r, 4) || n > BPROC_FILES_MAX ||
+	    bp_rd_bytes(&r, v, n))
+		return -EPROTO;
+	for (i = 0; i < n; i++)
+		if (v[i] > BPROC_FILE_VERDICT_MAX)
+			return -EPROTO;
 	*nr = n;
 	return bp_rd_end(&r);
 }

@@ -19,6 +19,7 @@
 struct bp_move_order {
 	uint64_t move_id;
 	uint32_t pid, flags, dump_flags;
+	uint32_t send; /* enum bproc_send */
 	char dest[BPROC_NODE_NAME_MAX];
 	char dest_addr[48];
 };
@@ -108,6 +109,30 @@ int bp_send_image_streams(struct bp_conn *c, uint32_t transfer,
 			  const struct bp_stream *s, uint32_t nr);
 int bp_image_streams_decode(const uint8_t *d, uint32_t len, struct bp_stream *s,
 			    uint32_t *nr);
+
+/*
+ * FILES_QUERY: the files a process maps, nr of them (the decoder's f has
+ * room for BPROC_FILES_MAX); a decoded path points into the frame.
+ * FILES_ANSWER: one enum bproc_file_verdict per file.  Both go on the
+ * stream of the transfer to come.
+ */
+struct bp_file {
+	uint64_t size, mtime_ns;
+	uint32_t kind; /* enum bproc_file_kind */
+	uint32_t build_id_len;
+	uint8_t build_id[BPROC_BUILD_ID_MAX];
+	const char *path; /* absolute, NUL-terminated */
+};
+
+int bp_send_files_query(struct bp_conn *c, uint32_t transfer,
+			const struct bp_file *f, uint32_t nr);
+int bp_files_query_decode(const uint8_t *d, uint32_t len, struct bp_file *f,
+			  uint32_t *nr);
+int bp_send_files_answer(struct bp_conn *c, uint32_t transfer,
+			 const uint8_t *verdicts, uint32_t nr);
+/* v has room for BPROC_FILES_MAX verdicts. */
+int bp_files_answer_decode(const uint8_t *d, uint32_t len, uint8_t *v,
+			   uint32_t *nr);
 
 int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo);
 int bp_signal_decode(const uint8_t *d, uint32_t len, uint32_t *pid,

@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include <bproc/proto.h>
+
 #include "../common/config.h"
 #include "fuzz.h"
 
@@ -56,6 +58,10 @@ static void check_loaded(const struct bp_config *cfg)
 	fuzz_assert(!strcmp(cfg->nodes[0].name, "master"));
 	fuzz_assert(bp_config_find(cfg, "master") == &cfg->nodes[0]);
 	check_addr(&cfg->master, cfg->master_str);
+	for (i = 0; i < cfg->nr_nodes; i++)
+		fuzz_assert(cfg->nodes[i].send == BPROC_SEND_PATH ||
+			    cfg->nodes[i].send == BPROC_SEND_WHOLE ||
+			    cfg->nodes[i].send == BPROC_SEND_AUTO);
 	for (i = 1; i < cfg->nr_nodes; i++) {
 		fuzz_assert(cfg->nodes[i].num > cfg->nodes[i - 1].num);
 		fuzz_assert(cfg->nodes[i].num <= BP_NODE_MAX);

@@ -66,6 +66,22 @@ static void conn_close(struct bp_conn *c)
 
 #define SAME(x, y) (!memcmp(&(x), &(y), sizeof(x)))
 
+/* Two decoded FILES_QUERY lists: the same files, paths compared as text. */
+static bool same_files(const struct bp_file *a, const struct bp_file *b,
+		       uint32_t nr)
+{
+	uint32_t i;
+
+	for (i = 0; i < nr; i++)
+		if (a[i].size != b[i].size || a[i].mtime_ns != b[i].mtime_ns ||
+		    a[i].kind != b[i].kind ||
+		    a[i].build_id_len != b[i].build_id_len ||
+		    memcmp(a[i].build_id, b[i].build_id, BPROC_BUILD_ID_MAX) ||
+		    strcmp(a[i].path, b[i].path))
+			return false;
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *d = data + 1, *p;
@@ -76,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	switch (data[0] % 22) {
+	switch (data[0] % 24) {
 	case 0:
 		ROUND_TRIP(BPROC_MSG_MOVE_ORDER, struct bp_move_order a = { 0 };
 			   struct bp_move_order b = { 0 },
@@ -156,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 9:
 	case 10: {
-		unsigned int t = data[0] % 22 == 9 ? BPROC_MSG_IO_DATA :
+		unsigned int t = data[0] % 24 == 9 ? BPROC_MSG_IO_DATA :
 						     BPROC_MSG_IO_EOF;
 
 		ROUND_TRIP(t, uint32_t pa = 0; unsigned int fa = 0;
@@ -262,7 +278,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static const unsigned int types[] = { BPROC_MSG_PROC_GHOST,
 						      BPROC_MSG_PROC_REAPED,
 						      BPROC_MSG_STREAM_OWNER };
-		unsigned int t = types[data[0] / 22 % 3];
+		unsigned int t = types[data[0] / 24 % 3];
 
 		ROUND_TRIP(t, uint32_t pa = 0; uint32_t oa = 0; uint32_t pb = 0;
 			   uint32_t ob = 0,
@@ -270,6 +286,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   bp_send_pid_pair(&c, t, pa, oa),
 			   bp_pid_pair_decode(t, p, plen, &pb, &ob),
 			   pa == pb && oa == ob);
+		break;
+	}
+	case 22: {
+		static struct bp_file fa[BPROC_FILES_MAX], fb[BPROC_FILES_MAX];
+
+		ROUND_TRIP(BPROC_MSG_FILES_QUERY, uint32_t na = 0;
+			   uint32_t nb = 0,
+			   bp_files_query_decode(d, len, fa, &na),
+			   bp_send_files_query(&c, 4, fa, na),
+			   bp_files_query_decode(p, plen, fb, &nb),
+			   na == nb && stream == 4 && same_files(fa, fb, na));
+		break;
+	}
+	case 23: {
+		uint8_t va[BPROC_FILES_MAX], vb[BPROC_FILES_MAX];
+
+		ROUND_TRIP(BPROC_MSG_FILES_ANSWER, uint32_t na = 0;
+			   uint32_t nb = 0,
+			   bp_files_answer_decode(d, len, va, &na),
+			   bp_send_files_answer(&c, 4, va, na),
+			   bp_files_answer_decode(p, plen, vb, &nb),
+			   na == nb && stream == 4 && !memcmp(va, vb, na));
 		break;
 	}
 	}

@@ -239,9 +239,9 @@ int main(int argc, char **argv)
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_GHOST, 2099200, EEXIST),
 			emit(20, "proc-ghost");
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_REAPED, 2099200, 0),
-			emit(42, "proc-reaped");
+			emit(44, "proc-reaped");
 		bp_send_pid_pair(&conn, BPROC_MSG_STREAM_OWNER, 2099200, 1234),
-			emit(64, "stream-owner");
+			emit(68, "stream-owner");
 		{
 			static const char args[] = "make\0-j4\0";
 			struct bp_proc_exec px = {
@@ -253,6 +253,35 @@ int main(int argc, char **argv)
 			snprintf(px.comm, sizeof(px.comm), "make");
 			bp_send_proc_exec(&conn, &px), emit(21, "proc-exec");
 		}
+	}
+	{
+		static const uint8_t verdicts[3] = { BPROC_FILE_MISSING,
+						     BPROC_FILE_SAME,
+						     BPROC_FILE_DIFFERS };
+		struct bp_file fl[3] = {
+			{ .size = 16384,
+			  .mtime_ns = 1764900000123456789ull,
+			  .kind = BPROC_FILE_EXEC,
+			  .build_id_len = 20,
+			  .path = "/tmp/only-here/prog" },
+			{ .size = 1922136,
+			  .mtime_ns = 1700000000000000000ull,
+			  .kind = BPROC_FILE_LIB,
+			  .build_id_len = 20,
+			  .path = "/lib/x86_64-linux-gnu/libc.so.6" },
+			{ .size = 4096,
+			  .mtime_ns = 1764900000000000000ull,
+			  .kind = BPROC_FILE_OTHER,
+			  .path = "/var/lib/data.bin" },
+		};
+
+		for (i = 0; i < 20; i++) {
+			fl[0].build_id[i] = (uint8_t)(0xa0 + i);
+			fl[1].build_id[i] = (uint8_t)(0x10 + i);
+		}
+		bp_send_files_query(&conn, 1, fl, 3), emit(22, "files-query");
+		bp_send_files_answer(&conn, 1, verdicts, 3),
+			emit(23, "files-answer");
 	}
 	put("fuzz_frame", "session-every-message", head, 2, script, script_len);
 

@@ -144,6 +144,32 @@ void report_collect(struct agent *a, struct bp_status *s);
 
 /* ---- send.c: moves out of this agent ---- */
 
+/* ---- files.c ---- */
+struct files;
+/*
+ * files_collect - the files process lpid maps (by their mappings, so a
+ * renamed file is still the one mapped; deleted ones are left out: they go
+ * whole anyway).  0 and *out (free it with files_free), or -errno and why.
+ */
+int files_collect(pid_t lpid, struct files **out, char *why, size_t whylen);
+void files_free(struct files *fs);
+/* files_unaskable - more files than one query holds. */
+bool files_unaskable(const struct files *fs);
+/* files_ask - queue the FILES_QUERY of fs on c for transfer. */
+int files_ask(struct bp_conn *c, uint32_t transfer, const struct files *fs);
+/*
+ * files_decide - from the destination's FILES_ANSWER (d, len), the dump
+ * flags that send (BPROC_SEND_PATH or _AUTO) asks for.  0; -EPROTO for an
+ * answer that is not one to fs; -ENOENT when the move cannot be, why
+ * naming the file the destination lacks.
+ */
+int files_decide(const struct files *fs, unsigned int send, const char *dest,
+		 const uint8_t *d, uint32_t len, uint32_t *dump_flags,
+		 char *why, size_t whylen);
+/* files_answer - answer a FILES_QUERY on c: which files this node has. */
+int files_answer(struct bp_conn *c, uint32_t stream, const uint8_t *d,
+		 uint32_t len);
+
 void send_order(const struct bp_move_order *o);
 void send_watch(void);
 /* send_in_flight - a move of pid out of here has not ended yet. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The agent's own listener, on its configured address: other agents
- * connect here to send a process that moves to this node (recv.c), and
+ * connect here to send a process that moves to this node (recv.c), first
+ * asking which of its files this node has (FILES_QUERY, files.c), and
  * tools may connect to PING.  Every connection must authenticate with the
  * cluster key within `timeout`.  A connection carries one image at a time
  * (its transfers are numbered: proto.h); while the image has nowhere to go
@@ -140,6 +141,14 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		return 0;
 	case BPROC_MSG_BYE:
 		return -ECONNRESET;
+	case BPROC_MSG_FILES_QUERY:
+		/* about the transfer to come, asked while none is under way */
+		if (stream <= p->transfer || (p->im && !p->finishing)) {
+			pr_warn("%s: FILES_QUERY %u out of place", c->desc,
+				stream);
+			return -EPROTO;
+		}
+		return files_answer(c, stream, data, len);
 	case BPROC_MSG_IMAGE_BEGIN:
 	case BPROC_MSG_IMAGE_STREAMS:
 	case BPROC_MSG_IMAGE_DATA:

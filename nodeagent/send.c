@@ -22,6 +22,11 @@
  * The pipe is drained until the dump has ended, whatever happens: closing
  * it under a process writing its image would kill it with SIGPIPE.
  *
+ * Files (proto.h, enum bproc_send): a move ordered "path" or "auto" first
+ * asks the destination which of the process's files it has (files.c), on
+ * the connection the image will take, and arms the dump only once the
+ * answer says what goes whole, or refuses; "whole" arms it at the order.
+ *
  * A connection whose transfer went through is kept for a while (idle), and
  * the next move to the same destination begins its transfer there at once.
  */
@@ -65,6 +70,8 @@ struct outmove {
 	bool dumped; /* its outcome is known */
 	uint64_t image_size, bytes;
 	bool marked; /* IO_MARK sent */
+	struct files *files; /* what the destination is asked about */
+	bool asking; /* the dump waits for FILES_ANSWER */
 	struct bp_stream *map; /* its fds that are streams */
 	int nr_map;
 
@@ -133,6 +140,8 @@ static void drop_conn(struct outmove *m)
 
 static void advance(struct outmove *m);
 static void keep_conn(struct outmove *m);
+static int open_transfer(struct outmove *m);
+static int on_answer(struct outmove *m, const uint8_t *d, uint32_t len);
 
 /*
  * The move fails with err (a positive errno) and a reason: the destination
@@ -298,6 +307,8 @@ static void finish_fail(struct outmove *m)
 {
 	if (m->job.running || (m->handle >= 0 && !m->dumped))
 		return;
+	close_fd(&m->pipe_w); /* still ours if the dump never began */
+	close_fd(&m->dev);
 	if (m->handle >= 0 && m->self && m->armed) {
 		struct bproc_resume_ret rr = { .value = -m->err };
 
@@ -540,7 +551,11 @@ static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			 (unsigned long long)m->o.move_id, m->o.dest,
 			 (long long)(bp_now_ms() - m->t0_ms));
 		m->transfer = 1;
-		return begin(m);
+		return open_transfer(m);
+	case BPROC_MSG_FILES_ANSWER:
+		if (!m->asking || stream != m->transfer)
+			return -EPROTO;
+		return on_answer(m, data, len);
 	case BPROC_MSG_IMAGE_RESULT:
 		if (bp_image_result_decode(data, len, &err, reason))
 			return -EPROTO;
@@ -613,6 +628,92 @@ static void connect_polled(void *obj, short revents)
 	if (err)
 		fail(m, EIO, "out of memory");
 	advance(m);
+}
+
+/* ---- which files go whole ---- */
+
+/*
+ * Arm the dump (an asynchronous job), whole adding to the flags ordered;
+ * 0, or -errno with the reason in m->reason.
+ */
+static int start_dump(struct outmove *m, uint32_t whole)
+{
+	int err;
+
+	m->dargs.pid = m->lpid;
+	m->dargs.fd = m->pipe_w;
+	/* all its threads, and shared memory that is its own alone */
+	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
+			 BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
+			 ((m->o.dump_flags | whole) & BPROC_DUMP_ALL);
+	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
+	if (err)
+		snprintf(m->reason, sizeof(m->reason),
+			 "no thread for the dump: %s", strerror(-err));
+	return err;
+}
+
+/*
+ * At the order: list the files to ask about when the order says "path" or
+ * "auto".  One with more files than a query holds is not asked about:
+ * "auto" sends them all whole, "path" by path as it was told.
+ */
+static int files_first(struct outmove *m)
+{
+	int err;
+
+	if (m->o.send != BPROC_SEND_PATH && m->o.send != BPROC_SEND_AUTO)
+		return 0;
+	err = files_collect(m->lpid, &m->files, m->reason, sizeof(m->reason));
+	if (err)
+		return err;
+	if (!files_unaskable(m->files)) {
+		m->asking = true;
+		return 0;
+	}
+	pr_info("move %llu: too many files to ask %s about",
+		(unsigned long long)m->o.move_id, m->o.dest);
+	if (m->o.send == BPROC_SEND_AUTO)
+		m->o.dump_flags |= BPROC_DUMP_ALL;
+	return 0;
+}
+
+/* The transfer's first frame: the question, or the image's beginning. */
+static int open_transfer(struct outmove *m)
+{
+	if (m->asking)
+		return files_ask(&m->conn, m->transfer, m->files);
+	return begin(m);
+}
+
+/* The destination said which files it has: arm the dump, or refuse. */
+static int on_answer(struct outmove *m, const uint8_t *d, uint32_t len)
+{
+	char why[BPROC_REASON_BYTES];
+	uint32_t whole = 0;
+	int err;
+
+	err = files_decide(m->files, m->o.send, m->o.dest, d, len, &whole, why,
+			   sizeof(why));
+	if (err == -EPROTO)
+		return err;
+	m->asking = false;
+	if (err) {
+		fail(m, EIO, "%s", why);
+		return -ECANCELED;
+	}
+	if (whole)
+		pr_info("move %llu of pid %u to %s: sent whole:%s%s%s",
+			(unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
+			whole & BPROC_DUMP_EXEC ? " its program" : "",
+			whole & BPROC_DUMP_LIBS ? " its libraries" : "",
+			whole & BPROC_DUMP_OTHER ? " its other files" : "");
+	if (start_dump(m, whole)) {
+		snprintf(why, sizeof(why), "%s", m->reason);
+		fail(m, EIO, "%s", why);
+		return -ECANCELED;
+	}
+	return begin(m);
 }
 
 /* ---- orders ---- */
@@ -760,26 +861,25 @@ void send_order(const struct bp_move_order *o)
 	m->pipe_w = p[1];
 	fcntl(m->img_r, F_SETFL, O_NONBLOCK);
 	fcntl(m->img_r, F_SETPIPE_SZ, PIPE_BYTES);
-	m->dargs.pid = m->lpid;
-	m->dargs.fd = m->pipe_w;
-	/* all its threads, and shared memory that is its own alone */
-	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
-			 BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
-			 (o->dump_flags & BPROC_DUMP_ALL);
-	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
+	err = files_first(m);
+	if (!err && !m->asking)
+		err = start_dump(
+			m, o->send == BPROC_SEND_WHOLE ? BPROC_DUMP_ALL : 0);
 	if (err) {
 		close(m->dev);
 		close(m->img_r);
 		close(m->pipe_w);
-		return refuse(m, EIO, "no thread for the dump: %s",
-			      strerror(-err));
+		files_free(m->files);
+		/* its maps gone: it has exited since it was checked */
+		return refuse(m, err == -ENOENT || err == -ESRCH ? ESRCH : EIO,
+			      "%s", m->reason);
 	}
 	if (m->h)
 		hosted_set_moving(m->h, true);
 	m->next = moves;
 	moves = m;
 	if (take_idle(m)) {
-		err = begin(m);
+		err = open_transfer(m);
 		if (err)
 			fail(m, EIO, "beginning the transfer: %s",
 			     strerror(-err));
@@ -889,6 +989,7 @@ void send_reap(void)
 		drop_conn(m);
 		close_fd(&m->img_r);
 		close_fd(&m->handle);
+		files_free(m->files);
 		free(m->map);
 		free(m);
 	}

@@ -38,6 +38,13 @@ BAD = [
     ("iprange 1 127.0.0.3", "usage: iprange"),
     ("master 127.0.0.1", "duplicate master line"),
     ("state", "usage: state FILE"),
+    ("send 1", "usage: send N|master|all path|whole|auto"),
+    ("send 1 copy", "bad send mode 'copy' (path, whole or auto)"),
+    ("send 1 Whole", "bad send mode 'Whole' (path, whole or auto)"),
+    ("send x whole", "bad node 'x' (a number, master or all)"),
+    ("send -1 whole", "bad node '-1' (a number, master or all)"),
+    ("send 7 whole", "send line for node 7, which is not configured"),
+    ("send 1 whole path", "usage: send N|master|all path|whole|auto"),
 ]
 
 
@@ -63,6 +70,19 @@ def test_bad_line_names_file_and_line(confdir, extra, reason):
         assert r.stderr == "%s:%d: %s\n" % (cfg, len(lines), reason) or \
             (r.stderr.startswith("%s:%d: %s" % (cfg, len(lines), reason))
              and r.stderr.count("\n") == 1), r.stderr
+
+
+@pytest.mark.parametrize("first,second", [
+    ("send all path", "send all whole"), ("send 1 path", "send 1 path"),
+    ("send master auto", "send master whole")])
+def test_duplicate_send_line(confdir, first, second):
+    cfg = confdir / "config"
+    cfg.write_text("\n".join(GOOD + ["node 1 127.0.0.2", first, second])
+                   + "\n")
+    for r in run_both(cfg):
+        assert r.returncode != 0
+        assert r.stderr == "%s:7: duplicate send line for %s (line 6)\n" % (
+            cfg, first.split()[1])
 
 
 def test_duplicate_address(confdir):

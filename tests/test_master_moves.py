@@ -26,10 +26,11 @@ class Writer(threading.Thread):
     """echo PID > /bproc/NODE/move in the background: result is the byte
     count or -errno."""
 
-    def __init__(self, cluster, node, pid):
+    def __init__(self, cluster, node, pid, word=None):
         super().__init__(daemon=True)
         self.path = cluster.path(cluster.dirname(node), "move")
-        self.data = ("%d\n" % pid).encode()
+        self.data = ("%d\n" % pid if word is None else
+                     "%d %s\n" % (pid, word)).encode()
         self.result = None
         self.start()
 
@@ -78,6 +79,63 @@ def move_away(c, agents, pid, node=1, nbytes=1000):
     agents["master"].result(order["move_id"], pid, nbytes=nbytes)
     assert w.done() == len(w.data)
     return order
+
+
+# enum bproc_send (proto.h) and BPROC_DUMP_ALL (bproc.h)
+SEND_PATH, SEND_WHOLE, SEND_AUTO = 1, 2, 3
+DUMP_ALL = 7
+
+
+@pytest.mark.parametrize("word,send,dump", [
+    (None, SEND_AUTO, 0), ("auto", SEND_AUTO, 0), ("path", SEND_PATH, 0),
+    ("whole", SEND_WHOLE, DUMP_ALL)])
+def test_move_word_says_how_files_go(fakes, sleeper, word, send, dump):
+    c, agents = fakes
+    w = Writer(c, 1, sleeper.pid, word)
+    order = agents["master"].expect(MOVE_ORDER)
+    assert (order["send"], order["dump_flags"]) == (send, dump)
+    agents["master"].result(order["move_id"], sleeper.pid)
+    assert w.done() == len(w.data)
+
+
+@pytest.mark.parametrize("data", [b"%d whole\n\n", b"%d Whole", b"%d  path",
+                                  b"%d whole path", b"%d whole ", b"%d \n",
+                                  b"%d\twhole", b" %d whole", b"%d wholesale"])
+def test_bad_move_word_is_einval_and_nothing_moves(fakes, sleeper, data):
+    c, agents = fakes
+    fd = os.open(c.path("node1", "move"), os.O_WRONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.write(fd, data.replace(b"%d", str(sleeper.pid).encode()))
+        assert e.value.errno == errno.EINVAL
+    finally:
+        os.close(fd)
+    agents["master"].expect_nothing(0.5)
+    assert sleeper.poll() is None
+    assert "failed: EINVAL" in c.read("events")
+
+
+def test_config_send_sets_a_nodes_default(make_cluster, sleeper):
+    c, agents = fake_cluster(make_cluster,
+                             extra_config="send all path\nsend 2 whole\n")
+    try:
+        for node, send, dump in ((1, SEND_PATH, 0), (2, SEND_WHOLE, DUMP_ALL)):
+            w = Writer(c, node, sleeper.pid)
+            order = agents["master"].expect(MOVE_ORDER)
+            assert (order["send"], order["dump_flags"]) == (send, dump)
+            agents["master"].result(order["move_id"], sleeper.pid,
+                                    error=errno.EIO, reason="test")
+            assert w.done() == -errno.EIO
+        # the move's own word wins over the node's setting
+        w = Writer(c, 2, sleeper.pid, "auto")
+        order = agents["master"].expect(MOVE_ORDER)
+        assert (order["send"], order["dump_flags"]) == (SEND_AUTO, 0)
+        agents["master"].result(order["move_id"], sleeper.pid,
+                                error=errno.EIO, reason="test")
+        assert w.done() == -errno.EIO
+    finally:
+        for a in agents.values():
+            a.close()
 
 
 def test_order_then_answer_on_result(fakes, sleeper):

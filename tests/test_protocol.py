@@ -10,6 +10,7 @@ import time
 import pytest
 
 from helpers import proto
+from helpers.cluster import binary
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -140,6 +141,114 @@ def test_agent_answers_ping(cluster):
         p.send(proto.PING, struct.pack("<Q", cookie))
         assert p.recv_frame() == (proto.PONG, struct.pack("<Q", cookie))
     p.close()
+
+
+# FILES_QUERY (proto.h): one bproc_msg_file per file, then its path.
+FILE_ENTRY = struct.Struct("<QQBBHI32s")
+EXEC, LIB, OTHER, SHARED = 0, 1, 2, 3
+SAME, MISSING, DIFFERS = 0, 1, 2
+
+
+def files_query(files):
+    """files: (path, size, mtime_ns, kind, build_id bytes)."""
+    out = struct.pack("<II", len(files), 0)
+    for path, size, mtime, kind, bid in files:
+        p = path.encode() + b"\0"
+        out += FILE_ENTRY.pack(size, mtime, kind, len(bid), len(p), 0,
+                               bid) + p
+    return out
+
+
+def gnu_build_id(path):
+    """The NT_GNU_BUILD_ID of an ELF64 file, read here from its notes."""
+    with open(path, "rb") as f:
+        data = f.read()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        ptype, _, off, _, _, filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + i * phentsize)
+        if ptype != 4:  # PT_NOTE
+            continue
+        pos = off
+        while pos + 12 <= off + filesz:
+            namesz, descsz, ntype = struct.unpack_from("<III", data, pos)
+            name = data[pos + 12:pos + 12 + namesz]
+            desc = pos + 12 + (namesz + 3) // 4 * 4
+            if ntype == 3 and name == b"GNU\0":
+                return data[desc:desc + descsz]
+            pos = desc + (descsz + 3) // 4 * 4
+    return b""
+
+
+def test_agent_answers_which_files_it_has(cluster, tmp_path):
+    """An agent says, per file, whether it has the same one (size, mtime,
+    build id), another, or none."""
+    plain = tmp_path / "data.bin"
+    plain.write_bytes(b"x" * 5000)
+    st = os.stat(plain)
+    elf = binary("bproc-nodeagent", asan=False)
+    est = os.stat(elf)
+    bid = gnu_build_id(elf)
+    assert len(bid) == 20
+    other = bytes(b ^ 0xff for b in bid)
+    cases = [
+        ((str(plain), st.st_size, st.st_mtime_ns, OTHER, b""), SAME),
+        ((str(plain), st.st_size, st.st_mtime_ns + 1, OTHER, b""), DIFFERS),
+        ((str(plain), st.st_size + 1, st.st_mtime_ns, LIB, b""), DIFFERS),
+        ((str(tmp_path / "nope"), 1, 1, EXEC, b""), MISSING),
+        ((str(tmp_path), 0, 0, OTHER, b""), MISSING),  # not a regular file
+        ((elf, est.st_size, est.st_mtime_ns, EXEC, bid), SAME),
+        ((elf, est.st_size, est.st_mtime_ns, EXEC, other), DIFFERS),
+        ((elf, est.st_size, est.st_mtime_ns, LIB, bid[:8]), DIFFERS),
+        ((str(plain), st.st_size, st.st_mtime_ns, SHARED, bid), DIFFERS),
+    ]
+    p = proto.Peer(targets(cluster)["agent"], cluster.key)
+    assert p.handshake() == "node1"
+    p.send(proto.FILES_QUERY, files_query([f for f, _ in cases]), stream=1)
+    t, payload = p.recv_frame()
+    assert t == proto.FILES_ANSWER
+    nr, pad = struct.unpack_from("<II", payload)
+    assert (nr, pad) == (len(cases), 0)
+    assert list(payload[8:]) == [v for _, v in cases]
+    # asked again before the transfer begins: answered again
+    p.send(proto.FILES_QUERY, files_query([]), stream=1)
+    assert p.recv_frame() == (proto.FILES_ANSWER, struct.pack("<II", 0, 0))
+    p.close()
+    assert_others_up(cluster)
+
+
+def _entry(path=b"/x\0", kind=OTHER, bid_len=0, bid=b"", plen=None, pad=0):
+    return FILE_ENTRY.pack(1, 1, kind, bid_len,
+                           len(path) if plen is None else plen, pad,
+                           bid) + path
+
+
+BAD_QUERIES = {
+    "stream 0": (struct.pack("<II", 0, 0), 0),
+    "pad set": (struct.pack("<II", 0, 1), 1),
+    "more files than sent": (struct.pack("<II", 2, 0) + _entry(), 1),
+    "path without its NUL": (struct.pack("<II", 1, 0) + _entry(b"/x"), 1),
+    "path not absolute": (struct.pack("<II", 1, 0) + _entry(b"x\0"), 1),
+    "NUL inside the path": (struct.pack("<II", 1, 0) + _entry(b"/a\0b\0"), 1),
+    "path longer than sent": (struct.pack("<II", 1, 0) + _entry(plen=9), 1),
+    "bad kind": (struct.pack("<II", 1, 0) + _entry(kind=4), 1),
+    "build id too long": (struct.pack("<II", 1, 0) + _entry(bid_len=33), 1),
+    "bytes past the build id": (struct.pack("<II", 1, 0) +
+                                _entry(bid_len=1, bid=b"ab"), 1),
+    "entry pad set": (struct.pack("<II", 1, 0) + _entry(pad=1), 1),
+    "bytes after": (struct.pack("<II", 0, 0) + b"\0", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_QUERIES))
+def test_malformed_files_query_closes_that_connection(cluster, name):
+    payload, stream = BAD_QUERIES[name]
+    p = proto.Peer(targets(cluster)["agent"], cluster.key)
+    p.handshake()
+    p.send(proto.FILES_QUERY, payload, stream=stream)
+    assert p.expect_closed()
+    assert_others_up(cluster)
 
 
 def test_master_rejects_unknown_node(cluster):

@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 4
+#define BPROC_PROTO_VERSION 5
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -97,6 +97,8 @@ enum bproc_msg_type {
 	BPROC_MSG_IMAGE_END = 50, /* struct bproc_msg_image_end */
 	BPROC_MSG_IMAGE_RESULT = 51, /* destination -> source: the verdict */
 	BPROC_MSG_IMAGE_STREAMS = 52, /* struct bproc_msg_image_streams */
+	BPROC_MSG_FILES_QUERY = 53, /* struct bproc_msg_files_query */
+	BPROC_MSG_FILES_ANSWER = 54, /* struct bproc_msg_files_answer */
 
 	/* the process space, always through the master */
 	BPROC_MSG_SIGNAL = 64, /* struct bproc_msg_signal */
@@ -183,7 +185,10 @@ struct bproc_msg_status {
  *     an asynchronous dump and answers MOVE_ARMED: the master then answers
  *     the write, and the dump runs as the write returns.
  *  2. The source connects to the destination agent's listener (role PEER)
- *     and sends IMAGE_BEGIN, IMAGE_STREAMS (which of the process's fds are
+ *     and, if the order says BPROC_SEND_PATH or _AUTO, asks which of the
+ *     process's files the destination has (FILES_QUERY, FILES_ANSWER:
+ *     see enum bproc_send) and arms the dump only then; it sends
+ *     IMAGE_BEGIN, IMAGE_STREAMS (which of the process's fds are
  *     which of its streams, see below), the image as IMAGE_DATA frames,
  *     and IMAGE_END
  *     (whose error, if not 0, aborts). All frames of a connection's nth
@@ -379,6 +384,76 @@ enum bproc_stream_kind {
 };
 #define BPROC_STREAM_KIND_MAX BPROC_STREAM_SEQPACKET
 
+/*
+ * How a moving process's executable, libraries and other file-backed
+ * private mappings go (bproc_msg_move_order.send): by path (the
+ * destination maps its own file of that name) or whole (their contents in
+ * the image, BPROC_DUMP_LIBS, _EXEC and _OTHER).
+ *
+ * With PATH and AUTO, the source first asks the destination, on the
+ * connection the image will take, which of the files it has identical:
+ * FILES_QUERY (stream: the number of the transfer to come) lists every
+ * file the process maps (its size, mtime and ELF build id, if it has one),
+ * FILES_ANSWER (the same stream) gives one verdict per file, in order.
+ * PATH refuses the move when the destination lacks a file (ENOENT, the
+ * reason names it); AUTO sends whole each category (the executable, the
+ * libraries, the other files) one of whose files is missing or differs,
+ * and refuses only for a shared mapping it lacks (those never go whole).
+ * Files deleted on the source go whole whatever is asked (the engine has
+ * no name to give), and are not asked about.
+ */
+enum bproc_send {
+	BPROC_SEND_FLAGS = 0, /* dump_flags alone, nothing asked */
+	BPROC_SEND_PATH = 1, /* by path; a file the destination lacks refuses */
+	BPROC_SEND_WHOLE = 2, /* everything whole: dump_flags | DUMP_ALL */
+	BPROC_SEND_AUTO = 3, /* by path what is identical there, else whole */
+};
+#define BPROC_SEND_MAX BPROC_SEND_AUTO
+
+/* What a file is to the process (bproc_msg_file.kind). */
+enum bproc_file_kind {
+	BPROC_FILE_EXEC = 0, /* its executable: BPROC_DUMP_EXEC */
+	BPROC_FILE_LIB = 1, /* mapped executable: BPROC_DUMP_LIBS */
+	BPROC_FILE_OTHER = 2, /* any other private mapping: BPROC_DUMP_OTHER */
+	BPROC_FILE_SHARED = 3, /* a shared mapping: always by path */
+};
+#define BPROC_FILE_KIND_MAX BPROC_FILE_SHARED
+
+/* The destination's verdict on one file (FILES_ANSWER). */
+enum bproc_file_verdict {
+	BPROC_FILE_SAME = 0, /* same size, mtime and build id */
+	BPROC_FILE_MISSING = 1, /* no regular file of that name */
+	BPROC_FILE_DIFFERS = 2, /* there, but not the same */
+};
+#define BPROC_FILE_VERDICT_MAX BPROC_FILE_DIFFERS
+
+#define BPROC_FILES_MAX 1024 /* files one query lists */
+#define BPROC_FILE_PATH_MAX 4096 /* a path's bytes with its NUL */
+#define BPROC_BUILD_ID_MAX 32
+
+/* Followed by nr of these, each followed by its path (path_len bytes). */
+struct bproc_msg_files_query {
+	__le32 nr; /* at most BPROC_FILES_MAX */
+	__le32 pad; /* must be 0 */
+};
+
+struct bproc_msg_file {
+	__le64 size;
+	__le64 mtime_ns; /* since the epoch */
+	__u8 kind; /* enum bproc_file_kind */
+	__u8 build_id_len; /* 0: none; at most BPROC_BUILD_ID_MAX */
+	__le16 path_len; /* with the NUL, at most BPROC_FILE_PATH_MAX */
+	__le32 pad; /* must be 0 */
+	__u8 build_id[BPROC_BUILD_ID_MAX]; /* zero past build_id_len */
+	/* then the absolute path, NUL-terminated */
+};
+
+/* Followed by nr verdicts (enum bproc_file_verdict), one byte each. */
+struct bproc_msg_files_answer {
+	__le32 nr; /* the query's */
+	__le32 pad; /* must be 0 */
+};
+
 /* bproc_msg_move_order.flags */
 #define BPROC_MOVE_SELF (1u << 0) /* the writer is the process: arm, answer */
 
@@ -387,7 +462,7 @@ struct bproc_msg_move_order {
 	__le32 pid; /* the process, by its front-end pid */
 	__le32 flags; /* BPROC_MOVE_* */
 	__le32 dump_flags; /* BPROC_DUMP_LIBS | _EXEC | _OTHER (bproc.h) */
-	__le32 reserved; /* must be 0 */
+	__le32 send; /* enum bproc_send: how its files go */
 	char dest[BPROC_NODE_NAME_MAX]; /* "master" or the node number */
 	char dest_addr[48]; /* "IPv4:port" or "[IPv6]:port" of its agent */
 };
@@ -525,5 +600,8 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_fork) == 32, "proc fork");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_ghost) == 8, "proc ghost");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_reaped) == 8, "reaped");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream_owner) == 8, "owner");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_query) == 8, "query");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_file) == 56, "file");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_answer) == 8, "answer");
 
 #endif /* _BPROC_PROTO_H */

@@ -36,9 +36,9 @@ def cstr(b):
 def decode(type_, payload):
     """A received frame as (type, dict)."""
     if type_ == MOVE_ORDER:
-        mid, pid, flags, dump, _, dest, addr = ORDER.unpack(payload)
+        mid, pid, flags, dump, send, dest, addr = ORDER.unpack(payload)
         return {"move_id": mid, "pid": pid, "flags": flags,
-                "dump_flags": dump, "dest": cstr(dest),
+                "dump_flags": dump, "send": send, "dest": cstr(dest),
                 "dest_addr": cstr(addr)}
     if type_ == SIGNAL:
         pid, sig = SIG.unpack(payload)

@@ -10,12 +10,13 @@ import os
 import socket
 import struct
 
-VERSION = 4
+VERSION = 5
 MAX_PAYLOAD = 1 << 20
 HDR = struct.Struct("<IHBBII")  # len, type, version, flags, stream, reserved
 MAC_BYTES = 16
 
 HELLO, AUTH, BYE, PING, PONG = 1, 2, 3, 4, 5
+FILES_QUERY, FILES_ANSWER = 53, 54
 STATUS, STATUS_ACK, PID_RANGE = 16, 17, 18
 ROLE_AGENT, ROLE_MASTER, ROLE_PEER = 1, 2, 3
 STATUS_ENGINE, STATUS_FAULT = 1, 2

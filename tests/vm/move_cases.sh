@@ -12,7 +12,8 @@ M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
 	terminal-stopped threads-move omp-move pipeline
-	self-move bpsh stdin getpid-creds files files-missing streams-files
+	self-move bpsh stdin getpid-creds files files-missing send-auto
+	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
 	born-many born-quick born-late born-move ghost-names streams-end procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
@@ -37,14 +38,15 @@ procs_named() {
 }
 
 # mover_start NAME ARGS...: a mover in the background (cwd: this one's),
-# its stdin a FIFO held on fd ${IN[NAME]}, its output $W/NAME.out.
+# its stdin a FIFO held on fd ${IN[NAME]}, its output $W/NAME.out; the
+# command $MOVER if set (a copy of mover elsewhere; words split on blanks).
 declare -A PID IN
 mover_start() {
 	local name=$1 fd
 	shift
 	rm -f "$W/$name.in" "$W/$name.out"
 	mkfifo "$W/$name.in"
-	mover "$@" < "$W/$name.in" > "$W/$name.out" 2>&1 &
+	${MOVER:-mover} "$@" < "$W/$name.in" > "$W/$name.out" 2>&1 &
 	PID[$name]=$!
 	exec {fd}> "$W/$name.in"
 	IN[$name]=$fd
@@ -487,6 +489,187 @@ if want files-missing; then
 	mover_end fm
 	ended ${PID[fm]}; expect "exit status" "$STATUS" 3 || st=1
 	result files-missing $st
+fi
+
+# moved_bytes PID NODE: the image bytes of PID's last move to NODE (events).
+moved_bytes() {
+	grep "move pid $1 (.*) .* -> $2 done (" $M/events | tail -n 1 |
+		sed 's/.*done (\([0-9]*\) bytes.*/\1/'
+}
+
+# exe_on N COMM: what /proc/PID/exe names for the process COMM on node N.
+exe_on() {
+	vcrun "$1" "for p in /proc/[0-9]*; do [ \"\$(cat \$p/comm 2>/dev/null)\" = $2 ] && readlink \$p/exe; done" | head -n 1
+}
+
+# The front end's agent says what a move sent whole (send.c).
+AGENT_LOG=/var/log/bproc-nodeagent.log
+
+if want send-auto; then
+	# A program only the front end has (node1 never had it) runs there:
+	# by default the source asks, and its program goes whole; its
+	# libraries, the same on every node, go by path.
+	st=0
+	mkdir -p /tmp/only-here
+	cp $V/mover /tmp/only-here/sa-prog
+	vcrun 1 "rm -rf /tmp/only-here"
+	MOVER=/tmp/only-here/sa-prog mover_start sa 4 || st=1
+	pid=${PID[sa]}
+	expect "comm" "$(cat /proc/$pid/comm)" sa-prog || st=1
+	expect "move" "$(moveto node1 $pid)" ok || st=1
+	ask sa where
+	expect "on node1" "${REPLY% *}" "where node1 $pid" || st=1
+	ask sa check
+	expect "memory there" "$REPLY" "check ok" || st=1
+	grep "pid $pid to node1: sent whole" $AGENT_LOG
+	grep -q "pid $pid to node1: sent whole: its program\$" $AGENT_LOG || st=1
+	echo "exe on node1: $(exe_on 1 sa-prog)"
+	# home again: what node1 runs is content now, nothing to ask about
+	expect "home" "$(moveto master $pid)" ok || st=1
+	ask sa check
+	expect "memory home" "$REPLY" "check ok" || st=1
+	expect "exe home" "$(readlink /proc/$pid/exe)" /tmp/only-here/sa-prog || st=1
+	[ "$(grep -c "pid $pid to .*: sent whole" $AGENT_LOG)" = 1 ] || st=1
+	mover_end sa
+	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	result send-auto $st
+fi
+
+if want send-path-refused; then
+	# The same sent by path, as asked by the move or by the config: the
+	# node lacks it, the move is refused before any dump, naming it, and
+	# the process goes on here.
+	st=0
+	mkdir -p /tmp/only-here
+	cp $V/mover /tmp/only-here/sp-prog
+	vcrun 1 "rm -rf /tmp/only-here"
+	MOVER=/tmp/only-here/sp-prog mover_start sp 1 || st=1
+	pid=${PID[sp]}
+	expect "move" "$(moveto node1 "$pid path")" EIO || st=1
+	grep "pid $pid" $M/events
+	grep -q "move pid $pid (sp-prog) master -> node1 failed: EIO: node1: ENOENT: its program /tmp/only-here/sp-prog is not here" $M/events || st=1
+	ask sp where
+	expect "still here" "${REPLY% *}" "where master $pid" || st=1
+	expect "a bad word" "$(moveto node1 "$pid wholly")" EINVAL || st=1
+	grep -q "failed: EINVAL: 'wholly' is not path, whole or auto" $M/events || st=1
+	# node1 set to "path" in the config: the same, with no word
+	cp /etc/bproc/config "$W/config.saved"
+	echo "send 1 path" >> /etc/bproc/config
+	kill -HUP "$(pidof bprocfs)"
+	sleep 1
+	expect "config path" "$(moveto node1 $pid)" EIO || st=1
+	[ "$(grep -c "move pid $pid (sp-prog) master -> node1 failed: EIO: node1: ENOENT: its program /tmp/only-here/sp-prog is not here" $M/events)" = 2 ] || st=1
+	expect "its word wins" "$(moveto node1 "$pid auto")" ok || st=1
+	ask sp check
+	expect "there" "$REPLY" "check ok" || st=1
+	cp "$W/config.saved" /etc/bproc/config
+	kill -HUP "$(pidof bprocfs)"
+	sleep 1
+	mover_end sp
+	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	result send-path-refused $st
+fi
+
+if want send-whole; then
+	# A program every node has, sent whole on request: it runs there,
+	# its image larger than by path by its program and libraries.
+	st=0
+	mover_start sw 1 || st=1
+	pid=${PID[sw]}
+	expect "by path" "$(moveto node1 "$pid path")" ok || st=1
+	path_bytes=$(moved_bytes $pid node1)
+	expect "back" "$(moveto master $pid)" ok || st=1
+	expect "whole" "$(moveto node1 "$pid whole")" ok || st=1
+	whole_bytes=$(moved_bytes $pid node1)
+	echo "by path $path_bytes bytes, whole $whole_bytes bytes"
+	[ "$whole_bytes" -gt $((path_bytes + 500000)) ] || st=1
+	ask sw where
+	expect "on node1" "${REPLY% *}" "where node1 $pid" || st=1
+	ask sw check
+	expect "memory there" "$REPLY" "check ok" || st=1
+	echo "exe on node1 after whole: $(exe_on 1 mover)"
+	expect "auto, the same everywhere" "$(moveto node2 $pid)" ok || st=1
+	grep -q "pid $pid to node2: sent whole" $AGENT_LOG && st=1
+	vcrun 1 "grep -q 'pid $pid to node2: sent whole' $AGENT_LOG" && st=1
+	mover_end sw
+	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	result send-whole $st
+fi
+
+if want send-libs; then
+	# A library node1 has another copy of (another mtime) and node2 has
+	# not at all: the libraries of a process that maps it go whole to
+	# either, its program by path. (Once restored whole, a mapping is
+	# its content: moving on from there asks about nothing.)
+	st=0
+	libc=/lib/x86_64-linux-gnu/libc.so.6
+	mkdir -p /tmp/only-libs
+	cp $libc /tmp/only-libs/
+	vcrun 1 "mkdir -p /tmp/only-libs && sleep 1 && cp $libc /tmp/only-libs/" || st=1
+	vcrun 2 "rm -rf /tmp/only-libs"
+	for n in 1 2; do
+		LD_LIBRARY_PATH=/tmp/only-libs mover_start sl$n 1 || st=1
+		pid=${PID[sl$n]}
+		grep -q /tmp/only-libs/libc /proc/$pid/maps || { echo "not the copy"; st=1; }
+		expect "move to node$n" "$(moveto node$n $pid)" ok || st=1
+		ask sl$n check
+		expect "memory on node$n" "$REPLY" "check ok" || st=1
+		expect "home" "$(moveto master $pid)" ok || st=1
+		ask sl$n check
+		expect "memory home" "$REPLY" "check ok" || st=1
+		grep "pid $pid to node$n: sent whole" $AGENT_LOG
+		grep -q "pid $pid to node$n: sent whole: its libraries\$" $AGENT_LOG || st=1
+		mover_end sl$n
+		ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	done
+	result send-libs $st
+fi
+
+# nofds CMD...: exec CMD without the fds above 2 this script holds (the
+# FIFOs of earlier movers: a plain dump refuses pipes).
+nofds() {
+	local f n
+	for f in /proc/$BASHPID/fd/*; do
+		n=${f##*/}
+		[ "$n" -gt 2 ] && eval "exec $n>&-"
+	done 2>/dev/null
+	exec "$@"
+}
+
+if want send-ckpt; then
+	# bproc-ckpt dump --send whole: an image of a program only the front
+	# end has restores on node1; --send path names it and the restore
+	# there fails naming the file; auto is for moves only.
+	st=0
+	mkdir -p /tmp/only-here
+	cp $V/mover /tmp/only-here/ck-prog
+	vcrun 1 "rm -rf /tmp/only-here"
+	out=$(bproc-ckpt dump --send auto 1 "$W/x.img" 2>&1); rc=$?
+	echo "$out"
+	expect "--send auto" "$rc" 2 || st=1
+	for how in whole path; do
+		MOVER="nofds /tmp/only-here/ck-prog" mover_start ck-$how 2 || st=1
+		pid=${PID[ck-$how]}
+		rm -f "$W/ck.img"
+		vcrun 1 "rm -f /tmp/ck.img /tmp/ck.out"
+		bproc-ckpt dump --kill --send $how $pid "$W/ck.img" || st=1
+		ended $pid
+		mover_end ck-$how
+		vccp "$W/ck.img" 1:/tmp/ck.img || st=1
+		vcrun 1 "cd /; printf 'check\nwhere\nexit 5\n' |
+			bproc-ckpt restore /tmp/ck.img > /tmp/ck.out 2>&1; echo rc \$? >> /tmp/ck.out"
+		vcrun 1 "cat /tmp/ck.out" > "$W/ck-$how.out"
+		cat "$W/ck-$how.out"
+		if [ $how = whole ]; then
+			grep -q "^check ok\$" "$W/ck-$how.out" || st=1
+			grep -q "^where node1 " "$W/ck-$how.out" || st=1
+			grep -q "^rc 5\$" "$W/ck-$how.out" || st=1
+		else
+			grep -q "/tmp/only-here/ck-prog" "$W/ck-$how.out" || st=1
+			grep -q "^rc 1\$" "$W/ck-$how.out" || st=1
+		fi
+	done
+	result send-ckpt $st
 fi
 
 # same NAME FILE FILE: the two files hold the same bytes, or say how not.

@@ -12,8 +12,9 @@
 #              same kind of TCP connection, criu restore -d on node1
 #              (minus the cost of asking node1 to run a command, measured
 #              apart)
-# for a small process (tests/victims/vdso) and one with MIB MiB of touched
-# memory (tests/victims/bigmem), each after one untimed run of both (so that
+# for a small process (tests/victims/vdso), one with MIB MiB of touched
+# memory (tests/victims/bigmem) and the same with 8 more threads waiting on
+# a condition variable, each after one untimed run of both (so that
 # programs are in the page cache); then PROCS small processes moved at once
 # by one program (manymove), front end -> nodes and back. Prints RESULT
 # lines with the ratios.
@@ -166,5 +167,6 @@ vcrun_cost
 echo "asking node1 to run a command: $VCRUN s (taken off the criu figures)"
 measure small vdso
 VICTIM_MIB=$MIB measure "large-${MIB}MiB" bigmem
+VICTIM_THREADS=8 VICTIM_MIB=$MIB measure "threads-8+1-${MIB}MiB" bigmem
 many
 echo "RESULT many procs=$PROCS there_per_s=$RATE back_per_s=$BACK failed=$FAILS"

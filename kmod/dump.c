@@ -35,6 +35,7 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/highmem.h>
+#include <linux/kallsyms.h>
 #include <linux/major.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -167,6 +168,39 @@ static const struct user_regset *dump_find_regset(struct task_struct *task,
 }
 
 /*
+ * A system call the kernel goes on with through restart_syscall(2) (after
+ * a stop, say: nanosleep, poll and futex waits with a timeout) keeps what
+ * it was doing in the task's restart_block, which does not move: the image
+ * names the call itself instead, its arguments still in the registers, so
+ * that it restarts where the process lands as any interrupted call does
+ * (with its full duration). Which call, only the restart function's name
+ * says (the functions are not exported).
+ */
+static void dump_restart_call(struct task_struct *task,
+			      struct bproc_image_regs *regs)
+{
+	char name[KSYM_SYMBOL_LEN];
+
+	if ((long)regs->orig_ax != __NR_restart_syscall)
+		return;
+	sprint_symbol_no_offset(name, (unsigned long)task->restart_block.fn);
+	if (!strcmp(name, "hrtimer_nanosleep_restart"))
+		/* clock_nanosleep(clockid, ...) or nanosleep(rqtp, ...) */
+		regs->orig_ax =
+			regs->di < 64 ? __NR_clock_nanosleep : __NR_nanosleep;
+	else if (!strcmp(name, "posix_cpu_nsleep_restart") ||
+		 !strcmp(name, "alarm_timer_nsleep_restart"))
+		regs->orig_ax = __NR_clock_nanosleep;
+	else if (!strcmp(name, "do_restart_poll"))
+		regs->orig_ax = __NR_poll;
+	else if (!strcmp(name, "futex_wait_restart"))
+		regs->orig_ax = __NR_futex;
+	else
+		return; /* nothing to go on with: EINTR, as here */
+	regs->ax = -ERESTARTNOHAND;
+}
+
+/*
  * The general registers and FPU state of @task (the caller itself, or a
  * task that does not run), into @regs and a new buffer in @xstate.
  */
@@ -187,6 +221,7 @@ static int dump_regs(struct task_struct *task, struct bproc_image_regs *regs,
 	ret = regset_get(task, rs, sizeof(*regs), regs);
 	if (ret < 0)
 		return ret;
+	dump_restart_call(task, regs);
 	if (regs->cs != __USER_CS) {
 		bproc_reason(reason, "not in 64-bit mode");
 		return -EOPNOTSUPP;

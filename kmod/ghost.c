@@ -37,10 +37,14 @@
  * is away the request's task_work reference belongs to ghost.c, which
  * ends the request (dump_work_end) when the ghost is done.
  *
- * System calls for the holder (GHOST_FORK, GHOST_REAP, GHOST_MREMAP): a
- * ghost can only do some things from user space, clone3() first among them
- * (no way to fork is exported to modules), mremap() of its vDSO another
- * (vm_mremap is not exported either). The ghost maps one page holding the call
+ * System calls for the holder (GHOST_FORK, GHOST_REAP, GHOST_MREMAP,
+ * GHOST_THREAD): a ghost can only do some things from user space, clone3()
+ * first among them (no way to fork is exported to modules), mremap() of
+ * its vDSO another (vm_mremap is not exported either). GHOST_THREAD's
+ * clone3() makes a thread of the ghost (CLONE_THREAD, the tid asked for),
+ * which comes back to the same stub with 0 and pauses apart until the
+ * ioctl's task_work takes it: it waits to become a thread of the image the
+ * ghost restores next (bproc_restore_thread), and ends if it does not. The ghost maps one page holding the call
  * and its arguments, blocks every signal and leaves its task_work for it,
  * as for a stop; the stub stores the result in the page and waits in
  * pause(). ghost_rearm() sees the result written (access_process_vm) and
@@ -545,7 +549,8 @@ static void ghost_call_answer(struct dump_request *req, long result)
  * Every signal is blocked until the ghost is back.
  */
 static int ghost_call_arm(struct dump_request *req, unsigned long addr, int nr,
-			  const u64 args[5], const void *page, size_t len)
+			  const u64 args[5], const void *page, size_t len,
+			  bool thread)
 {
 	static const u8 loop[] = {
 		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
@@ -573,12 +578,28 @@ static int ghost_call_arm(struct dump_request *req, unsigned long addr, int nr,
 	}
 	*c++ = 0x0f; /* syscall */
 	*c++ = 0x05;
+	if (thread) {
+		/*
+		 * A thread of the ghost (clone3 with CLONE_VM) comes back here
+		 * with 0, in the same memory: it must not write the slot. It
+		 * pauses apart, until its task_work takes it.
+		 */
+		*c++ = 0x48; /* test %rax, %rax */
+		*c++ = 0x85;
+		*c++ = 0xc0;
+		*c++ = 0x74; /* jz child: over movabs (10) and the loop */
+		*c++ = 10 + sizeof(loop);
+	}
 	*c++ = 0x48; /* movabs %rax, slot */
 	*c++ = 0xa3;
 	memcpy(c, &slot, 8);
 	c += 8;
 	memcpy(c, loop, sizeof(loop));
 	c += sizeof(loop);
+	if (thread) { /* child: pause until taken */
+		memcpy(c, loop, sizeof(loop));
+		c += sizeof(loop);
+	}
 	if (copy_to_user((void __user *)addr, code, c - code) ||
 	    copy_to_user((void __user *)slot, &pending, sizeof(pending)) ||
 	    (len &&
@@ -634,7 +655,30 @@ static int ghost_call_start(struct dump_request *req)
 		args[0] = addr + GHOST_STUB_ARGS;
 		args[1] = sizeof(fp.ca);
 		ret = ghost_call_arm(req, addr, __NR_clone3, args, &fp,
-				     sizeof(fp));
+				     sizeof(fp), false);
+		if (ret)
+			break;
+		commit_creds(more);
+		return 0;
+	case GHOST_CALL_THREAD:
+		/* as for a fork: the tid asked for takes the capability */
+		ret = -ENOMEM;
+		req->ghost_call_cred = prepare_creds();
+		more = prepare_creds();
+		if (!req->ghost_call_cred || !more)
+			break;
+		cap_raise(more->cap_effective, CAP_CHECKPOINT_RESTORE);
+		cap_raise(more->cap_permitted, CAP_CHECKPOINT_RESTORE);
+		fp.ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES |
+			      CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+		fp.ca.set_tid = addr + GHOST_STUB_ARGS +
+				offsetof(struct ghost_fork_page, set_tid);
+		fp.ca.set_tid_size = 1;
+		fp.set_tid = req->ghost_call_arg;
+		args[0] = addr + GHOST_STUB_ARGS;
+		args[1] = sizeof(fp.ca);
+		ret = ghost_call_arm(req, addr, __NR_clone3, args, &fp,
+				     sizeof(fp), true);
 		if (ret)
 			break;
 		commit_creds(more);
@@ -642,7 +686,8 @@ static int ghost_call_start(struct dump_request *req)
 	case GHOST_CALL_REAP:
 		args[0] = req->ghost_call_arg;
 		args[2] = WNOHANG;
-		ret = ghost_call_arm(req, addr, __NR_wait4, args, NULL, 0);
+		ret = ghost_call_arm(req, addr, __NR_wait4, args, NULL, 0,
+				     false);
 		if (!ret)
 			return 0;
 		break;
@@ -655,7 +700,8 @@ static int ghost_call_start(struct dump_request *req)
 		ret = -EADDRINUSE;
 		if (addr + PAGE_SIZE > args[4] && addr < args[4] + args[1])
 			break;
-		ret = ghost_call_arm(req, addr, __NR_mremap, args, NULL, 0);
+		ret = ghost_call_arm(req, addr, __NR_mremap, args, NULL, 0,
+				     false);
 		if (!ret)
 			return 0;
 		break;
@@ -1314,6 +1360,70 @@ long ghost_ioctl_mremap(struct dump_request *req, void __user *argp)
 	if (ret < 0)
 		return ret;
 	return (u64)ret == a.to ? 0 : -EINVAL;
+}
+
+/*
+ * A thread made for the ghost's restore: before it runs a user instruction
+ * of its own (it pauses in the stub), it waits to be a thread of the image
+ * (bproc_restore_thread, as BPROC_IOC_RESTORE_THREAD); restored, it goes on
+ * as that thread, else it ends.
+ */
+struct ghost_thread_work {
+	struct callback_head work;
+};
+
+static void ghost_thread_work(struct callback_head *work)
+{
+	kfree(container_of(work, struct ghost_thread_work, work));
+	if (current->flags & PF_EXITING)
+		goto out;
+	if (bproc_restore_thread() && ghost_thread_exit())
+		force_sig(SIGKILL);
+out:
+	module_put(THIS_MODULE);
+}
+
+long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_thread a;
+	struct ghost_thread_work *w;
+	struct task_struct *task;
+	struct pid *pid;
+	long nr;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.tid <= 1)
+		return -EINVAL;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	nr = ghost_call(req, GHOST_CALL_THREAD, a.tid, NULL);
+	if (nr < 0) {
+		kfree(w);
+		return nr;
+	}
+	rcu_read_lock();
+	pid = get_pid(find_pid_ns(nr, task_active_pid_ns(req->task)));
+	rcu_read_unlock();
+	task = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	if (!task || !same_thread_group(task, req->task)) {
+		if (task)
+			put_task_struct(task);
+		kfree(w);
+		return -ESRCH;
+	}
+	__module_get(THIS_MODULE);
+	init_task_work(&w->work, ghost_thread_work);
+	if (task_work_add(task, &w->work, TWA_SIGNAL)) {
+		module_put(THIS_MODULE);
+		kfree(w);
+		put_task_struct(task);
+		return -ESRCH;
+	}
+	put_task_struct(task);
+	return 0;
 }
 
 long ghost_ioctl_reap(struct dump_request *req, void __user *argp)

@@ -368,6 +368,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_close(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_MREMAP:
 		return ghost_ioctl_mremap(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_THREAD:
+		return ghost_ioctl_thread(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

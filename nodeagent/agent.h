@@ -289,6 +289,12 @@ int ghost_handle(const struct ghost *g);
 struct bproc_image_mm;
 int ghost_place_vdso(struct ghost *g, const struct bproc_image_mm *m, char *why,
 		     size_t len);
+/*
+ * ghost_thread - the ghost makes a thread with tid, to become that thread
+ * of the process as it comes home: 0 (also if it has one already), or
+ * -errno.
+ */
+int ghost_thread(struct ghost *g, pid_t tid);
 /* ghost_restored - the process is home: the ghost is no more. */
 void ghost_restored(struct ghost *g);
 void ghost_output(pid_t pid, unsigned int type, unsigned int fd,

@@ -326,6 +326,29 @@ int ghost_handle(const struct ghost *g)
 
 /* ---- its vDSO, where the image wants it ---- */
 
+/*
+ * A stopped ghost makes no call until it is continued, and this agent would
+ * wait for it meanwhile: its calls are for a ghost that runs.
+ */
+static bool ghost_stopped(const struct ghost *g)
+{
+	char path[64], stat[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", g->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	p = strrchr(stat, ')');
+	return p && (p[2] == 'T' || p[2] == 't');
+}
+
 static int ghost_maps(void *arg, struct vdso_range *r, int max)
 {
 	return vdso_read_maps(((struct ghost *)arg)->pid, r, max);
@@ -336,6 +359,10 @@ static int ghost_move(void *arg, unsigned long from, unsigned long len,
 {
 	struct bproc_ghost_mremap a = { .from = from, .len = len, .to = to };
 
+	if (ghost_stopped(arg)) {
+		errno = EAGAIN; /* "mremap of the vDSO: Resource temporarily..." */
+		return -1;
+	}
 	return ioctl(((struct ghost *)arg)->handle, BPROC_IOC_GHOST_MREMAP, &a);
 }
 
@@ -365,6 +392,22 @@ static unsigned long ghost_spare(void *arg, const struct vdso_range *r, int n,
 			prev = r[i].end;
 	}
 	return 0;
+}
+
+int ghost_thread(struct ghost *g, pid_t tid)
+{
+	struct bproc_ghost_thread a = { .tid = tid };
+	char path[64];
+
+	if (ghost_stopped(g))
+		return -EAGAIN;
+	if (!ioctl(g->handle, BPROC_IOC_GHOST_THREAD, &a))
+		return 0;
+	/* made for an earlier try that failed: it waits still */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", g->pid, tid);
+	if (errno == EEXIST && !access(path, F_OK))
+		return 0;
+	return -errno;
 }
 
 int ghost_place_vdso(struct ghost *g, const struct bproc_image_mm *m, char *why,

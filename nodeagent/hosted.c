@@ -592,6 +592,9 @@ int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 		} else if (S_ISREG(st.st_mode)) {
 			k = readlink(link, target, sizeof(target) - 1);
 			target[k > 0 ? k : 0] = '\0';
+			/* a memfd is the engine's to carry (ANONFDS) */
+			if (!strncmp(target, "/memfd:", 7))
+				continue;
 			if (st.st_nlink == 0 ||
 			    (k > 10 &&
 			     !strcmp(target + k - 10, " (deleted)"))) {

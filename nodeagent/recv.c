@@ -59,7 +59,7 @@
 #define QUEUE_MAX (8u << 20) /* image bytes held before reading waits */
 #define KEEP_MIN (64u << 10) /* a payload this large is not copied */
 #define STRUCT_MAX (256u << 20)
-#define HEAD_MAX (1u << 20) /* the image up to its MM section */
+#define HEAD_MAX (64u << 20) /* a structure the ghost looks at */
 #define SPAWN_RETRY_MS 3000 /* for the pid's last holder here to be reaped */
 
 /* Image bytes for the pipe: a buffer of ours, freed once read from it. */
@@ -117,6 +117,8 @@ struct inmove {
 	size_t hlen, hcap;
 	int mm_state; /* 0: not seen yet, 1: in mm, -1: none to be had */
 	struct bproc_image_mm mm;
+	int32_t *tids; /* its other threads' */
+	uint32_t nr_tids;
 	struct job job;
 	struct bproc_ghost_restore_map gr;
 	struct bproc_fd_map *fdmap;
@@ -328,15 +330,21 @@ static int parse_structure(const uint8_t *buf, size_t n, size_t *len,
 }
 
 /*
- * The MM section, from the image's first n bytes: 1 (in *mm), 0 for more,
- * -1 if there is none to be had (the restore says what is wrong).
+ * What the ghost needs to know of an image before it restores it, from
+ * the image's first n bytes (its structure, up to the PAGES section): its
+ * MM section (where its vDSO is) and the tids of its other threads (one
+ * thread each must wait in the ghost). 1 when both are in, 0 for more, -1
+ * if they are not to be had (the restore says what is wrong).
  */
-static int find_mm(const uint8_t *buf, size_t n, struct bproc_image_mm *mm)
+static int find_structure(const uint8_t *buf, size_t n,
+			  struct bproc_image_mm *mm, int32_t **tids,
+			  uint32_t *nr_tids)
 {
 	struct bproc_image_header h;
 	struct bproc_image_section s;
 	size_t off = sizeof(h);
-	uint32_t i;
+	bool have_mm = false;
+	uint32_t i, k;
 
 	if (n < sizeof(h))
 		return 0;
@@ -349,25 +357,50 @@ static int find_mm(const uint8_t *buf, size_t n, struct bproc_image_mm *mm)
 			return 0;
 		memcpy(&s, buf + off, sizeof(s));
 		off += sizeof(s);
-		if (s.type > BPROC_SEC_MM || s.size > HEAD_MAX)
+		if (s.type == BPROC_SEC_PAGES)
+			return have_mm ? 1 : -1;
+		if (s.size > HEAD_MAX)
 			return -1;
+		if (n - off < s.size)
+			return 0;
 		if (s.type == BPROC_SEC_MM) {
 			if (s.size < sizeof(*mm))
 				return -1;
-			if (n - off < sizeof(*mm))
-				return 0;
 			memcpy(mm, buf + off, sizeof(*mm));
-			return 1;
+			have_mm = true;
+		} else if (s.type == BPROC_SEC_THREADS) {
+			struct bproc_image_threads t;
+			struct bproc_image_thread th;
+			size_t p = off + sizeof(t);
+
+			if (s.size < sizeof(t))
+				return -1;
+			memcpy(&t, buf + off, sizeof(t));
+			if (!t.nr_threads ||
+			    t.nr_threads > BPROC_IMAGE_MAX_THREADS)
+				return -1;
+			free(*tids);
+			*tids = calloc(t.nr_threads, sizeof(**tids));
+			if (!*tids)
+				return -1;
+			*nr_tids = t.nr_threads;
+			for (k = 0; k < t.nr_threads; k++) {
+				if (p + sizeof(th) > off + s.size)
+					return -1;
+				memcpy(&th, buf + p, sizeof(th));
+				(*tids)[k] = th.tid;
+				p += sizeof(th) + t.xstate_size +
+				     (size_t)th.nr_pending *
+					     sizeof(struct bproc_image_siginfo);
+			}
 		}
-		if (n - off < s.size)
-			return 0;
 		off += s.size;
 	}
 	return -1;
 }
 
-/* Front end: the image's first bytes, until its MM section is in. */
-static void look_for_mm(struct inmove *im, const uint8_t *d, uint32_t len)
+/* Front end: the image's structure, until it is all in. */
+static void look_at_structure(struct inmove *im, const uint8_t *d, uint32_t len)
 {
 	size_t k = len;
 
@@ -391,7 +424,8 @@ static void look_for_mm(struct inmove *im, const uint8_t *d, uint32_t len)
 	}
 	memcpy(im->hbuf + im->hlen, d, k);
 	im->hlen += k;
-	im->mm_state = find_mm(im->hbuf, im->hlen, &im->mm);
+	im->mm_state = find_structure(im->hbuf, im->hlen, &im->mm, &im->tids,
+				      &im->nr_tids);
 	if (!im->mm_state && im->hlen == HEAD_MAX)
 		im->mm_state = -1;
 	if (!im->mm_state)
@@ -808,6 +842,23 @@ void recv_ghost_ready(struct inmove *im)
 			return;
 		}
 	}
+	/* a thread of the ghost's for each of its other threads */
+	for (i = 0; i < (int)im->nr_tids; i++) {
+		err = ghost_thread(im->g, (pid_t)im->tids[i]);
+		if (err) {
+			char reason[160];
+
+			snprintf(reason, sizeof(reason), "%s: thread %d: %s",
+				 strerrorname_np(-err) ?: "?", im->tids[i],
+				 err == -EEXIST ?
+					 "its thread id is taken here" :
+				 err == -EAGAIN ? "its ghost is stopped: "
+						  "continue it first" :
+						  strerror(-err));
+			refuse(im, EIO, reason);
+			return;
+		}
+	}
 	im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
 	if (!im->fdmap || make_pipe(p, 1)) {
 		refuse(im, EIO, "no pipe for the image");
@@ -929,7 +980,7 @@ static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 	if (im->done || im->dead)
 		return 0;
 	if (agent->front)
-		look_for_mm(im, d, len);
+		look_at_structure(im, d, len);
 	if (agent->front || im->parsed) {
 		push(im, c, d, len);
 		return 0;
@@ -1032,7 +1083,8 @@ int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 
 bool recv_wants_data(const struct inmove *im)
 {
-	return im->pend_bytes < QUEUE_MAX;
+	/* the ghost restores once it knows the structure: all of it first */
+	return im->pend_bytes < QUEUE_MAX || (agent->front && !im->mm_state);
 }
 
 void recv_conn_lost(struct inmove *im)
@@ -1161,6 +1213,7 @@ void recv_reap(void)
 		*pp = im->next;
 		free(im->sbuf);
 		free(im->hbuf);
+		free(im->tids);
 		iobuf_free(&im->sq);
 		segs_drain(im);
 		free(im->map);

@@ -32,6 +32,7 @@
  */
 #define LOG_PREFIX "send"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -642,9 +643,14 @@ static int start_dump(struct outmove *m, uint32_t whole)
 
 	m->dargs.pid = m->lpid;
 	m->dargs.fd = m->pipe_w;
-	/* all its threads, and shared memory that is its own alone */
+	/*
+	 * All its threads, shared memory that is its own alone, and the
+	 * kernel objects a threaded runtime holds (bproc-ckpt makes them
+	 * again where it lands).
+	 */
 	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
 			 BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
+			 BPROC_DUMP_ANONFDS |
 			 ((m->o.dump_flags | whole) & BPROC_DUMP_ALL);
 	err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
 	if (err)
@@ -738,34 +744,50 @@ static char proc_state(pid_t lpid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
-/* How many threads it has (field 20 of /proc/PID/stat), 0 if unknown. */
-static long proc_threads(pid_t lpid)
+/*
+ * A kernel object (eventfd, timerfd, signalfd, epoll, memfd) it holds, for
+ * the reason: only bproc-ckpt makes them again, and a ghost's restore on
+ * the front end is the engine's alone. Empty if none.
+ */
+static void kernel_object(pid_t lpid, char *what, size_t len)
 {
-	char path[64], buf[1024], *p;
-	long threads = 0;
-	ssize_t n;
-	int fd;
+	static const char *const names[] = {
+		"anon_inode:[eventfd]", "anon_inode:[timerfd]",
+		"anon_inode:[signalfd]", "anon_inode:[eventpoll]", "/memfd:"
+	};
+	char path[300], link[96], line[512];
+	struct dirent *d;
+	size_t i;
+	FILE *f;
+	DIR *dir;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", lpid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1,
-			 " %*c" /* state ppid pgrp session tty tpgid */
-			 " %*d %*d %*d %*d %*d"
-			 /* flags minflt cminflt majflt cmajflt */
-			 " %*u %*u %*u %*u %*u"
-			 /* utime stime cutime cstime priority nice */
-			 " %*u %*u %*d %*d %*d %*d %ld",
-			 &threads) != 1)
-		return 0;
-	return threads;
+	what[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/fd", lpid);
+	dir = opendir(path);
+	while (dir && !what[0] && (d = readdir(dir))) {
+		ssize_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", lpid, d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strstr(link, names[i]) == link)
+				snprintf(what, len, "fd %d is %s",
+					 atoi(d->d_name), link);
+	}
+	if (dir)
+		closedir(dir);
+	snprintf(path, sizeof(path), "/proc/%d/maps", lpid);
+	f = what[0] ? NULL : fopen(path, "re");
+	while (f && !what[0] && fgets(line, sizeof(line), f))
+		if (strstr(line, " /memfd:"))
+			snprintf(what, len, "it maps a memfd");
+	if (f)
+		fclose(f);
 }
 
 static struct outmove *find(uint32_t pid)
@@ -834,17 +856,16 @@ void send_order(const struct bp_move_order *o)
 	/* stopped by job control, it moves and stays stopped there */
 	if (st == 't')
 		return refuse(m, EOPNOTSUPP, "it is stopped by a debugger");
-	/*
-	 * Its ghost on the front end has one thread: it could not restore
-	 * the others (a process with threads moves between nodes, and from
-	 * the front end, not back).
-	 */
-	if (!agent->front && !strcmp(o->dest, "master") &&
-	    proc_threads(m->lpid) > 1)
-		return refuse(m, EOPNOTSUPP,
-			      "it has %ld threads: a process with threads does "
-			      "not come back to the front end yet",
-			      proc_threads(m->lpid));
+	if (!agent->front && !strcmp(o->dest, "master")) {
+		char what[128];
+
+		kernel_object(m->lpid, what, sizeof(what));
+		if (what[0])
+			return refuse(m, EOPNOTSUPP,
+				      "%s: a process with such kernel objects "
+				      "does not come back to the front end yet",
+				      what);
+	}
 	if (bp_addr_parse(o->dest_addr, BPROC_NODE_PORT, &m->dest))
 		return refuse(m, EIO, "bad address %s for %s", o->dest_addr,
 			      o->dest);

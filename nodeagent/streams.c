@@ -170,6 +170,9 @@ static int read_fds(pid_t pid, struct fdent **out, char *why, size_t len)
 			continue;
 		k = readlink(link, target, sizeof(target) - 1);
 		target[k > 0 ? k : 0] = '\0';
+		/* a memfd is no stream: the engine carries it (ANONFDS) */
+		if (!strncmp(target, "/memfd:", 7))
+			continue;
 		if (S_ISREG(x->st.st_mode)) {
 			x->deleted = x->st.st_nlink == 0 ||
 				     (k > 10 &&

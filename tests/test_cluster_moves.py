@@ -20,7 +20,7 @@ VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "stopped-move", "terminal-stopped", "threads-move", "omp-move",
-         "terminal", "pipeline",
+         "fds-move", "terminal", "pipeline",
          "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "send-auto", "send-path-refused", "send-whole",
          "send-libs", "send-ckpt", "streams-files", "streams-2to1", "streams-stdin",

@@ -36,7 +36,8 @@ GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "roundtrip", "restore-files", "restore-map"]
 MOVE = ["async-ret", "async-fail", "async-cancel"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
-THREADS = ["local-threads-pause", "cross-threads-pause", "threads-tid-taken",
+THREADS = ["local-threads-pause", "cross-threads-pause", "criu-threads",
+           "threads-tid-taken",
            "threads-dump-fails", "threads-stopped", "threads-stream",
            "refuse-threads-move"]
 REFUSE = ["shm", "shanonfork", "socket", "pipe", "dev", "devmap", "inotify",

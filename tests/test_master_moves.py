@@ -695,16 +695,36 @@ def test_node_born_process_without_ghost_is_ended(fakes, sleeper):
     n1.expect_nothing()
 
 
-def test_node_born_process_does_not_move_yet(fakes, sleeper):
+def test_node_born_process_moves_and_its_proxy_follows(fakes, sleeper):
+    """A process born on node1 moves to node2: the master orders node1,
+    tells the front end its streams are its own, sends node1 (its proxy's)
+    its exit, takes node1's signals for it, refuses its way back to node1."""
     c, agents = fakes
+    fe, n1, n2 = agents["master"], agents[1], agents[2]
     pid, child = sleeper.pid, NODE_PIDS + RANGE + 11
     move_away(c, agents, pid)
-    agents[1].proc_fork(child, pid, comm="born")
-    agents["master"].expect(PROC_FORK)
+    n1.proc_fork(child, pid, comm="born")
+    fe.expect(PROC_FORK)
     w = Writer(c, 2, child)
+    order = n1.expect(MOVE_ORDER)
+    assert (order["pid"], order["dest"]) == (child, "node2")
+    n1.mark(child, order["move_id"])
+    n1.result(order["move_id"], child, nbytes=99)
+    assert w.done() == len(w.data)
+    assert fe.expect(STREAM_OWNER) == {"pid": child, "other": child}
+    assert os.path.exists(c.path("node2", str(child)))
+    # its proxy on node1 is signalled there: the signal goes to node2
+    n1.signal(child, signal.SIGUSR2)
+    assert n2.expect(SIGNAL)["signo"] == signal.SIGUSR2
+    # back to node1, where the proxy holds its pid: refused
+    w = Writer(c, 1, child)
     assert w.done() == -errno.EOPNOTSUPP
-    assert ("it was started on node1 by a process there, which would lose "
-            "it") in c.events()
+    assert ("it was started on node1, where its pid is held for its "
+            "parent while it runs elsewhere") in c.events()
+    # it ends on node2: the front end and the proxy's node both hear
+    n2.exit(child, 7 << 8)
+    assert fe.expect(EXIT)["status"] == 7 << 8
+    assert n1.expect(EXIT)["status"] == 7 << 8
 
 
 def test_lost_node_ends_its_processes_for_good(fakes, sleeper):

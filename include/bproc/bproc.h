@@ -404,6 +404,23 @@ struct bproc_ghost_mremap {
 	_IOW(BPROC_IOC_BASE, 28, struct bproc_ghost_mremap)
 
 /*
+ * BPROC_IOC_GHOST_THREAD: the ghost makes a thread of its own with thread id
+ * @tid (clone3() made by the ghost itself, as GHOST_FORK's), which waits,
+ * before it runs an instruction, to become that thread of the image the
+ * ghost restores next (as a thread in BPROC_IOC_RESTORE_THREAD does): a
+ * process with threads comes home into its ghost, which has one, once the
+ * holder has made one for each of the image's other threads. If the
+ * restore fails, they end. EEXIST: the tid is taken. Module 1.7.
+ */
+struct bproc_ghost_thread {
+	__s32 tid; /* in: in the ghost's pid namespace */
+	__u32 flags; /* in: none yet, 0 */
+};
+
+#define BPROC_IOC_GHOST_THREAD \
+	_IOW(BPROC_IOC_BASE, 29, struct bproc_ghost_thread)
+
+/*
  * BPROC_IOC_SPACE (on /dev/bproc): watch the pid namespace of process @pid
  * (0: the caller's own). With BPROC_SPACE_EVENTS the returned descriptor
  * reads struct bproc_space_event records (poll(2) says when): every fork,

@@ -664,6 +664,37 @@ if [[ " $groups " == *" threads "* ]]; then
 	threads_case local
 	threads_case cross
 
+	# CRIU, in the same VM, dumps and restores the same victim waiting the
+	# same way: a cross-check of the victim, whose checks (tids, masks,
+	# pending signals, robust list, sums) must hold under CRIU too.
+	st=0
+	if VICTIM_SLACK=1.5 start_victim threads pause; then
+		tids=$(ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ')
+		rm -rf "$W/criu"; mkdir -p "$W/criu"
+		if criu dump -t $VPID -D "$W/criu" --shell-job -o dump.log; then
+			wait $VPID 2>/dev/null
+			if criu restore -D "$W/criu" --shell-job -d -o restore.log; then
+				after=$(ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ')
+				[ "$after" = "$tids" ] || { echo "criu: tids '$after', were '$tids'"; st=1; }
+				echo go >&7; kill -USR1 $VPID
+				for i in $(seq 300); do [ -e /proc/$VPID ] || break; sleep 0.1; done
+				[ -e /proc/$VPID ] && { echo "criu's restored victim still runs"; kill -9 $VPID; st=1; }
+				grep -q '^PASS' "$W/threads.out" || { cat "$W/threads.out"; st=1; }
+				grep -qx "$THREADS_SUMS" "$W/threads.out" || { echo "criu: sums differ"; st=1; }
+			else
+				tail -n 5 "$W/criu/restore.log"; st=1
+			fi
+		else
+			tail -n 5 "$W/criu/dump.log"; st=1
+			kill -9 $VPID
+		fi
+	else
+		st=1
+	fi
+	exec 7>&-
+	rm -rf "$W/criu"
+	result criu-threads $st
+
 	# Dumped and left running, the process still holds its tids: a
 	# restore here fails cleanly (EEXIST, the tid named) and the process
 	# goes on unchanged.

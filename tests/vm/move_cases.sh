@@ -11,7 +11,7 @@ mkdir -p "$W"
 M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
-	terminal-stopped threads-move omp-move pipeline
+	terminal-stopped threads-move omp-move fds-move pipeline
 	self-move bpsh stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
@@ -292,12 +292,12 @@ KEYS
 fi
 
 if want threads-move; then
-	# A process of 9 threads moves master -> node1 -> node2 -> node1 while
-	# its workers wait (condition variables, a futex, read, nanosleep,
-	# poll, busy, sigwaitinfo): every thread goes on where it is now with
-	# its tid (the victim checks gettid()), SIGSTOP and SIGCONT stop and
-	# continue it, and its sums are those of a run that never moved. It
-	# cannot come back to the front end yet: refused, it goes on.
+	# A process of 9 threads moves master -> node1 -> node2 -> node1 ->
+	# master while its workers wait (condition variables, a futex, read,
+	# nanosleep, poll, busy, sigwaitinfo): every thread goes on where it is
+	# now with its tid (the victim checks gettid(); home, its threads are
+	# those it left with), SIGSTOP and SIGCONT stop and continue it on a
+	# node, and its sums are those of a run that never moved.
 	st=0
 	start_victim threads pause || st=1
 	echo go >&7; kill -USR1 $VPID
@@ -306,6 +306,7 @@ if want threads-move; then
 	want_sums=$(grep '^sums' "$W/threads.out")
 	start_victim threads pause || st=1
 	pid=$VPID
+	tids=$(ls /proc/$pid/task | sort | tr '\n' ' ')
 	for n in node1 node2 node1; do
 		expect "move to $n" "$(moveto $n $pid)" ok || st=1
 	done
@@ -317,9 +318,8 @@ if want threads-move; then
 	done
 	expect "stopped on node1" "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" T || st=1
 	kill -CONT $pid
-	expect "home" "$(moveto master $pid)" EOPNOTSUPP || st=1
-	tail -n 3 $M/events | grep -q "threads: a process with threads does not come back" ||
-		{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+	expect "home" "$(moveto master $pid)" ok || { tail -n 3 $M/events; st=1; }
+	expect "threads at home" "$(ls /proc/$pid/task 2>/dev/null | sort | tr '\n' ' ')" "$tids" || st=1
 	echo go >&7; kill -USR1 $pid
 	finish $pid "$W/threads.out" || st=1
 	exec 7>&-
@@ -347,6 +347,28 @@ if want omp-move; then
 	expect "sum" "$(grep '^sum ' "$W/omp.out")" "$want_sum" || st=1
 	expect "threads" "$(grep '^threads ' "$W/omp.out")" "threads 4" || st=1
 	result omp-move $st
+fi
+
+if want fds-move; then
+	# The kernel objects a threaded runtime holds (eventfds, timerfds, a
+	# signalfd, epolls, memfds, one mapped shared) move front end -> node1
+	# -> node2 with their state (the victim checks every one where it
+	# ends); back to the front end they are refused, naming one.
+	st=0
+	if start_victim fds read; then
+		pid=$VPID
+		expect "move to node1" "$(moveto node1 $pid)" ok || st=1
+		expect "move to node2" "$(moveto node2 $pid)" ok || st=1
+		expect "home" "$(moveto master $pid)" EOPNOTSUPP || st=1
+		tail -n 3 $M/events | grep -q "such kernel objects does not come back" ||
+			{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+		echo go >&7
+		finish $pid "$W/fds.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result fds-move $st
 fi
 
 if want terminal; then
@@ -1005,6 +1027,18 @@ if want born-move; then
 	for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done
 	[ -e /proc/$p ] && { echo "$p left here: $(cat /proc/$p/stat)"; st=1; }
 	[ $st = 0 ] || { cat "$W/bm.out"; vcrun 1 'ps -o pid,ppid,stat,comm'; }
+	# One with children on its node does not move (they would be its
+	# proxy's): refused, with the reason, and it goes on.
+	bpsh 1 sh -c '(sleep 300; echo after) & echo sub $!; wait' > "$W/bm2.out" 2>&1 &
+	run=$!
+	wait_for "$W/bm2.out" '^sub ' 600 || st=1
+	sub=$(awk '$1 == "sub" { print $2 }' "$W/bm2.out")
+	for i in $(seq 100); do [ -e $M/node1/$sub ] && break; sleep 0.1; done
+	expect "parent of a child" "$(moveto node2 $sub)" EOPNOTSUPP || st=1
+	tail -n 3 $M/events | grep -q "has children there" ||
+		{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+	kill $(procs_named node1 sleep 1) $sub
+	ended $run
 	result born-move $st
 fi
 
@@ -1143,8 +1177,8 @@ if want metrics-events; then
 	n0=$(metric bproc_move_duration_seconds_count)
 	mover_start me 4 || st=1
 	expect "move" "$(moveto node1 ${PID[me]})" ok || st=1
-	start_victim refuse threads || st=1
-	expect "threads" "$(moveto node1 $VPID)" EOPNOTSUPP || st=1
+	start_victim refuse socket || st=1
+	expect "socket" "$(moveto node1 $VPID)" EOPNOTSUPP || st=1
 	kill -USR1 $VPID; wait $VPID; exec 7>&-
 	expect "ok moves" "$(metric 'bproc_moves_total{result="ok"}')" $((ok0 + 1)) || st=1
 	expect "refused moves" "$(metric 'bproc_moves_total{result="eopnotsupp"}')" $((bad0 + 1)) || st=1
@@ -1152,7 +1186,7 @@ if want metrics-events; then
 	bytes=$(metric bproc_moved_bytes_total)
 	[ $((bytes - bytes0)) -gt $((4 << 20)) ] || { echo "bytes moved: $bytes0 -> $bytes"; st=1; }
 	grep -Eq "move pid ${PID[me]} \(mover\) master -> node1 done \([0-9]+ bytes, [0-9]+ ms\)" $M/events || st=1
-	grep -q "move pid $VPID (refuse) master -> node1 failed: EOPNOTSUPP: .*threads" $M/events || st=1
+	grep -q "move pid $VPID (refuse) master -> node1 failed: EOPNOTSUPP: .*socket" $M/events || st=1
 	grep "pid $VPID" $M/events
 	mover_end me
 	ended ${PID[me]}

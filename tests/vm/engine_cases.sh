@@ -665,8 +665,11 @@ if [[ " $groups " == *" threads "* ]]; then
 	threads_case cross
 
 	# CRIU, in the same VM, dumps and restores the same victim waiting the
-	# same way: a cross-check of the victim, whose checks (tids, masks,
-	# pending signals, robust list, sums) must hold under CRIU too.
+	# same way: a cross-check of the victim, whose checks (tids, names,
+	# masks, pending signals, robust list, sums) must hold under CRIU too,
+	# but for one known difference: CRIU's restore has the nanosleep and
+	# the poll it interrupted fail with EINTR, where the engine restarts
+	# them (workers 3 and 4 say so, and nothing else may fail).
 	st=0
 	if VICTIM_SLACK=1.5 start_victim threads pause; then
 		tids=$(ls /proc/$VPID/task | grep -vx "$VPID" | sort | tr '\n' ' ')
@@ -679,7 +682,11 @@ if [[ " $groups " == *" threads "* ]]; then
 				echo go >&7; kill -USR1 $VPID
 				for i in $(seq 300); do [ -e /proc/$VPID ] || break; sleep 0.1; done
 				[ -e /proc/$VPID ] && { echo "criu's restored victim still runs"; kill -9 $VPID; st=1; }
-				grep -q '^PASS' "$W/threads.out" || { cat "$W/threads.out"; st=1; }
+				other=$(grep '^FAIL' "$W/threads.out" | grep -v \
+					-e '^FAIL: worker 3: nanosleep failed$' \
+					-e '^FAIL: worker 4: poll did not see stdin readable$' \
+					-e '^FAIL$')
+				[ -z "$other" ] || { cat "$W/threads.out"; st=1; }
 				grep -qx "$THREADS_SUMS" "$W/threads.out" || { echo "criu: sums differ"; st=1; }
 			else
 				tail -n 5 "$W/criu/restore.log"; st=1

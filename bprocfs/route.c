@@ -1184,7 +1184,10 @@ static int on_proc_ghost(int slot, const uint8_t *d, uint32_t len)
 	return 0;
 }
 
-/* Reaped where it ran, or the streams pass on: for the front end. */
+/*
+ * Reaped where it ran, the streams pass on, a new process group or
+ * session there: for the front end.
+ */
 static int on_proc_pid(int slot, unsigned int type, const uint8_t *d,
 		       uint32_t len)
 {
@@ -1264,6 +1267,8 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 		break;
 	case BPROC_MSG_PROC_REAPED:
 	case BPROC_MSG_STREAM_OWNER:
+	case BPROC_MSG_PROC_PGRP:
+	case BPROC_MSG_PROC_SESSION:
 		err = on_proc_pid(slot, type, data, len);
 		break;
 	default:

@@ -165,6 +165,10 @@ const char *bp_msg_name(unsigned int type)
 		return "PROC_REAPED";
 	case BPROC_MSG_PROC_EXEC:
 		return "PROC_EXEC";
+	case BPROC_MSG_PROC_PGRP:
+		return "PROC_PGRP";
+	case BPROC_MSG_PROC_SESSION:
+		return "PROC_SESSION";
 	default:
 		return NULL;
 	}

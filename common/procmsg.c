@@ -682,6 +682,11 @@ int bp_pid_pair_decode(unsigned int type, const uint8_t *d, uint32_t len,
 		return -EPROTO;
 	if (type == BPROC_MSG_PROC_GHOST && *other > 4095)
 		return -EPROTO;
+	if ((type == BPROC_MSG_PROC_PGRP || type == BPROC_MSG_PROC_SESSION) &&
+	    (!*other || *other >= BPROC_PID_MAX))
+		return -EPROTO;
+	if (type == BPROC_MSG_PROC_SESSION && *other != *pid)
+		return -EPROTO;
 	if (type == BPROC_MSG_STREAM_OWNER &&
 	    (!*other || *other >= BPROC_PID_MAX))
 		return -EPROTO;

@@ -181,7 +181,10 @@ int bp_proc_fork_decode(const uint8_t *d, uint32_t len, struct bp_proc_fork *f);
 
 int bp_send_proc_exec(struct bp_conn *c, const struct bp_proc_exec *x);
 int bp_proc_exec_decode(const uint8_t *d, uint32_t len, struct bp_proc_exec *x);
-/* PROC_GHOST (error), PROC_REAPED (error 0), STREAM_OWNER (error: from). */
+/*
+ * PROC_GHOST (error), PROC_REAPED (error 0), STREAM_OWNER (error: from),
+ * PROC_PGRP (error: pgid), PROC_SESSION (error: pid).
+ */
 int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
 		     uint32_t other);
 int bp_pid_pair_decode(unsigned int type, const uint8_t *d, uint32_t len,

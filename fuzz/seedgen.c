@@ -242,6 +242,11 @@ int main(int argc, char **argv)
 			emit(44, "proc-reaped");
 		bp_send_pid_pair(&conn, BPROC_MSG_STREAM_OWNER, 2099200, 1234),
 			emit(68, "stream-owner");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_PGRP, 2099201, 2099200),
+			emit(92, "proc-pgrp");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_SESSION, 2099201,
+				 2099201),
+			emit(116, "proc-session");
 		{
 			static const char args[] = "make\0-j4\0";
 			struct bp_proc_exec px = {

@@ -683,6 +683,19 @@ static int ghost_call_start(struct dump_request *req)
 			break;
 		commit_creds(more);
 		return 0;
+	case GHOST_CALL_SETPGID:
+		args[1] = req->ghost_call_arg;
+		ret = ghost_call_arm(req, addr, __NR_setpgid, args, NULL, 0,
+				     false);
+		if (!ret)
+			return 0;
+		break;
+	case GHOST_CALL_SETSID:
+		ret = ghost_call_arm(req, addr, __NR_setsid, args, NULL, 0,
+				     false);
+		if (!ret)
+			return 0;
+		break;
 	case GHOST_CALL_REAP:
 		args[0] = req->ghost_call_arg;
 		args[2] = WNOHANG;
@@ -1424,6 +1437,22 @@ long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 	}
 	put_task_struct(task);
 	return 0;
+}
+
+long ghost_ioctl_pgrp(struct dump_request *req, void __user *argp)
+{
+	struct bproc_ghost_pgrp a;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.flags & ~BPROC_GHOST_SETSID || a.pgid <= 0)
+		return -EINVAL;
+	ret = ghost_call(req,
+			 a.flags & BPROC_GHOST_SETSID ? GHOST_CALL_SETSID :
+							GHOST_CALL_SETPGID,
+			 a.pgid, NULL);
+	return ret < 0 ? ret : 0;
 }
 
 long ghost_ioctl_reap(struct dump_request *req, void __user *argp)

@@ -370,6 +370,8 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 		return ghost_ioctl_mremap(req, (void __user *)arg);
 	case BPROC_IOC_GHOST_THREAD:
 		return ghost_ioctl_thread(req, (void __user *)arg);
+	case BPROC_IOC_GHOST_PGRP:
+		return ghost_ioctl_pgrp(req, (void __user *)arg);
 	default:
 		return -ENOIOCTLCMD;
 	}

@@ -105,6 +105,8 @@ enum ghost_call {
 	GHOST_CALL_REAP, /* wait4(arg, WNOHANG) */
 	GHOST_CALL_MREMAP, /* mremap(from, len, len, FIXED, to) */
 	GHOST_CALL_THREAD, /* clone3() of a thread with set_tid = arg */
+	GHOST_CALL_SETPGID, /* setpgid(0, arg) */
+	GHOST_CALL_SETSID, /* setsid() */
 };
 
 /* main.c: a request for a ghost of GHOST_FORK, and its handle. */
@@ -149,6 +151,7 @@ long ghost_ioctl_name(struct dump_request *req, void __user *argp);
 long ghost_ioctl_close(struct dump_request *req, void __user *argp);
 long ghost_ioctl_mremap(struct dump_request *req, void __user *argp);
 long ghost_ioctl_thread(struct dump_request *req, void __user *argp);
+long ghost_ioctl_pgrp(struct dump_request *req, void __user *argp);
 /* BPROC_IOC_GHOST_RESTORE, or with @with_map BPROC_IOC_GHOST_RESTORE_MAP. */
 long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 			 bool with_map);

@@ -314,6 +314,11 @@ void ghost_fork(const struct bp_proc_fork *f);
 void ghost_reaped(pid_t pid);
 /* ghost_name - pid executed a program on its node: its ghost takes its name. */
 void ghost_name(const struct bp_proc_exec *x);
+/*
+ * ghost_pgrp - pid went into process group pgid where it runs (session:
+ * it made a session of its own): so does its ghost, as soon as it can.
+ */
+void ghost_pgrp(pid_t pid, pid_t pgid, bool session);
 /* ghost_stream_owner - the streams of from go on with pid. */
 void ghost_stream_owner(pid_t pid, pid_t from);
 void ghost_watch(void);

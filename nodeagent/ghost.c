@@ -109,6 +109,9 @@ struct ghost {
 	struct bp_stream *map; /* its streams, for ghosts it forks */
 	unsigned int nr_map;
 	bool in_owner; /* its process has its streams: stdin is read for it */
+	/* the process group or session its process went into, to follow */
+	bool pgrp_pending, pgrp_session;
+	pid_t pgrp;
 	/* its process's name, for its ghost once it is forked */
 	bool name_pending;
 	struct bproc_ghost_name name;
@@ -605,6 +608,44 @@ static void name_ghost(struct ghost *g)
 			g->name.comm);
 	free(g->name_args);
 	g->name_args = NULL;
+}
+
+static bool calling(const struct ghost *p);
+
+/* Its process's group or session, once its ghost can take it. */
+static void pgrp_ghost(struct ghost *g)
+{
+	struct bproc_ghost_pgrp a = { .pgid = g->pgrp };
+
+	if (!g->pgrp_pending || g->handle < 0 || g->forking || g->dead ||
+	    g->home || g->exit_pending || calling(g) || ghost_stopped(g))
+		return;
+	g->pgrp_pending = false;
+	a.flags = g->pgrp_session ? BPROC_GHOST_SETSID : 0;
+	if (ioctl(g->handle, BPROC_IOC_GHOST_PGRP, &a))
+		pr_info("pid %d: its ghost cannot follow it into %s %d: %m",
+			g->pid, g->pgrp_session ? "a session" : "group",
+			g->pgrp);
+	else
+		pr_debug("pid %d: its ghost is in %s %d", g->pid,
+			 g->pgrp_session ? "the session" : "group", g->pgrp);
+}
+
+void ghost_pgrp(pid_t pid, pid_t pgid, bool session)
+{
+	struct ghost *g = ghost_find(pid);
+
+	if (!g) {
+		pr_debug("pid %d went into group %d: no ghost here", pid, pgid);
+		return;
+	}
+	/* a session after a group: the session is the group too */
+	if (g->pgrp_pending && g->pgrp_session && !session)
+		pgrp_ghost(g);
+	g->pgrp = pgid;
+	g->pgrp_session = session;
+	g->pgrp_pending = true;
+	pgrp_ghost(g);
 }
 
 void ghost_name(const struct bp_proc_exec *x)
@@ -1377,6 +1418,8 @@ void ghost_watch(void)
 			parent_calls(g);
 		else if (!g->dead)
 			reap_kids(g);
+		if (!g->dead && g->pgrp_pending)
+			pgrp_ghost(g);
 	}
 	for (g = ghosts; g; g = g->next) {
 		job_watch(&g->job, fork_polled, g);

@@ -122,6 +122,9 @@ struct hosted {
 	bool dead;
 	char comm[16]; /* the name its ghost has (PROC_EXEC) */
 	uint32_t uid; /* its real uid, as last read (children start with it) */
+	/* its process group and session in the namespace, as last told */
+	pid_t pgid, sid;
+	pid_t now_pgid, now_sid; /* as this report's round reads them */
 };
 
 static struct hosted *procs;
@@ -330,6 +333,11 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	h->lpid = lpid;
 	h->pidfd = pidfd;
 	h->ghost = -1;
+	/*
+	 * Its restorer made a session of its own here (setsid): that is no
+	 * change for its ghost, which keeps the process's group and session.
+	 */
+	h->pgid = h->sid = pid;
 	/* restored: its ghost has the name it has now */
 	if (!hosted_stat(lpid, &r))
 		memcpy(h->comm, r.comm, sizeof(h->comm));
@@ -915,6 +923,8 @@ static void born(const struct bproc_space_event *ev)
 	h->born = true;
 	h->ppid = parent->pid;
 	h->ghost = -1;
+	h->pgid = parent->pgid; /* as its parent's, and so is its ghost */
+	h->sid = parent->sid;
 	memcpy(h->comm, parent->comm, sizeof(h->comm)); /* its ghost's */
 	h->st = parent->st;
 	h->st->refs++;
@@ -1227,7 +1237,23 @@ int hosted_stat(pid_t lpid, struct bp_proc_report *r)
 	return 0;
 }
 
-uint32_t hosted_uid(pid_t lpid)
+/* The last number of a line of /proc/PID/status (the innermost pid ns). */
+static long last_number(const char *line)
+{
+	const char *p = line + strlen(line);
+
+	while (p > line && (p[-1] == '\n' || p[-1] == ' ' || p[-1] == '\t'))
+		p--;
+	while (p > line && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	return strtol(p, NULL, 10);
+}
+
+/*
+ * Its real uid, and its process group and session as the namespace sees
+ * them (0: a leader outside it, as a moved process's are at first).
+ */
+static uint32_t status_ids(pid_t lpid, pid_t *pgid, pid_t *sid)
 {
 	char path[64], line[256];
 	unsigned int uid = 0;
@@ -1237,17 +1263,65 @@ uint32_t hosted_uid(pid_t lpid)
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Uid: %u", &uid) == 1)
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %u", &uid) == 1 && !pgid)
 			break;
+		if (pgid && !strncmp(line, "NSpgid:", 7))
+			*pgid = (pid_t)last_number(line);
+		else if (sid && !strncmp(line, "NSsid:", 6))
+			*sid = (pid_t)last_number(line);
+	}
 	fclose(f);
 	return uid;
+}
+
+uint32_t hosted_uid(pid_t lpid)
+{
+	return status_ids(lpid, NULL, NULL);
+}
+
+/*
+ * It (or its parent) changed its process group or session here (setpgid,
+ * setsid): its ghost does the same (PROC_SESSION first: a new session is a
+ * new group too).
+ */
+static void tell_pgrp(struct bp_conn *c, struct hosted *h, pid_t pgid,
+		      pid_t sid)
+{
+	if (sid != h->sid && sid == h->pid) {
+		pr_debug("pid %d: a session of its own", h->pid);
+		link_sent(bp_send_pid_pair(c, BPROC_MSG_PROC_SESSION,
+					   (uint32_t)h->pid, (uint32_t)h->pid),
+			  "PROC_SESSION");
+		h->pgid = pgid;
+	}
+	h->sid = sid;
+	if (pgid != h->pgid && pgid > 0) {
+		pr_debug("pid %d: in process group %d", h->pid, pgid);
+		link_sent(bp_send_pid_pair(c, BPROC_MSG_PROC_PGRP,
+					   (uint32_t)h->pid, (uint32_t)pgid),
+			  "PROC_PGRP");
+	}
+	h->pgid = pgid;
 }
 
 void hosted_report(struct bp_conn *c)
 {
 	struct hosted *h;
+	int pass;
 
+	for (h = procs; h; h = h->next) {
+		h->now_pgid = h->pgid;
+		h->now_sid = h->sid;
+		if (!h->dead && !h->left && !h->exited)
+			h->uid = status_ids(h->lpid, &h->now_pgid, &h->now_sid);
+	}
+	/* the groups' leaders first: a group exists before others join it */
+	for (pass = 0; pass < 2; pass++)
+		for (h = procs; h; h = h->next)
+			if (!h->dead && !h->left && !h->exited &&
+			    (h->now_pgid == h->pid) == !pass)
+				tell_pgrp(c, h, h->now_pgid, h->now_sid);
 	for (h = procs; h; h = h->next) {
 		struct bp_proc_report r = { 0 };
 
@@ -1258,7 +1332,7 @@ void hosted_report(struct bp_conn *c)
 		if (strncmp(r.comm, h->comm, sizeof(h->comm)))
 			announce(h, &r);
 		r.pid = (uint32_t)h->pid;
-		r.uid = h->uid = hosted_uid(h->lpid);
+		r.uid = h->uid;
 		if (bp_send_proc_report(c, &r))
 			break;
 	}

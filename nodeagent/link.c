@@ -246,12 +246,17 @@ static int on_process_frame(struct agent *a, unsigned int type,
 		return 0;
 	case BPROC_MSG_PROC_REAPED:
 	case BPROC_MSG_STREAM_OWNER:
+	case BPROC_MSG_PROC_PGRP:
+	case BPROC_MSG_PROC_SESSION:
 		if (bp_pid_pair_decode(type, data, len, &pid, &v))
 			return -EPROTO;
 		if (a->front && type == BPROC_MSG_PROC_REAPED)
 			ghost_reaped((pid_t)pid);
-		else if (a->front)
+		else if (a->front && type == BPROC_MSG_STREAM_OWNER)
 			ghost_stream_owner((pid_t)pid, (pid_t)v);
+		else if (a->front)
+			ghost_pgrp((pid_t)pid, (pid_t)v,
+				   type == BPROC_MSG_PROC_SESSION);
 		return 0;
 	default:
 		return 1;

@@ -421,6 +421,23 @@ struct bproc_ghost_thread {
 	_IOW(BPROC_IOC_BASE, 29, struct bproc_ghost_thread)
 
 /*
+ * BPROC_IOC_GHOST_PGRP: the ghost calls setpgid(0, @pgid), or setsid() with
+ * BPROC_GHOST_SETSID (pgid: its own pid), as the process it stands for
+ * did where it runs, so that the process group and session it has here
+ * are the process's: kill -- -PGID and the terminal reach it as they
+ * would. setpgid's and setsid's errors (EPERM: no such group in its
+ * session). Module 1.7.
+ */
+#define BPROC_GHOST_SETSID (1U << 0)
+
+struct bproc_ghost_pgrp {
+	__s32 pgid; /* in */
+	__u32 flags; /* in: BPROC_GHOST_SETSID or 0 */
+};
+
+#define BPROC_IOC_GHOST_PGRP _IOW(BPROC_IOC_BASE, 30, struct bproc_ghost_pgrp)
+
+/*
  * BPROC_IOC_SPACE (on /dev/bproc): watch the pid namespace of process @pid
  * (0: the caller's own). With BPROC_SPACE_EVENTS the returned descriptor
  * reads struct bproc_space_event records (poll(2) says when): every fork,

@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 5
+#define BPROC_PROTO_VERSION 6
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -112,6 +112,8 @@ enum bproc_msg_type {
 	BPROC_MSG_PROC_GHOST = 98, /* struct bproc_msg_proc_ghost */
 	BPROC_MSG_PROC_REAPED = 99, /* struct bproc_msg_proc_reaped */
 	BPROC_MSG_PROC_EXEC = 100, /* struct bproc_msg_proc_exec + args */
+	BPROC_MSG_PROC_PGRP = 101, /* struct bproc_msg_proc_pgrp */
+	BPROC_MSG_PROC_SESSION = 102, /* struct bproc_msg_proc_pgrp */
 };
 
 /* Who speaks, in bproc_msg_hello.role. */
@@ -362,6 +364,18 @@ struct bproc_msg_stream_owner {
 	__le32 from; /* whose they were */
 };
 
+/*
+ * PROC_PGRP: process pid is in process group pgid now, where it runs (it
+ * or its parent called setpgid); PROC_SESSION: it made a session of its
+ * own (setsid: pgid is then its pid). From its host, within a heartbeat
+ * (the host looks at every report); the master passes it on to the front
+ * end, whose ghost of it does the same there (protocol 6).
+ */
+struct bproc_msg_proc_pgrp {
+	__le32 pid;
+	__le32 pgid; /* a cluster pid; PROC_SESSION: pid itself */
+};
+
 /* bproc_msg_exit.flags */
 #define BPROC_EXIT_LOST (1u << 0) /* ended from outside: no PROC_REAPED */
 
@@ -600,6 +614,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_fork) == 32, "proc fork");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_ghost) == 8, "proc ghost");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_reaped) == 8, "reaped");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream_owner) == 8, "owner");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_pgrp) == 8, "pgrp");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_query) == 8, "query");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_file) == 56, "file");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_answer) == 8, "answer");

@@ -15,7 +15,7 @@ cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move ter
 	self-move bpsh stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick born-late born-move ghost-names streams-end procfiles
+	born-many born-quick born-late born-move born-pgrp ghost-names streams-end procfiles
 	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -1101,6 +1101,35 @@ ghost_named() {
 	echo "pid $1 here: comm '$comm', cmdline '$args', wanted '$2', '$3'"
 	return 1
 }
+
+if want born-pgrp; then
+	# A process on a node that goes into a process group of its own
+	# (jobwait puts its child in one) or a session of its own (setsid):
+	# its ghost follows within about a heartbeat, so that kill -- -PGID on
+	# the front end reaches that group, and /bproc says so.
+	st=0
+	bpsh 1 /extra/victims/jobwait /extra/victims/linger 5 > "$W/bp.out" 2>&1 &
+	run=$!
+	wait_for "$W/bp.out" '^linger ' 600 || st=1
+	p=$(awk '$1 == "linger" { print $2 }' "$W/bp.out")
+	for i in $(seq 100); do [ "$(stat_field $p 3)" = "$p" ] && break; sleep 0.1; done
+	expect "its ghost's group" "$(stat_field $p 3)" "$p" || st=1
+	expect "its pgid in /bproc" "$(awk '$1 == "pgid" { print $2 }' $M/node1/$p)" "$p" || st=1
+	kill -USR1 -- -$p
+	ended $run
+	grep -q '^exited 5$' "$W/bp.out" || { cat "$W/bp.out"; st=1; }
+	bpsh 1 sh -c 'setsid /extra/victims/linger 0 & echo sid $!; wait' > "$W/bs.out" 2>&1 &
+	run=$!
+	wait_for "$W/bs.out" '^linger ' 600 || st=1
+	p=$(awk '$1 == "linger" { print $2 }' "$W/bs.out")
+	for i in $(seq 100); do [ "$(stat_field $p 4)" = "$p" ] && break; sleep 0.1; done
+	expect "its ghost's session" "$(stat_field $p 4)" "$p" || st=1
+	expect "its ghost's group" "$(stat_field $p 3)" "$p" || st=1
+	kill -USR1 $p
+	ended $run
+	expect "bpsh" "$STATUS" 0 || st=1
+	result born-pgrp $st
+fi
 
 if want ghost-names; then
 	# ps here names what runs there: a ghost takes the comm and command

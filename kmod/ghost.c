@@ -626,83 +626,63 @@ static int ghost_call_start(struct dump_request *req)
 {
 	static const u8 nothing[] = { 0x0f, 0x0b }; /* ud2, overwritten */
 	struct dump_request *child = req->ghost_call_child;
+	int call = READ_ONCE(req->ghost_call);
 	struct ghost_fork_page fp = {};
 	u64 args[5] = { 0 };
 	struct cred *more = NULL;
+	const void *page = NULL;
 	unsigned long addr;
-	int ret;
+	int ret, nr = 0;
 
 	ret = ghost_return_to(nothing, sizeof(nothing), &addr);
 	if (ret)
 		goto out_answer;
 	req->ghost_stub = addr;
-	switch (READ_ONCE(req->ghost_call)) {
+	switch (call) {
 	case GHOST_CALL_FORK:
-		/* its own creds back after, its child's for the child */
-		ret = -ENOMEM;
-		req->ghost_call_cred = prepare_creds();
-		child->ghost_child_cred = prepare_creds();
-		more = prepare_creds();
-		if (!req->ghost_call_cred || !child->ghost_child_cred || !more)
-			break;
-		cap_raise(more->cap_effective, CAP_CHECKPOINT_RESTORE);
-		cap_raise(more->cap_permitted, CAP_CHECKPOINT_RESTORE);
-		fp.ca.exit_signal = SIGCHLD;
-		fp.ca.set_tid = addr + GHOST_STUB_ARGS +
-				offsetof(struct ghost_fork_page, set_tid);
-		fp.ca.set_tid_size = 1;
-		fp.set_tid = req->ghost_call_arg;
-		args[0] = addr + GHOST_STUB_ARGS;
-		args[1] = sizeof(fp.ca);
-		ret = ghost_call_arm(req, addr, __NR_clone3, args, &fp,
-				     sizeof(fp), false);
-		if (ret)
-			break;
-		commit_creds(more);
-		return 0;
 	case GHOST_CALL_THREAD:
-		/* as for a fork: the tid asked for takes the capability */
+		/*
+		 * The pid (tid) asked for takes CAP_CHECKPOINT_RESTORE: the
+		 * ghost's own creds come back after, a forked child gives it
+		 * up in its own task_work, a thread takes the image's.
+		 */
 		ret = -ENOMEM;
 		req->ghost_call_cred = prepare_creds();
 		more = prepare_creds();
-		if (!req->ghost_call_cred || !more)
+		if (call == GHOST_CALL_FORK)
+			child->ghost_child_cred = prepare_creds();
+		if (!req->ghost_call_cred || !more ||
+		    (call == GHOST_CALL_FORK && !child->ghost_child_cred))
 			break;
 		cap_raise(more->cap_effective, CAP_CHECKPOINT_RESTORE);
 		cap_raise(more->cap_permitted, CAP_CHECKPOINT_RESTORE);
-		fp.ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES |
-			      CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+		if (call == GHOST_CALL_FORK)
+			fp.ca.exit_signal = SIGCHLD;
+		else
+			fp.ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES |
+				      CLONE_SIGHAND | CLONE_THREAD |
+				      CLONE_SYSVSEM;
 		fp.ca.set_tid = addr + GHOST_STUB_ARGS +
 				offsetof(struct ghost_fork_page, set_tid);
 		fp.ca.set_tid_size = 1;
 		fp.set_tid = req->ghost_call_arg;
 		args[0] = addr + GHOST_STUB_ARGS;
 		args[1] = sizeof(fp.ca);
-		ret = ghost_call_arm(req, addr, __NR_clone3, args, &fp,
-				     sizeof(fp), true);
-		if (ret)
-			break;
-		commit_creds(more);
-		return 0;
+		nr = __NR_clone3;
+		page = &fp;
+		ret = 0;
+		break;
 	case GHOST_CALL_SETPGID:
 		args[1] = req->ghost_call_arg;
-		ret = ghost_call_arm(req, addr, __NR_setpgid, args, NULL, 0,
-				     false);
-		if (!ret)
-			return 0;
+		nr = __NR_setpgid;
 		break;
 	case GHOST_CALL_SETSID:
-		ret = ghost_call_arm(req, addr, __NR_setsid, args, NULL, 0,
-				     false);
-		if (!ret)
-			return 0;
+		nr = __NR_setsid;
 		break;
 	case GHOST_CALL_REAP:
 		args[0] = req->ghost_call_arg;
 		args[2] = WNOHANG;
-		ret = ghost_call_arm(req, addr, __NR_wait4, args, NULL, 0,
-				     false);
-		if (!ret)
-			return 0;
+		nr = __NR_wait4;
 		break;
 	case GHOST_CALL_MREMAP:
 		args[0] = req->ghost_call_mremap[0];
@@ -713,13 +693,20 @@ static int ghost_call_start(struct dump_request *req)
 		ret = -EADDRINUSE;
 		if (addr + PAGE_SIZE > args[4] && addr < args[4] + args[1])
 			break;
-		ret = ghost_call_arm(req, addr, __NR_mremap, args, NULL, 0,
-				     false);
-		if (!ret)
-			return 0;
+		nr = __NR_mremap;
+		ret = 0;
 		break;
 	default:
 		ret = -EINVAL;
+	}
+	if (!ret)
+		ret = ghost_call_arm(req, addr, nr, args, page,
+				     page ? sizeof(fp) : 0,
+				     call == GHOST_CALL_THREAD);
+	if (!ret) {
+		if (more)
+			commit_creds(more);
+		return 0;
 	}
 	vm_munmap(addr, PAGE_SIZE);
 	req->ghost_stub = 0;

@@ -141,6 +141,11 @@ void peer_finish(struct peer *p);
 /* ---- report.c ---- */
 
 void report_collect(struct agent *a, struct bp_status *s);
+/*
+ * proc_stat - /proc/PID/stat into buf (len bytes): a pointer to its state
+ * field, what follows the comm (which ends at the last ')'), or NULL.
+ */
+char *proc_stat(pid_t pid, char *buf, size_t len);
 
 /* ---- send.c: moves out of this agent ---- */
 
@@ -273,6 +278,12 @@ const char *stream_kind_name(uint32_t kind);
 /* ---- ghost.c: the front end's ghosts ---- */
 
 struct ghost;
+/*
+ * ghost_end_as - end the engine's ghost of handle as the process ended
+ * (status as wait(2)): BPROC_IOC_GHOST_EXIT's result. A node's proxies
+ * end this way too.
+ */
+int ghost_end_as(int handle, int status);
 /* ghost_add - pid became a ghost (handle: its dump handle, taken). */
 int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 	      unsigned int nr);

@@ -335,21 +335,9 @@ int ghost_handle(const struct ghost *g)
  */
 static bool ghost_stopped(const struct ghost *g)
 {
-	char path[64], stat[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p = proc_stat(g->pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", g->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
-	return p && (p[2] == 'T' || p[2] == 't');
+	return p && (p[0] == 'T' || p[0] == 't');
 }
 
 static int ghost_maps(void *arg, struct vdso_range *r, int max)
@@ -741,25 +729,15 @@ void ghost_output(pid_t pid, unsigned int type, unsigned int fd,
 static bool in_foreground(struct ghost *g)
 {
 	int64_t now = bp_now_ms();
-	char path[64], stat[512], *p;
-	int pgrp, tpgid, fd;
-	ssize_t n;
+	char stat[512], *p;
+	int pgrp, tpgid;
 
 	if (now - g->fg_checked_ms < FG_CHECK_MS)
 		return g->fg;
 	g->fg_checked_ms = now;
-	snprintf(path, sizeof(path), "/proc/%d/stat", g->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return g->fg = false;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return g->fg = false;
-	stat[n] = '\0';
-	p = strrchr(stat, ')');
+	p = proc_stat(g->pid, stat, sizeof(stat));
 	/* state ppid pgrp session tty_nr tpgid */
-	if (!p || sscanf(p + 2, "%*c %*d %d %*d %*d %d", &pgrp, &tpgid) != 2)
+	if (!p || sscanf(p, "%*c %*d %d %*d %*d %d", &pgrp, &tpgid) != 2)
 		return g->fg = false;
 	g->fg = pgrp == tpgid;
 	return g->fg;
@@ -923,9 +901,22 @@ static bool kids_forking(const struct ghost *g)
 	return false;
 }
 
-static void maybe_end(struct ghost *g)
+int ghost_end_as(int handle, int status)
 {
 	struct bproc_ghost_exit ex = { 0 };
+
+	if (WIFSIGNALED(status)) {
+		ex.how = BPROC_GHOST_EXIT_SIGNAL;
+		ex.value = WTERMSIG(status);
+	} else {
+		ex.how = BPROC_GHOST_EXIT_CODE;
+		ex.value = WEXITSTATUS(status);
+	}
+	return ioctl(handle, BPROC_IOC_GHOST_EXIT, &ex);
+}
+
+static void maybe_end(struct ghost *g)
+{
 	int st = (int)g->exit.status;
 	unsigned int i;
 
@@ -939,14 +930,7 @@ static void maybe_end(struct ghost *g)
 		send_ack(g, &g->out[i], true);
 	/* readers see EOF when the ghost goes, not when this agent does */
 	close_stdio(g);
-	if (WIFSIGNALED(st)) {
-		ex.how = BPROC_GHOST_EXIT_SIGNAL;
-		ex.value = WTERMSIG(st);
-	} else {
-		ex.how = BPROC_GHOST_EXIT_CODE;
-		ex.value = WEXITSTATUS(st);
-	}
-	if (ioctl(g->handle, BPROC_IOC_GHOST_EXIT, &ex)) {
+	if (ghost_end_as(g->handle, st)) {
 		pr_warn("pid %d: ending the ghost: %m", g->pid);
 		g->dead = true;
 	}
@@ -1355,22 +1339,12 @@ void ghost_restored(struct ghost *g)
 /* The wait status of our pid, a zombie: /proc/PID/stat's exit_code. */
 static int zombie_status(pid_t pid)
 {
-	char path[64], stat[1024], *p;
-	ssize_t n;
-	int fd;
+	char buf[1024], *p = proc_stat(pid, buf, sizeof(buf));
+	size_t n = p ? strlen(p) : 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return SIGKILL;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return SIGKILL;
-	stat[n] = '\0';
-	while (n > 0 && (stat[n - 1] == '\n' || stat[n - 1] == ' '))
-		stat[--n] = '\0';
-	p = strrchr(stat, ' ');
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == ' '))
+		p[--n] = '\0';
+	p = n ? strrchr(p, ' ') : NULL;
 	return p ? atoi(p + 1) : SIGKILL;
 }
 

@@ -489,7 +489,6 @@ static void proxy_polled(void *obj, short revents)
 
 void hosted_proxy_exit(const struct bp_exit *e)
 {
-	struct bproc_ghost_exit ex = { 0 };
 	int st = (int)e->status;
 	struct hosted *h;
 
@@ -501,16 +500,9 @@ void hosted_proxy_exit(const struct bp_exit *e)
 		pr_debug("exit of pid %u: no proxy of it here", e->pid);
 		return;
 	}
-	if (WIFSIGNALED(st)) {
-		ex.how = BPROC_GHOST_EXIT_SIGNAL;
-		ex.value = WTERMSIG(st);
-	} else {
-		ex.how = BPROC_GHOST_EXIT_CODE;
-		ex.value = WEXITSTATUS(st);
-	}
 	h->ghost_ending = true;
 	pr_debug("pid %d: its proxy ends (status 0x%x)", h->pid, st);
-	if (ioctl(h->ghost, BPROC_IOC_GHOST_EXIT, &ex))
+	if (ghost_end_as(h->ghost, st))
 		pr_warn("pid %d: ending its proxy: %m", h->pid);
 }
 
@@ -1203,27 +1195,15 @@ int hosted_stat(pid_t lpid, struct bp_proc_report *r)
 {
 	unsigned long long utime, stime;
 	long long rss;
-	char buf[1024], *lp, *rp;
+	char buf[1024], *lp, *st = proc_stat(lpid, buf, sizeof(buf));
 	long tick = sysconf(_SC_CLK_TCK);
-	ssize_t n;
-	int fd;
 
-	snprintf(buf, sizeof(buf), "/proc/%d/stat", lpid);
-	fd = open(buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
+	lp = st ? strchr(buf, '(') : NULL;
+	if (!lp || lp > st - 2)
 		return -EIO;
-	buf[n] = '\0';
-	lp = strchr(buf, '(');
-	rp = strrchr(buf, ')');
-	if (!lp || !rp || rp < lp)
-		return -EIO;
-	*rp = '\0';
+	st[-2] = '\0';
 	snprintf(r->comm, sizeof(r->comm), "%.15s", lp + 1);
-	if (sscanf(rp + 2,
+	if (sscanf(st,
 		   "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
 		   "%*d %*d %*d %*d %*d %*d %*u %*u %lld",
 		   &r->state, &utime, &stime, &rss) != 4)

@@ -727,21 +727,9 @@ static int on_answer(struct outmove *m, const uint8_t *d, uint32_t len)
 /* The one-letter state of lpid, or 0 if it is gone. */
 static char proc_state(pid_t lpid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p = proc_stat(lpid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", lpid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
+	return p ? p[0] : 0;
 }
 
 /*

@@ -32,8 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bproc/bproc.h>
 
@@ -51,6 +53,7 @@ struct held {
 	unsigned int type; /* BPROC_MSG_SIGNAL, _IO_DATA, _IO_EOF, _IO_ACK,
 			    * _EXIT */
 	unsigned int fd, flags, signo;
+	uint32_t tid; /* SIGNAL: to that thread alone, or 0 */
 	uint32_t acked; /* IO_ACK: bytes consumed */
 	struct bp_exit exit;
 	uint32_t len;
@@ -280,14 +283,21 @@ static void sent(struct bp_conn *c, int err, pid_t pid, unsigned int type)
 	net_conn_sent(c);
 }
 
-static void send_signal(int slot, const struct rproc *rp, unsigned int sig)
+static void send_tsignal(int slot, const struct rproc *rp, uint32_t tid,
+			 unsigned int sig)
 {
 	struct bp_conn *c;
 	int err;
 
 	if (slot == 0) {
 		/* back on the front end: a process like any other */
-		err = proctab_signal(rp->pid, rp->info.start, (int)sig, 0);
+		if (!tid)
+			err = proctab_signal(rp->pid, rp->info.start, (int)sig,
+					     0);
+		else if (syscall(SYS_tgkill, rp->pid, (pid_t)tid, (int)sig))
+			err = -errno;
+		else
+			err = 0;
 		if (err)
 			pr_debug("pid %d: signal %u: %s", rp->pid, sig,
 				 strerror(-err));
@@ -295,8 +305,13 @@ static void send_signal(int slot, const struct rproc *rp, unsigned int sig)
 	}
 	c = conn_of(slot, rp->pid, BPROC_MSG_SIGNAL);
 	if (c)
-		sent(c, bp_send_signal(c, rp->pid, sig), rp->pid,
+		sent(c, bp_send_tsignal(c, rp->pid, tid, sig), rp->pid,
 		     BPROC_MSG_SIGNAL);
+}
+
+static void send_signal(int slot, const struct rproc *rp, unsigned int sig)
+{
+	send_tsignal(slot, rp, 0, sig);
 }
 
 static void send_io(int slot, pid_t pid, unsigned int type, unsigned int fd,
@@ -456,7 +471,7 @@ static void deliver_inbound(struct rproc *rp, int slot)
 	bool eof = false;
 
 	for (h = rp->sigs.head; h; h = h->next)
-		send_signal(slot, rp, h->signo);
+		send_tsignal(slot, rp, h->tid, h->signo);
 	if (slot != 0)
 		for (h = rp->back.head; h; h = h->next)
 			send_back(slot, rp->pid, h);
@@ -787,7 +802,7 @@ static int on_signal(int slot, const uint8_t *d, uint32_t len)
 	struct rproc *rp;
 	uint32_t pid;
 
-	if (bp_signal_decode(d, len, &pid, &tmpl.signo))
+	if (bp_signal_decode(d, len, &pid, &tmpl.tid, &tmpl.signo))
 		return -EPROTO;
 	rp = rp_find((pid_t)pid);
 	/* from its ghost on the front end, or its proxy where it was born */
@@ -799,7 +814,7 @@ static int on_signal(int slot, const uint8_t *d, uint32_t len)
 	if (rp->moving)
 		hold(rp, &rp->sigs, &tmpl, NULL, 0);
 	else if (rp->host != 0 || slot != 0)
-		send_signal(rp->host, rp, tmpl.signo);
+		send_tsignal(rp->host, rp, tmpl.tid, tmpl.signo);
 	return 0;
 }
 

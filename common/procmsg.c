@@ -419,24 +419,33 @@ int bp_files_answer_decode(const uint8_t *d, uint32_t len, uint8_t *v,
 	return bp_rd_end(&r);
 }
 
-int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo)
+int bp_send_tsignal(struct bp_conn *c, uint32_t pid, uint32_t tid,
+		    uint32_t signo)
 {
 	uint8_t b[sizeof(struct bproc_msg_signal)];
 
 	bp_put_u32(b, pid);
 	bp_put_u32(b + 4, signo);
+	bp_put_u32(b + 8, tid);
 	return bp_conn_send(c, BPROC_MSG_SIGNAL, 0, b, sizeof(b));
 }
 
+int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo)
+{
+	return bp_send_tsignal(c, pid, 0, signo);
+}
+
 int bp_signal_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
-		     uint32_t *signo)
+		     uint32_t *tid, uint32_t *signo)
 {
 	struct bp_rd r;
 
 	bp_rd_init(&r, d, len);
 	bp_rd_u32(&r, pid);
 	bp_rd_u32(&r, signo);
-	if (!r.bad && (*signo < 1 || *signo > 64 || !*pid))
+	bp_rd_u32(&r, tid);
+	if (!r.bad &&
+	    (*signo < 1 || *signo > 64 || !*pid || *tid >= BPROC_PID_MAX))
 		r.bad = true;
 	return bp_rd_end(&r);
 }

@@ -134,9 +134,12 @@ int bp_send_files_answer(struct bp_conn *c, uint32_t transfer,
 int bp_files_answer_decode(const uint8_t *d, uint32_t len, uint8_t *v,
 			   uint32_t *nr);
 
+/* SIGNAL: signo for process pid, or with tid for its thread tid alone. */
 int bp_send_signal(struct bp_conn *c, uint32_t pid, uint32_t signo);
+int bp_send_tsignal(struct bp_conn *c, uint32_t pid, uint32_t tid,
+		    uint32_t signo);
 int bp_signal_decode(const uint8_t *d, uint32_t len, uint32_t *pid,
-		     uint32_t *signo);
+		     uint32_t *tid, uint32_t *signo);
 
 /* IO_DATA with len bytes (1..BPROC_MAX_PAYLOAD - 8), or IO_EOF (no bytes). */
 int bp_send_io(struct bp_conn *c, unsigned int type, uint32_t pid,

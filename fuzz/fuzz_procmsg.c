@@ -164,11 +164,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 8:
 		ROUND_TRIP(BPROC_MSG_SIGNAL, uint32_t pa = 0; uint32_t sa = 0;
-			   uint32_t pb = 0;
-			   uint32_t sb = 0, bp_signal_decode(d, len, &pa, &sa),
-			   bp_send_signal(&c, pa, sa),
-			   bp_signal_decode(p, plen, &pb, &sb),
-			   pa == pb && sa == sb);
+			   uint32_t ta = 0; uint32_t pb = 0; uint32_t tb = 0;
+			   uint32_t sb = 0,
+			   bp_signal_decode(d, len, &pa, &ta, &sa),
+			   bp_send_tsignal(&c, pa, ta, sa),
+			   bp_signal_decode(p, plen, &pb, &tb, &sb),
+			   pa == pb && ta == tb && sa == sb);
 		break;
 	case 9:
 	case 10: {

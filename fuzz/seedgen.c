@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 		emit(6, "image-result");
 	bp_send_image_streams(&conn, 1, st, 3), emit(7, "image-streams");
 	bp_send_signal(&conn, 1234, 15), emit(8, "signal");
+	bp_send_tsignal(&conn, 1234, 1240, 10), emit(8, "signal-thread");
 	bp_send_io(&conn, BPROC_MSG_IO_DATA, 1234, 1, 0, "hello\n", 6),
 		emit(9, "io-data");
 	bp_send_io(&conn, BPROC_MSG_IO_EOF, 1234, 0, 0, NULL, 0),

@@ -152,7 +152,7 @@ static unsigned long ghost_stops_dfl(void)
 }
 
 static void ghost_add_event(struct dump_request *req,
-			    const kernel_siginfo_t *info)
+			    const kernel_siginfo_t *info, pid_t tid)
 {
 	struct bproc_ghost_event *ev;
 	u32 slot;
@@ -164,7 +164,8 @@ static void ghost_add_event(struct dump_request *req,
 		req->ghost_count--;
 	}
 	slot = (req->ghost_head + req->ghost_count) % GHOST_MAX_EVENTS;
-	ev = &req->ghost_events[slot];
+	req->ghost_events[slot].tid = tid;
+	ev = &req->ghost_events[slot].ev;
 	ev->signo = info->si_signo;
 	ev->code = info->si_code;
 	ev->pid = 0;
@@ -780,6 +781,302 @@ static void ghost_rearm(struct work_struct *work)
 	}
 }
 
+/*
+ * A ghost thread (GHOST_THREADS): one of the process's other threads,
+ * kept with its tid while the process is away. Parked in a task_work as
+ * the ghost is, with the stop signals blocked (the ghost obeys those for
+ * the process), it takes every other signal sent to it (or to the process,
+ * when the kernel chooses it to take one) off its queue and reports it
+ * with its tid. When the ghost stops (job control) it takes part in the
+ * group stop as any thread: it leaves its task_work for a stub page that
+ * only calls pause(), every signal blocked, and a delayed work queues its
+ * task_work again once it is out, as for the ghost (ghost_rearm). It ends
+ * by a stub's exit(2) when the ghost ends or restores without it; asked
+ * for by GHOST_THREAD (@adopt), it becomes that thread of the image the
+ * ghost restores (bproc_restore_thread), or goes on as a ghost thread if
+ * the restore fails.
+ *
+ * The structure is the request's (on req->ghost_kept, freed with it);
+ * whoever runs the thread's part (its task_work, or the delayed work
+ * between two) holds a reference on the request and on the module.
+ */
+struct ghost_kept {
+	struct list_head node;
+	struct callback_head work;
+	struct delayed_work rearm;
+	struct dump_request *req;
+	struct task_struct *task; /* with a reference */
+	unsigned long stub; /* its pause() page, while out for a stop */
+	bool adopt; /* GHOST_THREAD asked for it: the image's thread */
+	bool ending; /* out of the count: ends, or is the program's */
+};
+
+static bool ghost_kept_run(struct ghost_kept *k);
+
+/* No longer a ghost thread (under nothing): out of the count. */
+static void ghost_kept_leave(struct ghost_kept *k)
+{
+	struct dump_request *req = k->req;
+
+	spin_lock(&req->ghost_lock);
+	if (!k->ending) {
+		k->ending = true;
+		req->ghost_nr_kept--;
+	}
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+}
+
+/* The thread's part is over for good, or until its task_work runs. */
+static void ghost_kept_put(struct ghost_kept *k)
+{
+	dump_request_put(k->req);
+	module_put(THIS_MODULE);
+}
+
+static void ghost_kept_work(struct callback_head *work)
+{
+	struct ghost_kept *k = container_of(work, struct ghost_kept, work);
+
+	if (current->flags & PF_EXITING) {
+		ghost_kept_leave(k);
+	} else if (ghost_kept_run(k)) {
+		return; /* out for a stop again: the delayed work holds on */
+	}
+	ghost_kept_put(k);
+}
+
+static void ghost_kept_rearm(struct work_struct *work)
+{
+	struct ghost_kept *k =
+		container_of(to_delayed_work(work), struct ghost_kept, rearm);
+	struct task_struct *task = k->task;
+
+	if (READ_ONCE(task->__state) == TASK_RUNNING && !task->exit_state) {
+		/* still on its way out of the task_work, or to its stop */
+		schedule_delayed_work(&k->rearm, 1);
+		return;
+	}
+	init_task_work(&k->work, ghost_kept_work);
+	if (task_work_add(task, &k->work, TWA_SIGNAL)) {
+		ghost_kept_leave(k); /* it has exited */
+		ghost_kept_put(k);
+	}
+}
+
+/* Take part in the ghost's stop: 0 once out of the task_work for it. */
+static int ghost_kept_stop(struct ghost_kept *k)
+{
+	static const u8 stub[] = {
+		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
+		0x0f, 0x05, /* syscall */
+		0xeb, 0xf7, /* jmp 1b */
+	};
+	sigset_t all;
+	int ret;
+
+	ret = ghost_return_to(stub, sizeof(stub), &k->stub);
+	if (ret)
+		return ret;
+	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	schedule_delayed_work(&k->rearm, 1);
+	return 0;
+}
+
+static bool ghost_kept_wanted(struct ghost_kept *k)
+{
+	struct dump_request *req = k->req;
+
+	return READ_ONCE(k->adopt) || READ_ONCE(req->ghost_exit_set) ||
+	       READ_ONCE(req->ghost_img) || READ_ONCE(req->ghost_done);
+}
+
+/*
+ * The ghost thread's loop, in its task_work: true when it left it for a
+ * stop (the delayed work then holds its references), false when its part
+ * is over (it dies, ends, or runs as the image's thread).
+ */
+static bool ghost_kept_run(struct ghost_kept *k)
+{
+	struct dump_request *req = k->req;
+	pid_t tid = task_pid_vnr(current);
+	sigset_t stops, all;
+
+	if (k->stub) {
+		vm_munmap(k->stub, PAGE_SIZE);
+		k->stub = 0;
+	}
+	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	siginitset(&stops, sigmask(SIGSTOP) | req->ghost_stop_dfl);
+	sigprocmask(SIG_SETMASK, &stops, NULL);
+	for (;;) {
+		kernel_siginfo_t info;
+		enum pid_type type;
+		int sig;
+
+		if (!wait_event_interruptible(req->wait,
+					      ghost_kept_wanted(k))) {
+			if (!READ_ONCE(k->adopt))
+				break; /* the ghost ends, or goes on without it */
+			sigprocmask(SIG_SETMASK, &all, NULL);
+			if (!bproc_restore_thread()) {
+				ghost_kept_leave(k);
+				return false; /* the program's thread now */
+			}
+			if (fatal_signal_pending(current))
+				return false;
+			/* the restore failed: still a ghost thread */
+			WRITE_ONCE(k->adopt, false);
+			sigprocmask(SIG_SETMASK, &stops, NULL);
+			continue;
+		}
+		if (fatal_signal_pending(current)) {
+			ghost_kept_leave(k);
+			return false;
+		}
+		if (current->jobctl & JOBCTL_STOP_PENDING) {
+			if (!ghost_kept_stop(k))
+				return true;
+			/* no page for the stub: try again in a while */
+			schedule_timeout_interruptible(HZ / 10);
+			continue;
+		}
+		spin_lock_irq(&current->sighand->siglock);
+		sig = dequeue_signal(current, &stops, &info, &type);
+		spin_unlock_irq(&current->sighand->siglock);
+		if (sig > 0)
+			ghost_add_event(req, &info,
+					type == PIDTYPE_PID ? tid : 0);
+		else
+			clear_notify_signal(); /* a task_work's kick */
+	}
+	/* it ends, nothing of it to be told */
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	ghost_kept_leave(k);
+	if (ghost_thread_exit())
+		force_sig(SIGKILL);
+	return false;
+}
+
+/*
+ * What is pending for this thread alone is in the image, which brings it
+ * where the thread runs now: not to be reported again.
+ */
+static void ghost_kept_drain(void)
+{
+	kernel_siginfo_t info;
+	enum pid_type type;
+	sigset_t others;
+	int sig;
+
+	spin_lock_irq(&current->sighand->siglock);
+	for (sig = 1; sig <= _NSIG; sig++) {
+		if (sig_kernel_only(sig))
+			continue;
+		sigfillset(&others);
+		sigdelset(&others, sig);
+		while (sigismember(&current->pending.signal, sig) &&
+		       dequeue_signal(current, &others, &info, &type) > 0)
+			;
+	}
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
+void ghost_kept_park(struct dump_request *req)
+{
+	struct ghost_kept *k = kzalloc(sizeof(*k), GFP_KERNEL);
+
+	if (!k) {
+		if (ghost_thread_exit())
+			force_sig(SIGKILL);
+		dump_request_put(req);
+		return;
+	}
+	INIT_LIST_HEAD(&k->node);
+	INIT_DELAYED_WORK(&k->rearm, ghost_kept_rearm);
+	k->req = req; /* the caller's reference */
+	k->task = get_task_struct(current);
+	__module_get(THIS_MODULE);
+	spin_lock(&req->ghost_lock);
+	list_add_tail(&k->node, &req->ghost_kept);
+	req->ghost_nr_kept++;
+	spin_unlock(&req->ghost_lock);
+	wake_up_all(&req->wait);
+	ghost_kept_drain();
+	if (!ghost_kept_run(k))
+		ghost_kept_put(k);
+}
+
+void ghost_kept_free_all(struct dump_request *req)
+{
+	struct ghost_kept *k, *tmp;
+
+	list_for_each_entry_safe(k, tmp, &req->ghost_kept, node)
+	{
+		list_del(&k->node);
+		put_task_struct(k->task);
+		kfree(k);
+	}
+}
+
+/*
+ * The ghost's own end or restore: its ghost threads not asked for end
+ * first; with @gone, wait until they are out of user space for good (a
+ * restore unmaps the stub they end from), else until they take no more
+ * signals. Killable, and at most a few seconds.
+ */
+static void ghost_kept_wait(struct dump_request *req, bool gone)
+{
+	unsigned long until = jiffies + 5 * HZ;
+
+	if (!req->ghost_keep_threads)
+		return;
+	wake_up_all(&req->wait);
+	for (;;) {
+		struct ghost_kept *k;
+		bool left = false;
+
+		spin_lock(&req->ghost_lock);
+		list_for_each_entry(k, &req->ghost_kept, node)
+		{
+			if (READ_ONCE(k->adopt))
+				continue;
+			if (!k->ending ||
+			    (gone && !(k->task->flags & PF_EXITING) &&
+			     !k->task->exit_state))
+				left = true;
+		}
+		spin_unlock(&req->ghost_lock);
+		if (!left || time_after(jiffies, until) ||
+		    fatal_signal_pending(current))
+			return;
+		schedule_timeout_killable(1);
+	}
+}
+
+/* GHOST_THREAD for @tid: a ghost thread of that tid is asked for. */
+static bool ghost_kept_adopt(struct dump_request *req, pid_t tid)
+{
+	struct pid_namespace *ns = task_active_pid_ns(req->task);
+	struct ghost_kept *k;
+	bool found = false;
+
+	spin_lock(&req->ghost_lock);
+	list_for_each_entry(k, &req->ghost_kept, node)
+	{
+		if (!k->ending && task_pid_nr_ns(k->task, ns) == tid) {
+			WRITE_ONCE(k->adopt, true);
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&req->ghost_lock);
+	if (found)
+		wake_up_all(&req->wait);
+	return found;
+}
+
 void ghost_init(struct dump_request *req)
 {
 	INIT_DELAYED_WORK(&req->ghost_rearm, ghost_rearm);
@@ -817,7 +1114,7 @@ bool ghost_run(struct dump_request *req, bool first)
 			kernel_siginfo_t cont = { .si_signo = SIGCONT,
 						  .si_code = SI_KERNEL };
 
-			ghost_add_event(req, &cont);
+			ghost_add_event(req, &cont, 0);
 		}
 		req->ghost_args_page = 0; /* a forked ghost's parent's page */
 		ghost_set_args(req, args, len);
@@ -868,6 +1165,7 @@ bool ghost_run(struct dump_request *req, bool first)
 			spin_unlock(&req->ghost_lock);
 			if (!img)
 				break;
+			ghost_kept_wait(req, true);
 			ret = ghost_restore(req, img, map, nr_map);
 			req->ghost_args_page = 0; /* the restore unmapped it */
 			if (!ret) {
@@ -886,12 +1184,12 @@ bool ghost_run(struct dump_request *req, bool first)
 			kernel_siginfo_t kill = { .si_signo = SIGKILL,
 						  .si_code = SI_KERNEL };
 
-			ghost_add_event(req, &kill);
+			ghost_add_event(req, &kill, 0);
 			goto out_done;
 		}
 		sig = ghost_stop_pending(req, &info);
 		if (sig) {
-			ghost_add_event(req, &info);
+			ghost_add_event(req, &info, 0);
 			if (!ghost_stop(req, sig))
 				return true; /* back in ghost_work() */
 			continue; /* no memory for the stub: reported only */
@@ -900,12 +1198,16 @@ bool ghost_run(struct dump_request *req, bool first)
 		sig = dequeue_signal(current, &none, &info, &type);
 		spin_unlock_irq(&current->sighand->siglock);
 		if (sig > 0)
-			ghost_add_event(req, &info);
+			ghost_add_event(req, &info,
+					type == PIDTYPE_PID ?
+						task_pid_vnr(current) :
+						0);
 		else
 			clear_notify_signal(); /* no signal: a task_work's kick */
 	}
 
-	/* Ended by the holder. */
+	/* Ended by the holder: its ghost threads first. */
+	ghost_kept_wait(req, false);
 	/* Its end is the remote process's; a core would hold nothing. */
 	set_mask_bits(&current->mm->flags, MMF_DUMPABLE_MASK,
 		      SUID_DUMP_DISABLE);
@@ -1114,8 +1416,9 @@ ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
 		   loff_t *ppos)
 {
 	struct dump_request *req = file->private_data;
-	struct bproc_ghost_event ev[GHOST_MAX_EVENTS];
-	size_t n = 0, max = len / sizeof(ev[0]);
+	struct bproc_ghost_tevent ev[GHOST_MAX_EVENTS];
+	size_t one = req->ghost_tevents ? sizeof(ev[0]) : sizeof(ev[0].ev);
+	size_t i, n = 0, max = len / one;
 	int ret;
 
 	if (!max)
@@ -1142,9 +1445,10 @@ ssize_t ghost_read(struct file *file, char __user *buf, size_t len,
 		if (ret)
 			return ret;
 	}
-	if (n && copy_to_user(buf, ev, n * sizeof(ev[0])))
-		return -EFAULT;
-	return n * sizeof(ev[0]);
+	for (i = 0; i < n; i++)
+		if (copy_to_user(buf + i * one, &ev[i], one))
+			return -EFAULT;
+	return n * one;
 }
 
 __poll_t ghost_poll(struct file *file, struct poll_table_struct *wait)
@@ -1395,6 +1699,9 @@ long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 		return -EFAULT;
 	if (a.flags || a.tid <= 1)
 		return -EINVAL;
+	if (READ_ONCE(req->decision) == DECIDE_GHOST &&
+	    ghost_kept_adopt(req, a.tid))
+		return 0; /* it has that tid already */
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return -ENOMEM;

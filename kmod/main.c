@@ -110,7 +110,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.7"
+#define BPROC_MODULE_VERSION "1.8"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -125,6 +125,7 @@ static void dump_request_free(struct kref *ref)
 		put_task_struct(req->task);
 	if (req->ghost_child_cred)
 		put_cred(req->ghost_child_cred);
+	ghost_kept_free_all(req);
 	kfree(req->ghost_args);
 	kfree(req);
 }
@@ -337,6 +338,7 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 	case BPROC_IOC_DUMP_RESULT:
 		return dump_ioctl_result(file, req, (void __user *)arg);
 	case BPROC_IOC_GHOST:
+	case BPROC_IOC_GHOST_THREADS:
 		/*
 		 * A target parked in its own task_work stays behind; so does
 		 * one stopped by job control, as it is, until continued (its
@@ -350,6 +352,12 @@ static long dump_handle_ioctl(struct file *file, unsigned int cmd,
 			return -EOPNOTSUPP;
 		if (!completion_done(&req->done) || req->result)
 			return -EINVAL;
+		if (cmd == BPROC_IOC_GHOST_THREADS &&
+		    READ_ONCE(req->decision) == DECIDE_NONE) {
+			/* before the decision: the threads read it after */
+			req->ghost_tevents = true;
+			req->ghost_keep_threads = true;
+		}
 		dump_decide(req, DECIDE_GHOST);
 		return READ_ONCE(req->decision) == DECIDE_GHOST ? 0 : -EINVAL;
 	case BPROC_IOC_GHOST_EXIT:
@@ -516,6 +524,7 @@ struct dump_request *dump_request_new(void)
 	init_waitqueue_head(&req->wait);
 	spin_lock_init(&req->ghost_lock);
 	init_waitqueue_head(&req->ghost_events_wait);
+	INIT_LIST_HEAD(&req->ghost_kept);
 	init_completion(&req->ghost_restore_done);
 	init_completion(&req->ghost_call_done);
 	ghost_init(req);

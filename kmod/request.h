@@ -49,8 +49,17 @@ struct dump_request {
 	/* Ghost mode (ghost.c); ghost_lock protects the event ring. */
 	spinlock_t ghost_lock;
 	wait_queue_head_t ghost_events_wait; /* readers of the handle */
-	struct bproc_ghost_event ghost_events[GHOST_MAX_EVENTS];
+	struct bproc_ghost_tevent ghost_events[GHOST_MAX_EVENTS];
 	u32 ghost_head, ghost_count;
+	bool ghost_tevents; /* GHOST_THREADS: read() gives the tids too */
+	/*
+	 * GHOST_THREADS: its other threads stay as ghost threads (struct
+	 * ghost_kept, ghost.c), listed under ghost_lock; how many are still
+	 * ghost threads (neither ending nor restored).
+	 */
+	bool ghost_keep_threads;
+	struct list_head ghost_kept;
+	u32 ghost_nr_kept;
 	bool ghost_done; /* the ghost is gone (or restored): EOF */
 	bool ghost_exit_set; /* the fields below are valid */
 	u32 ghost_exit_how;
@@ -126,10 +135,19 @@ struct bproc_thread_rec **bproc_threads_recs(struct dump_request *req, u32 *nr);
 void bproc_threads_go(struct dump_request *req);
 /*
  * bproc_threads_end - after a GHOST decision: the other threads end (none
- * runs a user instruction of the program again) and the main thread, the
- * ghost, waits until it is the only one; 0, or -errno.
+ * runs a user instruction of the program again), or with GHOST_THREADS
+ * become ghost threads, and the main thread, the ghost, waits until they
+ * have; 0, or -errno.
  */
 int bproc_threads_end(struct dump_request *req);
+/*
+ * ghost.c, in a thread of a process whose ghost keeps its threads
+ * (@req->ghost_keep_threads), at bproc_threads_end(): it stays as a ghost
+ * thread until the ghost ends or restores, or it is killed.
+ */
+void ghost_kept_park(struct dump_request *req);
+/* The request's end: free what its ghost threads left. */
+void ghost_kept_free_all(struct dump_request *req);
 /* ghost.c: return to a stub page of the caller's own that calls exit(0). */
 int ghost_thread_exit(void);
 

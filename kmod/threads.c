@@ -101,6 +101,7 @@ static void thread_park_work(struct callback_head *work)
 {
 	struct thread_park *p = container_of(work, struct thread_park, work);
 	struct bproc_threads *g = p->grp;
+	struct dump_request *kept = NULL;
 	char reason[BPROC_REASON_LEN] = "";
 
 	if (current->flags & PF_EXITING)
@@ -123,9 +124,11 @@ static void thread_park_work(struct callback_head *work)
 			sigset_t all;
 
 			/*
-			 * The process stays behind as a ghost, of one thread:
-			 * this one ends, by a stub's exit(2), before the ghost
-			 * gives up the memory; nothing of it is to be told.
+			 * The process stays behind as a ghost: this thread
+			 * ends, by a stub's exit(2), before the ghost gives up
+			 * the memory, nothing of it to be told; or, for
+			 * GHOST_THREADS, it stays as a ghost thread, which
+			 * holds nothing of the memory either.
 			 */
 			siginitsetinv(&all,
 				      sigmask(SIGKILL) | sigmask(SIGSTOP));
@@ -134,12 +137,21 @@ static void thread_park_work(struct callback_head *work)
 			current->robust_list = NULL;
 			current->rseq = NULL;
 			current->rseq_sig = 0;
-			if (ghost_thread_exit())
+			current->sas_ss_sp = 0;
+			current->sas_ss_size = 0;
+			current->sas_ss_flags = SS_DISABLE;
+			if (g->req->ghost_keep_threads) {
+				kept = g->req;
+				kref_get(&kept->ref);
+			} else if (ghost_thread_exit()) {
 				force_sig(SIGKILL);
+			}
 		}
 	}
 out:
 	threads_put(g);
+	if (kept)
+		ghost_kept_park(kept); /* takes the reference */
 	module_put(THIS_MODULE);
 }
 
@@ -319,7 +331,10 @@ int bproc_threads_end(struct dump_request *req)
 	WRITE_ONCE(g->phase, THREADS_END);
 	wake_up_all(&g->wait);
 	threads_put(g);
-	for (ms = 0; get_nr_threads(current) > 1; ms++) {
+	/* the others end, or become ghost threads (GHOST_THREADS) */
+	for (ms = 0;
+	     get_nr_threads(current) > 1 + READ_ONCE(req->ghost_nr_kept);
+	     ms++) {
 		if (ms == THREADS_END_MS || fatal_signal_pending(current))
 			return -ETIMEDOUT;
 		schedule_timeout_killable(msecs_to_jiffies(1));

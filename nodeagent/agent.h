@@ -252,7 +252,8 @@ int hosted_stat(pid_t lpid, struct bp_proc_report *r);
 uint32_t hosted_uid(pid_t lpid);
 /* hosted_left - it moved away: requeue its unread stdin, forget it. */
 void hosted_left(struct hosted *h);
-void hosted_signal(pid_t pid, unsigned int signo);
+/* hosted_signal - signo for process pid, or its thread tid alone (tid). */
+void hosted_signal(pid_t pid, pid_t tid, unsigned int signo);
 void hosted_io(pid_t pid, unsigned int type, unsigned int fd,
 	       unsigned int flags, const uint8_t *data, uint32_t n);
 void hosted_ack(pid_t pid, unsigned int fd, uint32_t bytes);
@@ -284,9 +285,12 @@ struct ghost;
  * end this way too.
  */
 int ghost_end_as(int handle, int status);
-/* ghost_add - pid became a ghost (handle: its dump handle, taken). */
+/*
+ * ghost_add - pid became a ghost (handle: its dump handle, taken); with
+ * threads, one made by BPROC_IOC_GHOST_THREADS (its events tell tids).
+ */
 int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
-	      unsigned int nr);
+	      unsigned int nr, bool threads);
 struct ghost *ghost_find(pid_t pid);
 /* ghost_home - a move home begins (im) or failed (NULL). */
 int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id);

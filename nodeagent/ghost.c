@@ -106,6 +106,7 @@ struct ghost {
 	struct ghost *next;
 	pid_t pid;
 	int handle; /* -1 while it is being forked */
+	bool threads; /* GHOST_THREADS: it keeps its threads, events tell tids */
 	struct bp_stream *map; /* its streams, for ghosts it forks */
 	unsigned int nr_map;
 	bool in_owner; /* its process has its streams: stdin is read for it */
@@ -294,7 +295,7 @@ static struct ghost *at_home(pid_t pid)
 }
 
 int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
-	      unsigned int nr)
+	      unsigned int nr, bool threads)
 {
 	struct ghost *g = ghost_new(pid, map, nr), *was = at_home(pid);
 
@@ -306,6 +307,7 @@ int ghost_add(pid_t pid, int handle, const struct bp_stream *map,
 		was->dead = true;
 	}
 	g->handle = handle;
+	g->threads = threads;
 	g->in_owner = true;
 	g->set = pid;
 	ghost_open_streams(g);
@@ -799,8 +801,11 @@ void ghost_ack(pid_t pid, uint32_t bytes)
 
 static void handle_polled(void *obj, short revents)
 {
-	struct bproc_ghost_event ev[16];
+	/* as many of the old records as of the new */
+	struct bproc_ghost_tevent tev[16];
+	struct bproc_ghost_event *ev = (void *)tev;
 	struct ghost *g = obj;
+	size_t one = g->threads ? sizeof(tev[0]) : sizeof(*ev);
 	ssize_t n;
 	int i;
 
@@ -808,22 +813,26 @@ static void handle_polled(void *obj, short revents)
 	if (g->dead)
 		return;
 	for (;;) {
-		n = read(g->handle, ev, sizeof(ev));
+		n = read(g->handle, tev, 16 * one);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++) {
+		for (i = 0; i < n / (ssize_t)one; i++) {
+			const struct bproc_ghost_event *e =
+				g->threads ? &tev[i].ev : &ev[i];
+			int32_t tid = g->threads ? tev[i].tid : 0;
 			struct bp_conn *c = link_conn();
 
-			pr_debug("pid %d: signal %u from %d", g->pid,
-				 ev[i].signo, ev[i].pid);
-			if (ev[i].signo == SIGCHLD && ev[i].code > 0 &&
-			    is_kid(g, ev[i].pid))
+			pr_debug("pid %d: signal %u from %d (thread %d)",
+				 g->pid, e->signo, e->pid, tid);
+			if (e->signo == SIGCHLD && e->code > 0 &&
+			    is_kid(g, e->pid))
 				continue; /* its real parent had its own */
 			if (c)
-				link_sent(bp_send_signal(c, (uint32_t)g->pid,
-							 ev[i].signo),
+				link_sent(bp_send_tsignal(c, (uint32_t)g->pid,
+							  (uint32_t)tid,
+							  e->signo),
 					  "SIGNAL");
 		}
 	}

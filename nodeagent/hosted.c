@@ -1116,9 +1116,49 @@ void hosted_reap(void)
 
 /* ---- from the master ---- */
 
-void hosted_signal(pid_t pid, unsigned int signo)
+/*
+ * The thread of @h whose tid in the namespace is @tid, as its tid in ours
+ * (each thread's NSpid line names both); 0 if it has none (it ended).
+ */
+static pid_t thread_lpid(const struct hosted *h, pid_t tid)
+{
+	char path[64], line[128];
+	struct dirent *d;
+	pid_t found = 0;
+	DIR *dir;
+
+	if (tid == h->pid)
+		return h->lpid;
+	snprintf(path, sizeof(path), "/proc/%d/task", h->lpid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (!found && (d = readdir(dir))) {
+		pid_t lt = (pid_t)atoi(d->d_name), ns = 0;
+		FILE *f;
+
+		if (lt <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", h->lpid,
+			 lt);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "NSpid: %*d %d", &ns) == 1)
+				break;
+		fclose(f);
+		if (ns == tid)
+			found = lt;
+	}
+	closedir(dir);
+	return found;
+}
+
+void hosted_signal(pid_t pid, pid_t tid, unsigned int signo)
 {
 	struct hosted *h = hosted_find(pid);
+	pid_t lt;
 
 	if (!h || h->exited) {
 		pr_debug("signal %u for pid %d, which is not here", signo, pid);
@@ -1128,8 +1168,18 @@ void hosted_signal(pid_t pid, unsigned int signo)
 		pr_warn("pid %d: signal %u is no signal", pid, signo);
 		return;
 	}
-	if (syscall(SYS_pidfd_send_signal, h->pidfd, (int)signo, NULL, 0))
-		pr_debug("pid %d: signal %u: %m", pid, signo);
+	if (!tid) {
+		if (syscall(SYS_pidfd_send_signal, h->pidfd, (int)signo, NULL,
+			    0))
+			pr_debug("pid %d: signal %u: %m", pid, signo);
+		return;
+	}
+	/* to one thread (tgkill on the front end): the pidfd says it lives */
+	lt = thread_lpid(h, tid);
+	if (!lt || syscall(SYS_pidfd_send_signal, h->pidfd, 0, NULL, 0) ||
+	    syscall(SYS_tgkill, h->lpid, lt, (int)signo))
+		pr_debug("pid %d: signal %u for its thread %d: %s", pid, signo,
+			 tid, lt ? strerror(errno) : "no such thread");
 }
 
 static struct out_stream *stream_of(struct hstreams *st, uint32_t id)

@@ -179,7 +179,7 @@ static int on_process_frame(struct agent *a, unsigned int type,
 	struct bp_proc_exec x;
 	struct bp_exit e;
 	unsigned int fd, flags;
-	uint32_t pid, v, n;
+	uint32_t pid, tid, v, n;
 	uint64_t id;
 
 	switch (type) {
@@ -189,10 +189,10 @@ static int on_process_frame(struct agent *a, unsigned int type,
 		send_order(&o);
 		return 0;
 	case BPROC_MSG_SIGNAL:
-		if (bp_signal_decode(data, len, &pid, &v))
+		if (bp_signal_decode(data, len, &pid, &tid, &v))
 			return -EPROTO;
 		if (!a->front)
-			hosted_signal((pid_t)pid, v);
+			hosted_signal((pid_t)pid, (pid_t)tid, v);
 		return 0;
 	case BPROC_MSG_IO_DATA:
 	case BPROC_MSG_IO_EOF:

@@ -257,9 +257,12 @@ static void commit(struct outmove *m)
 {
 	m->committed = true;
 	if (!m->h) {
-		if (ioctl(m->handle, BPROC_IOC_GHOST) == 0 &&
+		/* its threads stay too (module 1.8), each holding its tid */
+		bool threads = ioctl(m->handle, BPROC_IOC_GHOST_THREADS) == 0;
+
+		if ((threads || ioctl(m->handle, BPROC_IOC_GHOST) == 0) &&
 		    ghost_add((pid_t)m->o.pid, m->handle, m->map,
-			      (unsigned int)m->nr_map) == 0) {
+			      (unsigned int)m->nr_map, threads) == 0) {
 			m->handle = -1; /* the ghost's now */
 		} else {
 			struct bp_conn *c = link_conn();

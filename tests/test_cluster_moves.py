@@ -19,7 +19,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
-         "stopped-move", "terminal-stopped", "threads-move", "omp-move",
+         "stopped-move", "terminal-stopped", "threads-move", "threads-killed",
+         "omp-move",
          "fds-move", "terminal", "pipeline",
          "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "send-auto", "send-path-refused", "send-whole",

@@ -295,6 +295,9 @@ def test_routing_of_a_moved_process(fakes, sleeper):
     # a ghost's signal and stdin to the host
     fe.signal(pid, 15)
     assert n1.expect(SIGNAL) == {"pid": pid, "signo": 15}
+    # one to a thread of it alone keeps its tid
+    fe.signal(pid, 12, tid=pid + 1)
+    assert n1.expect(SIGNAL) == {"pid": pid, "signo": 12, "tid": pid + 1}
     fe.io(pid, 0, b"input")
     fe.io(pid, 0)
     assert n1.expect(IO_DATA)["data"] == b"input"

@@ -486,6 +486,31 @@ struct bproc_ghost_event {
 	__u32 uid; /* sender's real uid */
 };
 
+/*
+ * BPROC_IOC_GHOST_THREADS: as BPROC_IOC_GHOST, but the process's other
+ * threads stay too, each a *ghost thread* that keeps its tid (a process
+ * of 9 threads that moved has 9 on the front end, /proc/PID/task lists
+ * them): a signal sent to one of them alone (tgkill(2), or a timer's) is
+ * taken off its queue and reported with its tid, and the handle's read(2)
+ * returns struct bproc_ghost_tevent records, whose @tid is the thread a
+ * signal was sent to alone (the main thread's: the pid), 0 for one sent
+ * to the process. A ghost thread leaves the stop signals to the main
+ * thread and takes part in its stops as a thread of a stopped process
+ * does. BPROC_IOC_GHOST_THREAD with the tid of a ghost thread makes no
+ * new thread: that one becomes the image's thread of that tid at the next
+ * BPROC_IOC_GHOST_RESTORE (and stays a ghost thread if the restore
+ * fails); the ghost threads not asked for end first (a thread the process
+ * ended where it ran). A ghost that ends ends its ghost threads first.
+ * Module 1.8.
+ */
+struct bproc_ghost_tevent {
+	struct bproc_ghost_event ev;
+	__s32 tid; /* in the ghost's pid namespace; 0: sent to the process */
+	__u32 pad;
+};
+
+#define BPROC_IOC_GHOST_THREADS _IO(BPROC_IOC_BASE, 31)
+
 _Static_assert(sizeof(struct bproc_version) == 16, "bproc_version ABI");
 _Static_assert(sizeof(struct bproc_dump_args) == 24 + BPROC_REASON_LEN,
 	       "bproc_dump_args ABI");
@@ -493,6 +518,8 @@ _Static_assert(sizeof(struct bproc_restore_args) == 16 + BPROC_REASON_LEN,
 	       "bproc_restore_args ABI");
 _Static_assert(sizeof(struct bproc_ghost_exit) == 8, "bproc_ghost_exit ABI");
 _Static_assert(sizeof(struct bproc_ghost_event) == 16, "bproc_ghost_event ABI");
+_Static_assert(sizeof(struct bproc_ghost_tevent) == 24,
+	       "bproc_ghost_tevent ABI");
 _Static_assert(sizeof(struct bproc_dump_result) == 16 + BPROC_REASON_LEN,
 	       "bproc_dump_result ABI");
 _Static_assert(sizeof(struct bproc_resume_ret) == 8, "bproc_resume_ret ABI");

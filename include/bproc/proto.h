@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 6
+#define BPROC_PROTO_VERSION 7
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -546,6 +546,8 @@ struct bproc_msg_image_result {
 struct bproc_msg_signal {
 	__le32 pid; /* front-end pid */
 	__le32 signo; /* 1..64 */
+	__le32 tid; /* the thread it was sent to alone (tgkill), 0: the
+		     * process; version 7 */
 };
 
 /* bproc_msg_io.flags */
@@ -604,7 +606,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_end) == 144, "end");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_result) == 136, "result");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream) == 8, "stream");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_streams) == 8, "streams");
-BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_signal) == 8, "signal");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_signal) == 12, "signal");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io) == 8, "io");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_mark) == 16, "mark");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_ack) == 16, "ack");

@@ -21,7 +21,7 @@ IO_ACKED = 2
 ORDER = struct.Struct("<QIIII16s48s")
 RESULT = struct.Struct("<QIIQQ128s")
 REPORT = struct.Struct("<IIQQQc7s16s")
-SIG = struct.Struct("<II")
+SIG = struct.Struct("<III")
 IO = struct.Struct("<IHH")
 MARK = struct.Struct("<IIQ")
 EXITMSG = struct.Struct("<IIII48s")
@@ -41,8 +41,9 @@ def decode(type_, payload):
                 "dump_flags": dump, "send": send, "dest": cstr(dest),
                 "dest_addr": cstr(addr)}
     if type_ == SIGNAL:
-        pid, sig = SIG.unpack(payload)
-        return {"pid": pid, "signo": sig}
+        pid, sig, tid = SIG.unpack(payload)
+        # a signal to one thread alone has its tid; 0 is the process
+        return {"pid": pid, "signo": sig, **({"tid": tid} if tid else {})}
     if type_ in (IO_DATA, IO_EOF):
         pid, fd, flags = IO.unpack(payload[:IO.size])
         return {"pid": pid, "fd": fd, "flags": flags,
@@ -147,8 +148,8 @@ class FakeAgent:
                                            stime_ms, state, b"\0" * 7,
                                            comm.encode()))
 
-    def signal(self, pid, signo):
-        self.send(SIGNAL, SIG.pack(pid, signo))
+    def signal(self, pid, signo, tid=0):
+        self.send(SIGNAL, SIG.pack(pid, signo, tid))
 
     def io(self, pid, fd, data=None, flags=0):
         """IO_DATA with data, or IO_EOF when data is None."""

@@ -23,7 +23,11 @@
  * restored.
  *
  * Prints "tids T0 .. T7" before "ready", and "sums S0 .. S7" at the end,
- * which a run that never moved must match. Main waits as victim.h says
+ * which a run that never moved must match. A SIGURG sent to one thread
+ * alone (tgkill from outside) runs its handler in that thread, which says
+ * so at the end: "urg T" for each thread that had one, main thread first
+ * (worker 0, 1 and 5 take one in their wait: nanosleep and poll would
+ * fail with EINTR, as they would without any move). Main waits as victim.h says
  * (argv[1], pause by default); workers 2 and 4 wait for two bytes on stdin
  * ("go" and a newline, say). No descriptor is open but stdio: a pipe at
  * fd 3 and up would not be dumped.
@@ -48,6 +52,8 @@ static pid_t tids[NR];
 static char errs[NR][160];
 static atomic_int started, sent, at_end, quit;
 static volatile pid_t hit[NR]; /* by the SIGUSR2 handler */
+static volatile pid_t urg[NR + 1]; /* by SIGURG's: worker k, main at NR */
+static pid_t main_tid;
 static int futex_word;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -69,6 +75,18 @@ static void on_usr2(int sig)
 	for (k = 0; k < NR; k++)
 		if (tids[k] == my_tid())
 			hit[k] = my_tid();
+}
+
+static void on_urg(int sig)
+{
+	int k;
+
+	(void)sig;
+	if (my_tid() == main_tid)
+		urg[NR] = main_tid;
+	for (k = 0; k < NR; k++)
+		if (tids[k] == my_tid())
+			urg[k] = my_tid();
 }
 
 static void err(int k, const char *what)
@@ -228,6 +246,9 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_usr2;
 	sa.sa_flags = SA_RESTART | SA_ONSTACK;
 	sigaction(SIGUSR2, &sa, NULL);
+	main_tid = my_tid();
+	sa.sa_handler = on_urg;
+	sigaction(SIGURG, &sa, NULL);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&robust, &ma);
@@ -294,5 +315,10 @@ int main(int argc, char **argv)
 	for (k = 0; k < NR; k++)
 		printf(" %016llx", (unsigned long long)sums[k]);
 	printf("\n");
+	if (urg[NR])
+		printf("urg %d\n", urg[NR]);
+	for (k = 0; k < NR; k++)
+		if (urg[k])
+			printf("urg %d\n", urg[k]);
 	return victim_result();
 }

@@ -11,7 +11,7 @@ mkdir -p "$W"
 M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
-	terminal-stopped threads-move omp-move fds-move pipeline
+	terminal-stopped threads-move threads-killed omp-move fds-move pipeline
 	self-move bpsh stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
@@ -311,12 +311,27 @@ if want threads-move; then
 		expect "move to $n" "$(moveto $n $pid)" ok || st=1
 	done
 	expect "where" "$(where_is $pid)" node1 || st=1
+	# while it is away its ghost keeps every thread, each with its tid:
+	# a signal to one thread alone (tgkill) runs in that thread there
+	expect "threads here while away" "$(ls /proc/$pid/task 2>/dev/null | sort | tr '\n' ' ')" "$tids" || st=1
+	set -- $(grep '^tids' "$W/threads.out")
+	w1=$3 w5=$7
+	for t in $pid $w1 $w5; do
+		tgkill $pid $t URG || st=1
+	done
 	kill -STOP $pid
 	for i in $(seq 100); do
 		[ "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" = T ] && break
 		sleep 0.1
 	done
 	expect "stopped on node1" "$(awk '$1 == "state" { print $2 }' $M/node1/$pid)" T || st=1
+	# and its threads here stop with it, as a stopped process's do
+	for i in $(seq 100); do
+		states=$(cat /proc/$pid/task/*/stat 2>/dev/null | awk '{ print $3 }' | sort -u | tr '\n' ' ')
+		[ "$states" = "T " ] && break
+		sleep 0.1
+	done
+	expect "its threads here stopped" "$states" "T " || st=1
 	kill -CONT $pid
 	expect "home" "$(moveto master $pid)" ok || { tail -n 3 $M/events; st=1; }
 	expect "threads at home" "$(ls /proc/$pid/task 2>/dev/null | sort | tr '\n' ' ')" "$tids" || st=1
@@ -324,7 +339,32 @@ if want threads-move; then
 	finish $pid "$W/threads.out" || st=1
 	exec 7>&-
 	expect "sums" "$(grep '^sums' "$W/threads.out")" "$want_sums" || st=1
+	expect "SIGURG in the threads it was sent to" "$(grep '^urg' "$W/threads.out" | tr '\n' ' ')" "urg $pid urg $w1 urg $w5 " || st=1
 	result threads-move $st
+fi
+
+if want threads-killed; then
+	# Away, a process with threads ends by a core-dumping signal sent to
+	# it here: its ghost and every ghost thread end first, and its parent
+	# sees that signal (no core: the ghost had no memory). Another, by a
+	# signal to one of its threads alone.
+	st=0
+	start_victim threads pause || st=1
+	pid=$VPID
+	expect "move" "$(moveto node1 $pid)" ok || st=1
+	kill -ABRT $pid # (a background job ignores SIGQUIT)
+	ended $pid; expect "ended by SIGABRT" "$STATUS" 134 || st=1
+	exec 7>&-
+	expect "its threads gone" "$(ls /proc/$pid/task 2>/dev/null)" "" || st=1
+	start_victim threads pause || st=1
+	pid=$VPID
+	expect "move" "$(moveto node2 $pid)" ok || st=1
+	set -- $(grep '^tids' "$W/threads.out")
+	tgkill $pid $4 TERM || st=1
+	ended $pid; expect "ended by SIGTERM to thread $4" "$STATUS" 143 || st=1
+	exec 7>&-
+	expect "node2 has none of it" "$(vcrun 2 "ps -o comm | grep -c '^w[0-9]\|^threads'")" 0 || st=1
+	result threads-killed $st
 fi
 
 if want omp-move; then

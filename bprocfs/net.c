@@ -343,6 +343,8 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 	case BPROC_MSG_STREAM_OWNER:
 	case BPROC_MSG_PROC_PGRP:
 	case BPROC_MSG_PROC_SESSION:
+	case BPROC_MSG_PROC_THREAD:
+	case BPROC_MSG_PROC_THREAD_END:
 		if (nc->slot < 0) {
 			pr_warn("%s: %s from a peer that is no agent",
 				nc->c.desc, bp_msg_name(type));

@@ -1284,6 +1284,8 @@ int route_frame(int slot, unsigned int type, const uint8_t *data, uint32_t len)
 	case BPROC_MSG_STREAM_OWNER:
 	case BPROC_MSG_PROC_PGRP:
 	case BPROC_MSG_PROC_SESSION:
+	case BPROC_MSG_PROC_THREAD:
+	case BPROC_MSG_PROC_THREAD_END:
 		err = on_proc_pid(slot, type, data, len);
 		break;
 	default:

@@ -169,6 +169,10 @@ const char *bp_msg_name(unsigned int type)
 		return "PROC_PGRP";
 	case BPROC_MSG_PROC_SESSION:
 		return "PROC_SESSION";
+	case BPROC_MSG_PROC_THREAD:
+		return "PROC_THREAD";
+	case BPROC_MSG_PROC_THREAD_END:
+		return "PROC_THREAD_END";
 	default:
 		return NULL;
 	}

@@ -696,6 +696,10 @@ int bp_pid_pair_decode(unsigned int type, const uint8_t *d, uint32_t len,
 		return -EPROTO;
 	if (type == BPROC_MSG_PROC_SESSION && *other != *pid)
 		return -EPROTO;
+	if ((type == BPROC_MSG_PROC_THREAD ||
+	     type == BPROC_MSG_PROC_THREAD_END) &&
+	    (!*other || *other >= BPROC_PID_MAX || *other == *pid))
+		return -EPROTO;
 	if (type == BPROC_MSG_STREAM_OWNER &&
 	    (!*other || *other >= BPROC_PID_MAX))
 		return -EPROTO;

@@ -186,7 +186,8 @@ int bp_send_proc_exec(struct bp_conn *c, const struct bp_proc_exec *x);
 int bp_proc_exec_decode(const uint8_t *d, uint32_t len, struct bp_proc_exec *x);
 /*
  * PROC_GHOST (error), PROC_REAPED (error 0), STREAM_OWNER (error: from),
- * PROC_PGRP (error: pgid), PROC_SESSION (error: pid).
+ * PROC_PGRP (error: pgid), PROC_SESSION (error: pid), PROC_THREAD and
+ * PROC_THREAD_END (error: tid).
  */
 int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
 		     uint32_t other);

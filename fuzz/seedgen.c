@@ -248,6 +248,11 @@ int main(int argc, char **argv)
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_SESSION, 2099201,
 				 2099201),
 			emit(116, "proc-session");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_THREAD, 1234, 2099202),
+			emit(140, "proc-thread");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_THREAD_END, 1234,
+				 2099202),
+			emit(164, "proc-thread-end");
 		{
 			static const char args[] = "make\0-j4\0";
 			struct bp_proc_exec px = {

@@ -808,6 +808,7 @@ struct ghost_kept {
 	struct task_struct *task; /* with a reference */
 	unsigned long stub; /* its pause() page, while out for a stop */
 	bool adopt; /* GHOST_THREAD asked for it: the image's thread */
+	bool end; /* GHOST_THREAD_END: it ended where the process runs */
 	bool ending; /* out of the count: ends, or is the program's */
 };
 
@@ -888,8 +889,9 @@ static bool ghost_kept_wanted(struct ghost_kept *k)
 {
 	struct dump_request *req = k->req;
 
-	return READ_ONCE(k->adopt) || READ_ONCE(req->ghost_exit_set) ||
-	       READ_ONCE(req->ghost_img) || READ_ONCE(req->ghost_done);
+	return READ_ONCE(k->adopt) || READ_ONCE(k->end) ||
+	       READ_ONCE(req->ghost_exit_set) || READ_ONCE(req->ghost_img) ||
+	       READ_ONCE(req->ghost_done);
 }
 
 /*
@@ -917,7 +919,7 @@ static bool ghost_kept_run(struct ghost_kept *k)
 
 		if (!wait_event_interruptible(req->wait,
 					      ghost_kept_wanted(k))) {
-			if (!READ_ONCE(k->adopt))
+			if (!READ_ONCE(k->adopt) || READ_ONCE(k->end))
 				break; /* the ghost ends, or goes on without it */
 			sigprocmask(SIG_SETMASK, &all, NULL);
 			if (!bproc_restore_thread()) {
@@ -1055,8 +1057,13 @@ static void ghost_kept_wait(struct dump_request *req, bool gone)
 	}
 }
 
-/* GHOST_THREAD for @tid: a ghost thread of that tid is asked for. */
-static bool ghost_kept_adopt(struct dump_request *req, pid_t tid)
+/*
+ * GHOST_THREAD for @tid: is there a ghost thread of that tid (neither
+ * ending nor asked to)? With @ask, it is asked for the restore, or to end
+ * with BPROC_GHOST_THREAD_END in @flags.
+ */
+static bool ghost_kept_ask(struct dump_request *req, pid_t tid, u32 flags,
+			   bool ask)
 {
 	struct pid_namespace *ns = task_active_pid_ns(req->task);
 	struct ghost_kept *k;
@@ -1065,14 +1072,18 @@ static bool ghost_kept_adopt(struct dump_request *req, pid_t tid)
 	spin_lock(&req->ghost_lock);
 	list_for_each_entry(k, &req->ghost_kept, node)
 	{
-		if (!k->ending && task_pid_nr_ns(k->task, ns) == tid) {
+		if (k->ending || READ_ONCE(k->end) ||
+		    task_pid_nr_ns(k->task, ns) != tid)
+			continue;
+		found = true;
+		if (ask && flags & BPROC_GHOST_THREAD_END)
+			WRITE_ONCE(k->end, true);
+		else if (ask)
 			WRITE_ONCE(k->adopt, true);
-			found = true;
-			break;
-		}
+		break;
 	}
 	spin_unlock(&req->ghost_lock);
-	if (found)
+	if (found && ask)
 		wake_up_all(&req->wait);
 	return found;
 }
@@ -1674,13 +1685,37 @@ long ghost_ioctl_mremap(struct dump_request *req, void __user *argp)
  */
 struct ghost_thread_work {
 	struct callback_head work;
+	struct dump_request *req; /* GHOST_THREAD_NOW: its, with a reference */
 };
 
 static void ghost_thread_work(struct callback_head *work)
 {
-	kfree(container_of(work, struct ghost_thread_work, work));
-	if (current->flags & PF_EXITING)
+	struct ghost_thread_work *w =
+		container_of(work, struct ghost_thread_work, work);
+	struct dump_request *req = w->req;
+	struct cred *cred;
+
+	kfree(w);
+	if (current->flags & PF_EXITING) {
+		if (req)
+			dump_request_put(req);
 		goto out;
+	}
+	if (req) {
+		/*
+		 * A ghost thread from now on: it runs no user instruction
+		 * again unless it becomes an image's thread, which takes the
+		 * image's credentials; not the one its tid took meanwhile.
+		 */
+		cred = prepare_creds();
+		if (cred) {
+			cap_lower(cred->cap_effective, CAP_CHECKPOINT_RESTORE);
+			cap_lower(cred->cap_permitted, CAP_CHECKPOINT_RESTORE);
+			commit_creds(cred);
+		}
+		ghost_kept_park(req); /* takes the reference */
+		goto out;
+	}
 	if (bproc_restore_thread() && ghost_thread_exit())
 		force_sig(SIGKILL);
 out:
@@ -1689,6 +1724,7 @@ out:
 
 long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 {
+	const u32 flags = BPROC_GHOST_THREAD_NOW | BPROC_GHOST_THREAD_END;
 	struct bproc_ghost_thread a;
 	struct ghost_thread_work *w;
 	struct task_struct *task;
@@ -1697,11 +1733,18 @@ long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	if (a.flags || a.tid <= 1)
+	if (a.flags & ~flags || a.flags == flags || a.tid <= 1 ||
+	    (a.flags && !req->ghost_keep_threads))
 		return -EINVAL;
-	if (READ_ONCE(req->decision) == DECIDE_GHOST &&
-	    ghost_kept_adopt(req, a.tid))
-		return 0; /* it has that tid already */
+	if (READ_ONCE(req->decision) == DECIDE_GHOST) {
+		if (a.flags & BPROC_GHOST_THREAD_END)
+			return ghost_kept_ask(req, a.tid, a.flags, true) ?
+				       0 :
+				       -ESRCH;
+		/* it has that tid: asked for the restore, or nothing (NOW) */
+		if (ghost_kept_ask(req, a.tid, a.flags, !a.flags))
+			return 0;
+	}
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		return -ENOMEM;
@@ -1721,10 +1764,16 @@ long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 		kfree(w);
 		return -ESRCH;
 	}
+	if (a.flags & BPROC_GHOST_THREAD_NOW) {
+		kref_get(&req->ref);
+		w->req = req;
+	}
 	__module_get(THIS_MODULE);
 	init_task_work(&w->work, ghost_thread_work);
 	if (task_work_add(task, &w->work, TWA_SIGNAL)) {
 		module_put(THIS_MODULE);
+		if (w->req)
+			dump_request_put(w->req);
 		kfree(w);
 		put_task_struct(task);
 		return -ESRCH;

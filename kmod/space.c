@@ -18,7 +18,9 @@
  *    the range as long as fewer than SPACE_MARGIN forks race past one
  *    probe, and there is room;
  *  - sched_process_exit, in the exiting task: an EXIT event with the wait
- *    status once the last thread of a process is gone;
+ *    status once the last thread of a process is gone; for the spaces
+ *    that asked (BPROC_SPACE_THREADS), a TEXIT event when one thread ends
+ *    alone (module 1.8);
  *  - sched_process_free, once the process has been reaped (its task is
  *    freed): a REAPED event, matched by its task to the exit recorded;
  *  - sched_process_exec, once a process has executed a program (its new
@@ -61,7 +63,7 @@ struct bproc_space {
 	struct pid_namespace *ns; /* watched */
 	struct pid_namespace *reader_ns; /* for lpid */
 	u32 lo, hi; /* new pids stay in [lo, hi); hi 0: anywhere */
-	bool events, execs;
+	bool events, execs, threads;
 	spinlock_t lock;
 	struct bproc_space_event *ring;
 	u32 head, count;
@@ -141,6 +143,31 @@ static void probe_fork(void *data, struct task_struct *parent,
 	rcu_read_unlock();
 }
 
+/*
+ * One thread of a process ends alone (pthread_exit, or the others of one
+ * that executes a program), not with its process (a fatal signal, or
+ * exit_group: the process's EXIT tells it).
+ */
+static void probe_thread_exit(struct task_struct *p)
+{
+	struct bproc_space_event ev = { .type = BPROC_SPACE_TEXIT };
+	struct pid_namespace *ns;
+	struct bproc_space *sp;
+
+	if (p->signal->flags & SIGNAL_GROUP_EXIT)
+		return;
+	rcu_read_lock();
+	ns = task_active_pid_ns(p);
+	sp = ns ? space_of(ns) : NULL;
+	if (sp && sp->threads) {
+		ev.pid = task_pid_nr_ns(p, ns);
+		ev.tgid = task_tgid_nr_ns(p, ns);
+		ev.lpid = task_pid_nr_ns(p, sp->reader_ns);
+		space_add_event(sp, &ev);
+	}
+	rcu_read_unlock();
+}
+
 static void probe_exit(void *data, struct task_struct *p)
 {
 	struct bproc_space_event ev = { .type = BPROC_SPACE_EXIT };
@@ -150,8 +177,10 @@ static void probe_exit(void *data, struct task_struct *p)
 	unsigned long flags;
 
 	/* a process ends with its last thread */
-	if (atomic_read(&p->signal->live))
+	if (atomic_read(&p->signal->live)) {
+		probe_thread_exit(p);
 		return;
+	}
 	rcu_read_lock();
 	ns = task_active_pid_ns(p);
 	sp = ns ? space_of(ns) : NULL;
@@ -338,9 +367,11 @@ long bproc_ioctl_space(void __user *argp)
 
 	if (copy_from_user(&a, argp, sizeof(a)))
 		return -EFAULT;
-	if (a.flags & ~(BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS) || a.pad ||
-	    a.pid < 0 ||
-	    (a.flags & BPROC_SPACE_EXECS && !(a.flags & BPROC_SPACE_EVENTS)) ||
+	if (a.flags & ~(BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS |
+			BPROC_SPACE_THREADS) ||
+	    a.pad || a.pid < 0 ||
+	    (a.flags & (BPROC_SPACE_EXECS | BPROC_SPACE_THREADS) &&
+	     !(a.flags & BPROC_SPACE_EVENTS)) ||
 	    (a.pid_hi && (a.pid_lo < 2 || a.pid_hi <= a.pid_lo + SPACE_MARGIN ||
 			  a.pid_hi > PID_MAX_LIMIT)) ||
 	    (!a.pid_hi && a.pid_lo))
@@ -373,6 +404,7 @@ long bproc_ioctl_space(void __user *argp)
 	sp->hi = a.pid_hi;
 	sp->events = a.flags & BPROC_SPACE_EVENTS;
 	sp->execs = a.flags & BPROC_SPACE_EXECS;
+	sp->threads = a.flags & BPROC_SPACE_THREADS;
 	spin_lock_init(&sp->lock);
 	init_waitqueue_head(&sp->wait);
 

@@ -334,6 +334,11 @@ void ghost_name(const struct bp_proc_exec *x);
  * it made a session of its own): so does its ghost, as soon as it can.
  */
 void ghost_pgrp(pid_t pid, pid_t pgid, bool session);
+/*
+ * ghost_thread_away - pid made thread tid where it runs (born), or tid
+ * ended there alone: its ghost makes or ends a ghost thread of that tid.
+ */
+void ghost_thread_away(pid_t pid, pid_t tid, bool born);
 /* ghost_stream_owner - the streams of from go on with pid. */
 void ghost_stream_owner(pid_t pid, pid_t from);
 void ghost_watch(void);

@@ -638,6 +638,29 @@ void ghost_pgrp(pid_t pid, pid_t pgid, bool session)
 	pgrp_ghost(g);
 }
 
+void ghost_thread_away(pid_t pid, pid_t tid, bool born)
+{
+	struct bproc_ghost_thread a = {
+		.tid = tid,
+		.flags = born ? BPROC_GHOST_THREAD_NOW : BPROC_GHOST_THREAD_END,
+	};
+	struct ghost *g = ghost_find(pid);
+
+	/*
+	 * A ghost thread is made by a call of the ghost's: none while it is
+	 * stopped (nor is the process, which makes no thread meanwhile).
+	 */
+	if (!g || !g->threads || g->handle < 0 || g->home || g->exit_pending ||
+	    (born && (calling(g) || ghost_stopped(g)))) {
+		pr_debug("pid %d: thread %d %s: no ghost thread for it", pid,
+			 tid, born ? "made" : "ended");
+		return;
+	}
+	if (ioctl(g->handle, BPROC_IOC_GHOST_THREAD, &a))
+		pr_debug("pid %d: ghost thread %d %s: %m", pid, tid,
+			 born ? "not made" : "not ended");
+}
+
 void ghost_name(const struct bp_proc_exec *x)
 {
 	struct ghost *g = ghost_find((pid_t)x->pid);

@@ -986,6 +986,27 @@ static void executed(const struct bproc_space_event *ev)
 		announce(h, &r); /* else gone already: its exit says the rest */
 }
 
+/*
+ * A thread that a process moved here made, or that ended alone: its ghost
+ * on the front end makes or ends one of that tid (not for a born one,
+ * whose ghost keeps one thread, nor while it moves or leaves: the
+ * restorer's threads are the image's, which the ghost has, and one that
+ * leaves ends with its threads).
+ */
+static void thread_event(const struct bproc_space_event *ev, bool born)
+{
+	struct hosted *h = hosted_find(ev->tgid);
+	struct bp_conn *c = link_conn();
+
+	if (!h || h->born || h->moving || h->left || h->exited || !c)
+		return;
+	link_sent(bp_send_pid_pair(c,
+				   born ? BPROC_MSG_PROC_THREAD :
+					  BPROC_MSG_PROC_THREAD_END,
+				   (uint32_t)ev->tgid, (uint32_t)ev->pid),
+		  born ? "PROC_THREAD" : "PROC_THREAD_END");
+}
+
 void hosted_space_event(const struct bproc_space_event *ev)
 {
 	struct hosted *h;
@@ -995,6 +1016,11 @@ void hosted_space_event(const struct bproc_space_event *ev)
 		/* threads are the process's; our own children are restorers */
 		if (ev->pid == ev->tgid && ev->ppid > 0)
 			born(ev);
+		else if (ev->pid != ev->tgid)
+			thread_event(ev, true);
+		return;
+	case BPROC_SPACE_TEXIT:
+		thread_event(ev, false);
 		return;
 	case BPROC_SPACE_EXIT:
 		for (h = procs; h; h = h->next)

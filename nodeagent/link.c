@@ -248,10 +248,16 @@ static int on_process_frame(struct agent *a, unsigned int type,
 	case BPROC_MSG_STREAM_OWNER:
 	case BPROC_MSG_PROC_PGRP:
 	case BPROC_MSG_PROC_SESSION:
+	case BPROC_MSG_PROC_THREAD:
+	case BPROC_MSG_PROC_THREAD_END:
 		if (bp_pid_pair_decode(type, data, len, &pid, &v))
 			return -EPROTO;
 		if (a->front && type == BPROC_MSG_PROC_REAPED)
 			ghost_reaped((pid_t)pid);
+		else if (a->front && (type == BPROC_MSG_PROC_THREAD ||
+				      type == BPROC_MSG_PROC_THREAD_END))
+			ghost_thread_away((pid_t)pid, (pid_t)v,
+					  type == BPROC_MSG_PROC_THREAD);
 		else if (a->front && type == BPROC_MSG_STREAM_OWNER)
 			ghost_stream_owner((pid_t)pid, (pid_t)v);
 		else if (a->front)

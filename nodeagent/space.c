@@ -288,8 +288,15 @@ int space_init(void)
 	if (mnt_fd < 0)
 		pr_warn("moved processes share this node's /proc");
 	watch_fd = space_open_watch(init_pid,
-				    BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS,
+				    BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS |
+					    BPROC_SPACE_THREADS,
 				    range_lo, range_hi);
+	if (watch_fd == -EINVAL) {
+		/* an engine before 1.8: the front end hears of no thread */
+		watch_fd = space_open_watch(
+			init_pid, BPROC_SPACE_EVENTS | BPROC_SPACE_EXECS,
+			range_lo, range_hi);
+	}
 	if (watch_fd == -EINVAL) {
 		/* an engine before 1.6: ghosts keep the names they had */
 		pr_warn("the engine does not report execs: ghosts on the front "

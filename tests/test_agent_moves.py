@@ -94,7 +94,7 @@ def test_node_refuses_the_order_for_a_process_it_has_not(fm):
 def test_traffic_for_processes_not_here_is_ignored(fm):
     c, master, front, node = fm
     for link in (front, node):
-        link.send(SIGNAL, struct.pack("<II", 424242, 15))
+        link.send(SIGNAL, struct.pack("<III", 424242, 15, 0))
         link.send(IO_DATA, IO.pack(424242, 0, 0) + b"data")
         link.send(IO_DATA, IO.pack(424242, 1, 0) + b"out")
         link.send(IO_EOF, IO.pack(424242, 10, 0))

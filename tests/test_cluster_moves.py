@@ -20,7 +20,7 @@ VCLUSTER_TIMEOUT = 1500
 
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "stopped-move", "terminal-stopped", "threads-move", "threads-killed",
-         "omp-move",
+         "threads-born", "omp-move",
          "fds-move", "terminal", "pipeline",
          "self-move", "bpsh", "stdin", "getpid-creds", "files",
          "files-missing", "send-auto", "send-path-refused", "send-whole",

@@ -414,8 +414,20 @@ struct bproc_ghost_mremap {
  */
 struct bproc_ghost_thread {
 	__s32 tid; /* in: in the ghost's pid namespace */
-	__u32 flags; /* in: none yet, 0 */
+	__u32 flags; /* in: BPROC_GHOST_THREAD_* or 0 */
 };
+
+/*
+ * For a ghost that keeps its threads (BPROC_IOC_GHOST_THREADS, module
+ * 1.8): BPROC_GHOST_THREAD_NOW makes a ghost thread of @tid now (a thread
+ * the process made where it runs), which holds its tid and reports its
+ * signals as the others; nothing if the ghost has that ghost thread
+ * already. BPROC_GHOST_THREAD_END ends the ghost thread of @tid (a thread
+ * that ended where the process runs); ESRCH if there is none. EINVAL for
+ * another ghost.
+ */
+#define BPROC_GHOST_THREAD_NOW (1U << 0)
+#define BPROC_GHOST_THREAD_END (1U << 1)
 
 #define BPROC_IOC_GHOST_THREAD \
 	_IOW(BPROC_IOC_BASE, 29, struct bproc_ghost_thread)
@@ -450,6 +462,11 @@ struct bproc_ghost_pgrp {
 #define BPROC_SPACE_EVENTS (1U << 0)
 /* and an EXEC event when a process there executes a program (module 1.6) */
 #define BPROC_SPACE_EXECS (1U << 1)
+/*
+ * and a TEXIT event when one thread of a process there ends alone (it
+ * exits, or another executes a program), not with its process (module 1.8)
+ */
+#define BPROC_SPACE_THREADS (1U << 2)
 
 struct bproc_space_args {
 	__s32 pid; /* in */
@@ -467,6 +484,7 @@ enum bproc_space_event_type {
 	BPROC_SPACE_REAPED = 3, /* process pid is reaped: it is gone */
 	BPROC_SPACE_LOST = 4, /* events were lost: look for yourself */
 	BPROC_SPACE_EXEC = 5, /* process pid executed a program */
+	BPROC_SPACE_TEXIT = 6, /* thread pid of process tgid ended alone */
 };
 
 struct bproc_space_event {

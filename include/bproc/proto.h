@@ -114,6 +114,8 @@ enum bproc_msg_type {
 	BPROC_MSG_PROC_EXEC = 100, /* struct bproc_msg_proc_exec + args */
 	BPROC_MSG_PROC_PGRP = 101, /* struct bproc_msg_proc_pgrp */
 	BPROC_MSG_PROC_SESSION = 102, /* struct bproc_msg_proc_pgrp */
+	BPROC_MSG_PROC_THREAD = 103, /* struct bproc_msg_proc_thread */
+	BPROC_MSG_PROC_THREAD_END = 104, /* struct bproc_msg_proc_thread */
 };
 
 /* Who speaks, in bproc_msg_hello.role. */
@@ -376,6 +378,18 @@ struct bproc_msg_proc_pgrp {
 	__le32 pgid; /* a cluster pid; PROC_SESSION: pid itself */
 };
 
+/*
+ * PROC_THREAD: process pid made thread tid where it runs; PROC_THREAD_END:
+ * its thread tid ended alone there (not with the process). From its host,
+ * as the engine tells it; the master passes it on to the front end, whose
+ * ghost of the process makes or ends a ghost thread of that tid, so that
+ * the front end has the process's threads while it is away (protocol 7).
+ */
+struct bproc_msg_proc_thread {
+	__le32 pid;
+	__le32 tid; /* a cluster pid, not pid */
+};
+
 /* bproc_msg_exit.flags */
 #define BPROC_EXIT_LOST (1u << 0) /* ended from outside: no PROC_REAPED */
 
@@ -617,6 +631,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_ghost) == 8, "proc ghost");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_reaped) == 8, "reaped");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream_owner) == 8, "owner");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_pgrp) == 8, "pgrp");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_thread) == 8, "thread");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_query) == 8, "query");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_file) == 56, "file");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_answer) == 8, "answer");

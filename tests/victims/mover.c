@@ -19,6 +19,9 @@
  *   exit N    exits with status N (after "check", silently)
  *   abort     abort() (dies of SIGABRT)
  *   echo S    "echo S"
+ *   thread    starts a thread that waits: "thread TID"
+ *   unthread  ends the last one started: "unthread TID"
+ *   urg       "urg TID": the thread whose SIGURG handler ran last (0: none)
  *
  * EOF on stdin ends it with status 3 after printing "eof".
  */
@@ -26,15 +29,36 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t usr1;
+static volatile pid_t urg, last_tid;
+static volatile sig_atomic_t thread_stop;
+static pthread_t last;
+static int nr_threads;
+
+static void on_urg(int sig)
+{
+	(void)sig;
+	urg = (pid_t)syscall(SYS_gettid);
+}
+
+static void *waiter(void *arg)
+{
+	(void)arg;
+	last_tid = (pid_t)syscall(SYS_gettid);
+	while (!thread_stop)
+		usleep(20000);
+	return NULL;
+}
 static uint32_t *mem;
 static size_t words;
 
@@ -74,6 +98,8 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_urg;
+	sigaction(SIGURG, &sa, NULL);
 	words = (size_t)atol(argv[1]) << 18;
 	if (words) {
 		mem = mmap(NULL, words * 4, PROT_READ | PROT_WRITE,
@@ -127,6 +153,24 @@ int main(int argc, char **argv)
 			abort();
 		} else if (!strncmp(line, "echo ", 5)) {
 			printf("echo %s\n", line + 5);
+		} else if (!strcmp(line, "thread")) {
+			last_tid = 0;
+			thread_stop = 0;
+			if (nr_threads || pthread_create(&last, NULL, waiter, NULL))
+				printf("thread failed\n");
+			while (!nr_threads && !last_tid)
+				usleep(1000);
+			nr_threads = 1;
+			printf("thread %d\n", (int)last_tid);
+		} else if (!strcmp(line, "unthread")) {
+			thread_stop = 1;
+			if (nr_threads) {
+				pthread_join(last, NULL);
+				nr_threads = 0;
+			}
+			printf("unthread %d\n", (int)last_tid);
+		} else if (!strcmp(line, "urg")) {
+			printf("urg %d\n", (int)urg);
 		} else {
 			printf("unknown %s\n", line);
 		}

@@ -11,7 +11,7 @@ mkdir -p "$W"
 M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
-	terminal-stopped threads-move threads-killed omp-move fds-move pipeline
+	terminal-stopped threads-move threads-killed threads-born omp-move fds-move pipeline
 	self-move bpsh stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
@@ -365,6 +365,45 @@ if want threads-killed; then
 	exec 7>&-
 	expect "node2 has none of it" "$(vcrun 2 "ps -o comm | grep -c '^w[0-9]\|^threads'")" 0 || st=1
 	result threads-killed $st
+fi
+
+if want threads-born; then
+	# A thread the process makes where it runs has its ghost thread here
+	# too, within moments, with its tid (a tgkill of it runs there in that
+	# thread), and it goes away here when it ends there; one made on a node
+	# comes home with the process.
+	st=0
+	mover_start tb 1 || st=1
+	pid=${PID[tb]}
+	expect "move" "$(moveto node1 $pid)" ok || st=1
+	ask tb thread
+	t1=${REPLY#thread }
+	for i in $(seq 50); do [ -d /proc/$pid/task/$t1 ] && break; sleep 0.1; done
+	expect "its ghost thread here" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t1 " || st=1
+	tgkill $pid $t1 URG || st=1
+	sleep 0.5
+	ask tb urg
+	expect "SIGURG ran in thread $t1 on node1" "$REPLY" "urg $t1" || st=1
+	ask tb unthread
+	for i in $(seq 50); do [ -d /proc/$pid/task/$t1 ] || break; sleep 0.1; done
+	expect "ended there, gone here" "$(ls /proc/$pid/task | tr '\n' ' ')" "$pid " || st=1
+	expect "to node2" "$(moveto node2 $pid)" ok || st=1
+	ask tb thread
+	t2=${REPLY#thread }
+	for i in $(seq 50); do [ -d /proc/$pid/task/$t2 ] && break; sleep 0.1; done
+	expect "node2's thread here" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t2 " || st=1
+	expect "home" "$(moveto master $pid)" ok || st=1
+	expect "home with it" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t2 " || st=1
+	tgkill $pid $t2 URG || st=1
+	sleep 0.5
+	ask tb urg
+	expect "SIGURG ran in thread $t2 at home" "$REPLY" "urg $t2" || st=1
+	ask tb unthread
+	ask tb check
+	expect "memory" "$REPLY" "check ok" || st=1
+	mover_end tb
+	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	result threads-born $st
 fi
 
 if want omp-move; then

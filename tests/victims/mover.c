@@ -156,7 +156,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(line, "thread")) {
 			last_tid = 0;
 			thread_stop = 0;
-			if (nr_threads || pthread_create(&last, NULL, waiter, NULL))
+			if (nr_threads ||
+			    pthread_create(&last, NULL, waiter, NULL))
 				printf("thread failed\n");
 			while (!nr_threads && !last_tid)
 				usleep(1000);

@@ -65,6 +65,14 @@
  * there. So are descriptors closed (GHOST_CLOSE: a stream that nothing
  * holds where the process runs), with its own files.
  *
+ * Its threads (GHOST_THREADS, module 1.8): the process's other threads stay
+ * as ghost threads (struct ghost_kept, below), each holding its tid and
+ * reporting the signals sent to it alone with that tid; they join the
+ * ghost's stops, end before it ends or restores, become the image's
+ * threads of their tids when GHOST_THREAD asks for them, and are made
+ * (GHOST_THREAD_NOW) or ended (GHOST_THREAD_END) as the process makes and
+ * ends threads where it runs.
+ *
  * The ghost keeps its vDSO and vvar where they were: when the process
  * comes home, BPROC_IOC_GHOST_RESTORE makes the ghost restore the image
  * itself (restore.c, as BPROC_IOC_RESTORE, checked against that vDSO) with

@@ -5,7 +5,11 @@
  * parent, no memory.  This agent holds each ghost's dump handle and:
  *
  *  - forwards every signal the ghost receives (kill, Ctrl-C, Ctrl-Z, fg)
- *    to the master, which sends it where the process runs;
+ *    to the master, which sends it where the process runs; a ghost made
+ *    with BPROC_IOC_GHOST_THREADS keeps the process's threads, and a
+ *    signal sent to one of them alone goes with its tid, for that thread;
+ *    the threads the process makes and ends where it runs (PROC_THREAD,
+ *    PROC_THREAD_END) get or lose their ghost threads;
  *  - writes the process's output (IO_DATA of its streams: stdout, stderr
  *    and any other it writes to, proto.h and streams.c) to the ghost's fd
  *    of the same number, a terminal, a pipe, a file or a socket (a

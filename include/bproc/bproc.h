@@ -8,7 +8,8 @@
  * namespace: module 1.5), and the handles BPROC_IOC_DUMP returns have their
  * own (a ghost can also fork ghost children and reap them, BPROC_IOC_GHOST_FORK
  * and BPROC_IOC_GHOST_REAP below, and move its vDSO, BPROC_IOC_GHOST_MREMAP:
- * module 1.7):
+ * module 1.7; a ghost that keeps the process's threads,
+ * BPROC_IOC_GHOST_THREADS: module 1.8):
  *
  *   BPROC_IOC_VERSION  report the ABI and image versions of the module.
  *

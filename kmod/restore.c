@@ -268,6 +268,49 @@ static bool path_ok(struct restore_ctx *ctx, u32 off)
 }
 
 /*
+ * Copy @len bytes to @pos of the new in-memory file @f through its
+ * address space's operations, page by page, as the kernel's own users of
+ * shmem files do: no write of the restoring process's, which kernel_write
+ * would hold to its RLIMIT_FSIZE (the image's, maybe below its program's
+ * size).
+ */
+static int restore_fill(struct file *f, const void *buf, size_t len, loff_t pos)
+{
+	struct address_space *mapping = f->f_mapping;
+	const struct address_space_operations *aops = mapping->a_ops;
+	struct inode *inode = file_inode(f);
+	int ret = 0;
+
+	inode_lock(inode);
+	while (len) {
+		unsigned int off = offset_in_page(pos);
+		unsigned int n = min_t(size_t, len, PAGE_SIZE - off);
+		struct page *page;
+		void *fsdata, *vaddr;
+
+		ret = aops->write_begin(f, mapping, pos, n, &page, &fsdata);
+		if (ret < 0)
+			break;
+		vaddr = kmap_local_page(page);
+		memcpy(vaddr + off, buf, n);
+		kunmap_local(vaddr);
+		ret = aops->write_end(f, mapping, pos, n, n, page, fsdata);
+		if (ret < 0)
+			break;
+		if (ret != (int)n) {
+			ret = -EIO;
+			break;
+		}
+		ret = 0;
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	inode_unlock(inode);
+	return ret;
+}
+
+/*
  * EXEFILE: the program's file into a new in-memory file, named after its
  * path (less its leading '/': d_path shows such a file as "/NAME
  * (deleted)"), with its permission bits.
@@ -308,15 +351,13 @@ static int restore_read_exefile(struct restore_ctx *ctx, u64 size)
 		left -= len;
 		ret = restore_read(ctx, buf, len);
 		if (!ret) {
-			ssize_t n = kernel_write(f, buf, len, &pos);
-
-			if (n != (ssize_t)len) {
+			ret = restore_fill(f, buf, len, pos);
+			if (ret)
 				bproc_reason(
 					ctx->reason,
-					"writing its program in memory failed (%zd)",
-					n);
-				ret = n < 0 ? n : -ENOSPC;
-			}
+					"writing its program in memory failed (%d)",
+					ret);
+			pos += len;
 		}
 	}
 	kvfree(buf);

@@ -13,7 +13,9 @@
  * and goes on running (or is killed with --kill, once the image is complete
  * and, in a regular file, synced). --libs, --exec and
  * --other put shared libraries, the executable and other private file
- * mappings in the image by content instead of by path; --send whole all
+ * mappings in the image by content instead of by path (--exec also the
+ * program's file itself, whole: where the image is restored,
+ * /proc/PID/exe is an in-memory copy named "PATH (deleted)"); --send whole all
  * three, --send path none of them (the default: an image file has no
  * destination to ask what it has, as a move's "auto" does, and one meant
  * for another machine says so). --streams records
@@ -782,10 +784,10 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Append @len bytes read from @in to the growing buffer. */
+/* Append @n bytes read from @in to the growing buffer. */
 static void stream_take(int in, char **buf, size_t *len, size_t *cap, size_t n)
 {
-	if (n > (64U << 20) || *len + n > (256U << 20))
+	if (*len + n > (256U << 20))
 		fail("restore", EINVAL, "image structure too large");
 	if (*len + n > *cap) {
 		*cap = (*len + n) * 2;
@@ -824,6 +826,10 @@ static int stream_image(int in, struct img *img)
 		memcpy(&sec, buf + len - sizeof(sec), sizeof(sec));
 		if (sec.type == BPROC_SEC_PAGES)
 			break;
+		/* (the program's file, EXEFILE, may be a little more) */
+		if (sec.size > (64U << 20) &&
+		    sec.size > img_section_limit(sec.type))
+			fail("restore", EINVAL, "image structure too large");
 		stream_take(in, &buf, &len, &cap, sec.size);
 	}
 	memfd = memfd_create("bproc-image", MFD_CLOEXEC);

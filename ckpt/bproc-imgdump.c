@@ -22,6 +22,7 @@ static const char *const section_names[] = {
 	[BPROC_SEC_TASKENV] = "TASKENV", [BPROC_SEC_PAGEMAP] = "PAGEMAP",
 	[BPROC_SEC_PAGES] = "PAGES",	 [BPROC_SEC_THREADS] = "THREADS",
 	[BPROC_SEC_FDS] = "FDS",	 [BPROC_SEC_MEMFD] = "MEMFD",
+	[BPROC_SEC_EXEFILE] = "EXEFILE",
 };
 
 static const char *const rlimit_names[BPROC_IMAGE_NR_RLIMITS] = {
@@ -390,6 +391,24 @@ static int show_fds(const struct img *img)
 	return 0;
 }
 
+/* EXEFILE: the program's file, whole (its content is not printed). */
+static int show_exefile(const struct img *img)
+{
+	const struct bproc_image_exefile *e;
+	struct bproc_image_exefile h;
+	const char *path;
+
+	if (!img_find(img, BPROC_SEC_EXEFILE))
+		return 0;
+	e = img_exefile(img, &path, NULL);
+	if (!e)
+		return bad("bad EXEFILE section");
+	memcpy(&h, e, sizeof(h));
+	printf("exefile: %s size %llu mode %04o\n", path,
+	       (unsigned long long)h.size, h.mode & 07777);
+	return 0;
+}
+
 static int show_pagemap(const struct img *img)
 {
 	uint64_t size, i, total = 0;
@@ -457,6 +476,8 @@ int main(int argc, char **argv)
 		ret |= show_threads(&img);
 	if (!ret)
 		ret |= show_fds(&img);
+	if (!ret)
+		ret |= show_exefile(&img);
 	if (!ret)
 		ret |= show_pagemap(&img);
 	img_free(&img);

@@ -38,7 +38,7 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static uint64_t section_limit(uint32_t type)
+uint64_t img_section_limit(uint32_t type)
 {
 	switch (type) {
 	case BPROC_SEC_CORE:
@@ -72,6 +72,9 @@ static uint64_t section_limit(uint32_t type)
 			       sizeof(struct bproc_image_epoll_target);
 	case BPROC_SEC_MEMFD:
 		return BPROC_IMAGE_MAX_MEMFD;
+	case BPROC_SEC_EXEFILE:
+		return sizeof(struct bproc_image_exefile) +
+		       BPROC_IMAGE_MAX_EXEFILE;
 	default:
 		return 0;
 	}
@@ -219,11 +222,12 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 		if (r)
 			return img_err(err, errlen, "section %u: truncated", i);
 		off += sizeof(s);
-		/* in type order, but PAGES last (10 to 12 before it) */
+		/* in type order, but PAGES last (10 to 13 before it) */
 		rank = s.type == BPROC_SEC_PAGES ? 100 : s.type;
-		if (rank <= last || s.type > BPROC_SEC_MEMFD ||
+		if (rank <= last || s.type > BPROC_SEC_EXEFILE ||
 		    (s.type == BPROC_SEC_THREADS && img->hdr.version < 2) ||
-		    (s.type >= BPROC_SEC_FDS && img->hdr.version < 3))
+		    (s.type >= BPROC_SEC_FDS && img->hdr.version < 3) ||
+		    (s.type == BPROC_SEC_EXEFILE && img->hdr.version < 4))
 			return img_err(err, errlen, "section %u: bad type %u",
 				       i, s.type);
 		last = rank;
@@ -245,7 +249,7 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 							     off));
 			break;
 		}
-		if (s.size > section_limit(s.type))
+		if (s.size > img_section_limit(s.type))
 			return img_err(err, errlen,
 				       "section %u: size %llu too large", i,
 				       (unsigned long long)s.size);
@@ -259,6 +263,8 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 	}
 	if (check_threads(img, err, errlen))
 		return -1;
+	if (img_find(img, BPROC_SEC_EXEFILE) && !img_exefile(img, NULL, NULL))
+		return img_err(err, errlen, "bad EXEFILE section");
 	return check_fds(img, err, errlen);
 }
 
@@ -303,6 +309,28 @@ const void *img_memfd(const struct img *img, uint32_t n)
 	if (!data || off > size || fds[n].memfd.size > size - off)
 		return NULL;
 	return data + off;
+}
+
+const struct bproc_image_exefile *
+img_exefile(const struct img *img, const char **path, const void **content)
+{
+	uint64_t size;
+	const struct bproc_image_exefile *e =
+		img_get(img, BPROC_SEC_EXEFILE, &size);
+	struct bproc_image_exefile h;
+	const char *p;
+
+	if (!e || size < sizeof(h))
+		return NULL;
+	memcpy(&h, e, sizeof(h));
+	p = img_path(img, h.path);
+	if (h.size != size - sizeof(h) || !p || p[0] != '/' || !p[1])
+		return NULL;
+	if (path)
+		*path = p;
+	if (content)
+		*content = (const char *)e + sizeof(h);
+	return e;
 }
 
 int img_load(struct img *img, int fd, int partial, char *err, size_t errlen)

@@ -30,7 +30,8 @@ struct img {
  * limits, and, unless @partial (the page data is elsewhere), that a regular
  * file holds all the page data, and that a THREADS section is whole
  * (every thread's record, FPU state and pending signals within it, nothing
- * left over), and that FDS and MEMFD agree. Takes image versions BPROC_IMAGE_VERSION_MIN to
+ * left over), that FDS and MEMFD agree, and that EXEFILE is whole. Takes
+ * image versions BPROC_IMAGE_VERSION_MIN to
  * BPROC_IMAGE_VERSION. Returns 0, or -1 with a reason in @err
  * (then nothing is left to free).
  */
@@ -60,6 +61,18 @@ int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
 int img_fds(const struct img *img, const struct bproc_image_fd **fds,
 	    uint32_t *nr_fds, const struct bproc_image_epoll_target **targets,
 	    uint32_t *nr_targets);
+
+/*
+ * EXEFILE, when there is one and it is whole (its size that of the
+ * section, its path in PATHS, absolute): its header (unaligned: copy it
+ * out), the path in @path and the file's content in @content (either may
+ * be NULL); else NULL.
+ */
+const struct bproc_image_exefile *
+img_exefile(const struct img *img, const char **path, const void **content);
+
+/* The largest payload a section of @type may have (not PAGES): 0 if none. */
+uint64_t img_section_limit(uint32_t type);
 
 /* The content of FDS entry @n, a memfd (its memfd.size bytes), or NULL. */
 const void *img_memfd(const struct img *img, uint32_t n);

@@ -11,8 +11,9 @@
  * has increasing section types, PAGES last, every other section's payload
  * read and within the file, every thread of THREADS (its record, FPU state
  * and pending signals) within that section, every entry and epoll target
- * of FDS within it and every memfd's content within MEMFD, and img_path
- * never hands out a string that is not NUL-terminated inside PATHS;
+ * of FDS within it and every memfd's content within MEMFD, the program's
+ * file of EXEFILE whole within that section and its path in PATHS, and
+ * img_path never hands out a string that is not NUL-terminated inside PATHS;
  * bproc-imgdump exits 0 or 1.
  */
 #include <fcntl.h>
@@ -89,6 +90,26 @@ static void check_fds(const struct img *img)
 	fuzz_assert(!img_memfd(img, nr));
 }
 
+/* EXEFILE: its content fills the rest of the section, its path in PATHS. */
+static void check_exefile(const struct img *img)
+{
+	const struct bproc_image_exefile *e;
+	struct bproc_image_exefile h;
+	const void *content;
+	const char *path;
+	uint64_t size;
+
+	e = img_get(img, BPROC_SEC_EXEFILE, &size);
+	if (!e)
+		return;
+	fuzz_assert(img->hdr.version >= 4);
+	fuzz_assert(img_exefile(img, &path, &content) == e);
+	memcpy(&h, e, sizeof(h));
+	fuzz_assert(size == sizeof(h) + h.size);
+	fuzz_assert((const char *)content == (const char *)e + sizeof(h));
+	fuzz_assert(path == img_path(img, h.path) && path[0] == '/');
+}
+
 static void check_loaded(const struct img *img, uint64_t size, int partial)
 {
 	uint64_t psize;
@@ -126,6 +147,7 @@ static void check_loaded(const struct img *img, uint64_t size, int partial)
 	fuzz_assert(!img_path(img, (uint32_t)psize));
 	check_threads(img);
 	check_fds(img);
+	check_exefile(img);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

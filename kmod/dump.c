@@ -25,6 +25,12 @@
  * a memfd's content into MEMFD, and a shared mapping of a memfd refers to
  * its FDS entry (BPROC_VMA_MEMFD): as with shared anonymous memory, only
  * when nobody else holds the object.
+ *
+ * The program's file itself goes into EXEFILE, read from mm->exe_file
+ * (dump_exefile), when it goes whole (BPROC_DUMP_EXEC) or has no path that
+ * reopens it: a deleted file, or the in-memory file an earlier restore made
+ * (restore.c), so that /proc/PID/exe names the program wherever it lands;
+ * up to BPROC_IMAGE_MAX_EXEFILE bytes, refused beyond.
  */
 #include <linux/bvec.h>
 #include <linux/crc32.h>
@@ -104,6 +110,10 @@ struct dump_ctx {
 	u32 nr_memfds;
 	u64 memfd_bytes; /* of the MEMFD payload */
 	int top_fd; /* the highest fd open */
+
+	/* EXEFILE: the program's file, held, or NULL. */
+	struct file *exe_file;
+	struct bproc_image_exefile exe;
 };
 
 /* Append @s to PATHS (reusing the previous entry when equal). */
@@ -153,6 +163,68 @@ static int dump_path(struct dump_ctx *ctx, const struct path *path,
 		return -EOPNOTSUPP;
 	}
 	return dump_add_path(ctx, p, off);
+}
+
+/*
+ * A file with no path that reopens it: deleted, or of a kernel-internal
+ * filesystem (a memfd, the in-memory program file of a restore), whose
+ * d_path is a made-up "/NAME (deleted)".
+ */
+static bool dump_pathless(struct file *file)
+{
+	struct dentry *dentry = file->f_path.dentry;
+
+	return d_unlinked(dentry) || (dentry->d_op && dentry->d_op->d_dname);
+}
+
+/*
+ * EXEFILE: the program's file, when it goes whole or has no path to
+ * reopen, with its path as Linux shows it but without " (deleted)".
+ */
+static int dump_exefile(struct dump_ctx *ctx)
+{
+	static const char deleted[] = " (deleted)";
+	struct file *f;
+	size_t len;
+	loff_t size;
+	char *p;
+
+	rcu_read_lock();
+	f = rcu_dereference(ctx->mm->exe_file);
+	if (f && !get_file_rcu(f))
+		f = NULL;
+	rcu_read_unlock();
+	if (!f)
+		return 0;
+	if (!(ctx->flags & BPROC_DUMP_EXEC) && !dump_pathless(f)) {
+		fput(f);
+		return 0;
+	}
+	ctx->exe_file = f;
+	size = i_size_read(file_inode(f));
+	if (!S_ISREG(file_inode(f)->i_mode) || size < 0) {
+		bproc_reason(ctx->reason, "its program is not a regular file");
+		return -EOPNOTSUPP;
+	}
+	if (size > BPROC_IMAGE_MAX_EXEFILE) {
+		bproc_reason(
+			ctx->reason,
+			"its program is %lld bytes, over the %u MiB an image carries (BPROC_IMAGE_MAX_EXEFILE)",
+			(long long)size, BPROC_IMAGE_MAX_EXEFILE >> 20);
+		return -EOPNOTSUPP;
+	}
+	p = d_path(&f->f_path, ctx->pathbuf, PATH_MAX);
+	if (IS_ERR(p) || p[0] != '/') {
+		bproc_reason(ctx->reason, "its program has no path");
+		return -EOPNOTSUPP;
+	}
+	len = strlen(p);
+	if (dump_pathless(f) && len > sizeof(deleted) - 1 &&
+	    !strcmp(p + len - (sizeof(deleted) - 1), deleted))
+		p[len - (sizeof(deleted) - 1)] = '\0';
+	ctx->exe.size = size;
+	ctx->exe.mode = file_inode(f)->i_mode;
+	return dump_add_path(ctx, p, &ctx->exe.path);
 }
 
 static const struct user_regset *dump_find_regset(struct task_struct *task,
@@ -1429,6 +1501,44 @@ out_free:
 	return ret;
 }
 
+/* EXEFILE: its header, then the program's file, read from it. */
+static int dump_write_exefile(struct dump_ctx *ctx)
+{
+	u64 left = ctx->exe.size;
+	loff_t pos = 0;
+	void *buf;
+	int ret;
+
+	ret = dump_section(ctx, BPROC_SEC_EXEFILE,
+			   sizeof(ctx->exe) + ctx->exe.size);
+	if (!ret)
+		ret = dump_write(ctx, &ctx->exe, sizeof(ctx->exe));
+	if (ret || !left)
+		return ret;
+	buf = kvmalloc(DUMP_BATCH * PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	while (left && !ret) {
+		size_t len = min_t(u64, left, DUMP_BATCH * PAGE_SIZE);
+		ssize_t n = kernel_read(ctx->exe_file, buf, len, &pos);
+
+		if (n < 0) {
+			bproc_reason(ctx->reason,
+				     "reading its program failed (%zd)", n);
+			ret = n;
+			break;
+		}
+		/* (no writer while it is an exe file: it cannot shrink) */
+		if ((size_t)n < len)
+			memset(buf + n, 0, len - n);
+		ret = dump_write(ctx, buf, len);
+		left -= len;
+		pos = ctx->exe.size - left;
+	}
+	kvfree(buf);
+	return ret;
+}
+
 /* FDS, then MEMFD: each memfd's content, read from it. */
 static int dump_write_fds(struct dump_ctx *ctx)
 {
@@ -1489,15 +1599,18 @@ static int dump_write_image(struct dump_ctx *ctx)
 	struct bproc_image_header hdr = {
 		.magic = BPROC_IMAGE_MAGIC,
 		/*
-		 * Version 3 only for what needs it (FDS), so that an engine
-		 * that reads up to version 2 still takes the rest.
+		 * Version 4 only for what needs it (EXEFILE), 3 for FDS, so
+		 * that an engine that reads up to version 2 or 3 still takes
+		 * the rest.
 		 */
-		.version = ctx->nr_fds ? BPROC_IMAGE_VERSION : 2,
+		.version = ctx->exe_file ? 4 :
+			   ctx->nr_fds	 ? 3 :
+					   2,
 		.arch = BPROC_ARCH_X86_64,
 		.page_size = PAGE_SIZE,
 		.header_size = sizeof(hdr),
 		.nr_sections = 9 + !!ctx->nr_threads + !!ctx->nr_fds +
-			       !!ctx->memfd_bytes,
+			       !!ctx->memfd_bytes + !!ctx->exe_file,
 		.dump_flags =
 			ctx->flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS),
 	};
@@ -1586,6 +1699,8 @@ static int dump_write_image(struct dump_ctx *ctx)
 	}
 	if (!ret && ctx->nr_fds)
 		ret = dump_write_fds(ctx);
+	if (!ret && ctx->exe_file)
+		ret = dump_write_exefile(ctx);
 	if (!ret)
 		ret = dump_section(ctx, BPROC_SEC_PAGES,
 				   ctx->nr_pages * PAGE_SIZE);
@@ -1656,6 +1771,8 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 	if (!ret)
 		ret = dump_taskenv(ctx);
 	if (!ret)
+		ret = dump_exefile(ctx);
+	if (!ret)
 		ret = dump_pagemap(ctx);
 	if (ret)
 		goto out_free;
@@ -1684,6 +1801,8 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 out_free:
 	if (ctx->mm)
 		mmput(ctx->mm);
+	if (ctx->exe_file)
+		fput(ctx->exe_file);
 	for (i = 0; i < ctx->nr_fds; i++)
 		fput(ctx->fd_files[i]);
 	for (i = 0; i < ctx->nr_memfds; i++)

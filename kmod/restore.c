@@ -49,6 +49,14 @@
  * that each fd holds an object of its kind, maps the memfds that the
  * mappings name (BPROC_VMA_MEMFD) and closes those the process had only
  * mapped (BPROC_FD_UNOPENED).
+ *
+ * The program's file (EXEFILE, version 4): read into an in-memory file
+ * (shmem_file_setup, as a memfd is made) named after the program's path,
+ * which becomes the process's mm->exe_file, so /proc/PID/exe reads
+ * "PATH (deleted)", as for a program removed after it was executed, and
+ * executing it runs the program; unless the restoring process's own
+ * executable is that same file (a ghost taking its process back home),
+ * which then stays.
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -68,6 +76,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task_stack.h>
+#include <linux/shmem_fs.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
@@ -165,6 +174,10 @@ struct restore_ctx {
 	u32 nr_targets;
 	u64 memfd_size; /* of MEMFD */
 	struct file **fd_files;
+	/* EXEFILE: the program's file, in memory, or NULL; kept: ours is it */
+	struct bproc_image_exefile exe;
+	struct file *exe_file;
+	bool exe_kept;
 };
 
 /* A thread waiting in BPROC_IOC_RESTORE_THREAD (on its stack). */
@@ -254,6 +267,103 @@ static bool path_ok(struct restore_ctx *ctx, u32 off)
 	return off < ctx->paths_len && ctx->paths[off] == '/';
 }
 
+/*
+ * Copy @len bytes to @pos of the new in-memory file @f through its
+ * address space's operations, page by page, as the kernel's own users of
+ * shmem files do: no write of the restoring process's, which kernel_write
+ * would hold to its RLIMIT_FSIZE (the image's, maybe below its program's
+ * size).
+ */
+static int restore_fill(struct file *f, const void *buf, size_t len, loff_t pos)
+{
+	struct address_space *mapping = f->f_mapping;
+	const struct address_space_operations *aops = mapping->a_ops;
+	struct inode *inode = file_inode(f);
+	int ret = 0;
+
+	inode_lock(inode);
+	while (len) {
+		unsigned int off = offset_in_page(pos);
+		unsigned int n = min_t(size_t, len, PAGE_SIZE - off);
+		struct page *page;
+		void *fsdata, *vaddr;
+
+		ret = aops->write_begin(f, mapping, pos, n, &page, &fsdata);
+		if (ret < 0)
+			break;
+		vaddr = kmap_local_page(page);
+		memcpy(vaddr + off, buf, n);
+		kunmap_local(vaddr);
+		ret = aops->write_end(f, mapping, pos, n, n, page, fsdata);
+		if (ret < 0)
+			break;
+		if (ret != (int)n) {
+			ret = -EIO;
+			break;
+		}
+		ret = 0;
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	inode_unlock(inode);
+	return ret;
+}
+
+/*
+ * EXEFILE: the program's file into a new in-memory file, named after its
+ * path (less its leading '/': d_path shows such a file as "/NAME
+ * (deleted)"), with its permission bits.
+ */
+static int restore_read_exefile(struct restore_ctx *ctx, u64 size)
+{
+	struct bproc_image_exefile *e = &ctx->exe;
+	struct file *f;
+	loff_t pos = 0;
+	u64 left;
+	void *buf;
+	int ret;
+
+	if (size < sizeof(*e) || size - sizeof(*e) > BPROC_IMAGE_MAX_EXEFILE)
+		return bad_image(ctx, "bad EXEFILE size");
+	ret = restore_read(ctx, e, sizeof(*e));
+	if (ret)
+		return ret;
+	if (e->size != size - sizeof(*e) || e->mode & ~(u32)(S_IFMT | 07777) ||
+	    !ctx->paths_len || ctx->paths[ctx->paths_len - 1] ||
+	    !path_ok(ctx, e->path) || !ctx->paths[e->path + 1])
+		return bad_image(ctx, "bad EXEFILE");
+	f = shmem_file_setup(ctx->paths + e->path + 1, e->size, VM_NORESERVE);
+	if (IS_ERR(f)) {
+		bproc_reason(ctx->reason,
+			     "no in-memory file for its program (%ld)",
+			     PTR_ERR(f));
+		return PTR_ERR(f);
+	}
+	ctx->exe_file = f;
+	file_inode(f)->i_mode = S_IFREG | (e->mode & 0777);
+	buf = kvmalloc(RESTORE_BATCH * PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (left = e->size; left && !ret;) {
+		size_t len = min_t(u64, left, RESTORE_BATCH * PAGE_SIZE);
+
+		left -= len;
+		ret = restore_read(ctx, buf, len);
+		if (!ret) {
+			ret = restore_fill(f, buf, len, pos);
+			if (ret)
+				bproc_reason(
+					ctx->reason,
+					"writing its program in memory failed (%d)",
+					ret);
+			pos += len;
+		}
+	}
+	kvfree(buf);
+	return ret;
+}
+
 static int restore_read_sections(struct restore_ctx *ctx)
 {
 	struct bproc_image_header *h = &ctx->hdr;
@@ -290,11 +400,12 @@ static int restore_read_sections(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 		size = s.size;
-		/* in type order, but PAGES last (10 to 12 before it) */
+		/* in type order, but PAGES last (10 to 13 before it) */
 		rank = s.type == BPROC_SEC_PAGES ? 100 : s.type;
-		if (s.pad || rank <= last || s.type > BPROC_SEC_MEMFD ||
+		if (s.pad || rank <= last || s.type > BPROC_SEC_EXEFILE ||
 		    (s.type == BPROC_SEC_THREADS && h->version < 2) ||
-		    (s.type >= BPROC_SEC_FDS && h->version < 3))
+		    (s.type >= BPROC_SEC_FDS && h->version < 3) ||
+		    (s.type == BPROC_SEC_EXEFILE && h->version < 4))
 			return bad_image(ctx,
 					 "section %u: bad or repeated type", i);
 		last = rank;
@@ -394,6 +505,9 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			ctx->memfd_size = size;
 			ret = restore_skip(ctx, size);
 			break;
+		case BPROC_SEC_EXEFILE:
+			ret = restore_read_exefile(ctx, size);
+			break;
 		case BPROC_SEC_PAGES:
 			if (i != h->nr_sections - 1)
 				return bad_image(ctx, "PAGES is not last");
@@ -409,7 +523,7 @@ static int restore_read_sections(struct restore_ctx *ctx)
 			return ret;
 	}
 	if ((ctx->seen & ~(1U << BPROC_SEC_THREADS | 1U << BPROC_SEC_FDS |
-			   1U << BPROC_SEC_MEMFD)) !=
+			   1U << BPROC_SEC_MEMFD | 1U << BPROC_SEC_EXEFILE)) !=
 	    ((1U << (BPROC_SEC_PAGES + 1)) - 2))
 		return bad_image(ctx, "sections missing");
 	return 0;
@@ -1835,19 +1949,90 @@ long bproc_restore_thread(void)
 	return ret;
 }
 
+/* Do files @a and @b hold the same @size bytes? */
+static bool restore_same_content(struct file *a, struct file *b, u64 size)
+{
+	const size_t chunk = 64 << 10;
+	loff_t pa = 0, pb = 0;
+	bool same = true;
+	char *buf;
+
+	buf = kvmalloc(2 * chunk, GFP_KERNEL);
+	if (!buf)
+		return false;
+	while (size && same) {
+		size_t n = min_t(u64, size, chunk);
+
+		same = kernel_read(a, buf, n, &pa) == (ssize_t)n &&
+		       kernel_read(b, buf + chunk, n, &pb) == (ssize_t)n &&
+		       !memcmp(buf, buf + chunk, n);
+		size -= n;
+	}
+	kvfree(buf);
+	return same;
+}
+
+/*
+ * EXEFILE, when the restoring process's own executable is that file
+ * already (its path, its size and its content: a ghost taking its process
+ * back where it was dumped first): keep it rather than the in-memory copy.
+ */
+static int restore_check_exe(struct restore_ctx *ctx)
+{
+	static const char deleted[] = " (deleted)";
+	struct dentry *dentry;
+	struct file *own;
+	char *buf, *p;
+	size_t len;
+
+	if (!ctx->exe_file)
+		return 0;
+	rcu_read_lock();
+	own = rcu_dereference(current->mm->exe_file);
+	if (own && !get_file_rcu(own))
+		own = NULL;
+	rcu_read_unlock();
+	if (!own)
+		return 0;
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf) {
+		fput(own);
+		return -ENOMEM;
+	}
+	p = d_path(&own->f_path, buf, PATH_MAX);
+	dentry = own->f_path.dentry;
+	if (!IS_ERR(p) &&
+	    (d_unlinked(dentry) || (dentry->d_op && dentry->d_op->d_dname))) {
+		len = strlen(p);
+		if (len > sizeof(deleted) - 1 &&
+		    !strcmp(p + len - (sizeof(deleted) - 1), deleted))
+			p[len - (sizeof(deleted) - 1)] = '\0';
+	}
+	if (!IS_ERR(p) && !strcmp(p, ctx->paths + ctx->exe.path) &&
+	    i_size_read(file_inode(own)) == ctx->exe.size &&
+	    restore_same_content(own, ctx->exe_file, ctx->exe.size))
+		ctx->exe_kept = true;
+	kfree(buf);
+	fput(own);
+	return 0;
+}
+
 /*
  * /proc/PID/exe: the image's executable again, not the restorer's (a
- * program such as busybox re-executes itself through it). As the kernel's
- * replace_mm_exe_file() does, which is not exported: the exe file is kept
- * from being written while it is one. Best effort: a file open for writing
- * somewhere stays unnamed rather than failing the restore.
+ * program such as busybox re-executes itself through it): the in-memory
+ * file of EXEFILE, or the file a mapping flagged BPROC_VMA_EXE reopened.
+ * As the kernel's replace_mm_exe_file() does, which is not exported: the
+ * exe file is kept from being written while it is one. Best effort: a file
+ * open for writing somewhere stays unnamed rather than failing the restore.
  */
 static void restore_exe_file(struct restore_ctx *ctx)
 {
-	struct file *f = NULL, *old;
+	struct file *f = ctx->exe_file, *old;
 	u32 i;
 
-	for (i = 0; i < ctx->nr_vmas; i++)
+	if (ctx->exe_kept)
+		return;
+	for (i = 0; i < ctx->nr_vmas && !f; i++)
 		if (ctx->vmas[i].kind == BPROC_VMA_FILE &&
 		    ctx->vmas[i].flags & BPROC_VMA_EXE && ctx->files[i]) {
 			f = ctx->files[i];
@@ -1969,6 +2154,8 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 	if (!ret)
 		ret = restore_check_current(ctx);
 	if (!ret)
+		ret = restore_check_exe(ctx);
+	if (!ret)
 		ret = restore_take_fds(ctx, args->flags);
 	if (!ret)
 		ret = restore_open_files(ctx);
@@ -2007,6 +2194,8 @@ out_free:
 				fput(ctx->fd_files[i]);
 	kvfree(ctx->fd_files);
 	kvfree(ctx->fdsec);
+	if (ctx->exe_file)
+		fput(ctx->exe_file);
 	if (ctx->notify)
 		fput(ctx->notify);
 	if (ctx->files)

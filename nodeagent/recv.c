@@ -357,7 +357,9 @@ static int find_structure(const uint8_t *buf, size_t n,
 			return 0;
 		memcpy(&s, buf + off, sizeof(s));
 		off += sizeof(s);
-		if (s.type == BPROC_SEC_PAGES)
+		/* in type order: nothing to look for past THREADS (the
+		 * program's file, EXEFILE, may be large) */
+		if (s.type == BPROC_SEC_PAGES || s.type > BPROC_SEC_THREADS)
 			return have_mm ? 1 : -1;
 		if (s.size > HEAD_MAX)
 			return -1;

@@ -30,7 +30,7 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "image-version-1", "image-version-2", "fds-imgdump",
            "dump-killed-gone", "agent-restore", "stream-agent",
            "dump-signalled",
-           "agent-restore-bad"]
+           "agent-restore-bad", "exe-whole", "exe-deleted"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
          "roundtrip", "restore-files", "restore-map"]
@@ -55,7 +55,8 @@ MALFORMED = ["empty", "truncated-header", "truncated-vmas", "truncated-pages",
              "thread-pending", "threads-version-1", "fds-not-made",
              "fds-count", "fds-targets-count", "fds-bad-fd", "fds-stdio-fd",
              "fds-eventfd-count", "fds-kind", "fds-clock", "fds-timer-nsec",
-             "fds-memfd-size", "fds-target-fd", "fds-version-2", "fuzz"]
+             "fds-memfd-size", "fds-target-fd", "fds-version-2",
+             "exefile-size", "exefile-path", "exefile-version-3", "fuzz"]
 
 CASES = (["local-" + c for c in LOCAL] + ["cross-" + c for c in CROSS]
          + SPECIAL + ["ghost-" + c for c in GHOST]

@@ -154,7 +154,11 @@ struct bproc_version {
 /* What goes into the image by content rather than by reference. */
 #define BPROC_DUMP_LIBS \
 	(1U << 0) /* shared libraries (files mapped executable) */
-#define BPROC_DUMP_EXEC (1U << 1) /* the executable (mm's exe file) */
+/*
+ * the executable (mm's exe file): its mappings by content, and the file
+ * itself whole in the image's EXEFILE section (module 1.8, image.h)
+ */
+#define BPROC_DUMP_EXEC (1U << 1)
 #define BPROC_DUMP_OTHER (1U << 2) /* any other private file mapping */
 #define BPROC_DUMP_ALL (BPROC_DUMP_LIBS | BPROC_DUMP_EXEC | BPROC_DUMP_OTHER)
 /*

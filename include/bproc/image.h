@@ -9,8 +9,8 @@
  *
  * All integers are little-endian (the only architecture is x86-64). Sections
  * appear in the order of their type numbers, each at most once, except that
- * PAGES is always last (THREADS, FDS and MEMFD, types 10 to 12, come before
- * it), so every piece
+ * PAGES is always last (THREADS, FDS, MEMFD and EXEFILE, types 10 to 13,
+ * come before it), so every piece
  * of structure can be read and checked before the first byte of memory is
  * touched. The page map (PAGEMAP) is kept apart from the
  * page contents (PAGES): PAGES holds, back to back, the contents of the pages
@@ -38,6 +38,8 @@
  *             struct bproc_image_epoll_target[]
  *   MEMFD     the memfds' contents, in FDS order    if a memfd holds data
  *                                                   (version 3)
+ *   EXEFILE   struct bproc_image_exefile, then      if the program went
+ *             the program's file, whole             whole (version 4)
  *   PAGES     page contents                         yes, last
  *
  * CORE, XSTATE and SIGNALS are the main thread's (the thread group leader,
@@ -47,6 +49,8 @@
  * readers take both. Version 3 (module 1.7) added FDS, MEMFD and
  * BPROC_VMA_MEMFD; an older image is a version 3 image without them, and
  * an image without them is written as version 2, which older engines read.
+ * Version 4 (module 1.8) added EXEFILE; an image without it is written as
+ * version 3 or 2 as above, so that an engine of module 1.7 takes it.
  *
  * Limits a reader enforces (anything larger is a corrupt image): see the
  * BPROC_IMAGE_MAX_* constants. ckpt/bproc-imgdump prints an image.
@@ -57,7 +61,7 @@
 #include <linux/types.h>
 
 #define BPROC_IMAGE_MAGIC 0x43525042U /* "BPRC" */
-#define BPROC_IMAGE_VERSION 3
+#define BPROC_IMAGE_VERSION 4
 #define BPROC_IMAGE_VERSION_MIN 1 /* the oldest version readers take */
 #define BPROC_ARCH_X86_64 62 /* EM_X86_64 */
 
@@ -76,6 +80,7 @@
 #define BPROC_IMAGE_MAX_TARGETS 4096 /* epoll targets of FDS, in all */
 #define BPROC_IMAGE_MAX_FD (1 << 20) /* descriptor numbers are below */
 #define BPROC_IMAGE_MAX_MEMFD (64U << 20) /* bytes of MEMFD */
+#define BPROC_IMAGE_MAX_EXEFILE (64U << 20) /* bytes of the program's file */
 #define BPROC_IMAGE_NO_PATH 0xffffffffU
 
 /*
@@ -110,6 +115,7 @@ enum bproc_image_section_type {
 	BPROC_SEC_THREADS = 10, /* before PAGES, which is always last */
 	BPROC_SEC_FDS = 11, /* version 3 */
 	BPROC_SEC_MEMFD = 12, /* version 3 */
+	BPROC_SEC_EXEFILE = 13, /* version 4 */
 };
 
 struct bproc_image_section {
@@ -362,6 +368,25 @@ struct bproc_image_epoll_target {
 	__u64 data;
 };
 
+/*
+ * EXEFILE: the process's executable file itself, whole (its mapped pages
+ * are in the page map as any BPROC_VMA_CONTENT mapping's: a private
+ * writable mapping's differ from the file). The dump writes it when the
+ * program goes whole (BPROC_DUMP_EXEC) or has no path to reopen (a
+ * deleted file, or the in-memory file of an earlier restore). The restore
+ * makes an in-memory file of this content, named after @path, the
+ * process's /proc/PID/exe, which then reads "PATH (deleted)" as for a
+ * program removed after it was executed; unless the restoring process's
+ * own executable is that file already (a ghost taking its process back),
+ * which it keeps. The struct is followed by @size bytes, the section's
+ * size being exactly sizeof(struct bproc_image_exefile) + @size.
+ */
+struct bproc_image_exefile {
+	__u64 size; /* bytes of the file, at most BPROC_IMAGE_MAX_EXEFILE */
+	__u32 path; /* offset in PATHS: its path, without " (deleted)" */
+	__u32 mode; /* its st_mode; the in-memory file takes the 0777 bits */
+};
+
 struct bproc_image_pagemap {
 	__u64 vaddr; /* page aligned */
 	__u64 nr_pages; /* contiguous pages whose contents are in PAGES */
@@ -390,5 +415,6 @@ BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_thread) == 27 * 8 + 88, "thread");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_fds) == 8, "fds");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_fd) == 64, "fd");
 BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_epoll_target) == 24, "target");
+BPROC_IMAGE_ASSERT(sizeof(struct bproc_image_exefile) == 16, "exefile");
 
 #endif /* _UAPI_BPROC_IMAGE_H */

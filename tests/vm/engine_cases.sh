@@ -276,6 +276,90 @@ if [[ " $groups " == *" special "* ]]; then
 		result image-version-$v $st
 	done
 
+	# The program sent whole (--exec) goes with its file (EXEFILE, image
+	# version 4): restored, /proc/PID/exe names it as Linux names a program
+	# removed after it was executed, and executing that runs the program
+	# (not bproc-ckpt, the restorer); dumped again by path, it has no path
+	# to give and goes with its file again. Dumped by path while the file
+	# is there, the image is version 2 without it.
+	st=0
+	size=$(stat -c %s $V/mover)
+	rm -rf /tmp/exe-x; mkdir -p /tmp/exe-x
+	cp $V/mover /tmp/exe-x/ex-prog
+	rm -f "$W/ex.in"; mkfifo "$W/ex.in"
+	/tmp/exe-x/ex-prog 1 < "$W/ex.in" > "$W/ex.out" 2>&1 &
+	orig=$!
+	exec 7> "$W/ex.in"
+	wait_for "$W/ex.out" '^ready' || { echo "ex-prog did not start"; st=1; }
+	bproc-ckpt dump $orig "$W/expath.img" || st=1
+	bproc-imgdump "$W/expath.img" > "$W/expath.txt" || st=1
+	grep -q '^image: .* version 2 ' "$W/expath.txt" || { echo "by path: not version 2"; st=1; }
+	grep -E 'EXEFILE|^exefile' "$W/expath.txt" && { echo "by path: EXEFILE"; st=1; }
+	bproc-ckpt dump --kill --exec $orig "$W/ex.img" || st=1
+	wait $orig 2>/dev/null
+	exec 7>&-
+	rm -rf /tmp/exe-x
+	# ex_check IMAGE TAG: the image holds the program's file; restored, the
+	# process has it as its exe, runs it, and its memory is as it was.
+	ex_check() {
+		local pat
+		bproc-imgdump "$1" > "$W/ex.$2.txt" || { echo "$2: imgdump"; return 1; }
+		for pat in '^image: .* version 4 ' '^section EXEFILE ' \
+			"^exefile: /tmp/exe-x/ex-prog size $size mode 0755\$"; do
+			grep -q -- "$pat" "$W/ex.$2.txt" || { echo "$2: no '$pat'"; grep -i exe "$W/ex.$2.txt"; return 1; }
+		done
+		rm -f "$W/ex.rin"; mkfifo "$W/ex.rin"
+		bproc-ckpt restore "$1" < "$W/ex.rin" > "$W/ex.$2.out" 2>&1 &
+		rpid=$!
+		exec 7> "$W/ex.rin"
+		for i in $(seq 100); do
+			[ "$(cat /proc/$rpid/comm 2>/dev/null)" = ex-prog ] && break
+			kill -0 $rpid 2>/dev/null || break
+			sleep 0.1
+		done
+		[ "$(cat /proc/$rpid/comm 2>/dev/null)" = ex-prog ] ||
+			{ echo "$2: not restored"; cat "$W/ex.$2.out"; return 1; }
+		echo check >&7
+		wait_for "$W/ex.$2.out" '^check ok$' || { echo "$2: memory"; cat "$W/ex.$2.out"; return 1; }
+		exe=$(readlink /proc/$rpid/exe)
+		echo "$2: /proc/PID/exe -> $exe"
+		[ "$exe" = "/tmp/exe-x/ex-prog (deleted)" ] || { echo "$2: exe is '$exe'"; return 1; }
+		ran=$(/proc/$rpid/exe 2>&1)
+		[ "$ran" = "usage: mover MB [FILE]" ] || { echo "$2: executing its exe: '$ran'"; return 1; }
+		[ "$(stat -L -c %s /proc/$rpid/exe)" = "$size" ] || { echo "$2: exe size"; return 1; }
+		cmp -s $V/mover /proc/$rpid/exe || { echo "$2: exe content"; return 1; }
+	}
+	ex_check "$W/ex.img" whole || st=1
+	bproc-ckpt dump --kill $rpid "$W/ex2.img" || st=1
+	wait $rpid 2>/dev/null
+	exec 7>&-
+	ex_check "$W/ex2.img" again || st=1
+	exec 7>&-
+	wait $rpid; rc=$?
+	[ $rc = 3 ] || { echo "exit status $rc"; cat "$W/ex.again.out"; st=1; }
+	result exe-whole $st
+
+	# A program removed after it was executed goes with its file whatever
+	# is asked (it has no path to give); a file size limit (4 KiB here,
+	# below the program's size) does not keep the engine from making it.
+	st=0
+	mkdir -p /tmp/exe-x
+	cp $V/mover /tmp/exe-x/ex-prog
+	(ulimit -f 4; exec /tmp/exe-x/ex-prog 1) < "$W/ex.in" > "$W/ex.out" 2>&1 &
+	orig=$!
+	exec 7> "$W/ex.in"
+	wait_for "$W/ex.out" '^ready' || { echo "ex-prog did not start"; st=1; }
+	rm -rf /tmp/exe-x
+	# (into a pipe: the process writes its image itself, within its limit)
+	bproc-ckpt dump --kill $orig - | cat > "$W/exdel.img" || st=1
+	wait $orig 2>/dev/null
+	exec 7>&-
+	ex_check "$W/exdel.img" deleted || st=1
+	exec 7>&-
+	wait $rpid; rc=$?
+	[ $rc = 3 ] || { echo "exit status $rc"; st=1; }
+	result exe-deleted $st
+
 	# bproc-imgdump shows the kernel objects (FDS) and their state.
 	st=0
 	start_victim fds read || st=1
@@ -957,6 +1041,20 @@ if [[ " $groups " == *" malformed "* ]]; then
 	cp "$fgood" "$W/bad.img"; p64 "$W/bad.img" $((fds + 8 + 512 + 16)) 0000000000000010; bad_case fds-memfd-size
 	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" $((fds + 8 + 640 + 4)) 000003e7; bad_case fds-target-fd
 	cp "$fgood" "$W/bad.img"; p32 "$W/bad.img" 4 00000002; bad_case fds-version-2
+
+	# An image with the program's file (EXEFILE): its size and path are
+	# checked, and it needs version 4.
+	start_victim mem pause
+	egood=$W/egood.img
+	bproc-ckpt dump --kill --exec $VPID "$egood"
+	wait $VPID 2>/dev/null
+	exec 7>&-
+	good=$egood
+	exf=$(secoff EXEFILE)
+	esize=$(bproc-imgdump "$egood" | awk '$1 == "exefile:" { print $4 }')
+	cp "$egood" "$W/bad.img"; p64 "$W/bad.img" $exf $(printf %016x $((esize + 1))); bad_case exefile-size
+	cp "$egood" "$W/bad.img"; p32 "$W/bad.img" $((exf + 8)) 7fffffff; bad_case exefile-path
+	cp "$egood" "$W/bad.img"; p32 "$W/bad.img" 4 00000003; bad_case exefile-version-3
 	good=$W/good.img
 
 	# Random corruption of the structure (everything before the page data),

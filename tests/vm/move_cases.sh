@@ -609,11 +609,15 @@ AGENT_LOG=/var/log/bproc-nodeagent.log
 if want send-auto; then
 	# A program only the front end has (node1 never had it) runs there:
 	# by default the source asks, and its program goes whole; its
-	# libraries, the same on every node, go by path.
+	# libraries, the same on every node, go by path. Its /proc/PID/exe
+	# there is the program's file carried whole, in memory, named as a
+	# program removed after it was executed, and stays so on to node2;
+	# home, its own file again.
 	st=0
 	mkdir -p /tmp/only-here
 	cp $V/mover /tmp/only-here/sa-prog
 	vcrun 1 "rm -rf /tmp/only-here"
+	vcrun 2 "rm -rf /tmp/only-here"
 	MOVER=/tmp/only-here/sa-prog mover_start sa 4 || st=1
 	pid=${PID[sa]}
 	expect "comm" "$(cat /proc/$pid/comm)" sa-prog || st=1
@@ -624,8 +628,13 @@ if want send-auto; then
 	expect "memory there" "$REPLY" "check ok" || st=1
 	grep "pid $pid to node1: sent whole" $AGENT_LOG
 	grep -q "pid $pid to node1: sent whole: its program\$" $AGENT_LOG || st=1
-	echo "exe on node1: $(exe_on 1 sa-prog)"
-	# home again: what node1 runs is content now, nothing to ask about
+	expect "exe on node1" "$(exe_on 1 sa-prog)" "/tmp/only-here/sa-prog (deleted)" || st=1
+	expect "it runs it" "$(vcrun 1 "/proc/\$(pidof sa-prog)/exe 2>&1")" "usage: mover MB [FILE]" || st=1
+	expect "node1 -> node2" "$(moveto node2 $pid)" ok || st=1
+	ask sa check
+	expect "memory on node2" "$REPLY" "check ok" || st=1
+	expect "exe on node2" "$(exe_on 2 sa-prog)" "/tmp/only-here/sa-prog (deleted)" || st=1
+	# home again: what node2 runs is content now, nothing to ask about
 	expect "home" "$(moveto master $pid)" ok || st=1
 	ask sa check
 	expect "memory home" "$REPLY" "check ok" || st=1
@@ -673,12 +682,15 @@ fi
 
 if want send-whole; then
 	# A program every node has, sent whole on request: it runs there,
-	# its image larger than by path by its program and libraries.
+	# its image larger than by path by its program and libraries, and
+	# its /proc/PID/exe is the program's file carried whole, on to node2
+	# too, where it moves by auto; home, its own file again.
 	st=0
 	mover_start sw 1 || st=1
 	pid=${PID[sw]}
 	expect "by path" "$(moveto node1 "$pid path")" ok || st=1
 	path_bytes=$(moved_bytes $pid node1)
+	expect "exe on node1 by path" "$(exe_on 1 mover)" "$V/mover" || st=1
 	expect "back" "$(moveto master $pid)" ok || st=1
 	expect "whole" "$(moveto node1 "$pid whole")" ok || st=1
 	whole_bytes=$(moved_bytes $pid node1)
@@ -688,10 +700,15 @@ if want send-whole; then
 	expect "on node1" "${REPLY% *}" "where node1 $pid" || st=1
 	ask sw check
 	expect "memory there" "$REPLY" "check ok" || st=1
-	echo "exe on node1 after whole: $(exe_on 1 mover)"
+	expect "exe on node1 after whole" "$(exe_on 1 mover)" "$V/mover (deleted)" || st=1
 	expect "auto, the same everywhere" "$(moveto node2 $pid)" ok || st=1
 	grep -q "pid $pid to node2: sent whole" $AGENT_LOG && st=1
 	vcrun 1 "grep -q 'pid $pid to node2: sent whole' $AGENT_LOG" && st=1
+	expect "exe on node2" "$(exe_on 2 mover)" "$V/mover (deleted)" || st=1
+	ask sw check
+	expect "memory on node2" "$REPLY" "check ok" || st=1
+	expect "home" "$(moveto master $pid)" ok || st=1
+	expect "exe home" "$(readlink /proc/$pid/exe)" "$V/mover" || st=1
 	mover_end sw
 	ended $pid; expect "exit status" "$STATUS" 3 || st=1
 	result send-whole $st

@@ -111,6 +111,13 @@
 /* The vDSO and vvar (and room to spare). */
 #define GHOST_KEEP_MAPS 4
 
+/* Code to return to that only calls pause(), for ever. */
+static const u8 ghost_pause[] = {
+	0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
+	0x0f, 0x05, /* syscall */
+	0xeb, 0xf7, /* jmp 1b */
+};
+
 /* A user address, never called: the ghost has no memory. */
 #define GHOST_NO_HANDLER ((__sighandler_t)PAGE_SIZE)
 
@@ -479,15 +486,11 @@ static int ghost_stop_pending(struct dump_request *req, kernel_siginfo_t *info)
  */
 static int ghost_stop(struct dump_request *req, int sig)
 {
-	static const u8 stub[] = {
-		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
-		0x0f, 0x05, /* syscall */
-		0xeb, 0xf7, /* jmp 1b */
-	};
 	sigset_t only;
 	int ret;
 
-	ret = ghost_return_to(stub, sizeof(stub), &req->ghost_stub);
+	ret = ghost_return_to(ghost_pause, sizeof(ghost_pause),
+			      &req->ghost_stub);
 	if (ret)
 		return ret;
 	send_sig(sig, current, 1);
@@ -561,11 +564,6 @@ static int ghost_call_arm(struct dump_request *req, unsigned long addr, int nr,
 			  const u64 args[5], const void *page, size_t len,
 			  bool thread)
 {
-	static const u8 loop[] = {
-		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
-		0x0f, 0x05, /* syscall */
-		0xeb, 0xf7, /* jmp 1b */
-	};
 	static const u8 movs[5][2] = { { 0x48, 0xbf },
 				       { 0x48, 0xbe },
 				       { 0x48, 0xba },
@@ -597,17 +595,17 @@ static int ghost_call_arm(struct dump_request *req, unsigned long addr, int nr,
 		*c++ = 0x85;
 		*c++ = 0xc0;
 		*c++ = 0x74; /* jz child: over movabs (10) and the loop */
-		*c++ = 10 + sizeof(loop);
+		*c++ = 10 + sizeof(ghost_pause);
 	}
 	*c++ = 0x48; /* movabs %rax, slot */
 	*c++ = 0xa3;
 	memcpy(c, &slot, 8);
 	c += 8;
-	memcpy(c, loop, sizeof(loop));
-	c += sizeof(loop);
+	memcpy(c, ghost_pause, sizeof(ghost_pause));
+	c += sizeof(ghost_pause);
 	if (thread) { /* child: pause until taken */
-		memcpy(c, loop, sizeof(loop));
-		c += sizeof(loop);
+		memcpy(c, ghost_pause, sizeof(ghost_pause));
+		c += sizeof(ghost_pause);
 	}
 	if (copy_to_user((void __user *)addr, code, c - code) ||
 	    copy_to_user((void __user *)slot, &pending, sizeof(pending)) ||
@@ -876,15 +874,10 @@ static void ghost_kept_rearm(struct work_struct *work)
 /* Take part in the ghost's stop: 0 once out of the task_work for it. */
 static int ghost_kept_stop(struct ghost_kept *k)
 {
-	static const u8 stub[] = {
-		0xb8, __NR_pause, 0, 0, 0, /* 1: mov $nr, %eax */
-		0x0f, 0x05, /* syscall */
-		0xeb, 0xf7, /* jmp 1b */
-	};
 	sigset_t all;
 	int ret;
 
-	ret = ghost_return_to(stub, sizeof(stub), &k->stub);
+	ret = ghost_return_to(ghost_pause, sizeof(ghost_pause), &k->stub);
 	if (ret)
 		return ret;
 	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));

@@ -35,6 +35,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -809,10 +810,65 @@ static void refuse(struct outmove *m, int err, const char *fmt, ...)
 	free(m);
 }
 
+/*
+ * A child of process @lpid (of any of its threads), living or not yet
+ * reaped, by its pid in its own namespace (the cluster's), or 0.
+ */
+static pid_t first_child(pid_t lpid)
+{
+	char path[PATH_MAX], line[256];
+	pid_t child = 0, ns = 0;
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", lpid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (!child && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", lpid,
+			 d->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%d", &child) != 1)
+			child = 0;
+		fclose(f);
+	}
+	closedir(dir);
+	if (!child)
+		return 0;
+	/* its last NSpid is its pid where it is, the cluster's */
+	snprintf(path, sizeof(path), "/proc/%d/status", child);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = line + 6;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		while (*p) {
+			long v = strtol(p, &p, 10);
+
+			if (v > 0)
+				ns = (pid_t)v;
+			while (*p == ' ' || *p == '\t' || *p == '\n')
+				p++;
+		}
+		break;
+	}
+	if (f)
+		fclose(f);
+	return ns ? ns : child;
+}
+
 void send_order(const struct bp_move_order *o)
 {
 	struct outmove *m = calloc(1, sizeof(*m));
 	int p[2], err;
+	pid_t child;
 	char st;
 
 	if (!m) {
@@ -844,6 +900,14 @@ void send_order(const struct bp_move_order *o)
 	st = proc_state(m->lpid);
 	if (!st || st == 'Z' || st == 'X')
 		return refuse(m, ESRCH, "it has exited");
+	/* its wait() where it goes would not find them */
+	child = first_child(m->lpid);
+	if (child)
+		return refuse(m, EOPNOTSUPP,
+			      "it has children on %s (pid %d), which it "
+			      "could not wait for where it goes: such a "
+			      "process does not move yet",
+			      agent->name, child);
 	/* stopped by job control, it moves and stays stopped there */
 	if (st == 't')
 		return refuse(m, EOPNOTSUPP, "it is stopped by a debugger");

@@ -28,7 +28,7 @@ CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "streams-null-closed", "streams-sockets", "born-tree", "born-many",
          "born-quick", "born-late", "born-move", "born-pgrp",
          "ghost-names", "streams-end",
-         "procfiles", "metrics-events", "concurrent",
+         "procfiles", "metrics-events", "concurrent", "children-refused",
          "errnos", "reads-never-wait", "dest-refuses-cwd", "dest-oom",
          "front-agent-stopped", "agent-killed", "poweroff"]
 

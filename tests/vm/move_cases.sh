@@ -16,7 +16,7 @@ cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move ter
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
 	born-many born-quick born-late born-move born-pgrp ghost-names streams-end procfiles
-	metrics-events concurrent errnos reads-never-wait dest-refuses-cwd
+	metrics-events concurrent children-refused errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
 cases=" $(echo $cases) "
@@ -1343,6 +1343,35 @@ if want concurrent; then
 	done
 	for k in 1 2 3 4 5 6 7 8; do ended ${PID[c$k]}; done
 	result concurrent $st
+fi
+
+if want children-refused; then
+	# A process with children where it runs (living or not yet reaped,
+	# moved or not) does not move: its wait() would not find them there.
+	st=0
+	sh -c 'sleep 60 & wait' & pid=$!
+	for i in $(seq 50); do [ -n "$(cat /proc/$pid/task/*/children 2>/dev/null)" ] && break; sleep 0.1; done
+	kid=$(cat /proc/$pid/task/*/children | awk '{ print $1 }')
+	expect "with a child here" "$(moveto node1 $pid)" EOPNOTSUPP || st=1
+	grep -q "move pid $pid (sh) master -> node1 failed: EOPNOTSUPP: it has children on master (pid $kid), which it could not wait for where it goes" $M/events || st=1
+	# its child moved away: still its child
+	expect "the child moves" "$(moveto node1 $kid)" ok || st=1
+	expect "with a child away" "$(moveto node2 $pid)" EOPNOTSUPP || st=1
+	kill $kid
+	wait $pid
+	# on a node: a shell there with a child there
+	bpsh 1 sh -c 'sleep 60 & wait' & bp=$!
+	for i in $(seq 100); do
+		npid=$(grep -l '^comm sh$' $M/node1/[0-9]* 2>/dev/null | head -n 1 | sed 's|.*/||')
+		nkid=$(grep -l '^comm sleep$' $M/node1/[0-9]* 2>/dev/null | head -n 1 | sed 's|.*/||')
+		[ -n "$npid" ] && [ -n "$nkid" ] && break
+		sleep 0.1
+	done
+	expect "with a child on node1" "$(moveto node2 $npid)" EOPNOTSUPP || st=1
+	grep -q "move pid $npid (sh) node1 -> node2 failed: EOPNOTSUPP: it has children on node1 (pid $nkid)" $M/events || { grep "pid $npid" $M/events; st=1; }
+	kill $nkid
+	wait $bp
+	result children-refused $st
 fi
 
 if want errnos; then

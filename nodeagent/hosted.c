@@ -316,6 +316,8 @@ static void st_pass(struct hstreams *st, struct hosted *h,
 
 /* ---- processes ---- */
 
+static void threads_arrived(const struct hosted *h);
+
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 			  const struct hosted_stream *streams, unsigned int nr)
 {
@@ -345,6 +347,7 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	h->next = procs;
 	procs = h;
 	nr_procs++;
+	threads_arrived(h);
 	return h;
 }
 
@@ -986,25 +989,135 @@ static void executed(const struct bproc_space_event *ev)
 		announce(h, &r); /* else gone already: its exit says the rest */
 }
 
+/* Thread @lt of process @lpid (ours), by its tid in the namespace; or 0. */
+static pid_t ns_tid(pid_t lpid, pid_t lt)
+{
+	char path[64], line[128];
+	pid_t ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", lpid, lt);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "NSpid: %*d %d", &ns) == 1)
+			break;
+	fclose(f);
+	return ns;
+}
+
 /*
- * A thread that a process moved here made, or that ended alone: its ghost
- * on the front end makes or ends one of that tid (not for a born one,
- * whose ghost keeps one thread, nor while it moves or leaves: the
- * restorer's threads are the image's, which the ghost has, and one that
+ * The threads of the processes moved here, for their ghosts on the front
+ * end, which make a ghost thread of each (a call of the ghost's, a few
+ * milliseconds of the front end's agent): a thread is told once it has
+ * lived THREAD_TELL_MS (one that ends before is never told, so a program
+ * that makes short-lived threads by the thousand costs the front end
+ * nothing), its end only if it was told. Those of a process that just
+ * arrived are told too: the ghost has them already unless they were made
+ * on the last node too late to be told (it makes nothing for a tid it
+ * has). Not for a born process, whose ghost keeps one thread, nor while
+ * one moves or leaves (the restorer's threads are the image's; one that
  * leaves ends with its threads).
  */
-static void thread_event(const struct bproc_space_event *ev, bool born)
+#define THREAD_TELL_MS 50
+#define THREADS_PENDING 256
+
+static struct {
+	pid_t pid, tid;
+	int64_t at_ms;
+} tpend[THREADS_PENDING];
+static unsigned int nr_tpend;
+
+static bool thread_tellable(const struct hosted *h)
 {
-	struct hosted *h = hosted_find(ev->tgid);
+	return h && !h->born && !h->moving && !h->left && !h->exited;
+}
+
+static void thread_tell(pid_t pid, pid_t tid, bool born)
+{
 	struct bp_conn *c = link_conn();
 
-	if (!h || h->born || h->moving || h->left || h->exited || !c)
+	if (c)
+		link_sent(bp_send_pid_pair(c,
+					   born ? BPROC_MSG_PROC_THREAD :
+						  BPROC_MSG_PROC_THREAD_END,
+					   (uint32_t)pid, (uint32_t)tid),
+			  born ? "PROC_THREAD" : "PROC_THREAD_END");
+}
+
+static void thread_born(pid_t pid, pid_t tid)
+{
+	if (nr_tpend == THREADS_PENDING) {
+		thread_tell(pid, tid, true); /* no room to wait */
 		return;
-	link_sent(bp_send_pid_pair(c,
-				   born ? BPROC_MSG_PROC_THREAD :
-					  BPROC_MSG_PROC_THREAD_END,
-				   (uint32_t)ev->tgid, (uint32_t)ev->pid),
-		  born ? "PROC_THREAD" : "PROC_THREAD_END");
+	}
+	tpend[nr_tpend].pid = pid;
+	tpend[nr_tpend].tid = tid;
+	tpend[nr_tpend].at_ms = bp_now_ms();
+	nr_tpend++;
+}
+
+/* Those that have lived long enough are told; when to look again. */
+static void threads_tell_due(void)
+{
+	int64_t now = bp_now_ms(), next = 0;
+	unsigned int i = 0;
+
+	while (i < nr_tpend) {
+		if (now - tpend[i].at_ms < THREAD_TELL_MS) {
+			if (!next || tpend[i].at_ms + THREAD_TELL_MS < next)
+				next = tpend[i].at_ms + THREAD_TELL_MS;
+			i++;
+			continue;
+		}
+		if (thread_tellable(hosted_find(tpend[i].pid)))
+			thread_tell(tpend[i].pid, tpend[i].tid, true);
+		tpend[i] = tpend[--nr_tpend];
+	}
+	if (next)
+		loop_wake_at(next);
+}
+
+/* A process just restored here: its threads, as if born now. */
+static void threads_arrived(const struct hosted *h)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", h->lpid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		pid_t lt = (pid_t)atoi(d->d_name), tid;
+
+		if (lt <= 0 || lt == h->lpid)
+			continue;
+		tid = ns_tid(h->lpid, lt);
+		if (tid > 0)
+			thread_born(h->pid, tid);
+	}
+	closedir(dir);
+}
+
+static void thread_event(const struct bproc_space_event *ev, bool born)
+{
+	unsigned int i;
+
+	if (!thread_tellable(hosted_find(ev->tgid)))
+		return;
+	if (born) {
+		thread_born(ev->tgid, ev->pid);
+		return;
+	}
+	for (i = 0; i < nr_tpend; i++)
+		if (tpend[i].tid == ev->pid) {
+			tpend[i] = tpend[--nr_tpend]; /* never told */
+			return;
+		}
+	thread_tell(ev->tgid, ev->pid, false);
 }
 
 void hosted_space_event(const struct bproc_space_event *ev)
@@ -1076,6 +1189,7 @@ void hosted_watch(void)
 	struct hosted *h;
 	unsigned int i;
 
+	threads_tell_due();
 	for (h = procs; h; h = h->next) {
 		if (h->dead)
 			continue;
@@ -1148,7 +1262,7 @@ void hosted_reap(void)
  */
 static pid_t thread_lpid(const struct hosted *h, pid_t tid)
 {
-	char path[64], line[128];
+	char path[64];
 	struct dirent *d;
 	pid_t found = 0;
 	DIR *dir;
@@ -1160,21 +1274,9 @@ static pid_t thread_lpid(const struct hosted *h, pid_t tid)
 	if (!dir)
 		return 0;
 	while (!found && (d = readdir(dir))) {
-		pid_t lt = (pid_t)atoi(d->d_name), ns = 0;
-		FILE *f;
+		pid_t lt = (pid_t)atoi(d->d_name);
 
-		if (lt <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", h->lpid,
-			 lt);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "NSpid: %*d %d", &ns) == 1)
-				break;
-		fclose(f);
-		if (ns == tid)
+		if (lt > 0 && ns_tid(h->lpid, lt) == tid)
 			found = lt;
 	}
 	closedir(dir);

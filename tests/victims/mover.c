@@ -22,6 +22,8 @@
  *   thread    starts a thread that waits: "thread TID"
  *   unthread  ends the last one started: "unthread TID"
  *   urg       "urg TID": the thread whose SIGURG handler ran last (0: none)
+ *   burst N   makes N threads one after the other, each ending at once:
+ *             "burst N" once all are joined
  *
  * EOF on stdin ends it with status 3 after printing "eof".
  */
@@ -49,6 +51,11 @@ static void on_urg(int sig)
 {
 	(void)sig;
 	urg = (pid_t)syscall(SYS_gettid);
+}
+
+static void *brief(void *arg)
+{
+	return arg;
 }
 
 static void *waiter(void *arg)
@@ -170,6 +177,15 @@ int main(int argc, char **argv)
 				nr_threads = 0;
 			}
 			printf("unthread %d\n", (int)last_tid);
+		} else if (!strncmp(line, "burst ", 6)) {
+			int k, n = atoi(line + 6), done = 0;
+			pthread_t t;
+
+			for (k = 0; k < n; k++)
+				if (!pthread_create(&t, NULL, brief, NULL) &&
+				    !pthread_join(t, NULL))
+					done++;
+			printf("burst %d\n", done);
 		} else if (!strcmp(line, "urg")) {
 			printf("urg %d\n", (int)urg);
 		} else {

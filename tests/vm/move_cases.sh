@@ -387,6 +387,11 @@ if want threads-born; then
 	ask tb unthread
 	for i in $(seq 50); do [ -d /proc/$pid/task/$t1 ] || break; sleep 0.1; done
 	expect "ended there, gone here" "$(ls /proc/$pid/task | tr '\n' ' ')" "$pid " || st=1
+	# threads that end at once are never the front end's
+	ask tb "burst 300"
+	expect "a burst of threads" "$REPLY" "burst 300" || st=1
+	sleep 1
+	expect "none of them here" "$(ls /proc/$pid/task | tr '\n' ' ')" "$pid " || st=1
 	expect "to node2" "$(moveto node2 $pid)" ok || st=1
 	ask tb thread
 	t2=${REPLY#thread }

@@ -1723,6 +1723,20 @@ out:
 	module_put(THIS_MODULE);
 }
 
+/* Has the ghost a thread of @tid, whatever it is doing? */
+static bool ghost_has_thread(struct dump_request *req, pid_t tid)
+{
+	struct task_struct *t;
+	bool has;
+
+	rcu_read_lock();
+	t = pid_task(find_pid_ns(tid, task_active_pid_ns(req->task)),
+		     PIDTYPE_PID);
+	has = t && same_thread_group(t, req->task);
+	rcu_read_unlock();
+	return has;
+}
+
 long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 {
 	const u32 flags = BPROC_GHOST_THREAD_NOW | BPROC_GHOST_THREAD_END;
@@ -1745,6 +1759,9 @@ long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 		/* it has that tid: asked for the restore, or nothing (NOW) */
 		if (ghost_kept_ask(req, a.tid, a.flags, !a.flags))
 			return 0;
+		if (a.flags & BPROC_GHOST_THREAD_NOW &&
+		    ghost_has_thread(req, a.tid))
+			return 0; /* one made for it, on its way to be kept */
 	}
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)

@@ -426,7 +426,7 @@ struct bproc_ghost_thread {
  * For a ghost that keeps its threads (BPROC_IOC_GHOST_THREADS, module
  * 1.8): BPROC_GHOST_THREAD_NOW makes a ghost thread of @tid now (a thread
  * the process made where it runs), which holds its tid and reports its
- * signals as the others; nothing if the ghost has that ghost thread
+ * signals as the others; nothing if the ghost has a thread of that tid
  * already. BPROC_GHOST_THREAD_END ends the ghost thread of @tid (a thread
  * that ended where the process runs); ESRCH if there is none. EINVAL for
  * another ghost.

@@ -502,6 +502,44 @@ if [[ " $groups " == *" ghost "* ]]; then
 	exec 7>&-
 	result ghost-sigkill $st
 
+	# A ghost that keeps the process's threads (GHOST_THREADS, module
+	# 1.8): each holds its tid, takes what is sent to it alone (reported
+	# with that tid; the main thread's with the pid, the process's with 0),
+	# stops with the ghost, and is ended and made again on request.
+	st=0
+	start_victim threads pause || st=1
+	set -- $(grep '^tids' "$W/threads.out")
+	w3=$5
+	"$V/ghostthreads" $VPID 5 > "$W/gt.out" 2>&1 &
+	gpid=$!
+	wait_for "$W/gt.out" '^ghost' || st=1
+	grep -q '^tasks 9$' "$W/gt.out" || st=1
+	"$V/tgkill" $VPID $w3 USR1
+	wait_for "$W/gt.out" "^event 10 $w3\$" || st=1
+	kill -USR2 $VPID
+	wait_for "$W/gt.out" '^event 12 0$' || st=1
+	"$V/tgkill" $VPID $VPID WINCH
+	wait_for "$W/gt.out" "^event 28 $VPID\$" || st=1
+	kill -STOP $VPID
+	wait_for "$W/gt.out" '^event 19 0$' || st=1
+	for i in $(seq 100); do
+		states=$(cat /proc/$VPID/task/*/stat 2>/dev/null | awk '{ print $3 }' | sort -u | tr '\n' ' ')
+		[ "$states" = "T " ] && break
+		sleep 0.1
+	done
+	[ "$states" = "T " ] || { echo "its threads are '$states', not all stopped"; st=1; }
+	kill -CONT $VPID
+	wait $gpid || st=1
+	wait $VPID; status=$?
+	cat "$W/gt.out"
+	[ "$status" = 7 ] || { echo "ghost ended with status $status"; st=1; }
+	for l in '^event 18 0$' '^end-unknown ESRCH$' '^both EINVAL$' '^ended [0-9]' \
+		'^made [0-9]' '^again 9$' '^gone$'; do
+		grep -q "$l" "$W/gt.out" || { echo "no line $l"; st=1; }
+	done
+	exec 7>&-
+	result ghost-threads $st
+
 	# Back home: the image restores into the ghost, which becomes the
 	# program again with its pid, memory and stdout; a bad image first
 	# fails and leaves the ghost a ghost. Its parent then reaps it.

@@ -938,7 +938,9 @@ static bool ghost_kept_run(struct ghost_kept *k)
 			ghost_kept_leave(k);
 			return false;
 		}
-		if (current->jobctl & JOBCTL_STOP_PENDING) {
+		/* a stop (or a freezer's trap): what get_signal() does */
+		if (current->jobctl &
+		    (JOBCTL_PENDING_MASK | JOBCTL_TRAP_FREEZE)) {
 			if (!ghost_kept_stop(k))
 				return true;
 			/* no page for the stub: try again in a while */
@@ -1589,6 +1591,9 @@ long ghost_ioctl_fork(struct dump_request *req, void __user *argp)
 	complete_all(&child->done);
 	child->ghost_child = true;
 	child->ghost_child_stop_dfl = req->ghost_stop_dfl;
+	/* a ghost that keeps threads has children that do */
+	child->ghost_tevents = req->ghost_tevents;
+	child->ghost_keep_threads = req->ghost_keep_threads;
 	nr = ghost_call(req, GHOST_CALL_FORK, a.pid, child);
 	if (nr == -ESRCH)
 		ghost_fork_orphan(req, a.pid);

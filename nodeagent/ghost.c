@@ -1125,6 +1125,8 @@ static void fork_polled(void *obj, short revents)
 		return;
 	}
 	g->handle = g->gf.handle_fd;
+	/* a child of a ghost that keeps threads keeps its own (module 1.8) */
+	g->threads = p && p->threads;
 	ghost_open_streams(g);
 	close_ended(g);
 	name_ghost(g);

@@ -1016,9 +1016,9 @@ static pid_t ns_tid(pid_t lpid, pid_t lt)
  * nothing), its end only if it was told. Those of a process that just
  * arrived are told too: the ghost has them already unless they were made
  * on the last node too late to be told (it makes nothing for a tid it
- * has). Not for a born process, whose ghost keeps one thread, nor while
- * one moves or leaves (the restorer's threads are the image's; one that
- * leaves ends with its threads).
+ * has). Born processes' too: their ghosts, children of a moved one's,
+ * keep threads as it does. Not while one moves or leaves (the restorer's
+ * threads are the image's; one that leaves ends with its threads).
  */
 #define THREAD_TELL_MS 50
 #define THREADS_PENDING 256
@@ -1031,7 +1031,7 @@ static unsigned int nr_tpend;
 
 static bool thread_tellable(const struct hosted *h)
 {
-	return h && !h->born && !h->moving && !h->left && !h->exited;
+	return h && !h->moving && !h->left && !h->exited;
 }
 
 static void thread_tell(pid_t pid, pid_t tid, bool born)

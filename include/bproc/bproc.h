@@ -524,7 +524,8 @@ struct bproc_ghost_event {
  * BPROC_IOC_GHOST_RESTORE (and stays a ghost thread if the restore
  * fails); the ghost threads not asked for end first (a thread the process
  * ended where it ran). A ghost that ends ends its ghost threads first.
- * Module 1.8.
+ * A ghost child of such a ghost (BPROC_IOC_GHOST_FORK) keeps its threads
+ * too, its events telling tids. Module 1.8.
  */
 struct bproc_ghost_tevent {
 	struct bproc_ghost_event ev;

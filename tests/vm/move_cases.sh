@@ -408,6 +408,30 @@ if want threads-born; then
 	expect "memory" "$REPLY" "check ok" || st=1
 	mover_end tb
 	ended $pid; expect "exit status" "$STATUS" 3 || st=1
+	# a process born on a node: its ghost, its parent's ghost's child,
+	# keeps its threads too
+	rm -f "$W/bm.in" "$W/bm.out"
+	mkfifo "$W/bm.in"
+	bpsh 1 sh -c 'mover 1; exit $?' < "$W/bm.in" > "$W/bm.out" 2>&1 &
+	bp=$!
+	exec {fd}> "$W/bm.in"
+	IN[bm]=$fd
+	wait_for "$W/bm.out" "^ready " 600 || st=1
+	bm=$(awk '$1 == "ready" { print $2 }' "$W/bm.out")
+	expect "born on node1" "$(where_is $bm)" node1 || st=1
+	ask bm thread
+	t3=${REPLY#thread }
+	for i in $(seq 50); do [ -d /proc/$bm/task/$t3 ] && break; sleep 0.1; done
+	expect "a born one's thread here" "$(ls /proc/$bm/task | sort -n | tr '\n' ' ')" "$bm $t3 " || st=1
+	tgkill $bm $t3 URG || st=1
+	sleep 0.5
+	ask bm urg
+	expect "SIGURG ran in thread $t3 of the born one" "$REPLY" "urg $t3" || st=1
+	ask bm unthread
+	for i in $(seq 50); do [ -d /proc/$bm/task/$t3 ] || break; sleep 0.1; done
+	expect "its end here" "$(ls /proc/$bm/task | tr '\n' ' ')" "$bm " || st=1
+	mover_end bm
+	ended $bp; expect "bpsh's status" "$STATUS" 3 || st=1
 	result threads-born $st
 fi
 

@@ -685,16 +685,23 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 		int fd;
 
 		/* given, or (not an agent's restore) our own stdio */
-		if (is_kept(f[i].fd, given, ngiven) || (!given && f[i].fd < 3))
+		if (!given && f[i].fd < 3)
 			continue;
 		snprintf(what, sizeof(what), "restore: fd %d", f[i].fd);
+		if (is_kept(f[i].fd, given, ngiven)) {
+			/* as the process had it: close-on-exec or not */
+			if (fcntl(f[i].fd, F_SETFD,
+				  f[i].flags & O_CLOEXEC ? FD_CLOEXEC : 0))
+				fail(what, errno, "its close-on-exec flag");
+			continue;
+		}
 		if (!path)
 			fail(what, EINVAL, "bad open file in the image");
 		fd = open(path, flags);
 		if (fd < 0)
 			fail(what, errno, path);
 		if (fd != f[i].fd) {
-			if (dup2(fd, f[i].fd) < 0)
+			if (dup3(fd, f[i].fd, flags & O_CLOEXEC) < 0)
 				fail(what, errno, path);
 			close(fd);
 		}

@@ -1278,6 +1278,13 @@ static int dump_resolve_fds(struct dump_ctx *ctx)
 	return 0;
 }
 
+/* Its open(2) flags, and O_CLOEXEC if the descriptor is close-on-exec. */
+static u32 dump_file_flags(struct task_struct *task, int fd, struct file *file)
+{
+	return (file->f_flags & ~O_CLOEXEC) |
+	       (dump_fd_cloexec(task, fd) ? O_CLOEXEC : 0);
+}
+
 static int dump_files(struct dump_ctx *ctx)
 {
 	u32 max = BPROC_IMAGE_MAX_FILES, n = 0;
@@ -1311,7 +1318,7 @@ static int dump_files(struct dump_ctx *ctx)
 
 			/* the restorer provides it, or reopens a device */
 			f->fd = fd;
-			f->flags = file->f_flags;
+			f->flags = dump_file_flags(ctx->task, fd, file);
 			f->pos = 0;
 			f->mode = mode;
 			f->path = BPROC_IMAGE_NO_PATH;
@@ -1338,7 +1345,7 @@ static int dump_files(struct dump_ctx *ctx)
 			ret = -EOPNOTSUPP;
 		} else {
 			f->fd = fd;
-			f->flags = file->f_flags;
+			f->flags = dump_file_flags(ctx->task, fd, file);
 			f->pos = file->f_pos;
 			f->mode = file_inode(file)->i_mode;
 			ret = dump_path(ctx, &file->f_path, what, &f->path);

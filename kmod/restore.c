@@ -1203,12 +1203,16 @@ static int restore_take_map(struct restore_ctx *ctx,
 	return 0;
 }
 
-/* Install @file at @fd, the lowest free slot being what a new one gets. */
+/*
+ * Install @file at @fd (close-on-exec with @flags O_CLOEXEC), the lowest
+ * free slot being what a new one gets.
+ */
 static int restore_install_at(struct restore_ctx *ctx, int fd,
-			      struct file *file, unsigned int *nr_holes)
+			      struct file *file, u32 flags,
+			      unsigned int *nr_holes)
 {
 	for (;;) {
-		int got = get_unused_fd_flags(0);
+		int got = get_unused_fd_flags(flags & O_CLOEXEC);
 
 		if (got < 0)
 			return got;
@@ -1222,6 +1226,19 @@ static int restore_install_at(struct restore_ctx *ctx, int fd,
 		}
 		ctx->holes[(*nr_holes)++] = got;
 	}
+}
+
+/* The image's flags for its descriptor @fd (a given one's), or 0. */
+static u32 restore_fd_flags(struct restore_ctx *ctx, int fd)
+{
+	const struct bproc_image_taskenv *env = ctx->taskenv;
+	const struct bproc_image_file *f = ctx->env_file;
+	u32 i;
+
+	for (i = 0; i < env->nr_files; i++)
+		if (f[i].fd == fd)
+			return f[i].flags;
+	return 0;
 }
 
 /*
@@ -1248,14 +1265,17 @@ static int restore_install_env_files(struct restore_ctx *ctx)
 			i++; /* one of the given descriptors */
 		} else if (k < ctx->nr_map &&
 			   (i == env->nr_files || ctx->map_fds[k] < f[i].fd)) {
-			ret = restore_install_at(ctx, ctx->map_fds[k],
-						 ctx->map_files[k], &nr_holes);
+			ret = restore_install_at(
+				ctx, ctx->map_fds[k], ctx->map_files[k],
+				restore_fd_flags(ctx, ctx->map_fds[k]),
+				&nr_holes);
 			if (!ret)
 				ctx->map_files[k] = NULL;
 			k++;
 		} else {
 			ret = restore_install_at(ctx, f[i].fd,
-						 ctx->env_files[i], &nr_holes);
+						 ctx->env_files[i], f[i].flags,
+						 &nr_holes);
 			if (!ret)
 				ctx->env_files[i] = NULL;
 			i++;

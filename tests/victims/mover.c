@@ -22,6 +22,8 @@
  *   thread    starts a thread that waits: "thread TID"
  *   unthread  ends the last one started: "unthread TID"
  *   urg       "urg TID": the thread whose SIGURG handler ran last (0: none)
+ *   fdflags N "fdflags N F": fd N's descriptor flags (FD_CLOEXEC is 1)
+ *   cloexec N sets FD_CLOEXEC on fd N: "cloexec N"
  *   burst N   makes N threads one after the other, each ending at once:
  *             "burst N" once all are joined
  *
@@ -177,6 +179,15 @@ int main(int argc, char **argv)
 				nr_threads = 0;
 			}
 			printf("unthread %d\n", (int)last_tid);
+		} else if (!strncmp(line, "fdflags ", 8)) {
+			int fd = atoi(line + 8);
+
+			printf("fdflags %d %d\n", fd, fcntl(fd, F_GETFD));
+		} else if (!strncmp(line, "cloexec ", 8)) {
+			int fd = atoi(line + 8);
+
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			printf("cloexec %d\n", fd);
 		} else if (!strncmp(line, "burst ", 6)) {
 			int k, n = atoi(line + 6), done = 0;
 			pthread_t t;

@@ -600,6 +600,24 @@ if want files; then
 	expect "offset there" "$REPLY" "write 7" || st=1
 	expect "node1's file" "$(vcrun 1 "od -An -c $W/f.txt" | tr -s ' ')" " \\0 \\0 \\0 \\0 d e \\n" || st=1
 	expect "the front end's" "$(cat "$W/f.txt")" abc || st=1
+	# its close-on-exec flag goes with it, there and back
+	ask fl "fdflags 3"
+	expect "fd 3 there" "$REPLY" "fdflags 3 0" || st=1
+	ask fl "cloexec 3"
+	ask fl "cloexec 1"
+	vcrun 2 "mkdir -p $W; : > $W/f.txt" || st=1
+	expect "to node2" "$(moveto node2 ${PID[fl]})" ok || st=1
+	ask fl "fdflags 3"
+	expect "fd 3 close-on-exec on node2" "$REPLY" "fdflags 3 1" || st=1
+	ask fl "fdflags 1"
+	expect "its stdout close-on-exec on node2" "$REPLY" "fdflags 1 1" || st=1
+	ask fl "fdflags 0"
+	expect "its stdin not" "$REPLY" "fdflags 0 0" || st=1
+	expect "home" "$(moveto master ${PID[fl]})" ok || st=1
+	ask fl "fdflags 3"
+	expect "fd 3 close-on-exec home" "$REPLY" "fdflags 3 1" || st=1
+	ask fl "fdflags 1"
+	expect "its stdout close-on-exec home" "$REPLY" "fdflags 1 1" || st=1
 	mover_end fl
 	ended ${PID[fl]}
 	result files $st

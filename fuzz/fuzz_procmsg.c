@@ -274,13 +274,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    !memcmp(a.args, b.args, a.args_len)));
 		break;
 	case 20: {
-		/* the five messages of a pid and another number */
-		static const unsigned int types[] = { BPROC_MSG_PROC_GHOST,
-						      BPROC_MSG_PROC_REAPED,
-						      BPROC_MSG_STREAM_OWNER,
-						      BPROC_MSG_PROC_PGRP,
-						      BPROC_MSG_PROC_SESSION };
-		unsigned int t = types[data[0] / 24 % 5];
+		/* the six messages of a pid and another number */
+		static const unsigned int types[] = {
+			BPROC_MSG_PROC_GHOST,	BPROC_MSG_PROC_REAPED,
+			BPROC_MSG_STREAM_OWNER, BPROC_MSG_PROC_PGRP,
+			BPROC_MSG_PROC_SESSION, BPROC_MSG_PROC_PARENT
+		};
+		unsigned int t = types[data[0] / 24 % 6];
 
 		ROUND_TRIP(t, uint32_t pa = 0; uint32_t oa = 0; uint32_t pb = 0;
 			   uint32_t ob = 0,

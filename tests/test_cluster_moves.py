@@ -21,7 +21,7 @@ VCLUSTER_TIMEOUT = 1500
 CASES = ["roundtrip", "exit-abort", "signals", "kill-on-node", "jobcontrol",
          "stopped-move", "terminal-stopped", "threads-move", "omp-move",
          "fds-move", "terminal", "pipeline",
-         "self-move", "bpsh", "stdin", "getpid-creds", "files",
+         "self-move", "bpsh", "getppid", "stdin", "getpid-creds", "files",
          "files-missing", "send-auto", "send-path-refused", "send-whole",
          "send-libs", "send-ckpt", "streams-files", "streams-2to1", "streams-stdin",
          "streams-null-closed", "streams-sockets", "born-tree", "born-many",

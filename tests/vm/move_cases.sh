@@ -451,8 +451,10 @@ if want getppid; then
 	# children of this shell moved to node1 both see it (one stand-in
 	# holds the pid there for both), as /proc there does, and what bpsh
 	# runs sees the parent bpsh had here; the parent's wait() gets each
-	# exact status. Once its parent is killed here, a child's getppid()
-	# there is 1 within seconds. Nothing of it is left on the node.
+	# exact status. When the parent moves to that node, the stand-in
+	# gives way and the child sees 1; once its parent is killed here, a
+	# child's getppid() there is 1 within seconds. Nothing of it is left
+	# on the node.
 	st=0
 	mover_start pa 1 || st=1
 	mover_start pb 1 || st=1
@@ -475,6 +477,30 @@ if want getppid; then
 	# bpsh's command is bpsh's process: its parent is bpsh's parent
 	read -r got want <<< "$(sh -c 'bpsh 1 sh -c "echo \$PPID"; echo $$' | tr '\n' ' ')"
 	expect "bpsh 1 sh -c 'echo \$PPID'" "$got" "$want" || st=1
+	# its parent moves to where its stand-in is: the stand-in gives way,
+	# and the child there sees 1
+	rm -f "$W/pm.in" "$W/pm.out"
+	mkfifo "$W/pm.in"
+	sh -c 'mover 1 < "$1" > "$2" 2>&1 & echo $!; exec sleep 600' pm \
+		"$W/pm.in" "$W/pm.out" > "$W/pm.pid" &
+	parent=$!
+	exec {fd}> "$W/pm.in"
+	IN[pm]=$fd
+	wait_for "$W/pm.out" "^ready " 600 || st=1
+	pid=$(cat "$W/pm.pid")
+	expect "pm: move" "$(moveto node1 $pid)" ok || st=1
+	ask pm where
+	expect "pm: getppid() on node1" "$REPLY" "where node1 $pid $parent" || st=1
+	expect "pm: its parent's move there" "$(moveto node1 $parent)" ok || st=1
+	ask pm where
+	expect "pm: getppid() with its parent there" "$REPLY" "where node1 $pid 1" || st=1
+	echo "exit 3" >&"${IN[pm]}"
+	mover_end pm
+	# (its parent does not wait for it: it is reaped once that one ends)
+	kill $parent
+	ended $parent; expect "pm: its parent's status" "$STATUS" 143 || st=1
+	for i in $(seq 600); do kill -0 $pid 2> /dev/null || break; sleep 0.1; done
+	kill -0 $pid 2> /dev/null && { echo "pm did not end"; st=1; }
 	# its parent killed here: getppid() is 1 there
 	rm -f "$W/pk.in" "$W/pk.out"
 	mkfifo "$W/pk.in"
@@ -1067,6 +1093,9 @@ if want born-move; then
 	echo $p > $M/node2/move || { echo "move to node2 failed"; st=1; }
 	expect "where after the move" "$(where_is $p)" node2 || st=1
 	expect "its ghost's parent" "$(stat_field $p 2)" "$parent" || st=1
+	# on node2 a stand-in holds its parent's pid
+	expect "its parent on node2" \
+		"$(bpsh 2 awk '/^PPid:/ { print $2 }' /proc/$p/status)" "$parent" || st=1
 	kill -USR2 $p
 	wait_for "$W/bm.out" "^here $p\$" 300 || { echo "no output from node2"; st=1; }
 	# its parent's node signals it: jobwait's own kill is a node's kill

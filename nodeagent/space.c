@@ -573,6 +573,8 @@ static bool is_target(const struct space_fds *f, int fd)
 static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 {
 	static const char adj[] = "1000";
+	/* (in the memory of whoever forked it, idle until it has exec'd) */
+	static int tmp[BPROC_STREAMS_MAX];
 	const int ctl[3] = { f->structure, f->image, f->notify };
 	int top = 3, tmp_ctl[3], i, fd, note = f->notify;
 	char args[3][16];
@@ -592,12 +594,19 @@ static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 			child_fail(note, "restorer: fcntl", errno);
 	}
 	note = tmp_ctl[2];
+	/*
+	 * All of ours out of the way too before any goes in place: one may
+	 * have the number another is to have (a stand-in's few descriptors
+	 * are low ones).
+	 */
 	for (i = 0; i < f->nr; i++) {
-		int t = fcntl(f->src[i], F_DUPFD, top + 3);
-
-		if (t < 0 || dup2(t, f->target[i]) < 0)
-			child_fail(note, "restorer: dup2", errno);
+		tmp[i] = fcntl(f->src[i], F_DUPFD, top + 3);
+		if (tmp[i] < 0)
+			child_fail(note, "restorer: fcntl", errno);
 	}
+	for (i = 0; i < f->nr; i++)
+		if (dup2(tmp[i], f->target[i]) < 0)
+			child_fail(note, "restorer: dup2", errno);
 	for (i = 0; i < 3; i++) {
 		if (dup2(tmp_ctl[i], top + i) < 0)
 			child_fail(note, "restorer: dup2", errno);

@@ -1072,6 +1072,32 @@ static void not_ours_ended(const struct bproc_space_event *ev)
 		ended(h, (int)ev->status);
 }
 
+/*
+ * Its pidfd says that one not our child ended, which the engine told
+ * before (its EXIT event is queued as its last thread exits): an event
+ * that was lost (the reader lagged too far) must not leave its ghost
+ * waiting for ever.
+ */
+static void not_ours_polled(void *obj, short revents)
+{
+	struct hosted *h = obj;
+
+	(void)revents;
+	if (h->dead || h->exited || h->pidfd < 0)
+		return;
+	space_events_now();
+	if (h->dead || h->exited || h->pidfd < 0)
+		return;
+	pr_warn("pid %d: its end was lost with the namespace's events: taken "
+		"as killed",
+		h->pid);
+	close_fd(&h->pidfd);
+	if (h->left)
+		h->dead = true;
+	else
+		ended(h, SIGKILL);
+}
+
 void hosted_space_event(const struct bproc_space_event *ev)
 {
 	struct hosted *h;
@@ -1152,8 +1178,9 @@ void hosted_watch(void)
 		}
 		if (h->left && h->ghost >= 0)
 			loop_add(h->ghost, POLLIN, proxy_polled, h);
-		if (!h->born && !h->under && h->pidfd >= 0)
-			loop_add(h->pidfd, POLLIN, pidfd_polled, h);
+		if (!h->born && h->pidfd >= 0)
+			loop_add(h->pidfd, POLLIN,
+				 h->under ? not_ours_polled : pidfd_polled, h);
 	}
 
 	/* one ref per output stream watched this round */

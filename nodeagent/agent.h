@@ -12,7 +12,8 @@
  *   recv.c    this agent is a move's destination: restore, or come home
  *   hosted.c  a node's moved processes: their stdio, signals, exits, reports
  *   ghost.c   the front end's ghosts: signals out, output in, the real exit
- *   space.c   a node's pid namespace for moved processes, and the restorer
+ *   space.c   a node's pid namespace for moved processes, the restorer, and
+ *             the stand-ins that hold their parents' pids there
  *   loop.c    the one poll loop everything above is driven by
  *   job.c     the few engine calls that block, run on a thread each
  *

@@ -208,7 +208,8 @@ struct bproc_msg_status {
  *     every second, so that the source can tell a slow restore from a
  *     node that went away.
  *  3. The destination restores it (a node: a restorer forked with the pid in
- *     its namespace; the front end: the ghost restores itself, after the
+ *     its namespace, as the child of the stand-in for its parent, see
+ *     PROC_PARENT; the front end: the ghost restores itself, after the
  *     IO_MARK has reached it and the output before it is written) and
  *     answers IMAGE_RESULT: 0 once the process runs there, else an errno
  *     and why. An IMAGE_RESULT of 0 commits the move: the destination owns

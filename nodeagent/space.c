@@ -37,11 +37,12 @@
  * reaped here without blocking (space_reap).
  *
  * The engine watches the namespace (BPROC_IOC_SPACE): every fork, exit,
- * reaping and exec there is an event for hosted.c (but those of a restorer,
- * whose exec of bproc-ckpt is ours, not the process's, and a stand-in's), and its new pids are in the
- * node's range (PID_RANGE from the master), so that what moved processes
- * start here joins the cluster under pids no other host hands out. On the
- * front end the engine keeps the front end's own pids below the nodes'.
+ * reaping and exec there is an event for hosted.c (but a restorer's fork
+ * and its exec of bproc-ckpt, which are ours, not the process's, and all a
+ * stand-in does), and its new pids are in the node's range (PID_RANGE from
+ * the master), so that what moved processes start here joins the cluster
+ * under pids no other host hands out. On the front end the engine keeps
+ * the front end's own pids below the nodes'.
  */
 #define LOG_PREFIX "space"
 
@@ -177,7 +178,7 @@ static int serve_spawn(const struct sreq *q, const int *fds, int nr_fds,
 }
 
 /* The init makes a stand-in for pid, which serves its_sock. */
-static int serve_standin(pid_t pid, int its_sock, int our_sock, int *pidfd)
+static int serve_standin(pid_t pid, int its_sock, int *pidfd)
 {
 	struct clone_args a;
 	pid_t tid = pid;
@@ -198,7 +199,6 @@ static int serve_standin(pid_t pid, int its_sock, int our_sock, int *pidfd)
 		if (dup2(its_sock, 3) != 3)
 			_exit(1);
 		close_range(4, ~0U, 0);
-		(void)our_sock;
 		serve(3, false);
 	}
 	return 0;
@@ -240,7 +240,7 @@ static int serve_one(int sock, bool init)
 	else if (q.type == SREQ_SPAWN)
 		err = serve_spawn(&q, fds, nr_fds, &pidfd);
 	else if (q.type == SREQ_STANDIN && init && nr_fds == 1 && q.pid > 1)
-		err = serve_standin(q.pid, fds[0], sock, &pidfd);
+		err = serve_standin(q.pid, fds[0], &pidfd);
 	else
 		err = -EPROTO;
 	for (i = 0; i < nr_fds; i++)

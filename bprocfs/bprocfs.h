@@ -388,6 +388,12 @@ struct proc_info {
 int proctab_find(pid_t pid, struct proc_info *p);
 
 /*
+ * proctab_parent - the parent of pid on the front end (a moved process's:
+ * its ghost's), read live; -1 if it is gone.
+ */
+pid_t proctab_parent(pid_t pid);
+
+/*
  * proctab_list - the pids of the processes running on slot, ascending,
  * from pid `from` on; fills up to max.  Returns how many, or -errno.
  */

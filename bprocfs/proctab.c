@@ -214,6 +214,24 @@ static bool local_is_process(pid_t pid)
 	return n > 0 && parse_stat(buf, &p) == 0;
 }
 
+pid_t proctab_parent(pid_t pid)
+{
+	char path[32], buf[1024], *end;
+	int dirfd, ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	if (read_small(dirfd, "stat", buf, sizeof(buf)) > 0) {
+		end = strrchr(buf, ')');
+		if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+			ppid = -1;
+	}
+	close(dirfd);
+	return ppid;
+}
+
 int proctab_find(pid_t pid, struct proc_info *p)
 {
 	struct proc_info *m, saved = { 0 };

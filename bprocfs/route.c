@@ -1053,6 +1053,31 @@ static void adopt(int slot, pid_t pid)
 		   p.comm, name);
 }
 
+/*
+ * Its ghost's parent on the front end is another than when it moved (the
+ * parent ended, and the ghost was reparented): its host hears of it, for
+ * getppid() there. Not while it moves: the next host hears once it is
+ * there.
+ */
+static void tell_parent(struct rproc *rp)
+{
+	pid_t ppid = rp->moving ? -1 : proctab_parent(rp->pid);
+	struct bp_conn *c;
+
+	if (ppid <= 0 || ppid == rp->info.ppid)
+		return;
+	c = conn_of(rp->host, rp->pid, BPROC_MSG_PROC_PARENT);
+	if (!c)
+		return;
+	pr_debug("pid %d: its parent is %d now (was %d)", rp->pid, ppid,
+		 rp->info.ppid);
+	sent(c,
+	     bp_send_pid_pair(c, BPROC_MSG_PROC_PARENT, (uint32_t)rp->pid,
+			      (uint32_t)ppid),
+	     rp->pid, BPROC_MSG_PROC_PARENT);
+	rp->info.ppid = ppid;
+}
+
 static int on_report(int slot, const uint8_t *d, uint32_t len)
 {
 	struct bp_proc_report r;
@@ -1079,6 +1104,7 @@ static int on_report(int slot, const uint8_t *d, uint32_t len)
 	/* it may have exec'd there: events name it as it is now */
 	memcpy(rp->info.comm, p.comm, sizeof(rp->info.comm));
 	proctab_report(rp->pid, rp->info.start, &p);
+	tell_parent(rp);
 	return 0;
 }
 
@@ -1129,6 +1155,7 @@ static int on_proc_fork(int slot, const uint8_t *d, uint32_t len)
 	if (!rp)
 		return 0;
 	p.pid = (pid_t)f.pid;
+	p.ppid = (pid_t)f.ppid;
 	p.slot = slot;
 	p.state = 'R';
 	snprintf(p.comm, sizeof(p.comm), "%s", f.comm);

@@ -169,6 +169,8 @@ const char *bp_msg_name(unsigned int type)
 		return "PROC_PGRP";
 	case BPROC_MSG_PROC_SESSION:
 		return "PROC_SESSION";
+	case BPROC_MSG_PROC_PARENT:
+		return "PROC_PARENT";
 	case BPROC_MSG_PROC_THREAD:
 		return "PROC_THREAD";
 	case BPROC_MSG_PROC_THREAD_END:

@@ -162,6 +162,7 @@ int bp_send_image_begin(struct bp_conn *c, uint32_t transfer,
 	bp_put_u32(b + 8, m->pid);
 	bp_put_u32(b + 12, m->flags);
 	put_str(b + 16, m->origin, BPROC_NODE_NAME_MAX);
+	bp_put_u32(b + 32, m->ppid);
 	return bp_conn_send(c, BPROC_MSG_IMAGE_BEGIN, transfer, b, sizeof(b));
 }
 
@@ -175,7 +176,10 @@ int bp_image_begin_decode(const uint8_t *d, uint32_t len,
 	bp_rd_u32(&r, &m->pid);
 	bp_rd_u32(&r, &m->flags);
 	bp_rd_str(&r, m->origin, sizeof(m->origin));
-	rd_zero(&r, 8);
+	bp_rd_u32(&r, &m->ppid);
+	rd_zero(&r, 4);
+	if (m->ppid >= BPROC_PID_MAX)
+		r.bad = true;
 	return bp_rd_end(&r);
 }
 
@@ -700,7 +704,7 @@ int bp_pid_pair_decode(unsigned int type, const uint8_t *d, uint32_t len,
 	     type == BPROC_MSG_PROC_THREAD_END) &&
 	    (!*other || *other >= BPROC_PID_MAX || *other == *pid))
 		return -EPROTO;
-	if (type == BPROC_MSG_STREAM_OWNER &&
+	if ((type == BPROC_MSG_STREAM_OWNER || type == BPROC_MSG_PROC_PARENT) &&
 	    (!*other || *other >= BPROC_PID_MAX))
 		return -EPROTO;
 	return 0;

@@ -42,6 +42,7 @@ struct bp_image_begin {
 	uint64_t move_id;
 	uint32_t pid, flags;
 	char origin[BPROC_NODE_NAME_MAX];
+	uint32_t ppid; /* its parent, 0 if not known */
 };
 
 /* IMAGE_END and IMAGE_RESULT: bytes is 0 in a result. */
@@ -186,8 +187,8 @@ int bp_send_proc_exec(struct bp_conn *c, const struct bp_proc_exec *x);
 int bp_proc_exec_decode(const uint8_t *d, uint32_t len, struct bp_proc_exec *x);
 /*
  * PROC_GHOST (error), PROC_REAPED (error 0), STREAM_OWNER (error: from),
- * PROC_PGRP (error: pgid), PROC_SESSION (error: pid), PROC_THREAD and
- * PROC_THREAD_END (error: tid).
+ * PROC_PGRP (error: pgid), PROC_SESSION (error: pid), PROC_PARENT (error:
+ * ppid), PROC_THREAD and PROC_THREAD_END (error: tid).
  */
 int bp_send_pid_pair(struct bp_conn *c, unsigned int type, uint32_t pid,
 		     uint32_t other);

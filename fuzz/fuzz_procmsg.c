@@ -275,14 +275,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    !memcmp(a.args, b.args, a.args_len)));
 		break;
 	case 20: {
-		/* the seven messages of a pid and another number */
+		/* the eight messages of a pid and another number */
 		static const unsigned int types[] = {
-			BPROC_MSG_PROC_GHOST,	  BPROC_MSG_PROC_REAPED,
-			BPROC_MSG_STREAM_OWNER,	  BPROC_MSG_PROC_PGRP,
-			BPROC_MSG_PROC_SESSION,	  BPROC_MSG_PROC_THREAD,
-			BPROC_MSG_PROC_THREAD_END
+			BPROC_MSG_PROC_GHOST,	BPROC_MSG_PROC_REAPED,
+			BPROC_MSG_STREAM_OWNER, BPROC_MSG_PROC_PGRP,
+			BPROC_MSG_PROC_SESSION, BPROC_MSG_PROC_PARENT,
+			BPROC_MSG_PROC_THREAD,	BPROC_MSG_PROC_THREAD_END
 		};
-		unsigned int t = types[data[0] / 24 % 7];
+		unsigned int t = types[data[0] / 24 % 8];
 
 		ROUND_TRIP(t, uint32_t pa = 0; uint32_t oa = 0; uint32_t pb = 0;
 			   uint32_t ob = 0,

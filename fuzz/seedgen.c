@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	struct bp_proc_report pr = {
 		.pid = 1234, .uid = 1000, .rss_kb = 512, .state = 'S'
 	};
-	struct bp_image_begin ib = { .move_id = 7, .pid = 1234 };
+	struct bp_image_begin ib = { .move_id = 7, .pid = 1234, .ppid = 1200 };
 	struct bp_image_end ie = { .bytes = 81920 };
 	struct bp_stream st[3] = { { 1, 1, 0 }, { 2, 1, 0 }, { 10, 10, 0 } };
 	struct bp_exit ex = { .pid = 1234, .status = 3 << 8 };
@@ -248,11 +248,13 @@ int main(int argc, char **argv)
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_SESSION, 2099201,
 				 2099201),
 			emit(116, "proc-session");
+		bp_send_pid_pair(&conn, BPROC_MSG_PROC_PARENT, 2099201, 1),
+			emit(140, "proc-parent");
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_THREAD, 1234, 2099202),
-			emit(140, "proc-thread");
+			emit(164, "proc-thread");
 		bp_send_pid_pair(&conn, BPROC_MSG_PROC_THREAD_END, 1234,
 				 2099202),
-			emit(164, "proc-thread-end");
+			emit(188, "proc-thread-end");
 		{
 			static const char args[] = "make\0-j4\0";
 			struct bp_proc_exec px = {

@@ -12,7 +12,8 @@
  *   recv.c    this agent is a move's destination: restore, or come home
  *   hosted.c  a node's moved processes: their stdio, signals, exits, reports
  *   ghost.c   the front end's ghosts: signals out, output in, the real exit
- *   space.c   a node's pid namespace for moved processes, and the restorer
+ *   space.c   a node's pid namespace for moved processes, the restorer, and
+ *             the stand-ins that hold their parents' pids there
  *   loop.c    the one poll loop everything above is driven by
  *   job.c     the few engine calls that block, run on a thread each
  *
@@ -197,6 +198,8 @@ void recv_conn_lost(struct inmove *im);
 void recv_settle(pid_t pid);
 void recv_watch(void);
 void recv_reap(void);
+/* recv_wants_parent - a restore here is the child of the stand-in for ppid. */
+bool recv_wants_parent(pid_t ppid);
 /* recv_ghost_ready - the ghost of a move home may now restore. */
 void recv_ghost_ready(struct inmove *im);
 
@@ -213,9 +216,14 @@ struct hosted_stream {
 	int ref; /* /dev/null: the description it was given, else -1 */
 	ino_t ino; /* its end, to tell it among the process's fds */
 };
-/* hosted_add - a restored process now runs here; takes the descriptors. */
-struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
-			  const struct hosted_stream *streams, unsigned int nr);
+/*
+ * hosted_add - a restored process now runs here; takes the descriptors.
+ * ppid: its parent (0: not known); under: the pid of its parent here if
+ * that is not the agent (space_spawn).
+ */
+struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd, pid_t ppid,
+			  pid_t under, const struct hosted_stream *streams,
+			  unsigned int nr);
 struct hosted *hosted_find(pid_t pid);
 pid_t hosted_lpid(const struct hosted *h);
 /* hosted_set_moving - a move out began (true) or failed (false). */
@@ -233,6 +241,18 @@ int hosted_streams(struct hosted *h, struct bp_stream *map, char *why,
 		   size_t len);
 /* hosted_flush_output - the process is parked: send what it wrote. */
 void hosted_flush_output(struct hosted *h);
+/* hosted_ppid - its parent's pid, as this node knows it (0: not known). */
+pid_t hosted_ppid(const struct hosted *h);
+/* hosted_parent - the master says pid's parent is ppid now (PROC_PARENT). */
+void hosted_parent(pid_t pid, pid_t ppid);
+/*
+ * hosted_wants_parent - a process here is the child of the stand-in for
+ * ppid and has ppid as its parent still.
+ */
+bool hosted_wants_parent(pid_t ppid);
+/* hosted_reparented - the stand-in for ppid ended: the init adopted its
+ * children. */
+void hosted_reparented(pid_t ppid);
 /* hosted_is_born - it was started here by a cluster process. */
 bool hosted_is_born(const struct hosted *h);
 /* hosted_child_of - a pid of its children here not yet reaped, or 0. */
@@ -357,12 +377,14 @@ struct space_fds {
 
 /*
  * space_spawn - fork bproc-ckpt restore --agent with pid in the namespace
- * and fds in place (0-2 that it does not get are /dev/null).  Returns 0
- * with *lpid (its pid here) and *pidfd, or -errno (-EEXIST: the pid is
- * still taken here).
+ * and fds in place (0-2 that it does not get are /dev/null), as the child
+ * of a process of pid ppid there if it can be had (a stand-in, or the
+ * init for 1; 0: not known).  Returns 0 with *lpid (its pid here), *pidfd
+ * and *under (ppid if it is that one's child, 0 if it is ours), or -errno
+ * (-EEXIST: the pid is still taken here).
  */
-int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid,
-		int *pidfd);
+int space_spawn(pid_t pid, pid_t ppid, const struct space_fds *fds, pid_t *lpid,
+		int *pidfd, pid_t *under);
 /*
  * space_start - at start: pid_max high enough for the cluster's pids; on
  * the front end, its own pids kept below the nodes'.

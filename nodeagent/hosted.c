@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The cluster processes on this node: those that moved here, each a child
- * of the agent in the namespace of space.c under its front-end pid, and
+ * The cluster processes on this node: those that moved here, each in the
+ * namespace of space.c under its front-end pid (the child of a stand-in
+ * for its parent, of that namespace's init, or of the agent), and
  * those that cluster processes started here ("born" here: their pids
  * come from the node's range, space.c tells of their forks, exits and
  * reapings). Every moved process has its streams (proto.h: stdin, stdout,
@@ -23,7 +24,13 @@
  *    announced to the master (PROC_FORK) as soon as it is forked; every
  *    exit goes to the master after the output written before it, with
  *    how many bytes its stdin held unread, and a born process's reaping
- *    after that (PROC_REAPED).
+ *    after that (PROC_REAPED). The agent's children end as their pidfd
+ *    says, the others (born ones, and moved ones whose parent here is a
+ *    stand-in or the init) as the namespace's events say;
+ *  - PROC_PARENT from the master: a moved process's parent changed on the
+ *    front end (it ended there): the stand-in that is its parent here ends
+ *    once none of its children has it as parent (space.c), and getppid()
+ *    gives 1.
  *
  * When a process moves away (send.c), its output up to the dump is
  * flushed before the IO_MARK, which says how much its stdin holds unread,
@@ -105,7 +112,17 @@ struct hosted {
 	int pidfd;
 	struct hstreams *st;
 	bool born; /* started here by a cluster process: not our child */
-	pid_t ppid; /* born: its parent's pid, when it was born */
+	/*
+	 * Its parent's pid: born, its parent's when it was born; moved, the
+	 * one its source named, then the master's (PROC_PARENT); 0: unknown.
+	 */
+	pid_t ppid;
+	/*
+	 * Moved: the pid of its parent here if that is not the agent (the
+	 * stand-in for ppid, or 1: the namespace's init), and so its end is
+	 * the namespace's EXIT event; 0: our child, its pidfd says.
+	 */
+	pid_t under;
 	/*
 	 * A born one that moved away: the engine's ghost of it (a proxy)
 	 * holds its pid here for its parent, this the ghost's handle (-1:
@@ -318,8 +335,9 @@ static void st_pass(struct hstreams *st, struct hosted *h,
 
 static void threads_arrived(const struct hosted *h);
 
-struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
-			  const struct hosted_stream *streams, unsigned int nr)
+struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd, pid_t ppid,
+			  pid_t under, const struct hosted_stream *streams,
+			  unsigned int nr)
 {
 	struct hosted *h = calloc(1, sizeof(*h));
 	struct bp_proc_report r = { 0 };
@@ -334,6 +352,8 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd,
 	h->pid = pid;
 	h->lpid = lpid;
 	h->pidfd = pidfd;
+	h->ppid = ppid;
+	h->under = under;
 	h->ghost = -1;
 	/*
 	 * Its restorer made a session of its own here (setsid): that is no
@@ -395,6 +415,42 @@ uint32_t hosted_park(struct hosted *h)
 		return 0;
 	h->st->parked = true;
 	return stdin_held(h->st);
+}
+
+pid_t hosted_ppid(const struct hosted *h)
+{
+	return h->ppid;
+}
+
+void hosted_parent(pid_t pid, pid_t ppid)
+{
+	struct hosted *h = hosted_find(pid);
+
+	/* a born one's parent here is its real one */
+	if (!h || h->born || h->ppid == ppid)
+		return;
+	pr_debug("pid %d: its parent is %d now (was %d)", pid, ppid, h->ppid);
+	h->ppid = ppid;
+}
+
+bool hosted_wants_parent(pid_t ppid)
+{
+	const struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (!h->born && h->under == ppid && h->ppid == ppid &&
+		    !h->exited && !h->left && !h->dead)
+			return true;
+	return false;
+}
+
+void hosted_reparented(pid_t ppid)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (!h->born && h->under == ppid)
+			h->under = 1;
 }
 
 bool hosted_is_born(const struct hosted *h)
@@ -869,7 +925,7 @@ static void pidfd_polled(void *obj, short revents)
 	siginfo_t si;
 
 	(void)revents;
-	if (h->dead || h->born || h->pidfd < 0)
+	if (h->dead || h->born || h->under || h->pidfd < 0)
 		return;
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED | WNOHANG) < 0) {
@@ -1120,9 +1176,66 @@ static void thread_event(const struct bproc_space_event *ev, bool born)
 	thread_tell(ev->tgid, ev->pid, false);
 }
 
+/* A moved process that is not our child (lpid: the same one). */
+static struct hosted *not_ours(const struct bproc_space_event *ev)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h->pid == ev->pid && h->lpid == ev->lpid && !h->born &&
+		    h->under && !h->dead)
+			return h;
+	return NULL;
+}
+
+/* A moved process whose parent here is not the agent ended. */
+static void not_ours_ended(const struct bproc_space_event *ev)
+{
+	struct hosted *h = not_ours(ev);
+
+	if (!h) {
+		recv_settle(ev->pid); /* it may have run, and ended, already */
+		h = not_ours(ev);
+	}
+	if (!h)
+		return;
+	close_fd(&h->pidfd);
+	if (h->left)
+		h->dead = true;
+	else
+		ended(h, (int)ev->status);
+}
+
+/*
+ * Its pidfd says that one not our child ended, which the engine told
+ * before (its EXIT event is queued as its last thread exits): an event
+ * that was lost (the reader lagged too far) must not leave its ghost
+ * waiting for ever.
+ */
+static void not_ours_polled(void *obj, short revents)
+{
+	struct hosted *h = obj;
+
+	(void)revents;
+	if (h->dead || h->exited || h->pidfd < 0)
+		return;
+	space_events_now();
+	if (h->dead || h->exited || h->pidfd < 0)
+		return;
+	pr_warn("pid %d: its end was lost with the namespace's events: taken "
+		"as killed",
+		h->pid);
+	close_fd(&h->pidfd);
+	if (h->left)
+		h->dead = true;
+	else
+		ended(h, SIGKILL);
+}
+
 void hosted_space_event(const struct bproc_space_event *ev)
 {
 	struct hosted *h;
+	bool any = false;
 
 	switch (ev->type) {
 	case BPROC_SPACE_FORK:
@@ -1137,8 +1250,12 @@ void hosted_space_event(const struct bproc_space_event *ev)
 		return;
 	case BPROC_SPACE_EXIT:
 		for (h = procs; h; h = h->next)
-			if (h->pid == ev->pid && h->born && !h->dead)
+			if (h->pid == ev->pid && h->born && !h->dead) {
 				ended(h, (int)ev->status);
+				any = true;
+			}
+		if (!any)
+			not_ours_ended(ev);
 		return;
 	case BPROC_SPACE_EXEC:
 		executed(ev);
@@ -1202,7 +1319,8 @@ void hosted_watch(void)
 		if (h->left && h->ghost >= 0)
 			loop_add(h->ghost, POLLIN, proxy_polled, h);
 		if (!h->born && h->pidfd >= 0)
-			loop_add(h->pidfd, POLLIN, pidfd_polled, h);
+			loop_add(h->pidfd, POLLIN,
+				 h->under ? not_ours_polled : pidfd_polled, h);
 	}
 
 	/* one ref per output stream watched this round */

@@ -250,8 +250,14 @@ static int on_process_frame(struct agent *a, unsigned int type,
 	case BPROC_MSG_PROC_SESSION:
 	case BPROC_MSG_PROC_THREAD:
 	case BPROC_MSG_PROC_THREAD_END:
+	case BPROC_MSG_PROC_PARENT:
 		if (bp_pid_pair_decode(type, data, len, &pid, &v))
 			return -EPROTO;
+		if (type == BPROC_MSG_PROC_PARENT) {
+			if (!a->front)
+				hosted_parent((pid_t)pid, (pid_t)v);
+			return 0;
+		}
 		if (a->front && type == BPROC_MSG_PROC_REAPED)
 			ghost_reaped((pid_t)pid);
 		else if (a->front && (type == BPROC_MSG_PROC_THREAD ||

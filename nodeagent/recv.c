@@ -103,6 +103,7 @@ struct inmove {
 	bool spawned;
 	int64_t spawn_until;
 	pid_t lpid;
+	pid_t under; /* its parent here if not us: a stand-in's pid, or 1 */
 	int pidfd, notify_r;
 	char note[256];
 	size_t note_len;
@@ -608,7 +609,8 @@ static int spawn(struct inmove *im)
 	f.structure = st[0];
 	f.image = img[0];
 	f.notify = note[1];
-	err = space_spawn((pid_t)im->b.pid, &f, &im->lpid, &im->pidfd);
+	err = space_spawn((pid_t)im->b.pid, (pid_t)im->b.ppid, &f, &im->lpid,
+			  &im->pidfd, &im->under);
 	if (err)
 		goto out;
 	im->img_w = img[1];
@@ -709,8 +711,8 @@ static void restored(struct inmove *im)
 			pr_debug("pid %u: oom_score_adj: %m", im->b.pid);
 		close(fd);
 	}
-	h = hosted_add((pid_t)im->b.pid, im->lpid, im->pidfd, im->streams,
-		       im->nr_streams);
+	h = hosted_add((pid_t)im->b.pid, im->lpid, im->pidfd, (pid_t)im->b.ppid,
+		       im->under, im->streams, im->nr_streams);
 	if (!h) {
 		refuse(im, EIO, "out of memory");
 		return;
@@ -794,6 +796,16 @@ void recv_settle(pid_t pid)
 			notify_polled(im, POLLIN);
 			return;
 		}
+}
+
+bool recv_wants_parent(pid_t ppid)
+{
+	struct inmove *im;
+
+	for (im = moves; im; im = im->next)
+		if (im->spawned && im->under == ppid && !im->done && !im->dead)
+			return true;
+	return false;
 }
 
 /* ---- the front end: the ghost restores ---- */
@@ -925,8 +937,9 @@ static int on_begin(struct peer *p, struct inmove **slot, uint32_t transfer,
 	im->next = moves;
 	moves = im;
 	*slot = im;
-	pr_debug("move %llu: pid %u from %s", (unsigned long long)im->b.move_id,
-		 im->b.pid, im->b.origin);
+	pr_debug("move %llu: pid %u (parent %u) from %s",
+		 (unsigned long long)im->b.move_id, im->b.pid, im->b.ppid,
+		 im->b.origin);
 	if (agent->front) {
 		im->g = ghost_find((pid_t)im->b.pid);
 		if (!im->g)

@@ -453,6 +453,17 @@ static void pipe_polled(void *obj, short revents)
 
 /* ---- the destination ---- */
 
+/* The parent of front-end process pid, 0 if it is gone. */
+static pid_t front_ppid(pid_t pid)
+{
+	char buf[512], *st = proc_stat(pid, buf, sizeof(buf));
+	int ppid = 0;
+
+	if (!st || sscanf(st, "%*c %d", &ppid) != 1 || ppid < 0)
+		return 0;
+	return (pid_t)ppid;
+}
+
 static int begin(struct outmove *m)
 {
 	struct bp_image_begin b = { 0 };
@@ -460,6 +471,8 @@ static int begin(struct outmove *m)
 	b.move_id = m->o.move_id;
 	b.pid = m->o.pid;
 	b.flags = m->o.flags;
+	/* its parent, for getppid() where it goes */
+	b.ppid = (uint32_t)(m->h ? hosted_ppid(m->h) : front_ppid(m->lpid));
 	snprintf(b.origin, sizeof(b.origin), "%s", agent->name);
 	m->begun = true;
 	return bp_send_image_begin(&m->conn, m->transfer, &b);

@@ -14,15 +14,35 @@
  * process; it does so as vfork does (the child in our memory until it has
  * exec'd), which is far cheaper than a fork under emulation.
  *
+ * Parents: a moved process keeps the parent it had (IMAGE_BEGIN's ppid),
+ * as getppid() sees it.  Its restorer is made by a stand-in that holds the
+ * parent's pid in the namespace, when that parent is no process of this
+ * node: one stand-in per parent (its moved children here share it), a
+ * fork of the namespace's init made with set_tid, which makes restorers
+ * on request as the agent would (a request on its socket: the pid, the
+ * descriptors by SCM_RIGHTS; the answer: a pidfd).  A parent of 1 (it was
+ * gone on the front end) is the namespace's init itself, which serves the
+ * same requests.  A stand-in ends (its socket closed) once none of its
+ * children here has its pid as their parent any more: they ended or moved
+ * on, or their parent ended (PROC_PARENT, hosted.c), and the init adopts
+ * those left, so that getppid() gives 1; it also gives way at once to a
+ * process of its pid that moves here, whose children here then see 1.  A
+ * parent that is a process of this node cannot be had (it does not fork
+ * for us): its children that move here are the agent's, getppid() 0, as
+ * are all when the engine does not report the namespace's events.  The
+ * end of a process whose parent is not the agent is known by its EXIT
+ * event, as a born one's (below); whoever is its parent reaps it.
+ *
  * A child that is killed before it was anyone's (a restore given up) is
  * reaped here without blocking (space_reap).
  *
  * The engine watches the namespace (BPROC_IOC_SPACE): every fork, exit,
- * reaping and exec there is an event for hosted.c (but the exec of
- * bproc-ckpt by a restorer, which is ours, not the process's), and its new pids are in the
- * node's range (PID_RANGE from the master), so that what moved processes
- * start here joins the cluster under pids no other host hands out. On the
- * front end the engine keeps the front end's own pids below the nodes'.
+ * reaping and exec there is an event for hosted.c (but a restorer's fork
+ * and its exec of bproc-ckpt, which are ours, not the process's, and all a
+ * stand-in does), and its new pids are in the node's range (PID_RANGE from
+ * the master), so that what moved processes start here joins the cluster
+ * under pids no other host hands out. On the front end the engine keeps
+ * the front end's own pids below the nodes'.
  */
 #define LOG_PREFIX "space"
 
@@ -38,6 +58,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +70,9 @@
 #include "agent.h"
 
 #define ZOMBIES_MAX 256
+#define STANDINS_MAX 128
+#define ASK_TIMEOUT_MS 10000
+#define PASS_MAX 240 /* descriptors one request passes (SCM_MAX_FD is 253) */
 
 static bool ready;
 static pid_t init_pid = -1;
@@ -61,36 +86,221 @@ static uint32_t range_lo, range_hi; /* the node's pids */
 /* restorers (lpids) whose exec of bproc-ckpt is no program of a process */
 static pid_t restorers[ZOMBIES_MAX];
 static unsigned int next_restorer;
+/* stand-ins (lpids): none of their events is a cluster process's */
+static pid_t helpers[STANDINS_MAX];
+static unsigned int next_helper;
+static int init_sock = -1; /* requests to the namespace's init */
 
-/* pid 1 of the namespace: a private /proc, then reap until the agent goes. */
-static void __attribute__((noreturn)) space_init_main(int ready_fd)
+/* A stand-in for a parent that is not here: the holder of its pid. */
+struct standin {
+	pid_t pid; /* the parent's, 0: a free slot */
+	int sock; /* its requests */
+};
+static struct standin standins[STANDINS_MAX];
+
+/*
+ * A request to the init or a stand-in, on its SOCK_SEQPACKET socket, with
+ * nr_fds descriptors (SCM_RIGHTS): SPAWN a restorer with pid as a child
+ * (structure, image and notify, then the streams' ends, which src[]
+ * indexes, for target[]), or, to the init, make a STANDIN for pid that
+ * serves the one socket passed. The answer: an int, 0 with the child's
+ * pidfd or -errno.
+ */
+enum { SREQ_SPAWN = 1, SREQ_STANDIN = 2 };
+
+struct sreq {
+	int32_t type, pid, nr, nr_fds;
+	int32_t target[BPROC_STREAMS_MAX];
+	uint8_t src[BPROC_STREAMS_MAX];
+};
+
+static long restorer_clone(pid_t pid, const struct space_fds *fds, int *pidfd);
+static void __attribute__((noreturn)) serve(int sock, bool init);
+
+/*
+ * pid 1 of the namespace: a private /proc, then reap until the agent goes,
+ * and serve the agent's requests on sock (3 once it runs).
+ */
+static void __attribute__((noreturn)) space_init_main(int ready_fd, int sock)
 {
-	sigset_t all, chld;
+	sigset_t all;
 	char ok = 1;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "bproc-space");
 	/* nothing of the agent's: a pipe end kept here would never see EOF */
-	if (ready_fd > 3)
-		close_range(3, (unsigned int)ready_fd - 1, 0);
-	close_range((unsigned int)ready_fd + 1, ~0U, 0);
+	sock = fcntl(sock, F_DUPFD, 5);
+	ready_fd = fcntl(ready_fd, F_DUPFD, 5);
+	if (sock < 0 || ready_fd < 0 || dup2(sock, 3) != 3 ||
+	    dup2(ready_fd, 4) != 4)
+		_exit(1);
+	close_range(5, ~0U, 0);
 	if (unshare(CLONE_NEWNS) == 0 &&
 	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == 0 &&
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) == 0)
 		ok = 2;
-	if (write(ready_fd, &ok, 1) != 1)
+	if (write(4, &ok, 1) != 1)
 		_exit(1);
-	close(ready_fd);
+	close(4);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
+	serve(3, true);
+}
+
+/* ---- the init's and the stand-ins' side ---- */
+
+/* A request's restorer, made here: its pidfd in *pidfd, or -errno. */
+static int serve_spawn(const struct sreq *q, const int *fds, int nr_fds,
+		       int *pidfd)
+{
+	static int src[BPROC_STREAMS_MAX];
+	struct space_fds f;
+	long r;
+	int i;
+
+	if (q->pid <= 1 || q->nr < 0 || q->nr > (int)BPROC_STREAMS_MAX ||
+	    nr_fds < 3)
+		return -EINVAL;
+	for (i = 0; i < q->nr; i++) {
+		if (q->src[i] >= nr_fds - 3)
+			return -EINVAL;
+		src[i] = fds[3 + q->src[i]];
+	}
+	f.nr = q->nr;
+	f.src = src;
+	f.target = q->target;
+	f.structure = fds[0];
+	f.image = fds[1];
+	f.notify = fds[2];
+	r = restorer_clone(q->pid, &f, pidfd);
+	return r < 0 ? (int)r : 0;
+}
+
+/* The init makes a stand-in for pid, which serves its_sock. */
+static int serve_standin(pid_t pid, int its_sock, int *pidfd)
+{
+	struct clone_args a;
+	pid_t tid = pid;
+	long r;
+
+	memset(&a, 0, sizeof(a));
+	a.flags = CLONE_PIDFD;
+	a.pidfd = (uint64_t)(uintptr_t)pidfd;
+	a.exit_signal = SIGCHLD;
+	a.set_tid = (uint64_t)(uintptr_t)&tid;
+	a.set_tid_size = 1;
+	r = syscall(SYS_clone3, &a, sizeof(a));
+	if (r < 0)
+		return -errno;
+	if (r == 0) {
+		/* a fork of the init: nothing of it but the new socket */
+		prctl(PR_SET_NAME, "bproc-standin");
+		if (dup2(its_sock, 3) != 3)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		serve(3, false);
+	}
+	return 0;
+}
+
+/* One request: 1 when answered, 0 at the end of the socket. */
+static int serve_one(int sock, bool init)
+{
+	static struct sreq q;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * PASS_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct iovec v = { .iov_base = &q, .iov_len = sizeof(q) };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	int fds[PASS_MAX], nr_fds = 0, pidfd = -1, err, i;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		int k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < k && nr_fds < PASS_MAX; i++)
+			memcpy(&fds[nr_fds++], CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
+	}
+	if (n != sizeof(q) || q.nr_fds != nr_fds || m.msg_flags & MSG_CTRUNC)
+		err = -EPROTO;
+	else if (q.type == SREQ_SPAWN)
+		err = serve_spawn(&q, fds, nr_fds, &pidfd);
+	else if (q.type == SREQ_STANDIN && init && nr_fds == 1 && q.pid > 1)
+		err = serve_standin(q.pid, fds[0], &pidfd);
+	else
+		err = -EPROTO;
+	for (i = 0; i < nr_fds; i++)
+		close(fds[i]);
+	/* the answer, with the child's pidfd */
+	v.iov_base = &err;
+	v.iov_len = sizeof(err);
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &v;
+	m.msg_iovlen = 1;
+	if (pidfd >= 0) {
+		m.msg_control = u.buf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int));
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+	}
+	n = sendmsg(sock, &m, MSG_NOSIGNAL);
+	if (pidfd >= 0)
+		close(pidfd);
+	return n < 0 ? 0 : 1;
+}
+
+/*
+ * Reap children (orphans, for the init; the restored processes once they
+ * ended, for a stand-in: the agent knows their ends from the namespace's
+ * events) and serve requests; a stand-in ends with its socket, and its
+ * children are the init's then.
+ */
+static void __attribute__((noreturn)) serve(int sock, bool init)
+{
+	struct signalfd_siginfo si;
+	struct pollfd p[2];
+	sigset_t chld;
+	int sfd;
+
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	/* orphans keep coming: reap them, then wait for the next one */
+	sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	for (;;) {
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		sigwaitinfo(&chld, NULL);
+		p[0].fd = sfd;
+		p[0].events = POLLIN;
+		p[1].fd = sock;
+		p[1].events = POLLIN;
+		p[0].revents = p[1].revents = 0;
+		/* without a signalfd, look for the dead every second */
+		if (poll(p, 2, sfd < 0 ? 1000 : -1) < 0)
+			continue;
+		while (sfd >= 0 && read(sfd, &si, sizeof(si)) > 0)
+			;
+		if (sock >= 0 && p[1].revents && !serve_one(sock, init)) {
+			if (!init)
+				_exit(0);
+			close(sock);
+			sock = -1;
+		}
 	}
 }
 
@@ -166,15 +376,28 @@ void space_set_range(uint32_t lo, uint32_t hi)
 	pr_debug("pids of the processes started here: [%u, %u)", lo, hi);
 }
 
-/* A restorer's own exec (or its end): true, and it is forgotten. */
+/*
+ * A restorer's own fork or exec (or its end), or anything a stand-in does:
+ * true when it is ours. A restorer is forgotten once it exec'd or ended, a
+ * stand-in once reaped.
+ */
 static bool restorer_event(const struct bproc_space_event *ev)
 {
 	unsigned int i;
 
-	if (ev->type != BPROC_SPACE_EXEC && ev->type != BPROC_SPACE_EXIT)
+	for (i = 0; i < STANDINS_MAX; i++)
+		if (helpers[i] && helpers[i] == ev->lpid) {
+			if (ev->type == BPROC_SPACE_REAPED)
+				helpers[i] = 0;
+			return true;
+		}
+	if (ev->type != BPROC_SPACE_EXEC && ev->type != BPROC_SPACE_EXIT &&
+	    ev->type != BPROC_SPACE_FORK)
 		return false;
 	for (i = 0; i < ZOMBIES_MAX; i++)
 		if (restorers[i] && restorers[i] == ev->lpid) {
+			if (ev->type == BPROC_SPACE_FORK)
+				return true;
 			restorers[i] = 0;
 			return ev->type == BPROC_SPACE_EXEC;
 		}
@@ -240,7 +463,7 @@ static void find_ckpt(void)
 int space_init(void)
 {
 	char path[64], ok = 0;
-	int p[2];
+	int p[2], sv[2];
 
 	find_ckpt();
 	own_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -252,24 +475,33 @@ int space_init(void)
 		pr_perror("pipe");
 		return -errno;
 	}
-	if (unshare(CLONE_NEWPID)) {
-		pr_perror("unshare(CLONE_NEWPID)");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("socketpair");
 		close(p[0]);
 		close(p[1]);
 		return -errno;
 	}
-	init_pid = fork();
-	if (init_pid == 0) {
+	if (unshare(CLONE_NEWPID)) {
+		pr_perror("unshare(CLONE_NEWPID)");
 		close(p[0]);
-		space_init_main(p[1]);
+		close(p[1]);
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
 	}
+	init_pid = fork();
+	if (init_pid == 0)
+		space_init_main(p[1], sv[1]);
 	/* threads can only be made with our own namespace for children */
 	if (setns(own_ns, CLONE_NEWPID))
 		pr_perror("setns back to our pid namespace");
 	close(p[1]);
+	close(sv[1]);
+	init_sock = sv[0];
 	if (init_pid < 0) {
 		pr_perror("fork");
 		close(p[0]);
+		close_fd(&init_sock);
 		return -ECHILD;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", init_pid);
@@ -348,6 +580,8 @@ static bool is_target(const struct space_fds *f, int fd)
 static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 {
 	static const char adj[] = "1000";
+	/* (in the memory of whoever forked it, idle until it has exec'd) */
+	static int tmp[BPROC_STREAMS_MAX];
 	const int ctl[3] = { f->structure, f->image, f->notify };
 	int top = 3, tmp_ctl[3], i, fd, note = f->notify;
 	char args[3][16];
@@ -367,12 +601,19 @@ static void __attribute__((noreturn)) child_main(const struct space_fds *f)
 			child_fail(note, "restorer: fcntl", errno);
 	}
 	note = tmp_ctl[2];
+	/*
+	 * All of ours out of the way too before any goes in place: one may
+	 * have the number another is to have (a stand-in's few descriptors
+	 * are low ones).
+	 */
 	for (i = 0; i < f->nr; i++) {
-		int t = fcntl(f->src[i], F_DUPFD, top + 3);
-
-		if (t < 0 || dup2(t, f->target[i]) < 0)
-			child_fail(note, "restorer: dup2", errno);
+		tmp[i] = fcntl(f->src[i], F_DUPFD, top + 3);
+		if (tmp[i] < 0)
+			child_fail(note, "restorer: fcntl", errno);
 	}
+	for (i = 0; i < f->nr; i++)
+		if (dup2(tmp[i], f->target[i]) < 0)
+			child_fail(note, "restorer: dup2", errno);
 	for (i = 0; i < 3; i++) {
 		if (dup2(tmp_ctl[i], top + i) < 0)
 			child_fail(note, "restorer: dup2", errno);
@@ -434,40 +675,277 @@ static void spawn_child(const void *fds)
 	child_main(fds);
 }
 
-int space_spawn(pid_t pid, const struct space_fds *fds, pid_t *lpid, int *pidfd)
+/*
+ * The restorer as our child, in the namespace we make children in: its
+ * pid (ours) and *pidfd, or -errno.
+ */
+static long restorer_clone(pid_t pid, const struct space_fds *fds, int *pidfd)
 {
 	/* one child at a time uses it: we wait while it does */
 	static uint8_t stack[64 << 10] __attribute__((aligned(16)));
 	struct clone_args args;
 	pid_t tid = pid;
-	int pfd = -1;
-	long r;
 
-	if (!ready && space_init())
-		return -ENOSYS;
-	if (pid <= 1)
-		return -EINVAL;
 	memset(&args, 0, sizeof(args));
 	args.flags = CLONE_PIDFD | CLONE_VM | CLONE_VFORK;
-	args.pidfd = (uint64_t)(uintptr_t)&pfd;
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
 	args.exit_signal = SIGCHLD;
 	args.stack = (uint64_t)(uintptr_t)stack;
 	args.stack_size = sizeof(stack);
 	args.set_tid = (uint64_t)(uintptr_t)&tid;
 	args.set_tid_size = 1;
+	return clone3_vfork(&args, spawn_child, fds);
+}
+
+/* ---- the agent's side of the init and the stand-ins ---- */
+
+/* The pid (in our namespace) a pidfd is of, or -1. */
+static pid_t pidfd_pid(int pidfd)
+{
+	char path[64], line[128];
+	long pid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pid: %ld", &pid) == 1)
+			break;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+/*
+ * A request on sock, with its descriptors, and its answer (at most
+ * ASK_TIMEOUT_MS away: the other side only forks): 0 with *pidfd, or
+ * -errno (-EPIPE: the other side is gone or does not answer).
+ */
+static int ask(int sock, const struct sreq *q, const int *fds, int *pidfd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * PASS_MAX)];
+		struct cmsghdr align;
+	} u;
+	struct iovec v = { .iov_base = (void *)q, .iov_len = sizeof(*q) };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	struct cmsghdr *c;
+	int err = -EPIPE;
+	ssize_t n;
+
+	*pidfd = -1;
+	memset(u.buf, 0, sizeof(u.buf));
+	if (q->nr_fds) {
+		m.msg_control = u.buf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)q->nr_fds);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)q->nr_fds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)q->nr_fds);
+	}
+	if (sendmsg(sock, &m, MSG_NOSIGNAL) != (ssize_t)sizeof(*q))
+		return -EPIPE;
+	if (poll(&p, 1, ASK_TIMEOUT_MS) != 1)
+		return -EPIPE;
+	v.iov_base = &err;
+	v.iov_len = sizeof(err);
+	m.msg_control = u.buf;
+	m.msg_controllen = sizeof(u.buf);
+	n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	if (n != (ssize_t)sizeof(err))
+		return -EPIPE;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(pidfd, CMSG_DATA(c), sizeof(int));
+	if (!err && *pidfd < 0)
+		err = -EPIPE;
+	if (err)
+		close_fd(pidfd);
+	return err;
+}
+
+static struct standin *standin_find(pid_t pid)
+{
+	unsigned int i;
+
+	/* pid 0: a free slot */
+	for (i = 0; i < STANDINS_MAX; i++)
+		if (standins[i].pid == pid)
+			return &standins[i];
+	return NULL;
+}
+
+/* Its socket closed: it ends, and the init adopts its children. */
+static void standin_end(struct standin *s, const char *why)
+{
+	pr_debug("the stand-in for %d ends: %s", s->pid, why);
+	close_fd(&s->sock);
+	hosted_reparented(s->pid);
+	s->pid = 0;
+}
+
+/* The stand-in for ppid, made if need be, or NULL. */
+static struct standin *standin_get(pid_t ppid)
+{
+	struct standin *s = standin_find(ppid);
+	struct sreq *q;
+	int sv[2], pidfd, err;
+	unsigned int i;
+	pid_t lpid;
+
+	if (s)
+		return s;
+	s = standin_find(0);
+	if (!s || init_sock < 0)
+		return NULL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("socketpair");
+		return NULL;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	q->type = SREQ_STANDIN;
+	q->pid = ppid;
+	q->nr_fds = 1;
+	err = ask(init_sock, q, &sv[1], &pidfd);
+	free(q);
+	close(sv[1]);
+	if (err == -EPIPE) {
+		pr_err("the namespace's init does not answer");
+		close_fd(&init_sock);
+	}
+	if (err) {
+		pr_debug("no stand-in for %d: %s", ppid, strerror(-err));
+		close(sv[0]);
+		return NULL;
+	}
+	lpid = pidfd_pid(pidfd);
+	close(pidfd);
+	for (i = 0; i < STANDINS_MAX && helpers[next_helper % STANDINS_MAX];
+	     i++)
+		next_helper++;
+	helpers[next_helper++ % STANDINS_MAX] = lpid;
+	s->pid = ppid;
+	s->sock = sv[0];
+	pr_debug("a stand-in for %d (%d here)", ppid, lpid);
+	return s;
+}
+
+/*
+ * The restorer made by the holder of sock (a stand-in, the init): 0 with
+ * *pidfd, or -errno.
+ */
+static int spawn_by(int sock, pid_t pid, const struct space_fds *fds,
+		    int *pidfd)
+{
+	int pass[PASS_MAX], nr = 3, i, k, err;
+	struct sreq *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	pass[0] = fds->structure;
+	pass[1] = fds->image;
+	pass[2] = fds->notify;
+	for (i = 0; i < fds->nr; i++) {
+		for (k = 3; k < nr && pass[k] != fds->src[i]; k++)
+			;
+		if (k == nr && nr == PASS_MAX) {
+			free(q);
+			return -E2BIG;
+		}
+		if (k == nr)
+			pass[nr++] = fds->src[i];
+		q->src[i] = (uint8_t)(k - 3);
+		q->target[i] = fds->target[i];
+	}
+	q->type = SREQ_SPAWN;
+	q->pid = pid;
+	q->nr = fds->nr;
+	q->nr_fds = nr;
+	err = ask(sock, q, pass, pidfd);
+	free(q);
+	return err;
+}
+
+int space_spawn(pid_t pid, pid_t ppid, const struct space_fds *fds, pid_t *lpid,
+		int *pidfd, pid_t *under)
+{
+	struct standin *s;
+	int pfd = -1, sock = -1, err;
+	long r;
+
+	*under = 0;
+	if (!ready && space_init())
+		return -ENOSYS;
+	if (pid <= 1)
+		return -EINVAL;
+	/* a stand-in for it gives way; the pid is free once it is reaped */
+	s = standin_find(pid); /* pid > 1 */
+	if (s) {
+		standin_end(s, "its process comes here");
+		return -EEXIST;
+	}
+	/* its parent here: a stand-in, or the init for a parent gone */
+	if (watch_fd >= 0 && ppid == 1) {
+		sock = init_sock;
+	} else if (watch_fd >= 0 && ppid > 1 && ppid != pid &&
+		   !hosted_find(ppid)) {
+		s = standin_get(ppid);
+		sock = s ? s->sock : -1;
+	}
+	if (sock >= 0) {
+		err = spawn_by(sock, pid, fds, &pfd);
+		if (err == -EEXIST)
+			return err;
+		if (!err) {
+			r = pidfd_pid(pfd);
+			if (r <= 0) {
+				/* it ended before we knew it */
+				close(pfd);
+				return -ECHILD;
+			}
+			*under = ppid;
+			goto spawned;
+		}
+		pr_warn("pid %d: no restorer by the holder of its parent's pid "
+			"%d (%s): it is our child (getppid() 0)",
+			pid, ppid, strerror(-err));
+		if (err == -EPIPE && s)
+			standin_end(s, "it does not answer");
+	}
 	if (setns(moved_ns, CLONE_NEWPID))
 		return -errno;
-	r = clone3_vfork(&args, spawn_child, fds);
+	r = restorer_clone(pid, fds, &pfd);
 	if (setns(own_ns, CLONE_NEWPID))
 		pr_perror("setns back to our pid namespace");
 	if (r < 0)
 		return (int)r;
 	fcntl(pfd, F_SETFD, FD_CLOEXEC);
+spawned:
 	/* it has exec'd bproc-ckpt (or died) by now: not the process's exec */
 	restorers[next_restorer++ % ZOMBIES_MAX] = (pid_t)r;
 	*lpid = (pid_t)r;
 	*pidfd = pfd;
 	return 0;
+}
+
+/* Stand-ins none of whose children here has its pid as their parent end. */
+static void standins_check(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < STANDINS_MAX; i++)
+		if (standins[i].pid && !hosted_wants_parent(standins[i].pid) &&
+		    !recv_wants_parent(standins[i].pid))
+			standin_end(&standins[i], "no child of its pid here");
 }
 
 static void zombie_polled(void *obj, short revents)
@@ -508,6 +986,7 @@ void space_watch(void)
 {
 	int i;
 
+	standins_check();
 	if (watch_fd >= 0 && !agent->front) {
 		if (bp_now_ms() < events_after_ms)
 			loop_wake_at(events_after_ms);

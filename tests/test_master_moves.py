@@ -14,8 +14,8 @@ import threading
 import pytest
 
 from helpers.fakeagent import (EXIT, IO_ACKED, IO_DATA, IO_EOF, IO_MARK,
-                               IO_REQUEUE, PROC_FORK, PROC_GHOST, PROC_REAPED,
-                               STREAM_OWNER,
+                               IO_REQUEUE, PROC_FORK, PROC_GHOST, PROC_PARENT,
+                               PROC_REAPED, STREAM_OWNER,
                                MOVE_ORDER, MOVE_SELF, SIGNAL, FakeAgent,
                                fake_cluster, wait_for)
 
@@ -523,6 +523,32 @@ def test_unknown_process_reported_by_a_node_is_adopted(fakes, sleeper):
     assert agents[1].expect(SIGNAL) == {"pid": pid, "signo": 1}
     agents[1].exit(pid, 0)
     assert agents["master"].expect(EXIT)["pid"] == pid
+
+
+def test_new_parent_of_a_moved_process_goes_to_its_host(fakes):
+    # its ghost here is reparented when its parent ends: the node hears of
+    # it at the next report (for getppid() there), once
+    c, agents = fakes
+    parent = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; exec sleep 60"],
+                              stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline())
+    try:
+        move_away(c, agents, pid)
+        agents[1].report(pid, comm="sleep")
+        agents[1].expect_nothing()
+        parent.kill()
+        parent.wait()
+
+        def ppid():
+            with open("/proc/%d/stat" % pid) as f:
+                return int(f.read().rsplit(")", 1)[1].split()[1])
+        wait_for(lambda: ppid() != parent.pid, what="the ghost reparented")
+        agents[1].report(pid, comm="sleep")
+        assert agents[1].expect(PROC_PARENT) == {"pid": pid, "other": ppid()}
+        agents[1].report(pid, comm="sleep")
+        agents[1].expect_nothing()
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_lost_process_reported_again_is_ended(fakes, sleeper):

@@ -114,8 +114,9 @@ enum bproc_msg_type {
 	BPROC_MSG_PROC_EXEC = 100, /* struct bproc_msg_proc_exec + args */
 	BPROC_MSG_PROC_PGRP = 101, /* struct bproc_msg_proc_pgrp */
 	BPROC_MSG_PROC_SESSION = 102, /* struct bproc_msg_proc_pgrp */
-	BPROC_MSG_PROC_THREAD = 103, /* struct bproc_msg_proc_thread */
-	BPROC_MSG_PROC_THREAD_END = 104, /* struct bproc_msg_proc_thread */
+	BPROC_MSG_PROC_PARENT = 103, /* struct bproc_msg_proc_parent */
+	BPROC_MSG_PROC_THREAD = 104, /* struct bproc_msg_proc_thread */
+	BPROC_MSG_PROC_THREAD_END = 105, /* struct bproc_msg_proc_thread */
 };
 
 /* Who speaks, in bproc_msg_hello.role. */
@@ -209,7 +210,8 @@ struct bproc_msg_status {
  *     every second, so that the source can tell a slow restore from a
  *     node that went away.
  *  3. The destination restores it (a node: a restorer forked with the pid in
- *     its namespace; the front end: the ghost restores itself, after the
+ *     its namespace, as the child of the stand-in for its parent, see
+ *     PROC_PARENT; the front end: the ghost restores itself, after the
  *     IO_MARK has reached it and the output before it is written) and
  *     answers IMAGE_RESULT: 0 once the process runs there, else an errno
  *     and why. An IMAGE_RESULT of 0 commits the move: the destination owns
@@ -379,6 +381,25 @@ struct bproc_msg_proc_pgrp {
 };
 
 /*
+ * The parent a moved process sees on its node. A process that moves to a
+ * node keeps its parent there: IMAGE_BEGIN names it (ppid, the source's
+ * view: on the front end its real parent, on a node the parent its host
+ * knows), and the destination has the process restored as the child of a
+ * stand-in that holds the parent's pid in the node's namespace (one per
+ * parent and node, while it has children there), so that getppid() gives
+ * the parent's pid; a parent of 1 is the namespace's init. When a
+ * process's parent changes on the front end (its ghost there is
+ * reparented: the parent ended), the master tells its host (PROC_PARENT,
+ * checked at each of the host's reports, protocol 7): a stand-in none of
+ * whose children has it as their parent any more ends, so that they are
+ * the namespace init's children and getppid() gives 1.
+ */
+struct bproc_msg_proc_parent {
+	__le32 pid; /* a process hosted by the receiver */
+	__le32 ppid; /* its parent on the front end now (1: it was gone) */
+};
+
+/*
  * PROC_THREAD: process pid made thread tid where it runs; PROC_THREAD_END:
  * its thread tid ended alone there (not with the process). From its host,
  * as the engine tells it; the master passes it on to the front end, whose
@@ -528,7 +549,8 @@ struct bproc_msg_image_begin {
 	__le32 pid; /* front-end pid */
 	__le32 flags; /* BPROC_MOVE_*, as ordered */
 	char origin[BPROC_NODE_NAME_MAX]; /* the source node */
-	__le64 reserved; /* must be 0 */
+	__le32 ppid; /* its parent (see PROC_PARENT); 0: not known */
+	__le32 pad; /* must be 0 */
 };
 
 struct bproc_msg_image_end {
@@ -631,6 +653,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_ghost) == 8, "proc ghost");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_reaped) == 8, "reaped");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream_owner) == 8, "owner");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_pgrp) == 8, "pgrp");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_parent) == 8, "parent");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_thread) == 8, "thread");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_files_query) == 8, "query");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_file) == 56, "file");

@@ -14,6 +14,7 @@ MOVE_ORDER, MOVE_RESULT, MOVE_ARMED, PROC_REPORT = 32, 33, 34, 35
 SIGNAL, IO_DATA, IO_EOF, IO_MARK, EXIT = 64, 80, 81, 82, 96
 PID_RANGE, PROC_FORK, PROC_GHOST, PROC_REAPED = 18, 97, 98, 99
 STREAM_OWNER = 84
+PROC_PARENT = 103
 MOVE_SELF = 1
 IO_REQUEUE = 1
 IO_ACKED = 2
@@ -58,7 +59,7 @@ def decode(type_, payload):
     if type_ == PROC_FORK:
         pid, ppid, uid, _, comm = FORK.unpack(payload)
         return {"pid": pid, "ppid": ppid, "uid": uid, "comm": cstr(comm)}
-    if type_ in (PROC_GHOST, PROC_REAPED, STREAM_OWNER):
+    if type_ in (PROC_GHOST, PROC_REAPED, STREAM_OWNER, PROC_PARENT):
         pid, other = PAIR.unpack(payload)
         return {"pid": pid, "other": other}
     return {"raw": payload}

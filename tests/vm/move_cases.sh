@@ -12,7 +12,7 @@ M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
 	terminal-stopped threads-move threads-killed threads-born omp-move fds-move pipeline
-	self-move bpsh stdin getpid-creds files files-missing send-auto
+	self-move bpsh getppid stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
 	born-many born-quick born-late born-move born-pgrp ghost-names streams-end procfiles
@@ -552,6 +552,101 @@ if want bpsh; then
 	bpsh 9 true 2> "$W/bpsh.err"
 	expect "no node" "$?:$(cat "$W/bpsh.err")" "1:bpsh: no node 9" || st=1
 	result bpsh $st
+fi
+
+if want getppid; then
+	# On its node a moved process's getppid() is its parent's pid: two
+	# children of this shell moved to node1 both see it (one stand-in
+	# holds the pid there for both), as /proc there does, and what bpsh
+	# runs sees the parent bpsh had here; the parent's wait() gets each
+	# exact status. When the parent moves to that node, the stand-in
+	# gives way and the child sees 1; once its parent is killed here, a
+	# child's getppid() there is 1 within seconds. Nothing of it is left
+	# on the node.
+	st=0
+	mover_start pa 1 || st=1
+	mover_start pb 1 || st=1
+	for n in pa pb; do
+		pid=${PID[$n]}
+		expect "$n: its parent here" "$(awk '{ print $4 }' /proc/$pid/stat)" $$ || st=1
+		expect "$n: move" "$(moveto node1 $pid)" ok || st=1
+		ask $n where
+		expect "$n: getppid() on node1" "$REPLY" "where node1 $pid $$" || st=1
+	done
+	expect "stand-ins on node1" "$(vcrun 1 'ps -o comm' | grep -c '^bproc-standin$')" 1 || st=1
+	expect "its /proc there" \
+		"$(bpsh 1 awk '/^PPid:/ { print $2 }' /proc/${PID[pa]}/status)" $$ || st=1
+	echo "exit 7" >&"${IN[pa]}"
+	ended ${PID[pa]}; expect "pa: exit status" "$STATUS" 7 || st=1
+	ask pb where
+	expect "pb: getppid() after pa's end" "$REPLY" "where node1 ${PID[pb]} $$" || st=1
+	echo abort >&"${IN[pb]}"
+	ended ${PID[pb]}; expect "pb: exit status" "$STATUS" 134 || st=1
+	# bpsh's command is bpsh's process: its parent is bpsh's parent
+	read -r got want <<< "$(sh -c 'bpsh 1 sh -c "echo \$PPID"; echo $$' | tr '\n' ' ')"
+	expect "bpsh 1 sh -c 'echo \$PPID'" "$got" "$want" || st=1
+	# its parent moves to where its stand-in is: the stand-in gives way,
+	# and the child there sees 1
+	rm -f "$W/pm.in" "$W/pm.out"
+	mkfifo "$W/pm.in"
+	sh -c 'mover 1 < "$1" > "$2" 2>&1 & echo $!; exec sleep 600' pm \
+		"$W/pm.in" "$W/pm.out" > "$W/pm.pid" &
+	parent=$!
+	exec {fd}> "$W/pm.in"
+	IN[pm]=$fd
+	wait_for "$W/pm.out" "^ready " 600 || st=1
+	pid=$(cat "$W/pm.pid")
+	expect "pm: move" "$(moveto node1 $pid)" ok || st=1
+	ask pm where
+	expect "pm: getppid() on node1" "$REPLY" "where node1 $pid $parent" || st=1
+	expect "pm: its parent's move there" "$(moveto node1 $parent)" ok || st=1
+	ask pm where
+	expect "pm: getppid() with its parent there" "$REPLY" "where node1 $pid 1" || st=1
+	echo "exit 3" >&"${IN[pm]}"
+	mover_end pm
+	# (its parent does not wait for it: it is reaped once that one ends)
+	kill $parent
+	ended $parent; expect "pm: its parent's status" "$STATUS" 143 || st=1
+	for i in $(seq 600); do kill -0 $pid 2> /dev/null || break; sleep 0.1; done
+	kill -0 $pid 2> /dev/null && { echo "pm did not end"; st=1; }
+	# its parent killed here: getppid() is 1 there
+	rm -f "$W/pk.in" "$W/pk.out"
+	mkfifo "$W/pk.in"
+	sh -c 'mover 1 < "$1" > "$2" 2>&1 & echo $!; wait' pk "$W/pk.in" \
+		"$W/pk.out" > "$W/pk.pid" &
+	parent=$!
+	exec {fd}> "$W/pk.in"
+	IN[pk]=$fd
+	wait_for "$W/pk.out" "^ready " 600 || st=1
+	pid=$(cat "$W/pk.pid")
+	expect "pk: move" "$(moveto node1 $pid)" ok || st=1
+	ask pk where
+	expect "pk: getppid() on node1" "$REPLY" "where node1 $pid $parent" || st=1
+	kill -9 $parent
+	wait $parent 2> /dev/null
+	t0=$(date +%s)
+	for i in $(seq 50); do
+		ask pk where
+		[ "$REPLY" = "where node1 $pid 1" ] && break
+		sleep 0.2
+	done
+	expect "pk: getppid() once its parent is gone" "$REPLY" "where node1 $pid 1" || st=1
+	echo "getppid() was 1 after $(( $(date +%s) - t0 )) s"
+	[ $(( $(date +%s) - t0 )) -le 10 ] || { echo "too slow"; st=1; }
+	echo "exit 3" >&"${IN[pk]}"
+	mover_end pk
+	for i in $(seq 600); do kill -0 $pid 2> /dev/null || break; sleep 0.1; done
+	kill -0 $pid 2> /dev/null && { echo "pk did not end"; st=1; }
+	# no stand-in, no zombie left there
+	for i in $(seq 100); do
+		left="$(vcrun 1 'ps -o comm' | grep -c '^bproc-standin$')"
+		left="$left $(vcrun 1 'ps -o stat' | grep -c '^Z')"
+		[ "$left" = "0 0" ] && break
+		sleep 0.1
+	done
+	expect "stand-ins and zombies on node1" "$left" "0 0" ||
+		{ vcrun 1 'ps -o pid,ppid,stat,comm' | awk '$2 != 2'; st=1; }
+	result getppid $st
 fi
 
 if want stdin; then
@@ -1141,6 +1236,9 @@ if want born-move; then
 	echo $p > $M/node2/move || { echo "move to node2 failed"; st=1; }
 	expect "where after the move" "$(where_is $p)" node2 || st=1
 	expect "its ghost's parent" "$(stat_field $p 2)" "$parent" || st=1
+	# on node2 a stand-in holds its parent's pid
+	expect "its parent on node2" \
+		"$(bpsh 2 awk '/^PPid:/ { print $2 }' /proc/$p/status)" "$parent" || st=1
 	kill -USR2 $p
 	wait_for "$W/bm.out" "^here $p\$" 300 || { echo "no output from node2"; st=1; }
 	# its parent's node signals it: jobwait's own kill is a node's kill

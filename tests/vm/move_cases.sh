@@ -559,8 +559,8 @@ if want getppid; then
 	# children of this shell moved to node1 both see it (one stand-in
 	# holds the pid there for both), as /proc there does, and what bpsh
 	# runs sees the parent bpsh had here; the parent's wait() gets each
-	# exact status. When the parent moves to that node, the stand-in
-	# gives way and the child sees 1; once its parent is killed here, a
+	# exact status. The parent cannot move to that node while it has the
+	# child (refused, the child still sees it); once its parent is killed here, a
 	# child's getppid() there is 1 within seconds. Nothing of it is left
 	# on the node.
 	st=0

@@ -1290,8 +1290,8 @@ if want streams-end; then
 	# output elsewhere returns at once, the child's ghost holds none of
 	# the pipe; a child that still holds stdout keeps it, and what it
 	# writes after its parent ended arrives; a process that moves on
-	# while its child keeps their streams on the old node goes on
-	# writing after that child has ended.
+	# while its parent keeps their streams on the old node goes on
+	# writing after that parent has ended.
 	st=0
 	t0=$(date +%s)
 	out=$(bpsh 1 sh -c 'sleep 30 >/dev/null & echo hi $!')
@@ -1321,12 +1321,15 @@ if want streams-end; then
 	t=$(( $(date +%s) - t0 ))
 	expect "a child still holding stdout" "$(echo $out)" "early late" || st=1
 	[ $t -ge 2 ] || { echo "\$(...) returned after $t s, before the child wrote"; st=1; }
-	bpsh 1 sh -c 'sleep 0.5; sleep 1 & i=0; while [ $i -lt 30 ]; do echo line$i; i=$((i + 1)); sleep 0.1; done' > "$W/split.out" &
+	# (a parent with children does not move: its child moves on)
+	bpsh 1 sh -c 'lines 3000 100 & echo child $!; sleep 1.5' > "$W/split.out" &
 	sub=$!
-	sleep 1
-	expect "move on" "$(moveto node2 $sub)" ok || st=1
+	wait_for "$W/split.out" '^child ' 100 || st=1
+	kid=$(awk '$1 == "child" { print $2 }' "$W/split.out")
+	expect "move on" "$(moveto node2 $kid)" ok || st=1
 	wait $sub
-	expect "lines after its child ended" "$(grep -c '^line' "$W/split.out")" 30 || st=1
+	wait_for "$W/split.out" '^2999$' 100 || st=1
+	expect "lines after its parent ended" "$(grep -c '^[0-9]*$' "$W/split.out")" 3000 || st=1
 	result streams-end $st
 fi
 

@@ -292,9 +292,10 @@ KEYS
 fi
 
 if want threads-move; then
-	# A process of 9 threads moves master -> node1 -> node2 -> node1 ->
-	# master while its workers wait (condition variables, a futex, read,
-	# nanosleep, poll, busy, sigwaitinfo): every thread goes on where it is
+	# A process of 9 threads moves master -> node1 -> node2 -> master ->
+	# node1 -> node2 -> node1 -> master while its workers wait (condition
+	# variables, a futex, read, nanosleep, poll, busy, sigwaitinfo): every
+	# thread goes on where it is
 	# now with its tid (the victim checks gettid(); home, its threads are
 	# those it left with), SIGSTOP and SIGCONT stop and continue it on a
 	# node, and its sums are those of a run that never moved.
@@ -307,8 +308,10 @@ if want threads-move; then
 	start_victim threads pause || st=1
 	pid=$VPID
 	tids=$(ls /proc/$pid/task | sort | tr '\n' ' ')
-	for n in node1 node2 node1; do
+	for n in node1 node2 master node1 node2 node1; do
 		expect "move to $n" "$(moveto $n $pid)" ok || st=1
+		[ $n = master ] || continue
+		expect "threads home midway" "$(ls /proc/$pid/task 2>/dev/null | sort | tr '\n' ' ')" "$tids" || st=1
 	done
 	expect "where" "$(where_is $pid)" node1 || st=1
 	# while it is away its ghost keeps every thread, each with its tid:

@@ -1508,11 +1508,40 @@ out_free:
 	return ret;
 }
 
+/*
+ * The @size bytes of @file from its start into the image, by @buf (of
+ * DUMP_BATCH pages); a file that is shorter now (none can be: no writer
+ * has the program or a memfd only the process holds) reads as zeros past
+ * its end. @what names it in the reason of a failed read.
+ */
+static int dump_file_bytes(struct dump_ctx *ctx, struct file *file, u64 size,
+			   void *buf, const char *what)
+{
+	u64 left = size;
+	loff_t pos = 0;
+	int ret = 0;
+
+	while (left && !ret) {
+		size_t len = min_t(u64, left, DUMP_BATCH * PAGE_SIZE);
+		ssize_t n = kernel_read(file, buf, len, &pos);
+
+		if (n < 0) {
+			bproc_reason(ctx->reason, "reading %s failed (%zd)",
+				     what, n);
+			return n;
+		}
+		if ((size_t)n < len)
+			memset(buf + n, 0, len - n);
+		ret = dump_write(ctx, buf, len);
+		left -= len;
+		pos = size - left;
+	}
+	return ret;
+}
+
 /* EXEFILE: its header, then the program's file, read from it. */
 static int dump_write_exefile(struct dump_ctx *ctx)
 {
-	u64 left = ctx->exe.size;
-	loff_t pos = 0;
 	void *buf;
 	int ret;
 
@@ -1520,28 +1549,13 @@ static int dump_write_exefile(struct dump_ctx *ctx)
 			   sizeof(ctx->exe) + ctx->exe.size);
 	if (!ret)
 		ret = dump_write(ctx, &ctx->exe, sizeof(ctx->exe));
-	if (ret || !left)
+	if (ret || !ctx->exe.size)
 		return ret;
 	buf = kvmalloc(DUMP_BATCH * PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	while (left && !ret) {
-		size_t len = min_t(u64, left, DUMP_BATCH * PAGE_SIZE);
-		ssize_t n = kernel_read(ctx->exe_file, buf, len, &pos);
-
-		if (n < 0) {
-			bproc_reason(ctx->reason,
-				     "reading its program failed (%zd)", n);
-			ret = n;
-			break;
-		}
-		/* (no writer while it is an exe file: it cannot shrink) */
-		if ((size_t)n < len)
-			memset(buf + n, 0, len - n);
-		ret = dump_write(ctx, buf, len);
-		left -= len;
-		pos = ctx->exe.size - left;
-	}
+	ret = dump_file_bytes(ctx, ctx->exe_file, ctx->exe.size, buf,
+			      "its program");
 	kvfree(buf);
 	return ret;
 }
@@ -1574,29 +1588,11 @@ static int dump_write_fds(struct dump_ctx *ctx)
 	buf = kvmalloc(DUMP_BATCH * PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	for (i = 0; i < ctx->nr_fds && !ret; i++) {
-		u64 left = ctx->fds[i].memfd.size;
-		loff_t pos = 0;
-
-		if (ctx->fds[i].kind != BPROC_FD_MEMFD)
-			continue;
-		while (left && !ret) {
-			size_t len = min_t(u64, left, DUMP_BATCH * PAGE_SIZE);
-			ssize_t n =
-				kernel_read(ctx->fd_files[i], buf, len, &pos);
-
-			if (n < 0) {
-				ret = n;
-				break;
-			}
-			/* (nobody else has it: it cannot have shrunk) */
-			if ((size_t)n < len)
-				memset(buf + n, 0, len - n);
-			ret = dump_write(ctx, buf, len);
-			left -= len;
-			pos = ctx->fds[i].memfd.size - left;
-		}
-	}
+	for (i = 0; i < ctx->nr_fds && !ret; i++)
+		if (ctx->fds[i].kind == BPROC_FD_MEMFD)
+			ret = dump_file_bytes(ctx, ctx->fd_files[i],
+					      ctx->fds[i].memfd.size, buf,
+					      "a memfd");
 	kvfree(buf);
 	return ret;
 }

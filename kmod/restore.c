@@ -1273,13 +1273,19 @@ static int restore_install_at(struct restore_ctx *ctx, int fd,
 	}
 }
 
-/* The image's flags for its descriptor @fd (a given one's), or 0. */
+/*
+ * The image's flags for its descriptor @fd (a given one's), or 0: a
+ * kernel object's (FDS) close-on-exec flag as O_CLOEXEC.
+ */
 static u32 restore_fd_flags(struct restore_ctx *ctx, int fd)
 {
 	const struct bproc_image_taskenv *env = ctx->taskenv;
 	const struct bproc_image_file *f = ctx->env_file;
+	const struct bproc_image_fd *e = restore_fd_at(ctx, fd);
 	u32 i;
 
+	if (e)
+		return e->fd_flags & BPROC_FD_CLOEXEC ? O_CLOEXEC : 0;
 	for (i = 0; i < env->nr_files; i++)
 		if (f[i].fd == fd)
 			return f[i].flags;

@@ -10,6 +10,7 @@
  *   send.c    this agent is a move's source: dump, stream, commit or resume
  *   streams.c which of a front-end process's fds are which of its streams
  *   recv.c    this agent is a move's destination: restore, or come home
+ *   objects.c the kernel objects of a process coming home, for its ghost
  *   hosted.c  a node's moved processes: their stdio, signals, exits, reports
  *   ghost.c   the front end's ghosts: signals out, output in, the real exit
  *   space.c   a node's pid namespace for moved processes, the restorer, and

@@ -88,18 +88,27 @@ int objects_engine_ok(char *why, size_t len)
 	return -EOPNOTSUPP;
 }
 
-/* The helper, a child: arranged like the program, it execs bproc-ckpt. */
+/*
+ * The helper, a child: arranged like the program, it execs @path with its
+ * two descriptors at @top and @top + 1 (above every number of the
+ * program's), named in @a and @b. (An exit without a word: the agent
+ * says the helper ended without one.)
+ */
 static void helper(pid_t ghost, int sock, int sfd, const struct bp_stream *map,
-		   int nr_map, int top)
+		   int nr_map, int top, const char *path, const char *a,
+		   const char *b)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, ghost, 0), i, fd;
-	char a[16], b[16];
 
-	/* its own two above every number of the program's */
-	sock = fcntl(sock, F_DUPFD, top);
-	sfd = fcntl(sfd, F_DUPFD, top);
-	if (pidfd < 0 || sock < 0 || sfd < 0)
+	/* ours clear of the program's numbers (and of top and top + 1) */
+	pidfd = pidfd < 0 ? -1 : fcntl(pidfd, F_DUPFD_CLOEXEC, top + 2);
+	sock = fcntl(sock, F_DUPFD_CLOEXEC, top + 2);
+	sfd = fcntl(sfd, F_DUPFD_CLOEXEC, top + 2);
+	if (pidfd < 0 || sock < 0 || sfd < 0 || dup2(sock, top) < 0 ||
+	    dup2(sfd, top + 1) < 0)
 		_exit(127);
+	sock = top;
+	sfd = top + 1;
 	/* the rest of ours, 0-2 included, goes at the exec */
 	if (syscall(SYS_close_range, 0, ~0U, CLOSE_RANGE_CLOEXEC))
 		_exit(127);
@@ -122,10 +131,8 @@ static void helper(pid_t ghost, int sock, int sfd, const struct bp_stream *map,
 			fcntl(fd, F_SETFD, 0);
 		}
 	}
-	snprintf(a, sizeof(a), "%d", sock);
-	snprintf(b, sizeof(b), "%d", sfd);
-	execl(ckpt_path(), "bproc-ckpt", "objects", a, b, (char *)NULL);
-	dprintf(sock, "E%d exec %s: %s\n", errno, ckpt_path(), strerror(errno));
+	execl(path, "bproc-ckpt", "objects", a, b, (char *)NULL);
+	dprintf(sock, "E%d exec %s: %s\n", errno, path, strerror(errno));
 	_exit(127);
 }
 
@@ -251,6 +258,8 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 	uint32_t nr_objects = 0, nr_targets = 0, nr = 0, i;
 	int sp[2] = { -1, -1 }, sfd = -1, pidfd = -1, top = 3, st, r = 1;
 	struct bproc_fd_map *m = NULL;
+	const char *path;
+	char a[16], b[16];
 	pid_t pid;
 
 	*out = NULL;
@@ -272,13 +281,17 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 	for (i = 0; i < (uint32_t)nr_map; i++)
 		if ((int)map[i].fd >= top)
 			top = (int)map[i].fd + 1;
+	/* (all the child needs, made before it is forked) */
+	path = ckpt_path();
+	snprintf(a, sizeof(a), "%d", top);
+	snprintf(b, sizeof(b), "%d", top + 1);
 	pid = fork();
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0)
-		helper(ghost, sp[1], sfd, map, nr_map, top);
+		helper(ghost, sp[1], sfd, map, nr_map, top, path, a, b);
 	close_fd(&sp[1]);
 	while ((r = helper_message(sp[0], m, &nr, nr_objects + nr_targets, why,
 				   whylen)) > 0)

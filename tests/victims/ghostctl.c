@@ -118,6 +118,12 @@ static int restore_map(int handle, int from)
 
 #define MAX_OBJECTS 64
 
+static int cmp_map(const void *a, const void *b)
+{
+	return ((const struct bproc_fd_map *)a)->fd -
+	       ((const struct bproc_fd_map *)b)->fd;
+}
+
 /* Have `bproc-ckpt objects` make the image's objects; their fds in map. */
 static int make_objects(int img, struct bproc_fd_map *map, int *nr)
 {
@@ -177,6 +183,8 @@ static int make_objects(int img, struct bproc_fd_map *map, int *nr)
 	}
 	close(sp[0]);
 	waitpid(pid, &st, 0);
+	/* the objects, then files an epoll watches: a map goes by fd */
+	qsort(map, *nr, sizeof(*map), cmp_map);
 	return 0;
 }
 

@@ -66,6 +66,21 @@
  * stream has been read when the vDSO is placed, re-executing this program
  * to move it stays possible.
  *
+ * objects SOCK_FD STRUCT_FD (not for people: the front end's agent runs it
+ * for a process that comes home into its ghost, which no program can
+ * replace) makes the kernel objects of the structure's FDS section, with
+ * their state, at their fds among the descriptors the agent gave at the
+ * process's numbers (its streams: an epoll registration is keyed by file
+ * and fd number, so one watching a stream must be made with that stream
+ * at that number), with make_fds as restore does, and sends each back
+ * over the SOCK_FD socket (SOCK_SEQPACKET): messages "F" + pad + fd
+ * numbers with the descriptors (SCM_RIGHTS), then "D"; a failure sends
+ * "E<errno> <what>: <why>" instead. STRUCT_FD holds the image's sections
+ * before PAGES (FDS, MEMFD and the PATHS they name at least). An image's
+ * file that an epoll watches and that is no stream is opened here by
+ * path, at its number, and sent back after the objects (the ghost's own
+ * reopening of it would not be the file registered).
+ *
  * restore --kernel-only hands the image to the engine as it is, with no
  * check and no TASKENV here (the vDSO is still moved when the MM section
  * reads well): the engine's own checks are then all that stands between a
@@ -93,6 +108,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -1064,6 +1080,143 @@ static int cmd_restore_agent(char **argv, char **full_argv)
 	return 1;
 }
 
+#define OBJECTS_BATCH 64
+
+/* Send @n of the objects, @fds, to the agent: "F", pad, their numbers. */
+static void send_objects(int sock, const int *fds, int n)
+{
+	char buf[4 + OBJECTS_BATCH * 4];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(OBJECTS_BATCH * sizeof(int))];
+	} c;
+	struct iovec iov = { .iov_base = buf, .iov_len = 4 + (size_t)n * 4 };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = c.b,
+			      .msg_controllen =
+				      CMSG_SPACE((size_t)n * sizeof(int)) };
+	struct cmsghdr *cm;
+
+	memset(buf, 0, 4);
+	buf[0] = 'F';
+	memcpy(buf + 4, fds, (size_t)n * 4);
+	memset(&c, 0, sizeof(c));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+	if (sendmsg(sock, &msg, 0) < 0)
+		fail("objects: sending them", errno, NULL);
+}
+
+/*
+ * objects: the image's files that an epoll watches and that are no
+ * stream (a terminal reopened by path, say), opened here by path at their
+ * numbers: the ghost would reopen them, as other files than the ones
+ * registered; given with the objects, they take the place of the image's.
+ * Returns how many, their fds in @out.
+ */
+static int objects_files(const struct img *img, const struct bproc_image_fd *f,
+			 uint32_t nr, const struct bproc_image_epoll_target *t,
+			 uint32_t nt, int *out)
+{
+	const struct bproc_image_taskenv *e;
+	const struct bproc_image_file *file;
+	uint64_t size, gsize;
+	uint32_t i, k, j;
+	char what[64];
+	int n = 0;
+
+	e = img_get(img, BPROC_SEC_TASKENV, &size);
+	if (!e || size < sizeof(*e) || e->nr_groups > BPROC_IMAGE_MAX_GROUPS ||
+	    e->nr_files > BPROC_IMAGE_MAX_FILES)
+		fail("objects", EINVAL, "bad TASKENV section");
+	gsize = ((uint64_t)e->nr_groups * 4 + 7) & ~7ULL;
+	if (size != sizeof(*e) + gsize + (uint64_t)e->nr_files * sizeof(*file))
+		fail("objects", EINVAL, "bad TASKENV size");
+	file = (const void *)((const char *)(e + 1) + gsize);
+	for (i = 0; i < nt; i++) {
+		bool object = false, done = false;
+
+		for (k = 0; k < nr; k++)
+			object = object || f[k].fd == t[i].tfd;
+		for (j = 0; j < (uint32_t)n; j++)
+			done = done || out[j] == t[i].tfd;
+		/* an object, one opened already, or a stream given */
+		if (object || done || fcntl(t[i].tfd, F_GETFD) >= 0)
+			continue;
+		for (k = 0; k < e->nr_files; k++) {
+			const char *path = img_path(img, file[k].path);
+			int fd;
+
+			if (file[k].fd != t[i].tfd)
+				continue;
+			snprintf(what, sizeof(what), "objects: fd %d",
+				 file[k].fd);
+			if (is_stream(&file[k]) || !path)
+				fail(what, EBADF, "the agent gave no stream");
+			fd = open(path,
+				  (int)file[k].flags & ~(O_CREAT | O_EXCL |
+							 O_TRUNC | O_NOCTTY));
+			if (fd < 0)
+				fail(what, errno, path);
+			if (fd != file[k].fd) {
+				if (dup2(fd, file[k].fd) < 0)
+					fail(what, errno, path);
+				close(fd);
+			}
+			if (!S_ISDIR(file[k].mode) &&
+			    lseek(file[k].fd, file[k].pos, SEEK_SET) < 0 &&
+			    errno != ESPIPE)
+				fail(what, errno, path);
+			out[n++] = file[k].fd;
+		}
+	}
+	return n;
+}
+
+/* objects SOCK_FD STRUCT_FD: see the top comment. */
+static int cmd_objects(char **argv)
+{
+	const struct bproc_image_epoll_target *t;
+	const struct bproc_image_fd *f;
+	static int files[BPROC_IMAGE_MAX_TARGETS];
+	int sock, sfd, top, batch[OBJECTS_BATCH], n = 0, nfile;
+	uint32_t nr, nt, i;
+	char err[256];
+	struct img img;
+
+	sock = parse_fd(argv[0]);
+	sfd = parse_fd(argv[1]);
+	if (sock == sfd || fcntl(sock, F_GETFD) < 0)
+		usage();
+	agent_notify = sock;
+	if (img_load(&img, sfd, 1, err, sizeof(err)))
+		fail("objects", EINVAL, err);
+	/* clear of the process's numbers, where the objects go */
+	top = image_fd_top(&img);
+	sock = move_fd(sock, top);
+	agent_notify = sock;
+	close(sfd);
+	if (img_fds(&img, &f, &nr, &t, &nt))
+		fail("objects", EINVAL, "bad FDS section");
+	nfile = objects_files(&img, f, nr, t, nt, files);
+	make_fds(&img, 1);
+	for (i = 0; i < nr + (uint32_t)nfile; i++) {
+		batch[n++] = i < nr ? f[i].fd : files[i - nr];
+		if (n == OBJECTS_BATCH || i + 1 == nr + (uint32_t)nfile) {
+			send_objects(sock, batch, n);
+			n = 0;
+		}
+	}
+	if (write(sock, "D", 1) != 1)
+		fail("objects: done", errno, NULL);
+	img_free(&img);
+	return 0;
+}
+
 static int cmd_restore(int argc, char **argv, char **full_argv)
 {
 	struct bproc_restore_args args;
@@ -1123,6 +1276,8 @@ int main(int argc, char **argv)
 		return cmd_dump(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "restore"))
 		return cmd_restore(argc - 2, argv + 2, argv);
+	if (!strcmp(argv[1], "objects") && argc == 4)
+		return cmd_objects(argv + 2);
 	usage();
 	return 2;
 }

@@ -79,7 +79,12 @@
  * all signals blocked and its pending signals kept for the program. It
  * keeps its pid, parent, fds 0-2, cwd, rlimits and credentials (those it
  * had when it left); its fds 3 and up and its umask become the image's
- * (BPROC_RESTORE_FILES).
+ * (BPROC_RESTORE_FILES). With BPROC_GHOST_MAP_CALLER (module 1.9) the
+ * descriptors of its map are the holder's, taken at the ioctl and
+ * installed in the ghost's table (at free numbers, the map rewritten to
+ * them) just before it restores, closed again if the restore fails: so
+ * the agent gives the process its kernel objects, made by a helper at
+ * their numbers, which no module can make (restore.c).
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
@@ -386,7 +391,8 @@ static bool ghost_do_todo(struct dump_request *req)
  * program runs again.
  */
 static int ghost_restore(struct dump_request *req, struct file *img,
-			 const struct bproc_fd_map *map, u32 nr_map)
+			 struct bproc_fd_map *map, u32 nr_map,
+			 struct file **files)
 {
 	struct bproc_restore_args args = {
 		.fd = -1,
@@ -394,18 +400,56 @@ static int ghost_restore(struct dump_request *req, struct file *img,
 		.flags = BPROC_RESTORE_KEEP_PENDING | BPROC_RESTORE_FILES,
 	};
 	sigset_t all, old;
-	int ret;
+	u32 i, nr_in = 0;
+	int ret = 0;
 
 	memset(req->ghost_reason, 0, sizeof(req->ghost_reason));
+	/* the holder's files: at free numbers of ours, for the map */
+	for (i = 0; files && i < nr_map; i++) {
+		int fd = get_unused_fd_flags(O_CLOEXEC);
+
+		if (fd < 0) {
+			bproc_reason(req->ghost_reason,
+				     "no free descriptor for fd %d (%d)",
+				     map[i].fd, fd);
+			ret = fd;
+			break;
+		}
+		fd_install(fd, get_file(files[i]));
+		map[i].from = fd;
+		nr_in = i + 1;
+	}
 	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if (!(img->f_mode & FMODE_READ))
+	if (!ret && !(img->f_mode & FMODE_READ))
 		ret = -EBADF;
-	else
+	else if (!ret)
 		ret = bproc_restore(img, &args, map, nr_map, req->ghost_reason);
 	if (ret && !fatal_signal_pending(current))
 		sigprocmask(SIG_SETMASK, &old, NULL);
+	/* failed: still a ghost, without them */
+	for (i = 0; ret && i < nr_in; i++)
+		close_fd(map[i].from);
 	return ret;
+}
+
+static void ghost_put_files(struct file **files, u32 nr)
+{
+	u32 i;
+
+	for (i = 0; files && i < nr; i++)
+		if (files[i])
+			fput(files[i]);
+	kfree(files);
+}
+
+/* A restore's map and the holder's files of it (ghost_lock held). */
+static void ghost_free_map(struct dump_request *req)
+{
+	ghost_put_files(req->ghost_map_files, req->ghost_nr_map);
+	req->ghost_map_files = NULL;
+	kfree(req->ghost_map);
+	req->ghost_map = NULL;
 }
 
 /* The restore is over: tell the ioctl. The ghost may have a new life. */
@@ -417,8 +461,7 @@ static bool ghost_restore_end(struct dump_request *req, int result)
 	spin_lock(&req->ghost_lock);
 	img = req->ghost_img;
 	req->ghost_img = NULL;
-	kfree(req->ghost_map);
-	req->ghost_map = NULL;
+	ghost_free_map(req);
 	req->ghost_restore_result = result;
 	closed = req->handle_closed;
 	if (!result)
@@ -444,8 +487,7 @@ void ghost_mark_done(struct dump_request *req)
 	req->ghost_done = true;
 	img = req->ghost_img; /* a restore asked for too late */
 	req->ghost_img = NULL;
-	kfree(req->ghost_map);
-	req->ghost_map = NULL;
+	ghost_free_map(req);
 	if (img)
 		req->ghost_restore_result = -ESRCH;
 	spin_unlock(&req->ghost_lock);
@@ -1154,7 +1196,7 @@ bool ghost_run(struct dump_request *req, bool first)
 					       READ_ONCE(req->ghost_call) ||
 					       READ_ONCE(req->ghost_todo))) {
 			struct bproc_fd_map *map;
-			struct file *img;
+			struct file *img, **files;
 			u32 nr_map;
 			int ret;
 
@@ -1176,11 +1218,12 @@ bool ghost_run(struct dump_request *req, bool first)
 			img = req->ghost_img;
 			map = req->ghost_map;
 			nr_map = req->ghost_nr_map;
+			files = req->ghost_map_files;
 			spin_unlock(&req->ghost_lock);
 			if (!img)
 				break;
 			ghost_kept_wait(req, true);
-			ret = ghost_restore(req, img, map, nr_map);
+			ret = ghost_restore(req, img, map, nr_map, files);
 			req->ghost_args_page = 0; /* the restore unmapped it */
 			if (!ret) {
 				ghost_restore_end(req, 0);
@@ -1280,8 +1323,10 @@ long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 {
 	struct bproc_ghost_restore_map a = { 0 };
 	struct bproc_fd_map *map = NULL;
+	struct file **files = NULL;
 	char __user *reason;
 	struct file *img;
+	u32 i;
 	int ret;
 
 	if (with_map) {
@@ -1300,7 +1345,7 @@ long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 		a.flags = old.flags;
 		reason = ((struct bproc_ghost_restore __user *)argp)->reason;
 	}
-	if (a.flags)
+	if ((a.flags & ~BPROC_GHOST_MAP_CALLER) || (a.flags && !with_map))
 		return -EINVAL;
 	if (READ_ONCE(req->decision) != DECIDE_GHOST)
 		return -EINVAL;
@@ -1311,8 +1356,24 @@ long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 		if (IS_ERR(map))
 			return PTR_ERR(map);
 	}
+	/* the caller's descriptors: taken now, from its own table */
+	if (a.flags & BPROC_GHOST_MAP_CALLER) {
+		files = kcalloc(a.nr_map ?: 1, sizeof(*files), GFP_KERNEL);
+		ret = files ? 0 : -ENOMEM;
+		for (i = 0; !ret && i < a.nr_map; i++) {
+			files[i] = fget(map[i].from);
+			if (!files[i])
+				ret = -EBADF;
+		}
+		if (ret) {
+			ghost_put_files(files, a.nr_map);
+			kfree(map);
+			return ret;
+		}
+	}
 	img = fget(a.fd);
 	if (!img) {
+		ghost_put_files(files, a.nr_map);
 		kfree(map);
 		return -EBADF;
 	}
@@ -1320,11 +1381,13 @@ long ghost_ioctl_restore(struct dump_request *req, void __user *argp,
 	if (req->ghost_exit_set || req->ghost_img || req->ghost_done) {
 		spin_unlock(&req->ghost_lock);
 		fput(img);
+		ghost_put_files(files, a.nr_map);
 		kfree(map);
 		return -EBUSY;
 	}
 	reinit_completion(&req->ghost_restore_done);
 	req->ghost_map = map; /* the ghost frees it */
+	req->ghost_map_files = files;
 	req->ghost_nr_map = a.nr_map;
 	req->ghost_img = img; /* the ghost puts it */
 	spin_unlock(&req->ghost_lock);

@@ -74,6 +74,8 @@ struct dump_request {
 	struct file *ghost_img;
 	struct bproc_fd_map *ghost_map; /* and its descriptors, or NULL */
 	u32 ghost_nr_map;
+	/* BPROC_GHOST_MAP_CALLER: the holder's files, per map entry */
+	struct file **ghost_map_files;
 	bool ghost_resumed; /* restored: the program runs again */
 	int ghost_restore_result;
 	struct completion ghost_restore_done;

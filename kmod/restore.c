@@ -48,7 +48,10 @@
  * content the engine reads past). The engine checks the section whole and
  * that each fd holds an object of its kind, maps the memfds that the
  * mappings name (BPROC_VMA_MEMFD) and closes those the process had only
- * mapped (BPROC_FD_UNOPENED).
+ * mapped (BPROC_FD_UNOPENED). A ghost's restore (BPROC_RESTORE_FILES)
+ * takes each from its descriptor map instead, where its agent put the
+ * objects a helper made (module 1.9): one only mapped is taken off the
+ * map and gets no fd.
  *
  * The program's file (EXEFILE, version 4): read into an in-memory file
  * (shmem_file_setup, as a memfd is made) named after the program's path,
@@ -155,6 +158,7 @@ struct restore_ctx {
 	struct file **map_files;
 	s32 *map_fds;
 	u32 nr_map;
+	bool map_given; /* a map, not 0-2 and the streams kept */
 	int *holes;
 	struct file *notify; /* BPROC_RESTORE_NOTIFY: told "restored" */
 	/* THREADS: the other threads, parsed, and who takes each. */
@@ -1030,21 +1034,46 @@ static const char *const restore_fd_kind_name[] = {
 };
 
 /*
+ * BPROC_RESTORE_FILES: the descriptor map's file at @fd, taken off the map
+ * if @take (a memfd only mapped: the engine holds it, no fd gets it), or
+ * NULL if the map has none there.
+ */
+static struct file *restore_map_file(struct restore_ctx *ctx, s32 fd, bool take)
+{
+	struct file *f;
+	u32 k;
+
+	for (k = 0; k < ctx->nr_map; k++) {
+		if (ctx->map_fds[k] != fd || !ctx->map_files[k])
+			continue;
+		f = ctx->map_files[k];
+		if (take)
+			ctx->map_files[k] = NULL;
+		else
+			get_file(f);
+		return f;
+	}
+	return NULL;
+}
+
+/*
  * Before the point of no return: the objects of FDS, made by whoever
  * restores at their fds, each of its kind (a memfd of its size), held
- * for the memfd mappings. Only bproc-ckpt makes them: a ghost's restore
- * (BPROC_RESTORE_FILES) refuses them.
+ * for the memfd mappings. A ghost's restore (BPROC_RESTORE_FILES) takes
+ * each from its descriptor map (restore_take_map, before this), where
+ * the ghost's agent put the ones it made: each object's fd must be there.
  */
 static int restore_take_fds(struct restore_ctx *ctx, u32 flags)
 {
+	bool ghost = flags & BPROC_RESTORE_FILES;
 	u32 i;
 
 	if (!ctx->nr_fds)
 		return 0;
-	if (flags & BPROC_RESTORE_FILES)
+	if (ghost && !ctx->map_given)
 		return bad_image(
 			ctx,
-			"fd %d: the image's kernel objects are made by bproc-ckpt restore",
+			"fd %d: the image's kernel objects must be given in a descriptor map",
 			ctx->fds[0].fd);
 	ctx->fd_files =
 		kvcalloc(ctx->nr_fds, sizeof(*ctx->fd_files), GFP_KERNEL);
@@ -1052,9 +1081,21 @@ static int restore_take_fds(struct restore_ctx *ctx, u32 flags)
 		return -ENOMEM;
 	for (i = 0; i < ctx->nr_fds; i++) {
 		const struct bproc_image_fd *e = &ctx->fds[i];
-		struct file *f = fget(e->fd);
+		struct file *f;
 
+		if (ghost)
+			f = restore_map_file(ctx, e->fd,
+					     e->fd_flags & BPROC_FD_UNOPENED);
+		else
+			f = fget(e->fd);
 		ctx->fd_files[i] = f;
+		if (!f && ghost) {
+			bproc_reason(
+				ctx->reason,
+				"fd %d: the image's %s is not in the descriptor map",
+				e->fd, restore_fd_kind_name[e->kind]);
+			return -EBADF;
+		}
 		if (!f || bproc_fd_kind(f) != e->kind ||
 		    (e->kind == BPROC_FD_MEMFD &&
 		     (i_size_read(file_inode(f)) != e->memfd.size ||
@@ -1069,12 +1110,15 @@ static int restore_take_fds(struct restore_ctx *ctx, u32 flags)
 	return 0;
 }
 
-/* After the memory is in place: the memfds that were only mapped. */
-static void restore_close_unopened(struct restore_ctx *ctx)
+/*
+ * After the memory is in place: the memfds that were only mapped (a
+ * ghost's were taken off its map, at no fd of its).
+ */
+static void restore_close_unopened(struct restore_ctx *ctx, u32 flags)
 {
 	u32 i;
 
-	for (i = 0; i < ctx->nr_fds; i++)
+	for (i = 0; !(flags & BPROC_RESTORE_FILES) && i < ctx->nr_fds; i++)
 		if (ctx->fds[i].fd_flags & BPROC_FD_UNOPENED)
 			close_fd(ctx->fds[i].fd);
 }
@@ -1151,6 +1195,7 @@ static int restore_take_map(struct restore_ctx *ctx,
 	ctx->map_fds = kvcalloc(cap ?: 1, sizeof(*ctx->map_fds), GFP_KERNEL);
 	if (!ctx->map_files || !ctx->map_fds)
 		return -ENOMEM;
+	ctx->map_given = map;
 	for (i = 0; map && i < nr; i++) {
 		if (map[i].fd < 0 || map[i].fd >= rlimit(RLIMIT_NOFILE) ||
 		    (i && map[i].fd <= map[i - 1].fd))
@@ -1228,13 +1273,19 @@ static int restore_install_at(struct restore_ctx *ctx, int fd,
 	}
 }
 
-/* The image's flags for its descriptor @fd (a given one's), or 0. */
+/*
+ * The image's flags for its descriptor @fd (a given one's), or 0: a
+ * kernel object's (FDS) close-on-exec flag as O_CLOEXEC.
+ */
 static u32 restore_fd_flags(struct restore_ctx *ctx, int fd)
 {
 	const struct bproc_image_taskenv *env = ctx->taskenv;
 	const struct bproc_image_file *f = ctx->env_file;
+	const struct bproc_image_fd *e = restore_fd_at(ctx, fd);
 	u32 i;
 
+	if (e)
+		return e->fd_flags & BPROC_FD_CLOEXEC ? O_CLOEXEC : 0;
 	for (i = 0; i < env->nr_files; i++)
 		if (f[i].fd == fd)
 			return f[i].flags;
@@ -1263,6 +1314,8 @@ static int restore_install_env_files(struct restore_ctx *ctx)
 	while (!ret && (i < env->nr_files || k < ctx->nr_map)) {
 		if (i < env->nr_files && ctx->env_given[i]) {
 			i++; /* one of the given descriptors */
+		} else if (k < ctx->nr_map && !ctx->map_files[k]) {
+			k++; /* a memfd only mapped (restore_take_fds) */
 		} else if (k < ctx->nr_map &&
 			   (i == env->nr_files || ctx->map_fds[k] < f[i].fd)) {
 			ret = restore_install_at(
@@ -2081,7 +2134,7 @@ static int restore_commit(struct restore_ctx *ctx,
 		ret = restore_pages(ctx);
 	if (ret)
 		return ret;
-	restore_close_unopened(ctx);
+	restore_close_unopened(ctx, args->flags);
 	if (args->flags & BPROC_RESTORE_FILES) {
 		ret = restore_install_env_files(ctx);
 		if (ret)
@@ -2175,12 +2228,13 @@ int bproc_restore(struct file *img, const struct bproc_restore_args *args,
 		ret = restore_check_current(ctx);
 	if (!ret)
 		ret = restore_check_exe(ctx);
+	/* a ghost's kernel objects are in its map */
+	if (!ret && args->flags & BPROC_RESTORE_FILES)
+		ret = restore_take_map(ctx, map, nr_map);
 	if (!ret)
 		ret = restore_take_fds(ctx, args->flags);
 	if (!ret)
 		ret = restore_open_files(ctx);
-	if (!ret && args->flags & BPROC_RESTORE_FILES)
-		ret = restore_take_map(ctx, map, nr_map);
 	if (!ret && args->flags & BPROC_RESTORE_FILES)
 		ret = restore_open_env_files(ctx);
 	if (!ret)

@@ -10,6 +10,7 @@
  *   send.c    this agent is a move's source: dump, stream, commit or resume
  *   streams.c which of a front-end process's fds are which of its streams
  *   recv.c    this agent is a move's destination: restore, or come home
+ *   objects.c the kernel objects of a process coming home, for its ghost
  *   hosted.c  a node's moved processes: their stdio, signals, exits, reports
  *   ghost.c   the front end's ghosts: signals out, output in, the real exit
  *   space.c   a node's pid namespace for moved processes, the restorer, and
@@ -202,6 +203,25 @@ void recv_reap(void);
 bool recv_wants_parent(pid_t ppid);
 /* recv_ghost_ready - the ghost of a move home may now restore. */
 void recv_ghost_ready(struct inmove *im);
+
+/* ---- objects.c: the kernel objects of a process coming home ---- */
+
+struct bproc_fd_map;
+
+/* objects_engine_ok - 0 if the engine takes them in a ghost's map. */
+int objects_engine_ok(char *why, size_t len);
+/*
+ * objects_make - have a helper make the objects of the structure head
+ * (the image's sections before PAGES, FDS among them) among the ghost's
+ * streams (map: fd -> the ghost's fd) and return the ghost's restore map
+ * in *out: every fd of the program, streams and objects, as a descriptor
+ * of ours (BPROC_GHOST_MAP_CALLER), by increasing fd, to close after. 0 or
+ * -EIO with why.
+ */
+int objects_make(pid_t ghost, const uint8_t *head, size_t len,
+		 const struct bp_stream *map, int nr_map,
+		 struct bproc_fd_map **out, uint32_t *nr_out, char *why,
+		 size_t whylen);
 
 /* ---- hosted.c: processes that moved to this node ---- */
 

@@ -19,7 +19,10 @@
  * On the front end the process comes home into its ghost: once the last
  * host's output is written (its IO_MARK seen, ghost.c), a job has the
  * ghost restore the image from a pipe fed the same way, its fds being the
- * ghost's fds of their streams (BPROC_IOC_GHOST_RESTORE_MAP).
+ * ghost's fds of their streams (BPROC_IOC_GHOST_RESTORE_MAP).  Its kernel
+ * objects (FDS), read from the structure as it comes, are made by a
+ * helper (objects.c) and given in that map too, with the streams, as
+ * descriptors of this agent's.
  *
  * Image bytes go into the pipe by vmsplice, by reference to the buffer a
  * frame was read into, which is kept as it is (bp_conn_keep_rbuf) until
@@ -59,7 +62,8 @@
 #define QUEUE_MAX (8u << 20) /* image bytes held before reading waits */
 #define KEEP_MIN (64u << 10) /* a payload this large is not copied */
 #define STRUCT_MAX (256u << 20)
-#define HEAD_MAX (64u << 20) /* a structure the ghost looks at */
+/* what of a structure the ghost looks at: up to MEMFD, 64 MiB of memfds */
+#define HEAD_MAX (BPROC_IMAGE_MAX_MEMFD + (32u << 20))
 #define SPAWN_RETRY_MS 3000 /* for the pid's last holder here to be reaped */
 
 /* Image bytes for the pipe: a buffer of ours, freed once read from it. */
@@ -120,6 +124,8 @@ struct inmove {
 	struct bproc_image_mm mm;
 	int32_t *tids; /* its other threads' */
 	uint32_t nr_tids;
+	bool objects; /* FDS: hbuf keeps the sections up to MEMFD */
+	uint32_t nr_given; /* fdmap's descriptors are ours (objects) */
 	struct job job;
 	struct bproc_ghost_restore_map gr;
 	struct bproc_fd_map *fdmap;
@@ -253,6 +259,16 @@ static void close_streams(struct inmove *im)
 	im->nr_streams = 0;
 }
 
+/* The descriptors of ours the ghost's restore was given, once it is over. */
+static void close_given(struct inmove *im)
+{
+	uint32_t i;
+
+	for (i = 0; i < im->nr_given; i++)
+		close(im->fdmap[i].from);
+	im->nr_given = 0;
+}
+
 /* Let go of everything but a running ghost restore; dead once idle. */
 static void drop(struct inmove *im)
 {
@@ -283,6 +299,7 @@ static void drop(struct inmove *im)
 	}
 	if (!im->restoring) {
 		segs_drain(im); /* its reader is gone or has all it needs */
+		close_given(im);
 		im->dead = true;
 	}
 }
@@ -333,13 +350,16 @@ static int parse_structure(const uint8_t *buf, size_t n, size_t *len,
 /*
  * What the ghost needs to know of an image before it restores it, from
  * the image's first n bytes (its structure, up to the PAGES section): its
- * MM section (where its vDSO is) and the tids of its other threads (one
- * thread each must wait in the ghost). 1 when both are in, 0 for more, -1
- * if they are not to be had (the restore says what is wrong).
+ * MM section (where its vDSO is), the tids of its other threads (one
+ * thread each must wait in the ghost) and whether it has kernel objects
+ * (FDS): then *head_len bytes, *head_secs sections, are what their
+ * helper needs (up to MEMFD). 1 when all are in, 0 for more, -1 if they
+ * are not to be had (the restore says what is wrong).
  */
 static int find_structure(const uint8_t *buf, size_t n,
 			  struct bproc_image_mm *mm, int32_t **tids,
-			  uint32_t *nr_tids)
+			  uint32_t *nr_tids, size_t *head_len,
+			  uint32_t *head_secs, bool *objects)
 {
 	struct bproc_image_header h;
 	struct bproc_image_section s;
@@ -358,14 +378,19 @@ static int find_structure(const uint8_t *buf, size_t n,
 			return 0;
 		memcpy(&s, buf + off, sizeof(s));
 		off += sizeof(s);
-		/* in type order: nothing to look for past THREADS (the
+		/* in type order: nothing to look for past MEMFD (the
 		 * program's file, EXEFILE, may be large) */
-		if (s.type == BPROC_SEC_PAGES || s.type > BPROC_SEC_THREADS)
+		if (s.type == BPROC_SEC_PAGES || s.type > BPROC_SEC_MEMFD) {
+			*head_len = off - sizeof(s);
+			*head_secs = i;
 			return have_mm ? 1 : -1;
+		}
 		if (s.size > HEAD_MAX)
 			return -1;
 		if (n - off < s.size)
 			return 0;
+		if (s.type == BPROC_SEC_FDS)
+			*objects = true;
 		if (s.type == BPROC_SEC_MM) {
 			if (s.size < sizeof(*mm))
 				return -1;
@@ -405,7 +430,8 @@ static int find_structure(const uint8_t *buf, size_t n,
 /* Front end: the image's structure, until it is all in. */
 static void look_at_structure(struct inmove *im, const uint8_t *d, uint32_t len)
 {
-	size_t k = len;
+	uint32_t head_secs = 0;
+	size_t k = len, head_len = 0;
 
 	if (im->mm_state)
 		return;
@@ -427,15 +453,26 @@ static void look_at_structure(struct inmove *im, const uint8_t *d, uint32_t len)
 	}
 	memcpy(im->hbuf + im->hlen, d, k);
 	im->hlen += k;
+	im->objects = false;
 	im->mm_state = find_structure(im->hbuf, im->hlen, &im->mm, &im->tids,
-				      &im->nr_tids);
+				      &im->nr_tids, &head_len, &head_secs,
+				      &im->objects);
 	if (!im->mm_state && im->hlen == HEAD_MAX)
 		im->mm_state = -1;
 	if (!im->mm_state)
 		return;
-	free(im->hbuf);
-	im->hbuf = NULL;
-	im->hlen = im->hcap = 0;
+	if (im->mm_state > 0 && im->objects) {
+		/* the objects' helper's: the sections before EXEFILE */
+		struct bproc_image_header *h = (void *)im->hbuf;
+
+		h->nr_sections = head_secs;
+		im->hlen = head_len;
+	} else {
+		im->objects = false;
+		free(im->hbuf);
+		im->hbuf = NULL;
+		im->hlen = im->hcap = 0;
+	}
 	if (im->g)
 		ghost_home(im->g, im, im->b.move_id); /* ready now? */
 }
@@ -873,7 +910,30 @@ void recv_ghost_ready(struct inmove *im)
 			return;
 		}
 	}
-	im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
+	if (im->objects) {
+		/* its kernel objects, made with the streams in place */
+		uint32_t nr;
+
+		if (objects_engine_ok(why, sizeof(why))) {
+			refuse(im, EOPNOTSUPP, why);
+			return;
+		}
+		if (objects_make((pid_t)im->b.pid, im->hbuf, im->hlen, im->map,
+				 im->nr_map, &im->fdmap, &nr, why,
+				 sizeof(why))) {
+			char reason[256];
+
+			snprintf(reason, sizeof(reason),
+				 "its kernel objects: %s", why);
+			refuse(im, EIO, reason);
+			return;
+		}
+		im->nr_given = nr;
+		free(im->hbuf);
+		im->hbuf = NULL;
+	} else {
+		im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
+	}
 	if (!im->fdmap || make_pipe(p, 1)) {
 		refuse(im, EIO, "no pipe for the image");
 		return;
@@ -885,14 +945,15 @@ void recv_ghost_ready(struct inmove *im)
 		refuse(im, EIO, "no reader of our own for the image pipe");
 		return;
 	}
-	/* each fd is the ghost's fd of its stream */
-	for (i = 0; i < im->nr_map; i++) {
+	/* each fd is the ghost's fd of its stream (or ours: objects) */
+	for (i = 0; !im->nr_given && i < im->nr_map; i++) {
 		im->fdmap[i].fd = (int32_t)im->map[i].fd;
 		im->fdmap[i].from = (int32_t)im->map[i].stream;
 	}
 	im->gr.fd = p[0];
 	im->gr.map = (uint64_t)(uintptr_t)im->fdmap;
-	im->gr.nr_map = (uint32_t)im->nr_map;
+	im->gr.nr_map = im->nr_given ? im->nr_given : (uint32_t)im->nr_map;
+	im->gr.flags = im->nr_given ? BPROC_GHOST_MAP_CALLER : 0;
 	ghost_rewind(im->g, false);
 	err = job_start(&im->job, ghost_handle(im->g),
 			BPROC_IOC_GHOST_RESTORE_MAP, &im->gr);

@@ -663,7 +663,8 @@ static int start_dump(struct outmove *m, uint32_t whole)
 	/*
 	 * All its threads, shared memory that is its own alone, and the
 	 * kernel objects a threaded runtime holds (bproc-ckpt makes them
-	 * again where it lands).
+	 * again where it lands; at home, a helper of the front end's agent
+	 * does, for its ghost).
 	 */
 	m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_STREAMS |
 			 BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
@@ -747,52 +748,6 @@ static char proc_state(pid_t lpid)
 	char buf[512], *p = proc_stat(lpid, buf, sizeof(buf));
 
 	return p ? p[0] : 0;
-}
-
-/*
- * A kernel object (eventfd, timerfd, signalfd, epoll, memfd) it holds, for
- * the reason: only bproc-ckpt makes them again, and a ghost's restore on
- * the front end is the engine's alone. Empty if none.
- */
-static void kernel_object(pid_t lpid, char *what, size_t len)
-{
-	static const char *const names[] = {
-		"anon_inode:[eventfd]", "anon_inode:[timerfd]",
-		"anon_inode:[signalfd]", "anon_inode:[eventpoll]", "/memfd:"
-	};
-	char path[300], link[96], line[512];
-	struct dirent *d;
-	size_t i;
-	FILE *f;
-	DIR *dir;
-
-	what[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/fd", lpid);
-	dir = opendir(path);
-	while (dir && !what[0] && (d = readdir(dir))) {
-		ssize_t n;
-
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%s", lpid, d->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (strstr(link, names[i]) == link)
-				snprintf(what, len, "fd %d is %s",
-					 atoi(d->d_name), link);
-	}
-	if (dir)
-		closedir(dir);
-	snprintf(path, sizeof(path), "/proc/%d/maps", lpid);
-	f = what[0] ? NULL : fopen(path, "re");
-	while (f && !what[0] && fgets(line, sizeof(line), f))
-		if (strstr(line, " /memfd:"))
-			snprintf(what, len, "it maps a memfd");
-	if (f)
-		fclose(f);
 }
 
 static struct outmove *find(uint32_t pid)
@@ -924,16 +879,6 @@ void send_order(const struct bp_move_order *o)
 	/* stopped by job control, it moves and stays stopped there */
 	if (st == 't')
 		return refuse(m, EOPNOTSUPP, "it is stopped by a debugger");
-	if (!agent->front && !strcmp(o->dest, "master")) {
-		char what[128];
-
-		kernel_object(m->lpid, what, sizeof(what));
-		if (what[0])
-			return refuse(m, EOPNOTSUPP,
-				      "%s: a process with such kernel objects "
-				      "does not come back to the front end yet",
-				      what);
-	}
 	if (bp_addr_parse(o->dest_addr, BPROC_NODE_PORT, &m->dest))
 		return refuse(m, EIO, "bad address %s for %s", o->dest_addr,
 			      o->dest);

@@ -33,7 +33,8 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
            "agent-restore-bad", "exe-whole", "exe-deleted"]
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
-         "roundtrip", "restore-files", "restore-map", "threads"]
+         "roundtrip", "restore-files", "restore-map", "threads",
+         "restore-objects", "restore-objects-missing"]
 MOVE = ["async-ret", "async-fail", "async-cancel"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
 THREADS = ["local-threads-pause", "cross-threads-pause", "criu-threads",

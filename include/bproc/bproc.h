@@ -9,7 +9,8 @@
  * own (a ghost can also fork ghost children and reap them, BPROC_IOC_GHOST_FORK
  * and BPROC_IOC_GHOST_REAP below, and move its vDSO, BPROC_IOC_GHOST_MREMAP:
  * module 1.7; a ghost that keeps the process's threads,
- * BPROC_IOC_GHOST_THREADS: module 1.8):
+ * BPROC_IOC_GHOST_THREADS: module 1.8; a ghost's restore of kernel
+ * objects given in its map, BPROC_GHOST_MAP_CALLER: module 1.9):
  *
  *   BPROC_IOC_VERSION  report the ABI and image versions of the module.
  *
@@ -86,6 +87,9 @@
  *                      entry is not reopened, the entry takes its place
  *                      (module 1.4). Without a map, fds 0-2 and the streams
  *                      stay the ghost's own at the same numbers. Module 1.3.
+ *                      The image's kernel objects (FDS) must each be in
+ *                      the map: see BPROC_DUMP_ANONFDS and
+ *                      BPROC_GHOST_MAP_CALLER (module 1.9).
  *
  *                      With BPROC_DUMP_ASYNC, BPROC_IOC_DUMP only arms the
  *                      dump: it returns the handle at once (checks that
@@ -206,8 +210,13 @@ struct bproc_version {
  * a reason that names the fd and what it is ("fd 5 is an inotify
  * instance"). Not part of the image. BPROC_IOC_RESTORE does not make them:
  * whoever restores does, at their fds (bproc-ckpt), and the engine checks
- * that each is there; BPROC_IOC_GHOST_RESTORE refuses such an image
- * (EINVAL). Module 1.7.
+ * that each is there. A ghost's restore takes them from its descriptor
+ * map (BPROC_IOC_GHOST_RESTORE_MAP, usually with BPROC_GHOST_MAP_CALLER):
+ * every object's fd must be in it, a memfd only mapped at its spare
+ * number too (it then gets no fd), or the restore is refused (EBADF, the
+ * reason naming the fd) and the ghost stays a ghost; BPROC_IOC_GHOST_RESTORE,
+ * without a map, refuses such an image (EINVAL). Module 1.7; a ghost's
+ * restore of them, module 1.9.
  */
 #define BPROC_DUMP_ANONFDS (1U << 6)
 /* Arm the dump and return the handle at once (not part of the image). */
@@ -309,9 +318,18 @@ struct bproc_fd_map {
 	__s32 from; /* the ghost's descriptor that it is */
 };
 
+/*
+ * bproc_ghost_restore_map.flags: every @map[i].from is the caller's own
+ * descriptor, not the ghost's, taken when the ioctl is made (EBADF if one
+ * is not open). How the holder gives the process its kernel objects
+ * (BPROC_DUMP_ANONFDS), which it made at their numbers with their state,
+ * and the ghost's streams it took (pidfd_getfd). Module 1.9.
+ */
+#define BPROC_GHOST_MAP_CALLER (1U << 0)
+
 struct bproc_ghost_restore_map {
 	__s32 fd; /* in: the image, read from its current position */
-	__u32 flags; /* in: none yet, 0 */
+	__u32 flags; /* in: BPROC_GHOST_MAP_CALLER, or 0 */
 	__u64 map; /* in: struct bproc_fd_map[nr_map], by increasing fd */
 	__u32 nr_map; /* in: at most BPROC_FD_MAP_MAX */
 	__u32 pad; /* in: 0 */

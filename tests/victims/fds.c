@@ -5,8 +5,10 @@
  * close-on-exec; a semaphore), three timerfds (periodic, expiring every
  * 200 ms, unread; one-shot, expired and unread; one-shot in 1000 s), a
  * signalfd for SIGUSR1 with SIGUSR1 blocked and one pending, an epoll
- * watching all of these and an empty epoll, a memfd with data, mapped
- * shared and sealed, a memfd only mapped, and /dev/null and /dev/zero.
+ * watching all of these and /dev/random (a file reopened by path: where
+ * it is restored, the one registered must be the one the program has at
+ * that fd) and an empty epoll, a memfd with data, mapped shared and
+ * sealed, a memfd only mapped, and /dev/null and /dev/zero.
  * (A regular file cannot be watched by an epoll: EPERM, checked too.)
  * After the wait (victim.h; "read", since SIGUSR1 is the signalfd's)
  * every object must be there at its fd with its state, its flags and
@@ -27,9 +29,15 @@
 #define PG 4096
 #define M_SIZE (3 * PG + 100)
 
-enum { D_EFD = 0x1111, D_TFD = 0x2222, D_SFD = 0x3333, D_SEM = 0x4444 };
+enum {
+	D_EFD = 0x1111,
+	D_TFD = 0x2222,
+	D_SFD = 0x3333,
+	D_SEM = 0x4444,
+	D_RND = 0x7777
+};
 
-static int efd, esem, tfd, texp, tlong, sfd, ep, ep2, mfd, nul, zero;
+static int efd, esem, tfd, texp, tlong, sfd, ep, ep2, mfd, nul, zero, rnd;
 static char fds_before[1024];
 static unsigned char *map, *only;
 
@@ -163,6 +171,10 @@ static void setup(void)
 
 	nul = open("/dev/null", O_WRONLY);
 	zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	rnd = open("/dev/random", O_RDONLY | O_NONBLOCK);
+	ev.events = EPOLLIN;
+	ev.data.u64 = D_RND;
+	victim_check(!epoll_ctl(ep, EPOLL_CTL_ADD, rnd, &ev), "add random");
 	usleep(100000); /* texp expires, unread */
 	open_fds(fds_before, sizeof(fds_before));
 }
@@ -192,6 +204,8 @@ again:
 		case D_SEM:
 			seen |= 8;
 			break;
+		case D_RND: /* ready once the kernel's generator is */
+			break;
 		default:
 			victim_check(0, "epoll data %#llx",
 				     (unsigned long long)evs[i].data.u64);
@@ -210,6 +224,9 @@ again:
 	dup &= epoll_ctl(ep, EPOLL_CTL_ADD, esem, &ev) && errno == EEXIST;
 	dup &= epoll_ctl(ep, EPOLL_CTL_ADD, ep2, &ev) && errno == EEXIST;
 	victim_check(dup, "an epoll target is missing");
+	/* registered with the file at that fd, not another of that path */
+	victim_check(epoll_ctl(ep, EPOLL_CTL_ADD, rnd, &ev) && errno == EEXIST,
+		     "the epoll does not watch the /dev/random at fd %d", rnd);
 	victim_check(epoll_wait(ep2, evs, 8, 0) == 0, "the empty epoll");
 }
 

@@ -15,6 +15,13 @@
  *   END "restoremap:N" restores with BPROC_IOC_GHOST_RESTORE_MAP, the
  *   program's fd 1 being the ghost's fd N (0 and 2 stay): a map naming a
  *   ghost fd that is not open must be refused first (print "refused").
+ *   END "objects" dumps with BPROC_DUMP_ANONFDS and brings the process
+ *   home with its kernel objects as the front end's agent does: `bproc-ckpt
+ *   objects` makes them at their numbers and sends them here, and the map
+ *   gives them with the ghost's fds 0-2, all as descriptors of ours
+ *   (BPROC_GHOST_MAP_CALLER). Refused first without a map and with the
+ *   first object left out of the map (print "refused REASON" each), the
+ *   ghost staying a ghost; then restored.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bproc/bproc.h>
@@ -106,6 +116,141 @@ static int restore_map(int handle, int from)
 	return n < 0 ? fail("read until gone") : 0;
 }
 
+#define MAX_OBJECTS 64
+
+static int cmp_map(const void *a, const void *b)
+{
+	return ((const struct bproc_fd_map *)a)->fd -
+	       ((const struct bproc_fd_map *)b)->fd;
+}
+
+/* Have `bproc-ckpt objects` make the image's objects; their fds in map. */
+static int make_objects(int img, struct bproc_fd_map *map, int *nr)
+{
+	int sp[2], st;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp))
+		return fail("socketpair");
+	pid = fork();
+	if (pid < 0)
+		return fail("fork");
+	if (pid == 0) {
+		/* above the program's numbers; nothing else of ours */
+		if (dup2(sp[1], 100) < 0 || dup2(img, 101) < 0 ||
+		    syscall(SYS_close_range, 3, 99, 0))
+			_exit(127);
+		execlp("bproc-ckpt", "bproc-ckpt", "objects", "100", "101",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(sp[1]);
+	*nr = 0;
+	for (;;) {
+		char buf[4 + MAX_OBJECTS * 4 + 256];
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(MAX_OBJECTS * sizeof(int))];
+		} c;
+		struct iovec iov = { buf, sizeof(buf) - 1 };
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = c.b,
+				      .msg_controllen = sizeof(c.b) };
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(sp[0], &msg, 0);
+		int k, nf = 0, fds[MAX_OBJECTS];
+
+		for (cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm;
+		     cm = CMSG_NXTHDR(&msg, cm)) {
+			nf = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(fds, CMSG_DATA(cm), nf * sizeof(int));
+		}
+		if (n > 4 && buf[0] == 'F' && nf == (n - 4) / 4 &&
+		    *nr + nf <= MAX_OBJECTS) {
+			for (k = 0; k < nf; k++) {
+				memcpy(&map[*nr].fd, buf + 4 + 4 * k, 4);
+				map[(*nr)++].from = fds[k];
+			}
+			continue;
+		}
+		if (n == 1 && buf[0] == 'D')
+			break;
+		buf[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "bproc-ckpt objects: %s\n",
+			n > 0 ? buf : "no answer");
+		return 1;
+	}
+	close(sp[0]);
+	waitpid(pid, &st, 0);
+	/* the objects, then files an epoll watches: a map goes by fd */
+	qsort(map, *nr, sizeof(*map), cmp_map);
+	return 0;
+}
+
+static int restore_objects(int handle, int pid)
+{
+	struct bproc_fd_map map[3 + MAX_OBJECTS], part[3 + MAX_OBJECTS];
+	struct bproc_fd_map objs[MAX_OBJECTS];
+	struct bproc_ghost_restore_map r = { 0 };
+	struct bproc_ghost_restore plain = { 0 };
+	struct bproc_ghost_event ev;
+	int img = open("/tmp/ghost.img", O_RDONLY), nr, i, pidfd;
+	ssize_t n;
+
+	if (img < 0)
+		return fail("open image");
+	if (make_objects(img, objs, &nr))
+		return 1;
+	if (nr < 1)
+		return fail("no object made");
+	/* the ghost's 0-2, as ours */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (i = 0; i < 3; i++) {
+		map[i].fd = i;
+		map[i].from = (int)syscall(SYS_pidfd_getfd, pidfd, i, 0);
+		if (map[i].from < 0)
+			return fail("pidfd_getfd");
+	}
+	memcpy(map + 3, objs, nr * sizeof(objs[0]));
+
+	plain.fd = img;
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE, &plain) == 0 ||
+	    errno != EINVAL) {
+		fprintf(stderr, "objects without a map: not refused\n");
+		return 1;
+	}
+	printf("refused %s\n", plain.reason);
+	/* the first object left out */
+	lseek(img, 0, SEEK_SET);
+	memcpy(part, map, 3 * sizeof(map[0]));
+	memcpy(part + 3, objs + 1, (nr - 1) * sizeof(objs[0]));
+	r.fd = img;
+	r.flags = BPROC_GHOST_MAP_CALLER;
+	r.map = (unsigned long)part;
+	r.nr_map = 2 + nr;
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE_MAP, &r) == 0 ||
+	    errno != EBADF) {
+		fprintf(stderr, "an object left out: not refused (%s)\n",
+			strerror(errno));
+		return 1;
+	}
+	printf("refused %s\n", r.reason);
+	lseek(img, 0, SEEK_SET);
+	r.map = (unsigned long)map;
+	r.nr_map = 3 + nr;
+	if (ioctl(handle, BPROC_IOC_GHOST_RESTORE_MAP, &r)) {
+		fprintf(stderr, "restore: %s\n", r.reason);
+		return fail("ghost restore objects");
+	}
+	printf("restored\n");
+	while ((n = read(handle, &ev, sizeof(ev))) > 0)
+		;
+	close(handle);
+	printf("gone\n");
+	return n < 0 ? fail("read until gone") : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bproc_dump_args d = { 0 };
@@ -124,6 +269,8 @@ int main(int argc, char **argv)
 		return fail("open");
 	d.pid = atoi(argv[1]);
 	d.fd = img;
+	if (!strcmp(argv[3], "objects"))
+		d.flags = BPROC_DUMP_ANONFDS;
 	if (ioctl(dev, BPROC_IOC_DUMP, &d)) {
 		fprintf(stderr, "dump: %s\n", d.reason);
 		return fail("dump");
@@ -149,6 +296,8 @@ int main(int argc, char **argv)
 		return restore(d.handle_fd);
 	if (!strncmp(argv[3], "restoremap:", 11))
 		return restore_map(d.handle_fd, atoi(argv[3] + 11));
+	if (!strcmp(argv[3], "objects"))
+		return restore_objects(d.handle_fd, d.pid);
 	if (!strcmp(argv[3], "none"))
 		goto until_gone;
 	if (!strncmp(argv[3], "code:", 5)) {

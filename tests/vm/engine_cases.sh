@@ -10,7 +10,7 @@
 # moves still refusing threads), refuse (EOPNOTSUPP; shared anonymous memory
 # only for moves; inotify, an epoll watching what does not move), malformed
 # (bad images: EINVAL, no kernel warning; FDS too). The fds victim (eventfd,
-# timerfd, signalfd, epoll, memfd) is in local and cross, and old image
+# timerfd, signalfd, epoll, memfd) is in local, cross and ghost, and old image
 # versions restoring in special. Default: all. Prints one line
 # "CASE <name> PASS|FAIL" per case, details before it; exits 1 if any failed.
 . /extra/vm/engine_lib.sh
@@ -633,6 +633,35 @@ if [[ " $groups " == *" ghost "* ]]; then
 	wake $VPID pause 7; finish $VPID "$W/map5.out" || st=1
 	exec 7>&-
 	result ghost-restore-map $st
+
+	# Coming home with kernel objects (BPROC_GHOST_MAP_CALLER): ghostctl
+	# has `bproc-ckpt objects` make the fds victim's eventfds, timerfds,
+	# signalfd, epolls and memfds and gives them in the map with the
+	# ghost's fds 0-2, as the front end's agent does. Without a map, and
+	# with the first object left out of it, the restore is refused with a
+	# reason naming it and the ghost stays a ghost; then it restores and
+	# the victim checks every object's state.
+	st=0; stm=0
+	if start_victim fds read; then
+		"$V/ghostctl" $VPID 1 objects > "$W/ghost.out" 2>&1 &
+		gpid=$!
+		wait_for "$W/ghost.out" '^ghost' || st=1
+		kill -WINCH $VPID
+		wait_for "$W/ghost.out" '^gone' 300 || st=1
+		wait $gpid || st=1
+		cat "$W/ghost.out"
+		grep -q '^refused fd 3: the image.s kernel objects must be given in a descriptor map' "$W/ghost.out" || stm=1
+		grep -q '^refused fd 3: the image.s eventfd is not in the descriptor map' "$W/ghost.out" || stm=1
+		grep -q '^restored' "$W/ghost.out" || st=1
+		# (a victim gone with its ghost: no reader, no SIGPIPE here)
+		kill -0 $VPID 2>/dev/null && echo go >&7
+		finish $VPID "$W/fds.out" || st=1
+	else
+		st=1; stm=1
+	fi
+	exec 7>&-
+	result ghost-restore-objects-missing $stm
+	result ghost-restore-objects $st
 fi
 
 if [[ " $groups " == *" move "* ]]; then

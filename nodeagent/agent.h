@@ -388,6 +388,8 @@ void ghost_reap(void);
 
 /* space_init - the pid namespace for moved processes (on the first). */
 int space_init(void);
+/* space_ckpt_path - bproc-ckpt: beside this program, in ../bin or ../ckpt. */
+const char *space_ckpt_path(void);
 struct space_fds {
 	int nr; /* descriptors the restored process gets */
 	const int *src; /* ours */

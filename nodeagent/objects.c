@@ -42,30 +42,6 @@
 #define HELPER_MS 30000 /* for the helper to make them all */
 #define BATCH 64 /* objects a message, as bproc-ckpt sends them */
 
-/* bproc-ckpt beside this program, in ../bin, or in the source tree. */
-static const char *ckpt_path(void)
-{
-	static const char *const rel[] = { "bproc-ckpt", "../bin/bproc-ckpt",
-					   "../ckpt/bproc-ckpt" };
-	static char path[PATH_MAX];
-	char self[PATH_MAX], *slash;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	size_t i;
-
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash)
-			slash[1] = '\0';
-		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-			snprintf(path, sizeof(path), "%s%s", self, rel[i]);
-			if (access(path, X_OK) == 0)
-				return path;
-		}
-	}
-	return "/usr/local/bin/bproc-ckpt";
-}
-
 int objects_engine_ok(char *why, size_t len)
 {
 	char ver[32] = "";
@@ -282,7 +258,7 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 		if ((int)map[i].fd >= top)
 			top = (int)map[i].fd + 1;
 	/* (all the child needs, made before it is forked) */
-	path = ckpt_path();
+	path = space_ckpt_path();
 	snprintf(a, sizeof(a), "%d", top);
 	snprintf(b, sizeof(b), "%d", top + 1);
 	pid = fork();

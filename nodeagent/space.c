@@ -460,6 +460,13 @@ static void find_ckpt(void)
 	snprintf(ckpt_path, sizeof(ckpt_path), "/usr/local/bin/bproc-ckpt");
 }
 
+const char *space_ckpt_path(void)
+{
+	if (!ckpt_path[0])
+		find_ckpt();
+	return ckpt_path;
+}
+
 int space_init(void)
 {
 	char path[64], ok = 0;

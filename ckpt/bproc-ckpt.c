@@ -606,27 +606,45 @@ static void make_fds(const struct img *img, int agent)
 	}
 }
 
+/*
+ * The image's open file @f, reopened by path at its number, with its
+ * flags (close-on-exec too) and offset; fail as @what.
+ */
+static void reopen_file(const struct img *img, const struct bproc_image_file *f,
+			const char *what)
+{
+	const char *path = img_path(img, f->path);
+	int flags = (int)f->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	int fd;
+
+	if (is_stream(f) || !path)
+		fail(what, EINVAL, "bad open file in the image");
+	fd = open(path, flags);
+	if (fd < 0)
+		fail(what, errno, path);
+	if (fd != f->fd) {
+		if (dup3(fd, f->fd, flags & O_CLOEXEC) < 0)
+			fail(what, errno, path);
+		close(fd);
+	}
+	if (!S_ISDIR(f->mode) && lseek(f->fd, f->pos, SEEK_SET) < 0 &&
+	    errno != ESPIPE)
+		fail(what, errno, path);
+}
+
 static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 			  const int *given, int ngiven)
 {
-	uint64_t size, gsize;
-	const struct bproc_image_taskenv *e =
-		img_get(img, BPROC_SEC_TASKENV, &size);
 	const struct bproc_image_file *f;
 	const uint32_t *groups;
+	const struct bproc_image_taskenv *e = img_taskenv(img, &groups, &f);
 	gid_t *gids;
 	const char *cwd;
 	uint32_t i;
 	char what[64];
 
-	if (!e || size < sizeof(*e) || e->nr_groups > BPROC_IMAGE_MAX_GROUPS ||
-	    e->nr_files > BPROC_IMAGE_MAX_FILES)
+	if (!e)
 		fail("restore", EINVAL, "bad TASKENV section");
-	gsize = ((uint64_t)e->nr_groups * 4 + 7) & ~7ULL;
-	if (size != sizeof(*e) + gsize + (uint64_t)e->nr_files * sizeof(*f))
-		fail("restore", EINVAL, "bad TASKENV size");
-	groups = (const void *)(e + 1);
-	f = (const void *)((const char *)(e + 1) + gsize);
 	cwd = img_path(img, e->cwd);
 	if (!cwd)
 		fail("restore", EINVAL, "bad working directory");
@@ -695,11 +713,6 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 		fail("restore: working directory", errno, cwd);
 	umask(e->umask & 0777);
 	for (i = 0; i < e->nr_files; i++) {
-		const char *path = img_path(img, f[i].path);
-		int flags = (int)f[i].flags &
-			    ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
-		int fd;
-
 		/* given, or (not an agent's restore) our own stdio */
 		if (!given && f[i].fd < 3)
 			continue;
@@ -711,19 +724,7 @@ static void apply_taskenv(const struct img *img, const int *keep, int nkeep,
 				fail(what, errno, "its close-on-exec flag");
 			continue;
 		}
-		if (!path)
-			fail(what, EINVAL, "bad open file in the image");
-		fd = open(path, flags);
-		if (fd < 0)
-			fail(what, errno, path);
-		if (fd != f[i].fd) {
-			if (dup3(fd, f[i].fd, flags & O_CLOEXEC) < 0)
-				fail(what, errno, path);
-			close(fd);
-		}
-		if (!S_ISDIR(f[i].mode) &&
-		    lseek(f[i].fd, f[i].pos, SEEK_SET) < 0 && errno != ESPIPE)
-			fail(what, errno, path);
+		reopen_file(img, &f[i], what);
 	}
 	make_fds(img, given != NULL);
 	{
@@ -920,24 +921,15 @@ out:
 /* The lowest descriptor above every one the image's TASKENV opens. */
 static int image_fd_top(const struct img *img)
 {
-	const struct bproc_image_taskenv *e;
-	uint64_t size;
+	const struct bproc_image_file *f;
+	const uint32_t *groups;
+	const struct bproc_image_taskenv *e = img_taskenv(img, &groups, &f);
 	int top = 3;
 	uint32_t i;
 
-	e = img_get(img, BPROC_SEC_TASKENV, &size);
-	if (e && size >= sizeof(*e) && e->nr_files <= BPROC_IMAGE_MAX_FILES &&
-	    size >= sizeof(*e) + (uint64_t)e->nr_files *
-					 sizeof(struct bproc_image_file)) {
-		const struct bproc_image_file *f =
-			(const void *)((const char *)e + size -
-				       e->nr_files *
-					       sizeof(struct bproc_image_file));
-
-		for (i = 0; i < e->nr_files; i++)
-			if (f[i].fd >= top && f[i].fd < 65536)
-				top = f[i].fd + 1;
-	}
+	for (i = 0; e && i < e->nr_files; i++)
+		if (f[i].fd >= top && f[i].fd < 65536)
+			top = f[i].fd + 1;
 	{
 		const struct bproc_image_fd *fds;
 		const struct bproc_image_epoll_target *t;
@@ -1122,21 +1114,15 @@ static int objects_files(const struct img *img, const struct bproc_image_fd *f,
 			 uint32_t nr, const struct bproc_image_epoll_target *t,
 			 uint32_t nt, int *out)
 {
-	const struct bproc_image_taskenv *e;
 	const struct bproc_image_file *file;
-	uint64_t size, gsize;
+	const uint32_t *groups;
+	const struct bproc_image_taskenv *e = img_taskenv(img, &groups, &file);
 	uint32_t i, k, j;
 	char what[64];
 	int n = 0;
 
-	e = img_get(img, BPROC_SEC_TASKENV, &size);
-	if (!e || size < sizeof(*e) || e->nr_groups > BPROC_IMAGE_MAX_GROUPS ||
-	    e->nr_files > BPROC_IMAGE_MAX_FILES)
+	if (!e)
 		fail("objects", EINVAL, "bad TASKENV section");
-	gsize = ((uint64_t)e->nr_groups * 4 + 7) & ~7ULL;
-	if (size != sizeof(*e) + gsize + (uint64_t)e->nr_files * sizeof(*file))
-		fail("objects", EINVAL, "bad TASKENV size");
-	file = (const void *)((const char *)(e + 1) + gsize);
 	for (i = 0; i < nt; i++) {
 		bool object = false, done = false;
 
@@ -1148,29 +1134,13 @@ static int objects_files(const struct img *img, const struct bproc_image_fd *f,
 		if (object || done || fcntl(t[i].tfd, F_GETFD) >= 0)
 			continue;
 		for (k = 0; k < e->nr_files; k++) {
-			const char *path = img_path(img, file[k].path);
-			int fd;
-
 			if (file[k].fd != t[i].tfd)
 				continue;
 			snprintf(what, sizeof(what), "objects: fd %d",
 				 file[k].fd);
-			if (is_stream(&file[k]) || !path)
+			if (is_stream(&file[k]))
 				fail(what, EBADF, "the agent gave no stream");
-			fd = open(path,
-				  (int)file[k].flags & ~(O_CREAT | O_EXCL |
-							 O_TRUNC | O_NOCTTY));
-			if (fd < 0)
-				fail(what, errno, path);
-			if (fd != file[k].fd) {
-				if (dup2(fd, file[k].fd) < 0)
-					fail(what, errno, path);
-				close(fd);
-			}
-			if (!S_ISDIR(file[k].mode) &&
-			    lseek(file[k].fd, file[k].pos, SEEK_SET) < 0 &&
-			    errno != ESPIPE)
-				fail(what, errno, path);
+			reopen_file(img, &file[k], what);
 			out[n++] = file[k].fd;
 		}
 	}

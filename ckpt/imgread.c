@@ -268,6 +268,26 @@ static int load(struct img *img, int fd, int partial, char *err, size_t errlen)
 	return check_fds(img, err, errlen);
 }
 
+const struct bproc_image_taskenv *
+img_taskenv(const struct img *img, const uint32_t **groups,
+	    const struct bproc_image_file **files)
+{
+	uint64_t size, gsize;
+	const struct bproc_image_taskenv *e =
+		img_get(img, BPROC_SEC_TASKENV, &size);
+
+	if (!e || size < sizeof(*e) || e->nr_groups > BPROC_IMAGE_MAX_GROUPS ||
+	    e->nr_files > BPROC_IMAGE_MAX_FILES)
+		return NULL;
+	gsize = ((uint64_t)e->nr_groups * 4 + 7) & ~7ULL;
+	if (size !=
+	    sizeof(*e) + gsize + (uint64_t)e->nr_files * sizeof(**files))
+		return NULL;
+	*groups = (const void *)(e + 1);
+	*files = (const void *)((const char *)(e + 1) + gsize);
+	return e;
+}
+
 int img_fds(const struct img *img, const struct bproc_image_fd **fds,
 	    uint32_t *nr_fds, const struct bproc_image_epoll_target **targets,
 	    uint32_t *nr_targets)

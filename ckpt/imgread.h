@@ -55,6 +55,13 @@ int img_thread(const struct img *img, uint32_t n, struct bproc_image_thread *t,
 	       const void **xstate, const struct bproc_image_siginfo **pending);
 
 /*
+ * img_taskenv - the TASKENV section, its groups and its open files, or
+ * NULL if it is missing or its sizes do not add up.
+ */
+const struct bproc_image_taskenv *
+img_taskenv(const struct img *img, const uint32_t **groups,
+	    const struct bproc_image_file **files);
+/*
  * The entries and epoll targets of FDS (none without one): 0, or -1 if
  * its counts and size disagree.
  */

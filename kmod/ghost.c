@@ -1103,12 +1103,11 @@ static void ghost_kept_wait(struct dump_request *req, bool gone)
 }
 
 /*
- * GHOST_THREAD for @tid: is there a ghost thread of that tid (neither
- * ending nor asked to)? With @ask, it is asked for the restore, or to end
- * with BPROC_GHOST_THREAD_END in @flags.
+ * GHOST_THREAD for @tid: the ghost thread of that tid (neither ending nor
+ * asked to) is asked for the restore, or to end with
+ * BPROC_GHOST_THREAD_END in @flags; false if there is none.
  */
-static bool ghost_kept_ask(struct dump_request *req, pid_t tid, u32 flags,
-			   bool ask)
+static bool ghost_kept_ask(struct dump_request *req, pid_t tid, u32 flags)
 {
 	struct pid_namespace *ns = task_active_pid_ns(req->task);
 	struct ghost_kept *k;
@@ -1121,14 +1120,14 @@ static bool ghost_kept_ask(struct dump_request *req, pid_t tid, u32 flags,
 		    task_pid_nr_ns(k->task, ns) != tid)
 			continue;
 		found = true;
-		if (ask && flags & BPROC_GHOST_THREAD_END)
+		if (flags & BPROC_GHOST_THREAD_END)
 			WRITE_ONCE(k->end, true);
-		else if (ask)
+		else
 			WRITE_ONCE(k->adopt, true);
 		break;
 	}
 	spin_unlock(&req->ghost_lock);
-	if (found && ask)
+	if (found)
 		wake_up_all(&req->wait);
 	return found;
 }
@@ -1821,15 +1820,12 @@ long ghost_ioctl_thread(struct dump_request *req, void __user *argp)
 		return -EINVAL;
 	if (READ_ONCE(req->decision) == DECIDE_GHOST) {
 		if (a.flags & BPROC_GHOST_THREAD_END)
-			return ghost_kept_ask(req, a.tid, a.flags, true) ?
-				       0 :
-				       -ESRCH;
-		/* it has that tid: asked for the restore, or nothing (NOW) */
-		if (ghost_kept_ask(req, a.tid, a.flags, !a.flags))
+			return ghost_kept_ask(req, a.tid, a.flags) ? 0 : -ESRCH;
+		/* NOW: nothing if it has a thread of that tid, kept or not yet */
+		if (a.flags & BPROC_GHOST_THREAD_NOW ?
+			    ghost_has_thread(req, a.tid) :
+			    ghost_kept_ask(req, a.tid, a.flags))
 			return 0;
-		if (a.flags & BPROC_GHOST_THREAD_NOW &&
-		    ghost_has_thread(req, a.tid))
-			return 0; /* one made for it, on its way to be kept */
 	}
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)

@@ -148,6 +148,15 @@ void report_collect(struct agent *a, struct bp_status *s);
  * field, what follows the comm (which ends at the last ')'), or NULL.
  */
 char *proc_stat(pid_t pid, char *buf, size_t len);
+/*
+ * proc_ns_pid - thread tid of process pid (both ours) by its pid in the
+ * innermost pid namespace it is in (its NSpid line's last); 0 if gone.
+ */
+pid_t proc_ns_pid(pid_t pid, pid_t tid);
+/* proc_last_number - a /proc/PID/status line's last number. */
+long proc_last_number(const char *line);
+/* engine_version - bproc.ko's version ("1.9") into ver: 0, or -errno. */
+int engine_version(char *ver, size_t len);
 
 /* ---- send.c: moves out of this agent ---- */
 

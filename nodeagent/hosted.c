@@ -333,7 +333,7 @@ static void st_pass(struct hstreams *st, struct hosted *h,
 
 /* ---- processes ---- */
 
-static void threads_arrived(const struct hosted *h);
+static void threads_leaving(pid_t pid);
 
 struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd, pid_t ppid,
 			  pid_t under, const struct hosted_stream *streams,
@@ -367,7 +367,6 @@ struct hosted *hosted_add(pid_t pid, pid_t lpid, int pidfd, pid_t ppid,
 	h->next = procs;
 	procs = h;
 	nr_procs++;
-	threads_arrived(h);
 	return h;
 }
 
@@ -395,6 +394,8 @@ static void stdin_push(struct hstreams *st);
 
 void hosted_set_moving(struct hosted *h, bool moving)
 {
+	if (moving)
+		threads_leaving(h->pid);
 	h->moving = moving;
 	if (!moving && h->st->parked) {
 		h->st->parked = false;
@@ -1045,34 +1046,15 @@ static void executed(const struct bproc_space_event *ev)
 		announce(h, &r); /* else gone already: its exit says the rest */
 }
 
-/* Thread @lt of process @lpid (ours), by its tid in the namespace; or 0. */
-static pid_t ns_tid(pid_t lpid, pid_t lt)
-{
-	char path[64], line[128];
-	pid_t ns = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", lpid, lt);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "NSpid: %*d %d", &ns) == 1)
-			break;
-	fclose(f);
-	return ns;
-}
-
 /*
  * The threads of the processes moved here, for their ghosts on the front
  * end, which make a ghost thread of each (a call of the ghost's, a few
  * milliseconds of the front end's agent): a thread is told once it has
  * lived THREAD_TELL_MS (one that ends before is never told, so a program
  * that makes short-lived threads by the thousand costs the front end
- * nothing), its end only if it was told. Those of a process that just
- * arrived are told too: the ghost has them already unless they were made
- * on the last node too late to be told (it makes nothing for a tid it
- * has). Born processes' too: their ghosts, children of a moved one's,
+ * nothing), its end only if it was told; those not told yet of a
+ * process that moves away are told then (they go with it). Born
+ * processes' too: their ghosts, children of a moved one's,
  * keep threads as it does. Not while one moves or leaves (the restorer's
  * threads are the image's; one that leaves ends with its threads).
  */
@@ -1135,27 +1117,22 @@ static void threads_tell_due(void)
 		loop_wake_at(next);
 }
 
-/* A process just restored here: its threads, as if born now. */
-static void threads_arrived(const struct hosted *h)
+/*
+ * A process that moves: its threads not told yet go with it, and would be
+ * told by no host: told now.
+ */
+static void threads_leaving(pid_t pid)
 {
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
+	unsigned int i = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", h->lpid);
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while ((d = readdir(dir))) {
-		pid_t lt = (pid_t)atoi(d->d_name), tid;
-
-		if (lt <= 0 || lt == h->lpid)
+	while (i < nr_tpend) {
+		if (tpend[i].pid != pid) {
+			i++;
 			continue;
-		tid = ns_tid(h->lpid, lt);
-		if (tid > 0)
-			thread_born(h->pid, tid);
+		}
+		thread_tell(pid, tpend[i].tid, true);
+		tpend[i] = tpend[--nr_tpend];
 	}
-	closedir(dir);
 }
 
 static void thread_event(const struct bproc_space_event *ev, bool born)
@@ -1394,7 +1371,7 @@ static pid_t thread_lpid(const struct hosted *h, pid_t tid)
 	while (!found && (d = readdir(dir))) {
 		pid_t lt = (pid_t)atoi(d->d_name);
 
-		if (lt > 0 && ns_tid(h->lpid, lt) == tid)
+		if (lt > 0 && proc_ns_pid(h->lpid, lt) == tid)
 			found = lt;
 	}
 	closedir(dir);
@@ -1513,18 +1490,6 @@ int hosted_stat(pid_t lpid, struct bp_proc_report *r)
 	return 0;
 }
 
-/* The last number of a line of /proc/PID/status (the innermost pid ns). */
-static long last_number(const char *line)
-{
-	const char *p = line + strlen(line);
-
-	while (p > line && (p[-1] == '\n' || p[-1] == ' ' || p[-1] == '\t'))
-		p--;
-	while (p > line && p[-1] >= '0' && p[-1] <= '9')
-		p--;
-	return strtol(p, NULL, 10);
-}
-
 /*
  * Its real uid, and its process group and session as the namespace sees
  * them (0: a leader outside it, as a moved process's are at first).
@@ -1543,9 +1508,9 @@ static uint32_t status_ids(pid_t lpid, pid_t *pgid, pid_t *sid)
 		if (sscanf(line, "Uid: %u", &uid) == 1 && !pgid)
 			break;
 		if (pgid && !strncmp(line, "NSpgid:", 7))
-			*pgid = (pid_t)last_number(line);
+			*pgid = (pid_t)proc_last_number(line);
 		else if (sid && !strncmp(line, "NSsid:", 6))
-			*sid = (pid_t)last_number(line);
+			*sid = (pid_t)proc_last_number(line);
 	}
 	fclose(f);
 	return uid;

@@ -44,17 +44,11 @@
 
 int objects_engine_ok(char *why, size_t len)
 {
-	char ver[32] = "";
+	char ver[32];
 	int major = 0, minor = 0;
-	FILE *f = fopen("/sys/module/bproc/version", "re");
 
-	if (f) {
-		if (!fgets(ver, sizeof(ver), f))
-			ver[0] = '\0';
-		fclose(f);
-	}
-	ver[strcspn(ver, "\n")] = '\0';
-	if (sscanf(ver, "%d.%d", &major, &minor) == 2 &&
+	if (!engine_version(ver, sizeof(ver)) &&
+	    sscanf(ver, "%d.%d", &major, &minor) == 2 &&
 	    (major > 1 || (major == 1 && minor >= 9)))
 		return 0;
 	snprintf(why, len,

@@ -105,12 +105,22 @@ static uint32_t count_procs(void)
 	return n;
 }
 
+int engine_version(char *ver, size_t len)
+{
+	int err = read_small("/sys/module/bproc/version", ver, len);
+
+	if (err)
+		ver[0] = '\0';
+	ver[strcspn(ver, "\n")] = '\0';
+	return err;
+}
+
 static void probe_engine(struct bp_status *s)
 {
 	char ver[24];
 	struct stat st;
 
-	if (read_small("/sys/module/bproc/version", ver, sizeof(ver))) {
+	if (engine_version(ver, sizeof(ver))) {
 		if (stat("/sys/module/bproc", &st) == 0)
 			snprintf(s->engine, sizeof(s->engine),
 				 "none (bproc.ko loaded without a version)");
@@ -119,7 +129,6 @@ static void probe_engine(struct bp_status *s)
 				 "none (bproc.ko not loaded)");
 		return;
 	}
-	ver[strcspn(ver, "\n")] = '\0';
 	if (stat("/dev/bproc", &st) < 0 || !S_ISCHR(st.st_mode)) {
 		snprintf(s->engine, sizeof(s->engine),
 			 "none (/dev/bproc is missing)");
@@ -199,4 +208,35 @@ char *proc_stat(pid_t pid, char *buf, size_t len)
 	/* the comm may hold anything, ')' too: the last one ends it */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] ? p + 2 : NULL;
+}
+
+/* The last number of a line (of /proc/PID/status: the innermost pid ns). */
+long proc_last_number(const char *line)
+{
+	const char *p = line + strlen(line);
+
+	while (p > line && (p[-1] == '\n' || p[-1] == ' ' || p[-1] == '\t'))
+		p--;
+	while (p > line && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	return strtol(p, NULL, 10);
+}
+
+pid_t proc_ns_pid(pid_t pid, pid_t tid)
+{
+	char path[64], line[256];
+	pid_t ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			ns = (pid_t)proc_last_number(line);
+			break;
+		}
+	fclose(f);
+	return ns;
 }

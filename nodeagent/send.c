@@ -784,8 +784,8 @@ static void refuse(struct outmove *m, int err, const char *fmt, ...)
  */
 static pid_t first_child(pid_t lpid)
 {
-	char path[PATH_MAX], line[256];
-	pid_t child = 0, ns = 0;
+	char path[PATH_MAX];
+	pid_t child = 0, ns;
 	struct dirent *d;
 	DIR *dir;
 	FILE *f;
@@ -809,26 +809,8 @@ static pid_t first_child(pid_t lpid)
 	closedir(dir);
 	if (!child)
 		return 0;
-	/* its last NSpid is its pid where it is, the cluster's */
-	snprintf(path, sizeof(path), "/proc/%d/status", child);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *p = line + 6;
-
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		while (*p) {
-			long v = strtol(p, &p, 10);
-
-			if (v > 0)
-				ns = (pid_t)v;
-			while (*p == ' ' || *p == '\t' || *p == '\n')
-				p++;
-		}
-		break;
-	}
-	if (f)
-		fclose(f);
+	/* its pid where it is, the cluster's */
+	ns = proc_ns_pid(child, child);
 	return ns ? ns : child;
 }
 

@@ -97,6 +97,7 @@ struct standin {
 	int sock; /* its requests */
 };
 static struct standin standins[STANDINS_MAX];
+static unsigned int nr_standins; /* slots in use */
 
 /*
  * A request to the init or a stand-in, on its SOCK_SEQPACKET socket, with
@@ -793,6 +794,7 @@ static void standin_end(struct standin *s, const char *why)
 	close_fd(&s->sock);
 	hosted_reparented(s->pid);
 	s->pid = 0;
+	nr_standins--;
 }
 
 /* The stand-in for ppid, made if need be, or NULL. */
@@ -842,6 +844,7 @@ static struct standin *standin_get(pid_t ppid)
 	helpers[next_helper++ % STANDINS_MAX] = lpid;
 	s->pid = ppid;
 	s->sock = sv[0];
+	nr_standins++;
 	pr_debug("a stand-in for %d (%d here)", ppid, lpid);
 	return s;
 }
@@ -949,7 +952,8 @@ static void standins_check(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < STANDINS_MAX; i++)
+	/* (each round of the loop: nothing to do without a stand-in) */
+	for (i = 0; nr_standins && i < STANDINS_MAX; i++)
 		if (standins[i].pid && !hosted_wants_parent(standins[i].pid) &&
 		    !recv_wants_parent(standins[i].pid))
 			standin_end(&standins[i], "no child of its pid here");

@@ -72,6 +72,13 @@ ask() {
 	REPLY=$(grep -B1 "^echo $tok\$" "$W/$name.out" | head -n 1)
 }
 
+# until_true CMD...: until CMD succeeds (every 0.1 s, at most 5 s).
+until_true() {
+	local i
+	for i in $(seq 50); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
 # expect WHAT GOT WANTED: compare, say what differs.
 expect() {
 	[ "$2" = "$3" ] && return 0
@@ -381,14 +388,14 @@ if want threads-born; then
 	expect "move" "$(moveto node1 $pid)" ok || st=1
 	ask tb thread
 	t1=${REPLY#thread }
-	for i in $(seq 50); do [ -d /proc/$pid/task/$t1 ] && break; sleep 0.1; done
+	until_true test -d /proc/$pid/task/$t1
 	expect "its ghost thread here" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t1 " || st=1
 	tgkill $pid $t1 URG || st=1
 	sleep 0.5
 	ask tb urg
 	expect "SIGURG ran in thread $t1 on node1" "$REPLY" "urg $t1" || st=1
 	ask tb unthread
-	for i in $(seq 50); do [ -d /proc/$pid/task/$t1 ] || break; sleep 0.1; done
+	until_true test ! -d /proc/$pid/task/$t1
 	expect "ended there, gone here" "$(ls /proc/$pid/task | tr '\n' ' ')" "$pid " || st=1
 	# threads that end at once are never the front end's
 	ask tb "burst 300"
@@ -398,7 +405,7 @@ if want threads-born; then
 	expect "to node2" "$(moveto node2 $pid)" ok || st=1
 	ask tb thread
 	t2=${REPLY#thread }
-	for i in $(seq 50); do [ -d /proc/$pid/task/$t2 ] && break; sleep 0.1; done
+	until_true test -d /proc/$pid/task/$t2
 	expect "node2's thread here" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t2 " || st=1
 	expect "home" "$(moveto master $pid)" ok || st=1
 	expect "home with it" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t2 " || st=1
@@ -424,14 +431,14 @@ if want threads-born; then
 	expect "born on node1" "$(where_is $bm)" node1 || st=1
 	ask bm thread
 	t3=${REPLY#thread }
-	for i in $(seq 50); do [ -d /proc/$bm/task/$t3 ] && break; sleep 0.1; done
+	until_true test -d /proc/$bm/task/$t3
 	expect "a born one's thread here" "$(ls /proc/$bm/task | sort -n | tr '\n' ' ')" "$bm $t3 " || st=1
 	tgkill $bm $t3 URG || st=1
 	sleep 0.5
 	ask bm urg
 	expect "SIGURG ran in thread $t3 of the born one" "$REPLY" "urg $t3" || st=1
 	ask bm unthread
-	for i in $(seq 50); do [ -d /proc/$bm/task/$t3 ] || break; sleep 0.1; done
+	until_true test ! -d /proc/$bm/task/$t3
 	expect "its end here" "$(ls /proc/$bm/task | tr '\n' ' ')" "$bm " || st=1
 	mover_end bm
 	ended $bp; expect "bpsh's status" "$STATUS" 3 || st=1

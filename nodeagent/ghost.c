@@ -956,6 +956,20 @@ static void maybe_end(struct ghost *g)
 	int st = (int)g->exit.status;
 	unsigned int i;
 
+	if (g->forking && !g->fork_started && g->exit_pending && g->reaped &&
+	    !g->held && !kids_forking(g)) {
+		/*
+		 * It was born, ended and waited for where it ran before its
+		 * ghost's turn came (its parent's ghost makes one at a time):
+		 * the ghost would only be made to end, and is not. A process
+		 * that forks and reaps child after child costs this agent
+		 * nothing for most of them.
+		 */
+		pr_debug("pid %d: ended before its ghost was made", g->pid);
+		g->forking = false;
+		g->dead = true;
+		return;
+	}
 	if (!g->exit_pending || g->exiting || g->forking || output_pending(g) ||
 	    !may_end(g) || kids_forking(g))
 		return;

@@ -406,23 +406,34 @@ static bool restorer_event(const struct bproc_space_event *ev)
 }
 
 /*
- * After a round of events, the next waits this long: a process that forks
+ * After a round of events, the next waits a while: a process that forks
  * and waits for child after child would otherwise have this agent take
  * the CPU from it three times a child (fork, exit, reaping), each for
- * little. Nobody waits for these events but the front end.
+ * little. A round that comes as soon as the wait is over (the namespace is
+ * busy) doubles the wait, up to EVENTS_GATHER_MAX_MS, so that one round
+ * takes several children; a quiet namespace goes back to the shortest.
+ * Nobody waits for these events but the front end.
  */
 #define EVENTS_GATHER_MS 3
-static int64_t events_after_ms;
+#define EVENTS_GATHER_MAX_MS 24
+static int64_t events_after_ms, events_gather_ms = EVENTS_GATHER_MS;
 
 static void watch_polled(void *obj, short revents)
 {
 	struct bproc_space_event ev[64];
+	int64_t now = bp_now_ms();
 	ssize_t n;
 	int i;
 
 	(void)obj;
 	(void)revents;
-	events_after_ms = bp_now_ms() + EVENTS_GATHER_MS;
+	if (now < events_after_ms + events_gather_ms)
+		events_gather_ms = events_gather_ms * 2 > EVENTS_GATHER_MAX_MS ?
+					   EVENTS_GATHER_MAX_MS :
+					   events_gather_ms * 2;
+	else
+		events_gather_ms = EVENTS_GATHER_MS;
+	events_after_ms = now + events_gather_ms;
 	do {
 		n = read(watch_fd, ev, sizeof(ev));
 		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)

@@ -1826,6 +1826,28 @@ static int restore_registers(struct restore_ctx *ctx,
 }
 
 /*
+ * A thread restored under another tid than it had (the main thread takes
+ * the restoring process's pid): the word its clear_child_tid points to,
+ * where fork's CLONE_CHILD_SETTID wrote its tid and the kernel clears at
+ * its exit, is where the C library keeps its copy of the tid (glibc's
+ * struct pthread; pthread_kill(), error-checking, robust and PI mutexes go
+ * by it). It gets the new tid, as a fork would have written it; a word
+ * that does not hold the old tid is the library's business and stays.
+ */
+static void restore_tid_word(const struct bproc_image_thread *t)
+{
+	u32 __user *word = (u32 __user *)(unsigned long)t->clear_child_tid;
+	pid_t now = task_pid_vnr(current);
+	u32 v;
+
+	if (!word || t->tid == now || get_user(v, word) || v != (u32)t->tid)
+		return;
+	if (put_user((u32)now, word))
+		pr_debug("pid %d: its tid word at %px cannot be written\n", now,
+			 word);
+}
+
+/*
  * What is the calling thread's own, in its own context: its mask,
  * alternate stack, name, thread pointers, own pending signals, registers,
  * FPU state and TLS, and its system call in progress. The main thread's
@@ -1852,6 +1874,7 @@ static int restore_thread_self(struct restore_ctx *ctx,
 	current->personality = ctx->core.personality;
 	current->clear_child_tid =
 		(int __user *)(unsigned long)t->clear_child_tid;
+	restore_tid_word(t);
 	current->robust_list =
 		(struct robust_list_head __user *)(unsigned long)t->robust_list;
 	current->rseq = (struct rseq __user *)(unsigned long)t->rseq;

@@ -49,6 +49,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -1729,6 +1730,25 @@ static int dump_threads(struct dump_ctx *ctx)
 	return 0;
 }
 
+/*
+ * BPROC_DUMP_NOIMAGE: nothing is read or written. Only what the parked
+ * process needs to become a ghost is checked, for the main thread here and
+ * for each other parked thread by itself (threads.c): 64-bit code, as a
+ * ghost and its ending threads return to x86-64 stubs (ghost.c).
+ */
+int bproc_dump_noimage(struct task_struct *task, char *reason)
+{
+	if (task_user_regset_view(task)->e_machine != EM_X86_64) {
+		bproc_reason(reason, "not a 64-bit process");
+		return -EOPNOTSUPP;
+	}
+	if (task_pt_regs(task)->cs != __USER_CS) {
+		bproc_reason(reason, "not in 64-bit mode");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 		    struct bproc_thread_rec **threads, u32 nr_threads,
 		    u64 *written, char *reason)
@@ -1737,6 +1757,16 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 	sigset_t old;
 	int ret;
 	u32 i;
+
+	*written = 0;
+	/* Threads other than the caller's parked ones do not move. */
+	if (get_nr_threads(task) != 1 + nr_threads) {
+		bproc_reason(reason, "the process has %d threads",
+			     get_nr_threads(task));
+		return -EOPNOTSUPP;
+	}
+	if (flags & BPROC_DUMP_NOIMAGE)
+		return bproc_dump_noimage(task, reason);
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
@@ -1751,13 +1781,6 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 	ctx->mm = get_task_mm(task);
 	if (!ctx->pathbuf || !ctx->mm) {
 		ret = ctx->mm ? -ENOMEM : -ESRCH;
-		goto out_free;
-	}
-	/* Threads other than the caller's parked ones do not move. */
-	if (get_nr_threads(task) != 1 + nr_threads) {
-		bproc_reason(reason, "the process has %d threads",
-			     get_nr_threads(task));
-		ret = -EOPNOTSUPP;
 		goto out_free;
 	}
 	ctx->threads = threads;

@@ -29,6 +29,8 @@ struct bproc_thread_rec {
 
 /* dump.c: record the calling thread's state into @rec. */
 int bproc_dump_thread(struct bproc_thread_rec *rec, char *reason);
+/* dump.c: whether @task could be a ghost (BPROC_DUMP_NOIMAGE checks it). */
+int bproc_dump_noimage(struct task_struct *task, char *reason);
 
 /*
  * bproc_dump_task - write the image of @task to @out.
@@ -40,6 +42,8 @@ int bproc_dump_thread(struct bproc_thread_rec *rec, char *reason);
  * unchanged. A process with threads must have all the others parked, their
  * records in @threads (@nr_threads, by increasing tid): they go into the
  * THREADS section. Returns 0 and the bytes written in @written, or -errno.
+ * With BPROC_DUMP_NOIMAGE it reads and writes nothing (@out may be NULL,
+ * @written is 0) and checks only what a ghost of @task needs.
  */
 int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 		    struct bproc_thread_rec **threads, u32 nr_threads,

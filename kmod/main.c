@@ -49,6 +49,12 @@
  * runs in get_signal() before the restart logic, so the call returns that
  * value and is not restarted.
  *
+ * Parking without an image (BPROC_DUMP_NOIMAGE, module 1.10): the request
+ * goes exactly as a dump's (task_work, threads' rendezvous, states,
+ * decisions, asynchronous mode) but bproc_dump_task() reads and writes
+ * nothing, only checks what a ghost needs, and req->written stays 0;
+ * req->out is NULL when the caller gave fd -1.
+ *
  * Stopped and traced targets: a task in TASK_STOPPED or TASK_TRACED does not
  * run task_work until it is continued, so the caller writes the image itself
  * (the registers and FPU state are saved in the task, the memory is read
@@ -110,7 +116,7 @@
 #include "engine.h"
 #include "request.h"
 
-#define BPROC_MODULE_VERSION "1.9"
+#define BPROC_MODULE_VERSION "1.10"
 
 static DEFINE_MUTEX(dump_requests_lock);
 static LIST_HEAD(dump_requests);
@@ -559,36 +565,42 @@ static long bproc_ioctl_dump(void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags & ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS |
-			   BPROC_DUMP_ASYNC | BPROC_DUMP_THREADS |
-			   BPROC_DUMP_SHANON | BPROC_DUMP_ANONFDS) ||
+	if (args.flags &
+		    ~(BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_ASYNC |
+		      BPROC_DUMP_THREADS | BPROC_DUMP_SHANON |
+		      BPROC_DUMP_ANONFDS | BPROC_DUMP_NOIMAGE) ||
 	    args.pid <= 0)
 		return -EINVAL;
 
 	req = dump_request_new();
 	if (!req)
 		return -ENOMEM;
-	req->flags = args.flags & (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS |
-				   BPROC_DUMP_SHANON | BPROC_DUMP_ANONFDS);
+	req->flags = args.flags &
+		     (BPROC_DUMP_ALL | BPROC_DUMP_STREAMS | BPROC_DUMP_SHANON |
+		      BPROC_DUMP_ANONFDS | BPROC_DUMP_NOIMAGE);
 	req->async = args.flags & BPROC_DUMP_ASYNC;
 	req->threads_ok = args.flags & BPROC_DUMP_THREADS;
 
-	req->out = fget(args.fd);
-	if (!req->out) {
-		kfree(req);
-		return -EBADF;
+	/* No image: no file needed (any other fd is checked as for one). */
+	if (!(args.flags & BPROC_DUMP_NOIMAGE) || args.fd != -1) {
+		req->out = fget(args.fd);
+		if (!req->out) {
+			kfree(req);
+			return -EBADF;
+		}
 	}
 	pid = find_get_pid(args.pid);
 	req->task = get_pid_task(pid, PIDTYPE_PID);
 	put_pid(pid);
 	if (!req->task) {
-		fput(req->out);
+		if (req->out)
+			fput(req->out);
 		kfree(req);
 		return -ESRCH;
 	}
 
 	ret = -EBADF;
-	if (!(req->out->f_mode & FMODE_WRITE))
+	if (req->out && !(req->out->f_mode & FMODE_WRITE))
 		goto out_put;
 	ret = -ESRCH;
 	if (req->task->exit_state || req->task->flags & PF_EXITING) {

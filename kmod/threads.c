@@ -18,7 +18,9 @@
  *     registers, FPU state, TLS bases, mask, alternate stack, its own
  *     pending signals, robust list, clear_child_tid, rseq, name) in its own
  *     context, so that its FPU state is the one in its registers; the main
- *     thread then writes the image with all the records.
+ *     thread then writes the image with all the records. Without an image
+ *     (BPROC_DUMP_NOIMAGE) a thread records nothing and only checks that
+ *     it could end as a ghost's thread does (bproc_dump_noimage()).
  *  3. GO: once the request is decided, the main thread lets them all go:
  *     after a KILL only once SIGKILL is sent to the group, so that none
  *     runs a user instruction after the image; after a failed dump or a
@@ -113,7 +115,11 @@ static void thread_park_work(struct callback_head *work)
 	wait_event_killable(g->wait, READ_ONCE(g->phase) != THREADS_PARK);
 	if (READ_ONCE(g->phase) == THREADS_RECORD &&
 	    !fatal_signal_pending(current)) {
-		p->result = bproc_dump_thread(&p->rec, reason);
+		/* without an image, nothing to record (dump.c) */
+		if (g->req->flags & BPROC_DUMP_NOIMAGE)
+			p->result = bproc_dump_noimage(current, reason);
+		else
+			p->result = bproc_dump_thread(&p->rec, reason);
 		if (p->result && reason[0])
 			strscpy(g->reason, reason, sizeof(g->reason));
 		smp_store_release(&p->recorded, true);

@@ -34,8 +34,9 @@ SPECIAL = ["local-mem-pause-content", "local-filemap-pause-content",
 GHOST = ["code", "signal", "close", "code-0", "code-255", "signal-kill",
          "signal-segv", "signal-abrt", "jobcontrol", "sigkill", "restore",
          "roundtrip", "restore-files", "restore-map", "threads",
-         "restore-objects", "restore-objects-missing"]
-MOVE = ["async-ret", "async-fail", "async-cancel"]
+         "restore-objects", "restore-objects-missing", "noimage"]
+MOVE = ["async-ret", "async-fail", "async-cancel", "noimage-ghost",
+        "noimage-resume", "noimage-ret", "noimage-threads"]
 SPACE = ["space-events", "space-steer", "ghost-fork-root", "ghost-fork-user"]
 THREADS = ["local-threads-pause", "cross-threads-pause", "criu-threads",
            "threads-tid-taken",

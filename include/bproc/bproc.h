@@ -221,10 +221,28 @@ struct bproc_version {
 #define BPROC_DUMP_ANONFDS (1U << 6)
 /* Arm the dump and return the handle at once (not part of the image). */
 #define BPROC_DUMP_ASYNC (1U << 8)
+/*
+ * No image: the target is parked exactly as for a dump (the same
+ * rendezvous, threads included with BPROC_DUMP_THREADS; the same handle and
+ * decisions; BPROC_DUMP_ASYNC and BPROC_IOC_DUMP_RESULT alike), but nothing
+ * of it is read and nothing is written: @image_size (and the result's) is
+ * 0. @fd may be -1; any other @fd must be open for writing, as for a dump,
+ * and is left untouched. For a process another one's image stands for (a
+ * copy), which is parked and then becomes a ghost (BPROC_IOC_GHOST) without
+ * its memory ever being read. The flags saying what goes into an image
+ * (LIBS, EXEC, OTHER, STREAMS, SHANON, ANONFDS) change nothing, and what
+ * only an image needs is not checked (its mappings, files, pending
+ * signals, program); what the parked process and its ghost need still is:
+ * a process with several threads is refused (EOPNOTSUPP) without
+ * BPROC_DUMP_THREADS, one whose threads cannot park (stopped, io_uring)
+ * with it, and one not running 64-bit code (EOPNOTSUPP: a ghost runs
+ * x86-64 stubs). Module 1.10.
+ */
+#define BPROC_DUMP_NOIMAGE (1U << 9)
 
 struct bproc_dump_args {
 	__s32 pid; /* in: the target, in the caller's pid namespace */
-	__s32 fd; /* in: where to write the image (opened for writing) */
+	__s32 fd; /* in: image output, open for writing; NOIMAGE: may be -1 */
 	__u32 flags; /* in: BPROC_DUMP_* */
 	__s32 handle_fd; /* out: decides the parked target's fate (O_CLOEXEC) */
 	__u64 image_size; /* out: bytes written */

@@ -22,6 +22,9 @@
  *   (BPROC_GHOST_MAP_CALLER). Refused first without a map and with the
  *   first object left out of the map (print "refused REASON" each), the
  *   ghost staying a ghost; then restored.
+ *   END "noimage+END" parks PID with BPROC_DUMP_NOIMAGE instead of a dump
+ *   (print "noimage SIZE FILESIZE": the size the dump reports and the
+ *   image file's, both 0), then goes on as for END.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -269,11 +273,23 @@ int main(int argc, char **argv)
 		return fail("open");
 	d.pid = atoi(argv[1]);
 	d.fd = img;
+	if (!strncmp(argv[3], "noimage+", 8)) {
+		d.flags = BPROC_DUMP_NOIMAGE;
+		argv[3] += 8;
+	}
 	if (!strcmp(argv[3], "objects"))
-		d.flags = BPROC_DUMP_ANONFDS;
+		d.flags |= BPROC_DUMP_ANONFDS;
 	if (ioctl(dev, BPROC_IOC_DUMP, &d)) {
 		fprintf(stderr, "dump: %s\n", d.reason);
 		return fail("dump");
+	}
+	if (d.flags & BPROC_DUMP_NOIMAGE) {
+		struct stat st;
+
+		if (fstat(img, &st))
+			return fail("fstat");
+		printf("noimage %llu %lld\n", (unsigned long long)d.image_size,
+		       (long long)st.st_size);
 	}
 	if (ioctl(d.handle_fd, BPROC_IOC_GHOST))
 		return fail("ghost");

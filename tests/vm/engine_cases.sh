@@ -4,8 +4,8 @@
 # tests/victims --add tests/vm --run ...). Groups: local (dump and restore in
 # this VM), cross (dump here, restore on node 1), special (dump and go on,
 # stopped process, images by content), ghost (ghost mode), move (arming
-# without blocking, resuming with a result), space (watched pid namespaces,
-# ghosts that fork), threads (a process of nine threads dumped and restored
+# without blocking, resuming with a result, parking without an image), space
+# (watched pid namespaces, ghosts that fork), threads (a process of nine threads dumped and restored
 # here and on node 1, a tid taken, a dump failing after they all stopped,
 # moves still refusing threads), refuse (EOPNOTSUPP; shared anonymous memory
 # only for moves; inotify, an epoll watching what does not move), malformed
@@ -424,6 +424,10 @@ ghost_case() {
 	cat "$W/ghost.out"
 	grep -q '^gone' "$W/ghost.out" || st=1
 	if ls "$W"/core.* 2>/dev/null; then echo "the ghost dumped core"; st=1; fi
+	# parked without an image (BPROC_DUMP_NOIMAGE): none written
+	case $1 in
+	noimage+*) grep -q '^noimage 0 0$' "$W/ghost.out" || st=1 ;;
+	esac
 	exec 7>&-
 	result "ghost-$3" $st
 }
@@ -439,6 +443,7 @@ if [[ " $groups " == *" ghost "* ]]; then
 	ghost_case signal:9 137 signal-kill
 	ghost_case signal:11 139 signal-segv
 	ghost_case signal:6 134 signal-abrt
+	ghost_case noimage+code:42 42 noimage
 	ulimit -S -c 0
 
 	# Job control: the ghost stops for real on SIGTSTP and SIGSTOP (its
@@ -711,6 +716,116 @@ if [[ " $groups " == *" move "* ]]; then
 	grep -q '^result 125 0 ' "$W/move.out" || st=1
 	finish $VPID "$W/vf.out" || st=1
 	result move-async-cancel $st
+
+	# Parked without an image (BPROC_DUMP_NOIMAGE, module 1.10), as a copy
+	# is: a process a dump refuses (a pipe at fd 3) is parked all the same,
+	# nothing written to the pipe given, and becomes a ghost that keeps its
+	# pid and command line, gives up its memory, reports the SIGUSR1 that
+	# would have ended it well (no PASS), with us as its sender, and ends
+	# with the code its parent sees.
+	st=0
+	if start_victim refuse pipe; then
+		args=$(tr '\0' ' ' < /proc/$VPID/cmdline)
+		"$V/movectl" -n $VPID pipe ghost:42 > "$W/move.out" 2>&1 &
+		mpid=$!
+		if wait_for "$W/move.out" '^ghost'; then
+			grep -q '^result 0 0 $' "$W/move.out" || st=1
+			grep -q '^output 0$' "$W/move.out" || st=1
+			if grep -q -e '\[heap\]' -e '\[stack\]' -e 'refuse' /proc/$VPID/maps; then
+				cat /proc/$VPID/maps; echo "the ghost keeps memory"; st=1
+			fi
+			[ "$(tr '\0' ' ' < /proc/$VPID/cmdline)" = "$args" ] ||
+				{ echo "the ghost's command line changed"; st=1; }
+			kill -USR1 $VPID
+		else
+			st=1
+		fi
+		wait $mpid || st=1
+		wait $VPID; status=$?
+		cat "$W/move.out" "$W/refuse.out"
+		[ "$status" = 42 ] || { echo "ghost ended with status $status"; st=1; }
+		grep -q "^event 10 $$\$" "$W/move.out" || st=1
+		grep -q '^gone$' "$W/move.out" || st=1
+		! grep -q PASS "$W/refuse.out" || { echo "the victim ran again"; st=1; }
+	else
+		st=1
+	fi
+	exec 7>&-
+	result move-noimage-ghost $st
+
+	# Parked without an image and resumed (fd -1: no file at all; without
+	# NOIMAGE, fd -1 is refused, EBADF): the process, which holds a device
+	# mapping that a dump refuses, goes on unchanged and passes.
+	st=0
+	if start_victim refuse devmap; then
+		"$V/movectl" $VPID - resume > "$W/move.out" 2>&1 && st=1
+		grep -q 'Bad file descriptor' "$W/move.out" || st=1
+		"$V/movectl" -n $VPID - resume >> "$W/move.out" 2>&1 || st=1
+		cat "$W/move.out"
+		grep -q '^result 0 0 $' "$W/move.out" || st=1
+		grep -q '^output -1$' "$W/move.out" || st=1
+		wake $VPID pause 7; finish $VPID "$W/refuse.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result move-noimage-resume $st
+
+	# Parked without an image in a write() it blocks in, resumed with the
+	# write failing with EIO (BPROC_IOC_RESUME_RET); the image file stays
+	# empty.
+	st=0
+	rm -f "$W/wb.fifo" "$W/img"; mkfifo "$W/wb.fifo"
+	exec 5<> "$W/wb.fifo"
+	"$V/wblock" 5 > "$W/wb.fifo" 2> "$W/wb.out" 5<&- &
+	VPID=$!
+	wait_for "$W/wb.out" '^ready' || st=1
+	for i in $(seq 100); do
+		[ "$(cut -d' ' -f1,2 /proc/$VPID/syscall 2>/dev/null)" = "1 0x1" ] && break
+		sleep 0.1
+	done
+	"$V/movectl" -n $VPID "$W/img" ret:5 > "$W/move.out" 2>&1 || st=1
+	cat "$W/move.out"
+	grep -q '^result 0 0 $' "$W/move.out" || st=1
+	grep -q '^output 0$' "$W/move.out" || st=1
+	[ ! -s "$W/img" ] || { echo "an image was written"; st=1; }
+	finish $VPID "$W/wb.out" || st=1
+	exec 5<&-
+	result move-noimage-ret $st
+
+	# Threads: without BPROC_DUMP_THREADS a process with two is refused
+	# (EOPNOTSUPP) and goes on; with it both park, and the ghost is left
+	# alone (the other thread ended), reports a signal and ends as told.
+	st=0
+	if start_victim refuse threads; then
+		"$V/movectl" -n $VPID - resume > "$W/move.out" 2>&1 && st=1
+		grep -q 'dump: the process has 2 threads' "$W/move.out" || st=1
+		kill -0 $VPID || st=1
+		"$V/movectl" -n -t $VPID - ghost:3 >> "$W/move.out" 2>&1 &
+		mpid=$!
+		if wait_for "$W/move.out" '^ghost'; then
+			for i in $(seq 50); do
+				[ "$(ls /proc/$VPID/task | wc -l)" = 1 ] && break
+				sleep 0.1
+			done
+			[ "$(ls /proc/$VPID/task | wc -l)" = 1 ] ||
+				{ echo "the ghost has $(ls /proc/$VPID/task | wc -l) threads"; st=1; }
+			kill -USR1 $VPID
+		else
+			st=1
+		fi
+		wait $mpid || st=1
+		wait $VPID; status=$?
+		cat "$W/move.out"
+		grep -q '^result 0 0 $' "$W/move.out" || st=1
+		[ "$status" = 3 ] || { echo "ghost ended with status $status"; st=1; }
+		grep -q "^event 10 $$\$" "$W/move.out" || st=1
+		grep -q '^gone$' "$W/move.out" || st=1
+	else
+		st=1
+	fi
+	exec 7>&-
+	result move-noimage-threads $st
 fi
 
 if [[ " $groups " == *" space "* ]]; then

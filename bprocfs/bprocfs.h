@@ -320,14 +320,16 @@ enum move_result move_result_of(int err);
 /*
  * route_move_begin - register the move of p to dest_slot (its agent at
  * dest_addr) and queue its order for the network thread; req is answered
- * from there.  self: the writer is the process.  Returns 0, -EBUSY when
+ * from there.  self: the writer is the process; keep, copy_of: fast start
+ * (proto.h, BPROC_MOVE_KEEP), passed on to the source.  Returns 0, -EBUSY when
  * p is already moving, -EOPNOTSUPP when dest is the node where p was
  * born and which it left (its pid is held there), or -ENOMEM.
  */
 int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		     int dest_slot, const char *dest_name,
 		     const char *dest_addr, const char *src_name, bool self,
-		     unsigned int send /* BPROC_SEND_*: how its files go */);
+		     unsigned int send /* BPROC_SEND_*: how its files go */,
+		     bool keep, pid_t copy_of);
 /* route_moving - is pid moving (or still finishing one)? */
 bool route_moving(pid_t pid);
 uint64_t route_moves_in_flight(void);

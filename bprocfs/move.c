@@ -41,29 +41,64 @@ static int parse_pid(const char *buf, size_t size, pid_t *pid)
 	return 0;
 }
 
+/* What a request asks besides the pid and how its files go. */
+struct move_words {
+	bool keep; /* keep its image for copies */
+	pid_t copy_of; /* start it from that one's kept image */
+};
+
 /*
- * "PID" or "PID WORD", one newline at most at the end: the pid and how its
- * files go, WORD's (path, whole, auto) or the destination's setting.
+ * "PID [WORD...]", one newline at most at the end: the pid, and words:
+ * how its files go (path, whole, auto; else the destination's setting),
+ * "keep" and "copy PID" (fast start: see proto.h, BPROC_MOVE_KEEP).
+ * -EINVAL for a bad pid, -EOPNOTSUPP for a bad word (in word).
  */
 static int parse_request(const char *buf, size_t size, pid_t *pid,
-			 unsigned int *send, char *word, size_t wordlen)
+			 unsigned int *send, struct move_words *w, char *word,
+			 size_t wordlen)
 {
-	const char *sp;
+	const char *p, *end, *sp;
+	bool have_send = false;
 	int mode;
 
 	if (size && buf[size - 1] == '\n')
 		size--;
+	end = buf + size;
 	sp = memchr(buf, ' ', size);
-	if (!sp)
-		return parse_pid(buf, size, pid);
-	if (parse_pid(buf, (size_t)(sp - buf), pid))
+	if (parse_pid(buf, sp ? (size_t)(sp - buf) : size, pid))
 		return -EINVAL;
-	snprintf(word, wordlen, "%.*s", (int)(size - (size_t)(sp - buf) - 1),
-		 sp + 1);
-	mode = bp_send_parse(word);
-	if (mode < 0)
-		return -EOPNOTSUPP;
-	*send = (unsigned int)mode;
+	for (p = sp; p && p < end; p = sp) {
+		size_t len;
+
+		p++;
+		sp = memchr(p, ' ', (size_t)(end - p));
+		len = (size_t)((sp ? sp : end) - p);
+		snprintf(word, wordlen, "%.*s", (int)len, p);
+		if (!strcmp(word, "keep")) {
+			if (w->keep)
+				return -EOPNOTSUPP;
+			w->keep = true;
+			continue;
+		}
+		if (!strcmp(word, "copy")) {
+			if (!sp || w->copy_of)
+				return -EOPNOTSUPP;
+			p = sp + 1;
+			sp = memchr(p, ' ', (size_t)(end - p));
+			len = (size_t)((sp ? sp : end) - p);
+			if (parse_pid(p, len, &w->copy_of)) {
+				snprintf(word, wordlen, "copy %.*s", (int)len,
+					 p);
+				return -EOPNOTSUPP;
+			}
+			continue;
+		}
+		mode = bp_send_parse(word);
+		if (mode < 0 || have_send)
+			return -EOPNOTSUPP;
+		have_send = true;
+		*send = (unsigned int)mode;
+	}
 	return 0;
 }
 
@@ -154,9 +189,10 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	char dest[16], src[16], what[32], engine[64], src_engine[64];
-	char dest_addr[BP_ADDR_STRLEN], word[16];
+	char dest_addr[BP_ADDR_STRLEN], word[32];
+	struct move_words w = { 0 };
 	unsigned int send;
-	bool dest_engine, have_src_engine, src_up;
+	bool dest_engine, have_src_engine, src_up, self;
 	enum node_state state;
 	struct proc_info proc;
 	uid_t owner;
@@ -184,10 +220,12 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 		 n->have_status ? n->st.engine : "not reported");
 	pthread_mutex_unlock(&table_lock);
 
-	err = parse_request(buf, size, &pid, &send, word, sizeof(word));
+	err = parse_request(buf, size, &pid, &send, &w, word, sizeof(word));
 	if (err == -EOPNOTSUPP)
 		return refuse("(bad request)", dest, -EINVAL,
-			      "'%s' is not path, whole or auto", word);
+			      "'%s' is not path, whole, auto, keep or copy "
+			      "PID",
+			      word);
 	if (err)
 		return refuse("(not a pid)", dest, -EINVAL,
 			      "write one decimal pid, then path, whole or auto "
@@ -195,6 +233,15 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	snprintf(what, sizeof(what), "pid %d", pid);
 	if (proctab_find(pid, &proc))
 		return refuse(what, dest, -ESRCH, "no such process");
+	self = writer_is(ctx->pid, pid);
+	if ((w.keep || w.copy_of) && (!self || proc.slot != 0))
+		return refuse(what, dest, -EINVAL,
+			      "keep and copy are for a process on the front "
+			      "end that moves itself");
+	if (w.copy_of == pid)
+		return refuse(what, dest, -EINVAL,
+			      "copy %d: a process is not a copy of itself",
+			      pid);
 	if (!proctab_may_signal(ctx->uid, &proc))
 		return refuse(what, dest, -EPERM,
 			      "uid %u may not signal a process of uid %u",
@@ -239,7 +286,7 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 	 * stays pending meanwhile and holds no thread and no lock.
 	 */
 	err = route_move_begin(req, size, &proc, dest_slot, dest, dest_addr,
-			       src, writer_is(ctx->pid, pid), send);
+			       src, self, send, w.keep, w.copy_of);
 	if (err == -EBUSY)
 		return refuse(what, dest, err, "it is already moving");
 	if (err == -EOPNOTSUPP)

@@ -83,7 +83,8 @@ struct rproc {
 	bool gone; /* exited or lost while moving: only the move remains */
 
 	/* the move, while moving */
-	bool moving, order_queued, mark_seen, self;
+	bool moving, order_queued, mark_seen, self, keep;
+	pid_t copy_of; /* fast start: proto.h, BPROC_MOVE_KEEP */
 	unsigned int send; /* BPROC_SEND_*: how its files go */
 	uint64_t move_id;
 	int src, dest;
@@ -385,7 +386,7 @@ static void account(int src, int dest, int err, uint64_t bytes, int64_t ms)
 int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		     int dest_slot, const char *dest_name,
 		     const char *dest_addr, const char *src_name, bool self,
-		     unsigned int send)
+		     unsigned int send, bool keep, pid_t copy_of)
 {
 	struct rproc *rp;
 	bool fresh = false;
@@ -420,6 +421,8 @@ int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 	rp->mark_seen = false;
 	rp->self = self;
 	rp->send = send;
+	rp->keep = keep;
+	rp->copy_of = copy_of;
 	rp->move_id = next_move_id++;
 	rp->src = rp->host;
 	rp->dest = dest_slot;
@@ -563,9 +566,11 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 			   route_errno_name(-err), reason);
 	else
 		events_add("move pid %d (%s) %s -> %s done (%llu bytes, %lld "
-			   "ms)",
+			   "ms%s%s)",
 			   rp->pid, rp->info.comm, rp->src_name, rp->dest_name,
-			   (unsigned long long)bytes, (long long)ms);
+			   (unsigned long long)bytes, (long long)ms,
+			   reason && reason[0] ? ", " : "",
+			   reason ? reason : "");
 	/* the write returns once /bproc and events say where it is */
 	if (!err && !rp->gone && proctab_moved(&rp->info, rp->dest, time(NULL)))
 		pr_warn("pid %d: out of memory for the process table", rp->pid);
@@ -658,7 +663,9 @@ void route_send_orders(void)
 		}
 		o.move_id = rp->move_id;
 		o.pid = (uint32_t)rp->pid;
-		o.flags = rp->self ? BPROC_MOVE_SELF : 0;
+		o.flags = (rp->self ? BPROC_MOVE_SELF : 0) |
+			  (rp->keep ? BPROC_MOVE_KEEP : 0);
+		o.copy_of = (uint32_t)rp->copy_of;
 		order_files(rp, &o);
 		snprintf(o.dest, sizeof(o.dest), "%s", rp->dest_name);
 		if (strlen(rp->dest_addr) >= sizeof(o.dest_addr)) {
@@ -733,7 +740,11 @@ static int on_result(int slot, const uint8_t *d, uint32_t len)
 	err = r.error ? -(int)r.error : 0;
 	if (r.error > 4095)
 		err = -EIO;
-	move_ended(rp, err, r.bytes, r.reason[0] ? r.reason : "no reason");
+	/* a success's reason says how it went (a copy of another's image) */
+	move_ended(rp, err, r.bytes,
+		   r.reason[0] ? r.reason :
+		   err	       ? "no reason" :
+				 "");
 	return 0;
 }
 

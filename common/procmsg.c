@@ -51,6 +51,7 @@ int bp_send_move_order(struct bp_conn *c, const struct bp_move_order *m)
 	bp_put_u32(b + 20, m->send);
 	put_str(b + 24, m->dest, BPROC_NODE_NAME_MAX);
 	put_str(b + 40, m->dest_addr, 48);
+	bp_put_u32(b + 88, m->copy_of);
 	return bp_conn_send(c, BPROC_MSG_MOVE_ORDER, 0, b, sizeof(b));
 }
 
@@ -58,6 +59,7 @@ int bp_move_order_decode(const uint8_t *d, uint32_t len,
 			 struct bp_move_order *m)
 {
 	struct bp_rd r;
+	uint32_t pad;
 
 	bp_rd_init(&r, d, len);
 	bp_rd_u64(&r, &m->move_id);
@@ -68,6 +70,9 @@ int bp_move_order_decode(const uint8_t *d, uint32_t len,
 		return -EPROTO;
 	bp_rd_str(&r, m->dest, sizeof(m->dest));
 	bp_rd_str(&r, m->dest_addr, sizeof(m->dest_addr));
+	bp_rd_u32(&r, &m->copy_of);
+	if (!bp_rd_u32(&r, &pad) && pad)
+		return -EPROTO;
 	return bp_rd_end(&r);
 }
 

@@ -22,6 +22,7 @@ struct bp_move_order {
 	uint32_t send; /* enum bproc_send */
 	char dest[BPROC_NODE_NAME_MAX];
 	char dest_addr[48];
+	uint32_t copy_of;
 };
 
 struct bp_move_result {

@@ -52,18 +52,19 @@
 #define LAST_WORD_MS 1000
 
 /*
- * Write our own pid to node's move file, as a shell does: 0 once it runs
- * there, or -1 with the write's errno (and it runs where it was).
+ * Write our own pid to node's move file, as a shell does, with words (""
+ * or " keep", " copy PID": fast start): 0 once it runs there, or -1 with
+ * the write's errno (and it runs where it was).
  */
-static int move_self(int node)
+static int move_self_as(int node, const char *words)
 {
-	char path[PATH_MAX], text[16];
+	char path[PATH_MAX], text[48];
 	int saved, fd, err = 0, len, flags;
 	ssize_t n;
 
 	if (bp_node_path(path, sizeof(path), node, "move"))
 		return -1;
-	len = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	len = snprintf(text, sizeof(text), "%d%s\n", (int)getpid(), words);
 	flags = fcntl(1, F_GETFD);
 	saved = fcntl(1, F_DUPFD_CLOEXEC, 10);
 	if (saved < 0 && errno != EBADF)
@@ -101,6 +102,11 @@ out:
 	}
 	errno = err;
 	return err ? -1 : 0;
+}
+
+static int move_self(int node)
+{
+	return move_self_as(node, "");
 }
 
 /* The move, or nothing to do when the caller already runs there. */
@@ -387,17 +393,53 @@ static long ms_since(const struct timespec *t)
 	       (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
-/* The child's side: move, say so, then return (vrfork) or execute. */
-static void child_go(int i, int node, int here, int wfd, struct prog *p,
-		     char *const argv[], struct rank *r)
+/*
+ * Fast start: the index of the child of our pid, or i. A copy of the
+ * first child's image (below) is that child until its move returns, and
+ * which child it is goes by the pid it has.
+ */
+static int own_index(const struct child *c, int n, int i)
+{
+	pid_t me = getpid();
+	int k;
+
+	for (k = 0; k < n; k++)
+		if (c[k].pid == me)
+			return k;
+	return i;
+}
+
+/*
+ * The child's side: move, say so, then return (vrfork) or execute; its
+ * index. go >= 0: wait for the first child's pid there (fast start), then
+ * move as a copy of it; keep: the first child, whose image is kept.
+ */
+static int child_go(int i, const int *nodes, int here, int wfd, int go,
+		    bool keep, const struct child *c, int n, struct prog *p,
+		    char *const argv[], struct rank *r)
 {
 	struct word w = { .index = i };
+	char words[32] = "";
 	char *const *envp;
-	int moved;
+	int32_t first = 0;
+	int moved, node = nodes[i], value;
 
+	if (go >= 0) {
+		while (read(go, &first, sizeof(first)) < 0 && errno == EINTR)
+			;
+		close(go);
+		if (first > 0)
+			snprintf(words, sizeof(words), " copy %d", first);
+	} else if (keep) {
+		snprintf(words, sizeof(words), " keep");
+	}
 	moved = node != here;
 	if (moved) {
-		w.value = move_self(node) ? -errno : (int32_t)getpid();
+		value = move_self_as(node, words) ? -errno : (int32_t)getpid();
+		i = own_index(c, n, i);
+		node = nodes[i];
+		w.index = i;
+		w.value = value;
 		/* one write of a pipe's atomic size: words never mix */
 		while (write(wfd, &w, sizeof(w)) < 0 && errno == EINTR)
 			;
@@ -406,7 +448,7 @@ static void child_go(int i, int node, int here, int wfd, struct prog *p,
 	}
 	close(wfd);
 	if (!p && !r)
-		return;
+		return i;
 	envp = r->envp;
 	if (r->slot >= 0) {
 		snprintf(r->text, sizeof(r->text), "BPROC_RANK=%d", i);
@@ -498,17 +540,62 @@ static int vector_remote(int n, const int *nodes, const int *pids, int here)
 	return 0;
 }
 
+/* A pipe with both ends above stdio (a child's word must not go out as its
+ * stdin or stdout): 0, or -1 with errno. */
+static int pipe_above_stdio(int fds[2])
+{
+	int i, fd, err;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	for (i = 0; i < 2; i++)
+		if (fds[i] < 3) {
+			fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+			if (fd < 0) {
+				err = errno;
+				close(fds[0]);
+				close(fds[1]);
+				errno = err;
+				return -1;
+			}
+			close(fds[i]);
+			fds[i] = fd;
+		}
+	return 0;
+}
+
+/* The first child has moved (or failed): the others go, as its copies. */
+static void release(int *go_w, int waiting, pid_t first)
+{
+	int32_t v = first > 0 ? (int32_t)first : 0;
+
+	while (waiting-- > 0)
+		while (write(*go_w, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+	close(*go_w);
+	*go_w = -1;
+}
+
 /*
  * bproc_vrfork and bproc_vexecmove: fork every child first, each of which
- * moves itself at once, so that the moves run together; then wait for
- * each one's word. In a child, its index; in the parent, n (as BProc, so
- * that index and parent never meet) or -1 when nothing could be tried.
+ * moves itself, so that the moves run together; then wait for each one's
+ * word. In a child, its index; in the parent, n (as BProc, so that index
+ * and parent never meet) or -1 when nothing could be tried.
+ *
+ * Fast start: from the front end, with two children or more to move, the
+ * last of them (first) is forked last and moves at once, its image kept
+ * there ("keep"); the others wait until it has, then move as copies of it
+ * ("copy PID"): the front end's agent sends its image under their pids
+ * instead of dumping each, and each copy, which was the first child until
+ * its move returned, learns which child it is from its pid (own_index).
+ * A copy the front end does not make moves as itself: same outcome.
  */
 static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 		 char *const argv[], struct rank *r)
 {
 	char buf[64 * sizeof(struct word)];
-	int pfd[2], i, fd, left = 0, err, remote;
+	int pfd[2], gofd[2] = { -1, -1 }, i, k, left = 0, err, remote;
+	int first = -1, movers = 0, waiting = 0;
 	struct child *c;
 	size_t have = 0;
 	pid_t pid;
@@ -519,23 +606,18 @@ static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 	c = calloc((size_t)n, sizeof(*c));
 	if (!c)
 		return -1;
-	if (pipe2(pfd, O_CLOEXEC))
+	if (pipe_above_stdio(pfd))
 		goto fail;
-	/* above stdio: a child's word must not go out as its stdin or stdout */
-	for (i = 0; i < 2; i++)
-		if (pfd[i] < 3) {
-			fd = fcntl(pfd[i], F_DUPFD_CLOEXEC, 3);
-			if (fd < 0) {
-				err = errno;
-				close(pfd[0]);
-				close(pfd[1]);
-				errno = err;
-				goto fail;
-			}
-			close(pfd[i]);
-			pfd[i] = fd;
+	for (i = 0; i < n; i++)
+		if (nodes[i] >= BPROC_NODE_MASTER && nodes[i] != here) {
+			first = i;
+			movers++;
 		}
-	for (i = 0; i < n; i++) {
+	if (here != BPROC_NODE_MASTER || movers < 2 || pipe_above_stdio(gofd))
+		first = -1; /* each moves as itself */
+	for (k = 0; k < n; k++) {
+		/* first is forked last: it knows the others' pids */
+		i = first < 0 || k < first ? k : k == n - 1 ? first : k + 1;
 		c[i].state = DONE;
 		if (nodes[i] < BPROC_NODE_MASTER) {
 			pids[i] = -EINVAL;
@@ -547,22 +629,38 @@ static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 			continue;
 		}
 		if (pid == 0) {
+			bool wait_first =
+				first >= 0 && i != first && nodes[i] != here;
+
 			close(pfd[0]);
+			if (gofd[1] >= 0)
+				close(gofd[1]);
+			if (gofd[0] >= 0 && !wait_first)
+				close(gofd[0]);
+			i = child_go(i, nodes, here, pfd[1],
+				     wait_first ? gofd[0] : -1, i == first, c,
+				     n, p, argv, r);
 			free(c);
-			child_go(i, nodes[i], here, pfd[1], p, argv, r);
 			return i;
 		}
 		c[i].pid = pids[i] = pid;
 		if (nodes[i] != here) {
 			c[i].state = MOVING;
 			left++;
+			if (first >= 0 && i != first)
+				waiting++;
 		}
 	}
 	close(pfd[1]);
+	if (gofd[0] >= 0)
+		close(gofd[0]);
 	while (left > 0) {
 		struct pollfd pl = { .fd = pfd[0], .events = POLLIN };
-		int ready = poll(&pl, 1, 100);
+		int ready;
 
+		if (gofd[1] >= 0 && c[first].state == DONE)
+			release(&gofd[1], waiting, pids[first]);
+		ready = poll(&pl, 1, 100);
 		if (ready > 0)
 			left -= read_words(pfd[0], buf, &have, sizeof(buf), n,
 					   c, pids);
@@ -571,6 +669,8 @@ static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 		if (ready > 0 && !(pl.revents & POLLIN))
 			poll(NULL, 0, 100); /* hung up: no busy loop */
 	}
+	if (gofd[1] >= 0)
+		release(&gofd[1], waiting, 0);
 	close(pfd[0]);
 	free(c);
 	return n;

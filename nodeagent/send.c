@@ -29,6 +29,18 @@
  *
  * A connection whose transfer went through is kept for a while (idle), and
  * the next move to the same destination begins its transfer there at once.
+ *
+ * Fast start (proto.h, BPROC_MOVE_KEEP), on the front end: a self-move
+ * ordered KEEP copies its image as it streams and, once committed, keeps
+ * it (struct kept) with what the process was like: its parent,
+ * credentials, cwd, root, program, fd numbers and streams. A self-move ordered
+ * with copy_of that names a kept image, by a process alike in all that,
+ * arms a dump that writes nothing (BPROC_DUMP_NOIMAGE: the process parks,
+ * and becomes a ghost as any other once restored there) and sends the
+ * kept image under its own pid; the destination restores it as it would
+ * any image, the engine giving the C library's copy of the tid the new
+ * pid. Anything not alike, or a destination that needs a file whole that
+ * the kept image lacks, and the move is an ordinary one.
  */
 #define LOG_PREFIX "send"
 
@@ -42,6 +54,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bproc/bproc.h>
@@ -55,6 +69,30 @@
 #define QUEUED_MAX (4u << 20) /* image bytes queued on the connection */
 #define SILENCE_TIMEOUTS 3 /* a destination silent this many timeouts is gone */
 #define IDLE_MAX 32 /* connections kept for later moves */
+#define KEPT_MAX 64 /* images kept for copies at once */
+
+/* What a process must share with a kept image to become a copy of it. */
+struct likeness {
+	pid_t ppid;
+	dev_t exe_dev, cwd_dev, root_dev;
+	ino_t exe_ino, cwd_ino, root_ino;
+	char creds[1024]; /* its status's credential and thread lines */
+	char fds[256]; /* its fd numbers, in order */
+};
+
+/* A process's image kept for copies of it (fast start). */
+struct kept {
+	struct kept *next;
+	pid_t pid;
+	uint8_t *buf;
+	size_t len;
+	uint32_t whole; /* BPROC_DUMP_ALL flags it went with */
+	struct likeness like;
+	struct bp_stream *map; /* its streams, as the destination had them */
+	int nr_map;
+	int64_t until_ms;
+	unsigned int refs; /* copies sending it, and the list */
+};
 
 struct outmove {
 	struct outmove *next;
@@ -76,6 +114,14 @@ struct outmove {
 	bool asking; /* the dump waits for FILES_ANSWER */
 	struct bp_stream *map; /* its fds that are streams */
 	int nr_map;
+
+	/* fast start */
+	struct likeness *like; /* KEEP: what it is like, at the order */
+	uint8_t *keep_buf; /* KEEP: its image so far */
+	size_t keep_len, keep_cap;
+	bool keep_dropped; /* too big to keep */
+	struct kept *copy; /* copy_of: the kept image it may take */
+	bool copying; /* its dump writes nothing: the kept image goes */
 
 	/* the destination */
 	struct bp_addr dest;
@@ -190,6 +236,301 @@ static void fail(struct outmove *m, int err, const char *fmt, ...)
 	}
 }
 
+/* ---- fast start: kept images and their copies ---- */
+
+static struct kept *kepts;
+static unsigned int nr_kepts;
+
+static int stat_of(pid_t pid, const char *what, dev_t *dev, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	if (stat(path, &st))
+		return -errno;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/* Its fd numbers, in order, as text: 0 or -errno. */
+static int fd_list(pid_t pid, char *out, size_t len)
+{
+	int fds[64], nr = 0, j, k;
+	size_t used = 0;
+	struct dirent *d;
+	char path[64];
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.') {
+			if (nr == (int)(sizeof(fds) / sizeof(fds[0]))) {
+				closedir(dir);
+				return -E2BIG; /* too many to compare */
+			}
+			fds[nr++] = atoi(d->d_name);
+		}
+	closedir(dir);
+	for (j = 1; j < nr; j++) /* readdir's order is not theirs */
+		for (k = j; k > 0 && fds[k - 1] > fds[k]; k--) {
+			int t = fds[k];
+
+			fds[k] = fds[k - 1];
+			fds[k - 1] = t;
+		}
+	out[0] = '\0';
+	for (j = 0; j < nr && used < len; j++)
+		used += (size_t)snprintf(out + used, len - used, "%d ", fds[j]);
+	return used < len ? 0 : -E2BIG;
+}
+
+/* What pid is like, as a copy must match it: 0 or -errno. */
+static int likeness_read(pid_t pid, struct likeness *l)
+{
+	static const char *const keys[] = {
+		"Uid:",	    "Gid:",	"Groups:",    "CapInh:",
+		"CapPrm:",  "CapEff:",	"CapBnd:",    "CapAmb:",
+		"Seccomp:", "Threads:", "NoNewPrivs:"
+	};
+	char path[64], line[256], buf[512], *st;
+	size_t used = 0, i;
+	int err;
+	FILE *f;
+
+	memset(l, 0, sizeof(*l));
+	st = proc_stat(pid, buf, sizeof(buf));
+	if (!st || sscanf(st, "%*c %d", &l->ppid) != 1)
+		return -ESRCH;
+	err = stat_of(pid, "exe", &l->exe_dev, &l->exe_ino);
+	if (!err)
+		err = stat_of(pid, "cwd", &l->cwd_dev, &l->cwd_ino);
+	if (!err)
+		err = stat_of(pid, "root", &l->root_dev, &l->root_ino);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])) &&
+			    used + strlen(line) < sizeof(l->creds)) {
+				memcpy(l->creds + used, line, strlen(line));
+				used += strlen(line);
+			}
+	fclose(f);
+	return fd_list(pid, l->fds, sizeof(l->fds));
+}
+
+static bool likeness_same(const struct likeness *a, const struct likeness *b)
+{
+	return a->ppid == b->ppid && a->exe_dev == b->exe_dev &&
+	       a->exe_ino == b->exe_ino && a->cwd_dev == b->cwd_dev &&
+	       a->cwd_ino == b->cwd_ino && a->root_dev == b->root_dev &&
+	       a->root_ino == b->root_ino && !strcmp(a->creds, b->creds) &&
+	       strstr(a->creds, "Threads:\t1\n") && !strcmp(a->fds, b->fds);
+}
+
+/*
+ * Are a copy's streams the kept image's: the same fds, each the same
+ * stream and kind? Where it runs, the image's streams are then connected
+ * to what the copy's ghost holds at those fds, as for any move.
+ */
+static bool streams_same(const struct kept *k, const struct bp_stream *map,
+			 int nr)
+{
+	int i;
+
+	if (nr != k->nr_map)
+		return false;
+	for (i = 0; i < nr; i++)
+		if (map[i].fd != k->map[i].fd ||
+		    map[i].stream != k->map[i].stream ||
+		    map[i].kind != k->map[i].kind)
+			return false;
+	return true;
+}
+
+static void kept_put(struct kept *k)
+{
+	if (--k->refs)
+		return;
+	free(k->buf);
+	free(k->map);
+	free(k);
+}
+
+/* Images kept past their time go (their process may have ended: no matter). */
+static void kept_expire(void)
+{
+	struct kept **kp = &kepts;
+	int64_t now = bp_now_ms();
+
+	while (*kp) {
+		struct kept *k = *kp;
+
+		if (now < k->until_ms) {
+			loop_wake_at(k->until_ms);
+			kp = &k->next;
+			continue;
+		}
+		*kp = k->next;
+		nr_kepts--;
+		kept_put(k);
+	}
+}
+
+static struct kept *kept_find(pid_t pid)
+{
+	struct kept *k;
+
+	for (k = kepts; k; k = k->next)
+		if (k->pid == pid)
+			return k;
+	return NULL;
+}
+
+/* m, ordered KEEP, went through: its image is kept for copies. */
+static void kept_store(struct outmove *m)
+{
+	struct kept *k, **kp;
+
+	if (!m->like || m->keep_dropped || !m->keep_len ||
+	    m->keep_len != m->bytes || nr_kepts >= KEPT_MAX)
+		return;
+	for (kp = &kepts; *kp; kp = &(*kp)->next)
+		if ((*kp)->pid == (pid_t)m->o.pid) {
+			k = *kp;
+			*kp = k->next;
+			nr_kepts--;
+			kept_put(k);
+			break;
+		}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return;
+	k->map = calloc((size_t)m->nr_map + 1, sizeof(*k->map));
+	if (!k->map) {
+		free(k);
+		return;
+	}
+	memcpy(k->map, m->map, (size_t)m->nr_map * sizeof(*k->map));
+	k->nr_map = m->nr_map;
+	k->pid = (pid_t)m->o.pid;
+	k->buf = m->keep_buf;
+	k->len = m->keep_len;
+	k->whole = m->dargs.flags & BPROC_DUMP_ALL;
+	k->like = *m->like;
+	k->until_ms = bp_now_ms() + BPROC_KEPT_IMAGE_MS;
+	k->refs = 1;
+	m->keep_buf = NULL;
+	k->next = kepts;
+	kepts = k;
+	nr_kepts++;
+	pr_debug("pid %d: its image kept for copies (%zu bytes)", k->pid,
+		 k->len);
+}
+
+/* Image bytes of a move ordered KEEP, as they go. */
+static void keep_append(struct outmove *m, const uint8_t *data, size_t n)
+{
+	if (m->keep_dropped || !m->like)
+		return;
+	if (m->keep_len + n > BPROC_KEPT_IMAGE_MAX) {
+		pr_info("move %llu: its image is too big to keep",
+			(unsigned long long)m->o.move_id);
+		goto drop;
+	}
+	if (m->keep_len + n > m->keep_cap) {
+		size_t cap = m->keep_cap ? m->keep_cap : 1u << 20;
+		uint8_t *b;
+
+		while (cap < m->keep_len + n)
+			cap *= 2;
+		b = realloc(m->keep_buf, cap);
+		if (!b)
+			goto drop;
+		m->keep_buf = b;
+		m->keep_cap = cap;
+	}
+	memcpy(m->keep_buf + m->keep_len, data, n);
+	m->keep_len += n;
+	return;
+drop:
+	m->keep_dropped = true;
+	free(m->keep_buf);
+	m->keep_buf = NULL;
+	m->keep_len = m->keep_cap = 0;
+}
+
+/*
+ * At the order of a move with copy_of: the kept image it may take, or
+ * NULL (it moves as any other). Its streams are read now, as they will be
+ * once parked: a self-move does not run again before.
+ */
+static struct kept *copy_candidate(struct outmove *m)
+{
+	struct kept *k = kept_find((pid_t)m->o.copy_of);
+	char why[BPROC_REASON_BYTES];
+	const char *not = NULL;
+	struct likeness l;
+
+	if (!k)
+		not = "its image is not kept here";
+	else if (likeness_read(m->lpid, &l) || !likeness_same(&l, &k->like))
+		not = "the two are not alike";
+	else {
+		m->map = calloc(BPROC_STREAMS_MAX, sizeof(*m->map));
+		if (!m->map)
+			return NULL;
+		m->nr_map = front_streams(m->lpid, m->self, m->map, why,
+					  sizeof(why));
+		if (m->nr_map < 0 || !streams_same(k, m->map, m->nr_map)) {
+			free(m->map);
+			m->map = NULL;
+			m->nr_map = 0;
+			not = "their streams differ";
+		}
+	}
+	if (not ) {
+		pr_info("move %llu: pid %u goes as itself, not as a copy of "
+			"%u: %s",
+			(unsigned long long)m->o.move_id, m->o.pid,
+			m->o.copy_of, not );
+		return NULL;
+	}
+	k->refs++;
+	return k;
+}
+
+/* A copy's image, from the kept one, as the connection takes it. */
+static void copy_feed(struct outmove *m)
+{
+	while (m->bytes < m->image_size && !m->failing &&
+	       m->conn.wlen - m->conn.woff < QUEUED_MAX) {
+		size_t n = m->image_size - m->bytes;
+		int err;
+
+		if (n > IMAGE_CHUNK)
+			n = IMAGE_CHUNK;
+		err = bp_conn_send(&m->conn, BPROC_MSG_IMAGE_DATA, m->transfer,
+				   m->copy->buf + m->bytes, (uint32_t)n);
+		if (err) {
+			fail(m, EIO, "queueing the image: %s", strerror(-err));
+			return;
+		}
+		m->bytes += n;
+	}
+	bp_conn_flush(&m->conn);
+	m->seen_ms = bp_now_ms();
+}
+
 /* The errno a user sees for what the engine said. */
 static int dump_errno(int err)
 {
@@ -220,14 +561,18 @@ static void mark(struct outmove *m)
 	pr_debug("move %llu: first image bytes after %lld ms",
 		 (unsigned long long)m->o.move_id,
 		 (long long)(bp_now_ms() - m->t0_ms));
-	m->map = calloc(BPROC_STREAMS_MAX, sizeof(*m->map));
+	if (!m->copying)
+		m->map = calloc(BPROC_STREAMS_MAX, sizeof(*m->map));
 	if (!m->map) {
 		fail(m, EIO, "out of memory");
 		return;
 	}
-	m->nr_map = m->h ? hosted_streams(m->h, m->map, why, sizeof(why)) :
-			   front_streams(m->lpid, m->self, m->map, why,
-					 sizeof(why));
+	/* a copy's were read at its order (copy_candidate) */
+	if (!m->copying)
+		m->nr_map =
+			m->h ? hosted_streams(m->h, m->map, why, sizeof(why)) :
+			       front_streams(m->lpid, m->self, m->map, why,
+					     sizeof(why));
 	if (m->nr_map < 0) {
 		fail(m, m->nr_map == -EOPNOTSUPP ? EOPNOTSUPP : ESRCH, "%s",
 		     why);
@@ -301,7 +646,15 @@ static void commit(struct outmove *m)
 		 (unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
 		 (unsigned long long)m->bytes,
 		 (long long)(bp_now_ms() - m->t0_ms));
-	send_result(m, 0, NULL);
+	if (m->copying) {
+		char how[64];
+
+		snprintf(how, sizeof(how), "a copy of pid %u", m->o.copy_of);
+		send_result(m, 0, how);
+	} else {
+		kept_store(m);
+		send_result(m, 0, NULL);
+	}
 	keep_conn(m);
 	close_fd(&m->img_r);
 	m->dead = true;
@@ -345,6 +698,16 @@ static void advance(struct outmove *m)
 	if (m->result_in && m->dumped) {
 		commit(m);
 		return;
+	}
+	if (m->copying && m->dumped && m->begun && m->have_conn && !m->ended) {
+		if (!m->marked)
+			mark(m);
+		if (!m->failing)
+			copy_feed(m);
+		if (m->failing) {
+			finish_fail(m);
+			return;
+		}
 	}
 	if (m->dumped && m->begun && !m->ended && m->bytes == m->image_size &&
 	    m->have_conn) {
@@ -405,7 +768,8 @@ static void handle_polled(void *obj, short revents)
 		r.error = EIO;
 	}
 	m->dumped = true;
-	m->image_size = r.image_size;
+	/* a copy's dump wrote nothing: the kept image goes */
+	m->image_size = m->copying ? m->copy->len : r.image_size;
 	pr_debug("move %llu: dumped after %lld ms",
 		 (unsigned long long)m->o.move_id,
 		 (long long)(bp_now_ms() - m->t0_ms));
@@ -434,6 +798,8 @@ static void pipe_polled(void *obj, short revents)
 	m->seen_ms = bp_now_ms();
 	if (!m->marked && !m->failing)
 		mark(m);
+	if (!m->failing)
+		keep_append(m, room ? room : chunk, (size_t)n);
 	if (room) {
 		bp_conn_commit(&m->conn, BPROC_MSG_IMAGE_DATA, m->transfer,
 			       (uint32_t)n);
@@ -660,6 +1026,27 @@ static int start_dump(struct outmove *m, uint32_t whole)
 
 	m->dargs.pid = m->lpid;
 	m->dargs.fd = m->pipe_w;
+	if (m->copy && !(whole & ~m->copy->whole)) {
+		/* parked as by a dump, its memory never read */
+		m->copying = true;
+		m->dargs.flags = BPROC_DUMP_ASYNC | BPROC_DUMP_NOIMAGE;
+		err = job_start(&m->job, m->dev, BPROC_IOC_DUMP, &m->dargs);
+		if (err)
+			snprintf(m->reason, sizeof(m->reason),
+				 "no thread for the dump: %s", strerror(-err));
+		return err;
+	}
+	if (m->copy) {
+		pr_info("move %llu: pid %u goes as itself: %s needs files "
+			"whole that the image of %u lacks",
+			(unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
+			m->o.copy_of);
+		kept_put(m->copy);
+		m->copy = NULL;
+		free(m->map);
+		m->map = NULL;
+		m->nr_map = 0;
+	}
 	/*
 	 * All its threads, shared memory that is its own alone, and the
 	 * kernel objects a threaded runtime holds (bproc-ckpt makes them
@@ -877,6 +1264,15 @@ void send_order(const struct bp_move_order *o)
 	m->pipe_w = p[1];
 	fcntl(m->img_r, F_SETFL, O_NONBLOCK);
 	fcntl(m->img_r, F_SETPIPE_SZ, PIPE_BYTES);
+	if (agent->front && m->self && (o->flags & BPROC_MOVE_KEEP)) {
+		m->like = malloc(sizeof(*m->like));
+		if (m->like && likeness_read(m->lpid, m->like)) {
+			free(m->like); /* nothing to compare copies with */
+			m->like = NULL;
+		}
+	}
+	if (agent->front && m->self && o->copy_of)
+		m->copy = copy_candidate(m);
 	err = files_first(m);
 	if (!err && !m->asking)
 		err = start_dump(
@@ -886,6 +1282,10 @@ void send_order(const struct bp_move_order *o)
 		close(m->img_r);
 		close(m->pipe_w);
 		files_free(m->files);
+		if (m->copy)
+			kept_put(m->copy);
+		free(m->map);
+		free(m->like);
 		/* its maps gone: it has exited since it was checked */
 		return refuse(m, err == -ENOENT || err == -ESRCH ? ESRCH : EIO,
 			      "%s", m->reason);
@@ -931,6 +1331,7 @@ void send_watch(void)
 	struct outmove *m;
 	struct idle *i;
 
+	kept_expire();
 	for (i = idles; i; i = i->next) {
 		if (i->dead)
 			continue;
@@ -961,7 +1362,7 @@ void send_watch(void)
 		job_watch(&m->job, job_polled, m);
 		if (m->handle >= 0 && !m->dumped)
 			loop_add(m->handle, POLLIN, handle_polled, m);
-		if (m->img_r >= 0 &&
+		if (m->img_r >= 0 && !m->copying &&
 		    (m->failing || (m->begun && m->have_conn &&
 				    m->conn.wlen - m->conn.woff < QUEUED_MAX)))
 			loop_add(m->img_r, POLLIN, pipe_polled, m);
@@ -1007,6 +1408,10 @@ void send_reap(void)
 		close_fd(&m->handle);
 		files_free(m->files);
 		free(m->map);
+		free(m->like);
+		free(m->keep_buf);
+		if (m->copy)
+			kept_put(m->copy);
 		free(m);
 	}
 }

@@ -14,7 +14,8 @@ of tests/vm/lib_cases.sh, each reported here as its own test): the calls
 for real, with the shared and the static library: rfork and vrfork to the
 nodes (the child's pid and node, the parent's wait), the moves of vrfork
 at once, move, execmove of a program only the front end has, rexec of the
-node's, vexecmove, and on a node which node it is (the agent's
+node's, vexecmove, fast start (the children of a vrfork copies of the
+first one's image, each still itself), and on a node which node it is (the agent's
 /run/bproc/node) and ENOSYS for the rest. Run alone with
   /usr/bin/python3 -m pytest -v tests/test_libbproc.py
 """
@@ -34,7 +35,7 @@ ASUSER = os.path.join(ROOT, "tests", "victims", "asuser")
 VCLUSTER_TIMEOUT = 1200
 
 CASES = ["setup", "info-front", "info-node", "rfork", "rfork-static",
-         "rfork-fail", "vrfork", "vrfork-concurrent", "move", "execmove",
+         "rfork-fail", "vrfork", "vrfork-copies", "move", "execmove",
          "execmove-again", "execmove-fail", "rexec", "vexecmove"]
 
 

@@ -6,6 +6,7 @@ between the agents, held in order while they move."""
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import pytest
 from helpers.fakeagent import (EXIT, IO_ACKED, IO_DATA, IO_EOF, IO_MARK,
                                IO_REQUEUE, PROC_FORK, PROC_GHOST, PROC_PARENT,
                                PROC_REAPED, STREAM_OWNER,
-                               MOVE_ORDER, MOVE_SELF, SIGNAL, FakeAgent,
+                               MOVE_KEEP, MOVE_ORDER, MOVE_SELF, SIGNAL,
+                               FakeAgent,
                                fake_cluster, wait_for)
 
 pytestmark = pytest.mark.timeout(60)
@@ -100,7 +102,10 @@ def test_move_word_says_how_files_go(fakes, sleeper, word, send, dump):
 
 @pytest.mark.parametrize("data", [b"%d whole\n\n", b"%d Whole", b"%d  path",
                                   b"%d whole path", b"%d whole ", b"%d \n",
-                                  b"%d\twhole", b" %d whole", b"%d wholesale"])
+                                  b"%d\twhole", b" %d whole", b"%d wholesale",
+                                  b"%d keep keep", b"%d copy", b"%d copy x",
+                                  b"%d copy 12 copy 13", b"%d copy %d",
+                                  b"%d keep", b"%d copy 1", b"%d path copy"])
 def test_bad_move_word_is_einval_and_nothing_moves(fakes, sleeper, data):
     c, agents = fakes
     fd = os.open(c.path("node1", "move"), os.O_WRONLY)
@@ -113,6 +118,45 @@ def test_bad_move_word_is_einval_and_nothing_moves(fakes, sleeper, data):
     agents["master"].expect_nothing(0.5)
     assert sleeper.poll() is None
     assert "failed: EINVAL" in c.read("events")
+
+
+def test_keep_and_copy_ride_on_a_self_move(fakes):
+    """Fast start's words: a process moving itself may ask that its image
+    be kept ("keep") or that it start from another's ("copy PID"); the
+    order carries them to the front end's agent, and a success that
+    went as a copy says so in events."""
+    c, agents = fakes
+    code = ("import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_WRONLY)\n"
+            "n = os.write(fd, b'%d ' % os.getpid() + sys.argv[2].encode())\n"
+            "print(n, flush=True)\n"
+            "sys.stdin.read()\n")
+    for words, flags, copy_of in (("keep", MOVE_SELF | MOVE_KEEP, 0),
+                                  ("whole copy 4321", MOVE_SELF, 4321),
+                                  ("copy 99 keep path", MOVE_SELF | MOVE_KEEP,
+                                   99)):
+        p = subprocess.Popen([sys.executable, "-c", code,
+                              c.path("node1", "move"), words],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            order = agents["master"].expect(MOVE_ORDER)
+            assert (order["pid"], order["flags"], order["copy_of"]) == \
+                (p.pid, flags, copy_of), words
+            agents["master"].armed(order["move_id"])
+            assert p.stdout.readline().strip() == \
+                str(len(str(p.pid)) + 1 + len(words)).encode()
+            agents["master"].result(order["move_id"], p.pid, nbytes=10,
+                                    reason="a copy of pid %d" % copy_of)
+            wait_for(lambda: os.path.exists(c.path("node1", str(p.pid))),
+                     what="the process under node1")
+            assert ("move pid %d (python3) master -> node1 done (10 bytes, "
+                    % p.pid) in c.read("events")
+            assert re.search(r"move pid %d \(python3\) master -> node1 done "
+                             r"\(10 bytes, \d+ ms, a copy of pid %d\)"
+                             % (p.pid, copy_of), c.read("events")), words
+        finally:
+            p.kill()
+            p.wait()
 
 
 def test_config_send_sets_a_nodes_default(make_cluster, sleeper):

@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 7
+#define BPROC_PROTO_VERSION 8
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -505,6 +505,27 @@ struct bproc_msg_files_answer {
 
 /* bproc_msg_move_order.flags */
 #define BPROC_MOVE_SELF (1u << 0) /* the writer is the process: arm, answer */
+/*
+ * Fast start (protocol 8; the front end only, and only a self-move): KEEP
+ * has the source keep the process's image once it has moved (in memory,
+ * BPROC_KEPT_IMAGE_MS, at most BPROC_KEPT_IMAGE_MAX bytes), so that
+ * processes forked with it can be started from it. An order with copy_of
+ * moves the process (a self-move: it asked to be a copy) by sending that
+ * kept image under its pid instead of dumping its own, which is parked as
+ * a dump would be, its memory never read (BPROC_DUMP_NOIMAGE). The source
+ * does so only when the two are alike where it matters: the same parent,
+ * credentials, working directory, root and program, one thread each, the
+ * same fd numbers and streams at the same fds (where it runs, a copy's
+ * streams are those its own ghost holds, as for any move); and when the
+ * destination needs no file whole that the kept image lacks. Otherwise,
+ * or once the image is no longer kept, it moves the process as any other,
+ * its own image dumped: copy_of is a way to start fast, never a reason to
+ * fail. MOVE_RESULT's
+ * reason says "a copy of pid N" when the kept image was sent.
+ */
+#define BPROC_MOVE_KEEP (1u << 1)
+#define BPROC_KEPT_IMAGE_MS 30000
+#define BPROC_KEPT_IMAGE_MAX (256u << 20)
 
 struct bproc_msg_move_order {
 	__le64 move_id; /* the master's number for this move */
@@ -514,6 +535,8 @@ struct bproc_msg_move_order {
 	__le32 send; /* enum bproc_send: how its files go */
 	char dest[BPROC_NODE_NAME_MAX]; /* "master" or the node number */
 	char dest_addr[48]; /* "IPv4:port" or "[IPv6]:port" of its agent */
+	__le32 copy_of; /* 0, or the pid whose kept image it may take */
+	__le32 pad; /* must be 0 */
 };
 
 struct bproc_msg_move_armed {
@@ -634,7 +657,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_auth) == 32, "auth");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_bye) == 64, "bye");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_ping) == 8, "ping");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_status) == 232, "status");
-BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_move_order) == 88, "move_order");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_move_order) == 96, "move_order");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_move_result) == 160, "result");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_proc_report) == 56, "proc");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_begin) == 40, "begin");

@@ -16,10 +16,11 @@ PID_RANGE, PROC_FORK, PROC_GHOST, PROC_REAPED = 18, 97, 98, 99
 STREAM_OWNER = 84
 PROC_PARENT = 103
 MOVE_SELF = 1
+MOVE_KEEP = 2
 IO_REQUEUE = 1
 IO_ACKED = 2
 
-ORDER = struct.Struct("<QIIII16s48s")
+ORDER = struct.Struct("<QIIII16s48sII")
 RESULT = struct.Struct("<QIIQQ128s")
 REPORT = struct.Struct("<IIQQQc7s16s")
 SIG = struct.Struct("<III")
@@ -37,10 +38,11 @@ def cstr(b):
 def decode(type_, payload):
     """A received frame as (type, dict)."""
     if type_ == MOVE_ORDER:
-        mid, pid, flags, dump, send, dest, addr = ORDER.unpack(payload)
+        mid, pid, flags, dump, send, dest, addr, copy_of, _ = \
+            ORDER.unpack(payload)
         return {"move_id": mid, "pid": pid, "flags": flags,
                 "dump_flags": dump, "send": send, "dest": cstr(dest),
-                "dest_addr": cstr(addr)}
+                "dest_addr": cstr(addr), "copy_of": copy_of}
     if type_ == SIGNAL:
         pid, sig, tid = SIG.unpack(payload)
         # a signal to one thread alone has its tid; 0 is the process

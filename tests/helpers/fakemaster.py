@@ -105,7 +105,7 @@ class AgentLink:
     def order(self, move_id, pid, dest, dest_addr, flags=0):
         self.send(MOVE_ORDER, ORDER.pack(move_id, pid, flags, 0, 0,
                                          dest.encode(),
-                                         dest_addr.encode()))
+                                         dest_addr.encode(), 0, 0))
 
     def result(self):
         mid, pid, err, nbytes, usec, reason = RESULT.unpack(

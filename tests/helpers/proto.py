@@ -10,7 +10,7 @@ import os
 import socket
 import struct
 
-VERSION = 7
+VERSION = 8
 MAX_PAYLOAD = 1 << 20
 HDR = struct.Struct("<IHBBII")  # len, type, version, flags, stream, reserved
 MAC_BYTES = 16

@@ -3,14 +3,19 @@
 # cluster by bench/start_bench (which see). For k = 1, 2, 4 ... NODES
 # nodes, medians of REPS runs of starting one process on each of nodes
 # 1..k and waiting for them all to end:
-#   vrfork   bproc_vrfork(k, ...), each child _exit(0)s on its node
+#   vrfork   bproc_vrfork(k, ...), each child _exit(0)s on its node (fast
+#            start: one child dumped, the others started from its image)
+#   each     the same without fast start: k children forked first, each
+#            moving itself with its own image, all at once
 #   rfork    k bproc_rfork() one after the other, each waited for
 #   bpsh     bpsh 1-k true (all at once)
 #   bpsh-s   bpsh -s 1-k true (one node after the other)
+# and then, with a starter of BIG MiB (default 16), vrfork and each again,
+# timed by startmany itself (from its call on: not its memory's filling).
 # with the time per node (the figure the goal is about: flat as k grows)
 # and the sequential / all-at-once ratios. Prints RESULT lines.
 set -u
-NODES=${NODES:-6} REPS=${REPS:-3}
+NODES=${NODES:-6} REPS=${REPS:-3} BIG=${BIG:-16}
 [ -f /extra/start/env ] && . /extra/start/env
 S=/extra/start/startmany
 
@@ -26,6 +31,12 @@ secs() {
 	"$@" > /tmp/start.out 2>&1 || { echo "failed: $*"; cat /tmp/start.out; exit 1; }
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }'
+}
+
+# inner CMD...: the seconds startmany says its starts took.
+inner() {
+	"$@" > /tmp/start.out 2>&1 || { echo "failed: $*"; cat /tmp/start.out; exit 1; }
+	sed -n 's/.* processes in \([0-9.]*\) s$/\1/p' /tmp/start.out
 }
 
 for n in $(seq "$NODES"); do
@@ -44,16 +55,31 @@ secs $S vrfork $(seq "$NODES") > /dev/null
 secs bpsh 1-"$NODES" true > /dev/null
 for k in $ks; do
 	list=$(seq "$k")
-	v= r= b= bs=
+	v= e= r= b= bs=
 	for i in $(seq "$REPS"); do
 		v="$v $(secs $S vrfork $list)"
+		e="$e $(secs $S each $list)"
 		r="$r $(secs $S rfork $list)"
 		b="$b $(secs bpsh 1-$k true)"
 		bs="$bs $(secs bpsh -s 1-$k true)"
 	done
-	v=$(echo $v | median) r=$(echo $r | median)
+	v=$(echo $v | median) e=$(echo $e | median) r=$(echo $r | median)
 	b=$(echo $b | median) bs=$(echo $bs | median)
-	echo "RESULT k=$k vrfork_s=$v rfork_s=$r bpsh_s=$b bpsh_seq_s=$bs" \
-		"vrfork_per_node=$(per $v $k) bpsh_per_node=$(per $b $k)" \
-		"rfork/vrfork=$(ratio $r $v) bpsh-s/bpsh=$(ratio $bs $b)"
+	echo "RESULT k=$k vrfork_s=$v each_s=$e rfork_s=$r bpsh_s=$b" \
+		"bpsh_seq_s=$bs vrfork_per_node=$(per $v $k)" \
+		"each_per_node=$(per $e $k) bpsh_per_node=$(per $b $k)" \
+		"each/vrfork=$(ratio $e $v) rfork/vrfork=$(ratio $r $v)" \
+		"bpsh-s/bpsh=$(ratio $bs $b)"
+done
+for k in $ks; do
+	list=$(seq "$k")
+	v= e=
+	for i in $(seq "$REPS"); do
+		v="$v $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
+		e="$e $(STARTMANY_MIB=$BIG inner $S each $list)"
+	done
+	v=$(echo $v | median) e=$(echo $e | median)
+	echo "RESULT big=${BIG}MiB k=$k vrfork_s=$v each_s=$e" \
+		"vrfork_per_node=$(per $v $k) each_per_node=$(per $e $k)" \
+		"each/vrfork=$(ratio $e $v)"
 done

@@ -552,7 +552,11 @@ fi
 
 if want bpsh; then
 	st=0
+	base=$(wc -l < $M/events)
 	expect "bpsh 1-2" "$(bpsh 1-2 hostname | sort | tr '\n' ' ')" "node1 node2 " || st=1
+	# fast start: node1's shell moved first, node2's as a copy of it
+	expect "bpsh 1-2: node2's a copy" "$(tail -n +$((base + 1)) $M/events |
+		grep -c 'master -> node2 done (.*, a copy of pid ')" 1 || st=1
 	expect "bpsh -a" "$(bpsh -a hostname | sort | tr '\n' ' ')" "node1 node2 " || st=1
 	bpsh 2 sh -c 'exit 5'
 	expect "status" $? 5 || st=1

@@ -363,11 +363,16 @@ BP_EXPORT int bproc_execmove(int node, const char *cmd, char *const argv[],
 
 /* ---- n children at once ---- */
 
-/* What a child says on the pipe, once: its pid when it has moved, or -errno. */
+/*
+ * What a child says on the pipe, once: its pid when it has moved, or
+ * -errno. Fast start's first child says GOING first, as it starts to move.
+ */
 struct word {
 	int32_t index;
 	int32_t value;
 };
+
+#define GOING (-2) /* the index of the first child's word as it starts */
 
 enum { MOVING, ENDED, DONE };
 
@@ -431,7 +436,13 @@ static int child_go(int i, const int *nodes, int here, int wfd, int go,
 		if (first > 0)
 			snprintf(words, sizeof(words), " copy %d", first);
 	} else if (keep) {
+		struct word going = { .index = GOING };
+
+		/* the others may go now: the front end holds their moves
+		 * until this one's image is complete */
 		snprintf(words, sizeof(words), " keep");
+		while (write(wfd, &going, sizeof(going)) < 0 && errno == EINTR)
+			;
 	}
 	moved = node != here;
 	if (moved) {
@@ -463,7 +474,7 @@ static int child_go(int i, const int *nodes, int here, int wfd, int go,
 
 /* Read every word there is: how many children it settled. */
 static int read_words(int rfd, char *buf, size_t *have, size_t len, int n,
-		      struct child *c, int *pids)
+		      struct child *c, int *pids, bool *going)
 {
 	struct word w;
 	int settled = 0;
@@ -476,6 +487,10 @@ static int read_words(int rfd, char *buf, size_t *have, size_t len, int n,
 	*have += (size_t)k;
 	for (; *have - off >= sizeof(w); off += sizeof(w)) {
 		memcpy(&w, buf + off, sizeof(w));
+		if (w.index == GOING) {
+			*going = true;
+			continue;
+		}
 		if (w.index < 0 || w.index >= n || c[w.index].state == DONE)
 			continue;
 		c[w.index].state = DONE;
@@ -584,11 +599,12 @@ static void release(int *go_w, int waiting, pid_t first)
  *
  * Fast start: from the front end, with two children or more to move, the
  * last of them (first) is forked last and moves at once, its image kept
- * there ("keep"); the others wait until it has, then move as copies of it
- * ("copy PID"): the front end's agent sends its image under their pids
- * instead of dumping each, and each copy, which was the first child until
- * its move returned, learns which child it is from its pid (own_index).
- * A copy the front end does not make moves as itself: same outcome.
+ * there ("keep"); the others wait until it says it goes (GOING), then move
+ * as copies of it ("copy PID"): the front end's agent holds their moves
+ * until its image is complete and sends that under their pids instead of
+ * dumping each, and each copy, which was the first child until its move
+ * returned, learns which child it is from its pid (own_index). A copy the
+ * front end does not make moves as itself: same outcome.
  */
 static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 		 char *const argv[], struct rank *r)
@@ -596,6 +612,7 @@ static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 	char buf[64 * sizeof(struct word)];
 	int pfd[2], gofd[2] = { -1, -1 }, i, k, left = 0, err, remote;
 	int first = -1, movers = 0, waiting = 0;
+	bool going = false;
 	struct child *c;
 	size_t have = 0;
 	pid_t pid;
@@ -658,12 +675,14 @@ static int spawn(int n, const int *nodes, int *pids, int here, struct prog *p,
 		struct pollfd pl = { .fd = pfd[0], .events = POLLIN };
 		int ready;
 
-		if (gofd[1] >= 0 && c[first].state == DONE)
-			release(&gofd[1], waiting, pids[first]);
+		if (gofd[1] >= 0 && (going || c[first].state == DONE))
+			release(&gofd[1], waiting,
+				c[first].state == DONE ? pids[first] :
+							 c[first].pid);
 		ready = poll(&pl, 1, 100);
 		if (ready > 0)
 			left -= read_words(pfd[0], buf, &have, sizeof(buf), n,
-					   c, pids);
+					   c, pids, &going);
 		if (ready <= 0 || pl.revents & (POLLHUP | POLLERR))
 			left -= reap_silent(n, c, pids);
 		if (ready > 0 && !(pl.revents & POLLIN))

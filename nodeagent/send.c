@@ -70,6 +70,8 @@
 #define SILENCE_TIMEOUTS 3 /* a destination silent this many timeouts is gone */
 #define IDLE_MAX 32 /* connections kept for later moves */
 #define KEPT_MAX 64 /* images kept for copies at once */
+/* How long a copy waits for the move of the one it copies to be ordered. */
+#define COPY_WAIT_MS 300
 
 /* What a process must share with a kept image to become a copy of it. */
 struct likeness {
@@ -122,6 +124,10 @@ struct outmove {
 	bool keep_dropped; /* too big to keep */
 	struct kept *copy; /* copy_of: the kept image it may take */
 	bool copying; /* its dump writes nothing: the kept image goes */
+	bool kept_done; /* KEEP: its image is kept (complete) */
+	bool waiting; /* copy_of: that one's image is still coming */
+	int64_t wait_until_ms; /* for its move to be ordered at all */
+	bool authed; /* the connection is ready: the transfer may open */
 
 	/* the destination */
 	struct bp_addr dest;
@@ -652,7 +658,6 @@ static void commit(struct outmove *m)
 		snprintf(how, sizeof(how), "a copy of pid %u", m->o.copy_of);
 		send_result(m, 0, how);
 	} else {
-		kept_store(m);
 		send_result(m, 0, NULL);
 	}
 	keep_conn(m);
@@ -694,6 +699,12 @@ static void advance(struct outmove *m)
 		fail(m, EIO, "the image is longer than the engine said");
 		finish_fail(m);
 		return;
+	}
+	if (m->like && !m->kept_done && m->dumped &&
+	    m->bytes == m->image_size) {
+		/* whole: copies may take it now, whatever becomes of it */
+		m->kept_done = true;
+		kept_store(m);
 	}
 	if (m->result_in && m->dumped) {
 		commit(m);
@@ -935,6 +946,9 @@ static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			 (unsigned long long)m->o.move_id, m->o.dest,
 			 (long long)(bp_now_ms() - m->t0_ms));
 		m->transfer = 1;
+		m->authed = true;
+		if (m->waiting)
+			return 0; /* it opens once armed (copy_wait) */
 		return open_transfer(m);
 	case BPROC_MSG_FILES_ANSWER:
 		if (!m->asking || stream != m->transfer)
@@ -1127,6 +1141,73 @@ static int on_answer(struct outmove *m, const uint8_t *d, uint32_t len)
 	return begin(m);
 }
 
+/*
+ * Ask the destination about its files, or arm the dump at once: 0, or
+ * -errno with the reason in m->reason.
+ */
+static int arm(struct outmove *m)
+{
+	int err = files_first(m);
+
+	if (!err && !m->asking)
+		err = start_dump(
+			m, m->o.send == BPROC_SEND_WHOLE ? BPROC_DUMP_ALL : 0);
+	return err;
+}
+
+/* Is pid's image being taken to be kept (a move ordered KEEP)? */
+static bool keeping(pid_t pid)
+{
+	struct outmove *t;
+
+	for (t = moves; t; t = t->next)
+		if ((pid_t)t->o.pid == pid && !t->dead && t->like &&
+		    !t->keep_dropped && !t->failing && !t->kept_done)
+			return true;
+	return false;
+}
+
+/*
+ * A copy waiting for the image it may take: once that is kept, or will
+ * not be (its move failed, or was not ordered within COPY_WAIT_MS: the
+ * copies' requests and the first's race to the master), it is armed (as
+ * a copy if it can be one) and its transfer opens.
+ */
+static void copy_wait(struct outmove *m)
+{
+	int err;
+
+	if (!m->waiting || m->dead || m->failing)
+		return;
+	if (!kept_find((pid_t)m->o.copy_of) &&
+	    (keeping((pid_t)m->o.copy_of) ||
+	     (bp_now_ms() < m->wait_until_ms &&
+	      kill((pid_t)m->o.copy_of, 0) == 0))) {
+		loop_wake_at(m->wait_until_ms);
+		return;
+	}
+	m->waiting = false;
+	m->copy = copy_candidate(m);
+	err = arm(m);
+	if (err) {
+		char why[BPROC_REASON_BYTES];
+
+		snprintf(why, sizeof(why), "%s", m->reason);
+		fail(m, err == -ENOENT || err == -ESRCH ? ESRCH : EIO, "%s",
+		     why);
+		advance(m);
+		return;
+	}
+	if (m->authed && m->have_conn) {
+		err = open_transfer(m);
+		if (err)
+			fail(m, EIO, "beginning the transfer: %s",
+			     strerror(-err));
+		else
+			bp_conn_flush(&m->conn);
+	}
+}
+
 /* ---- orders ---- */
 
 /* The one-letter state of lpid, or 0 if it is gone. */
@@ -1271,12 +1352,14 @@ void send_order(const struct bp_move_order *o)
 			m->like = NULL;
 		}
 	}
-	if (agent->front && m->self && o->copy_of)
-		m->copy = copy_candidate(m);
-	err = files_first(m);
-	if (!err && !m->asking)
-		err = start_dump(
-			m, o->send == BPROC_SEND_WHOLE ? BPROC_DUMP_ALL : 0);
+	if (agent->front && m->self && o->copy_of) {
+		/* its image may be on its way */
+		m->waiting = !kept_find((pid_t)o->copy_of);
+		m->wait_until_ms = bp_now_ms() + COPY_WAIT_MS;
+		if (!m->waiting)
+			m->copy = copy_candidate(m);
+	}
+	err = m->waiting ? 0 : arm(m);
 	if (err) {
 		close(m->dev);
 		close(m->img_r);
@@ -1295,6 +1378,9 @@ void send_order(const struct bp_move_order *o)
 	m->next = moves;
 	moves = m;
 	if (take_idle(m)) {
+		m->authed = true;
+		if (m->waiting)
+			return;
 		err = open_transfer(m);
 		if (err)
 			fail(m, EIO, "beginning the transfer: %s",
@@ -1332,6 +1418,8 @@ void send_watch(void)
 	struct idle *i;
 
 	kept_expire();
+	for (m = moves; m; m = m->next)
+		copy_wait(m);
 	for (i = idles; i; i = i->next) {
 		if (i->dead)
 			continue;

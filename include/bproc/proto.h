@@ -520,8 +520,12 @@ struct bproc_msg_files_answer {
  * destination needs no file whole that the kept image lacks. Otherwise,
  * or once the image is no longer kept, it moves the process as any other,
  * its own image dumped: copy_of is a way to start fast, never a reason to
- * fail. MOVE_RESULT's
- * reason says "a copy of pid N" when the kept image was sent.
+ * fail. A copy whose image is not kept yet waits for it: until the image
+ * is whole when that process's KEEP move is under way (the image is kept
+ * as soon as it is, whatever becomes of that move), and up to 0.3 s for
+ * such a move to be ordered at all (the requests of a process and its
+ * copies race to the master). MOVE_RESULT's reason says "a copy of pid N"
+ * when the kept image was sent.
  */
 #define BPROC_MOVE_KEEP (1u << 1)
 #define BPROC_KEPT_IMAGE_MS 30000

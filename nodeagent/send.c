@@ -1141,6 +1141,17 @@ static int on_answer(struct outmove *m, const uint8_t *d, uint32_t len)
 	return begin(m);
 }
 
+/* On a connection ready for it: the transfer's first frame, sent now. */
+static void open_now(struct outmove *m)
+{
+	int err = open_transfer(m);
+
+	if (err)
+		fail(m, EIO, "beginning the transfer: %s", strerror(-err));
+	else
+		bp_conn_flush(&m->conn);
+}
+
 /*
  * Ask the destination about its files, or arm the dump at once: 0, or
  * -errno with the reason in m->reason.
@@ -1198,14 +1209,8 @@ static void copy_wait(struct outmove *m)
 		advance(m);
 		return;
 	}
-	if (m->authed && m->have_conn) {
-		err = open_transfer(m);
-		if (err)
-			fail(m, EIO, "beginning the transfer: %s",
-			     strerror(-err));
-		else
-			bp_conn_flush(&m->conn);
-	}
+	if (m->authed && m->have_conn)
+		open_now(m);
 }
 
 /* ---- orders ---- */
@@ -1379,14 +1384,8 @@ void send_order(const struct bp_move_order *o)
 	moves = m;
 	if (take_idle(m)) {
 		m->authed = true;
-		if (m->waiting)
-			return;
-		err = open_transfer(m);
-		if (err)
-			fail(m, EIO, "beginning the transfer: %s",
-			     strerror(-err));
-		else
-			bp_conn_flush(&m->conn);
+		if (!m->waiting)
+			open_now(m);
 		return;
 	}
 	m->cfd = bp_connect_start(&m->dest);

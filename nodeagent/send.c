@@ -31,16 +31,17 @@
  * the next move to the same destination begins its transfer there at once.
  *
  * Fast start (proto.h, BPROC_MOVE_KEEP), on the front end: a self-move
- * ordered KEEP copies its image as it streams and, once committed, keeps
+ * ordered KEEP copies its image as it streams and, once it is whole, keeps
  * it (struct kept) with what the process was like: its parent,
- * credentials, cwd, root, program, fd numbers and streams. A self-move ordered
- * with copy_of that names a kept image, by a process alike in all that,
- * arms a dump that writes nothing (BPROC_DUMP_NOIMAGE: the process parks,
- * and becomes a ghost as any other once restored there) and sends the
- * kept image under its own pid; the destination restores it as it would
- * any image, the engine giving the C library's copy of the tid the new
- * pid. Anything not alike, or a destination that needs a file whole that
- * the kept image lacks, and the move is an ordinary one.
+ * credentials, cwd, root, program, fd numbers and streams. A self-move
+ * ordered with copy_of waits for that image (copy_wait) and, by a process
+ * alike in all that, arms a dump that writes nothing (BPROC_DUMP_NOIMAGE:
+ * the process parks, and becomes a ghost as any other once restored
+ * there) and sends the kept image under its own pid; the destination
+ * restores it as it would any image, the engine giving the C library's
+ * copy of the tid the new pid. Anything not alike, or a destination that
+ * needs a file whole that the kept image lacks, and the move is an
+ * ordinary one.
  */
 #define LOG_PREFIX "send"
 

@@ -12,7 +12,7 @@ M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
 	terminal-stopped threads-move threads-killed threads-born omp-move fds-move pipeline
-	self-move bpsh getppid stdin getpid-creds files files-missing send-auto
+	self-move bpsh copies getppid stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
 	born-many born-quick born-late born-move born-pgrp ghost-names streams-end procfiles
@@ -568,6 +568,51 @@ if want bpsh; then
 	result bpsh $st
 fi
 
+if want copies; then
+	# Fast start by hand: two shells of one parent, the first moves with
+	# "keep", the second with "copy FIRST" and runs as a copy of it (its
+	# own pid, the first's shell state: it runs what the first was told
+	# to); one with another descriptor open is not alike and moves as
+	# itself, as does a copy of a pid nobody keeps (after waiting 0.3 s
+	# for its move): copy never fails a move.
+	st=0
+	base=$(wc -l < $M/events)
+	sh -c 'echo "$$ keep" > '$M'/node1/move && echo first $(hostname) &&
+		exec cut -d" " -f1 /proc/self/stat' > "$W/cp1.out" &
+	p1=$!
+	sh -c 'echo "$$ copy '$p1'" > '$M'/node2/move && echo second $(hostname) &&
+		exec cut -d" " -f1 /proc/self/stat' > "$W/cp2.out" &
+	p2=$!
+	wait $p1; s1=$?
+	wait $p2; s2=$?
+	expect "first" "$s1 $(tr '\n' ' ' < "$W/cp1.out")" "0 first node1 $p1 " || st=1
+	# the copy goes on as the first's shell (it says "first"), as itself
+	# where it runs: its own pid, on node2
+	expect "copy" "$s2 $(tr '\n' ' ' < "$W/cp2.out")" "0 first node2 $p2 " || st=1
+	events=$(tail -n +$((base + 1)) $M/events)
+	echo "$events" | grep "move pid \($p1\|$p2\) "
+	echo "$events" | grep -q "move pid $p2 (sh) master -> node2 done (.*, a copy of pid $p1)" ||
+		{ echo "no copy in events"; st=1; }
+	# not alike (fd 7 open): itself
+	base=$(wc -l < $M/events)
+	sh -c 'echo "$$ keep" > '$M'/node1/move && exec echo first' > "$W/cp1.out" &
+	p1=$!
+	sh -c 'exec 7< /dev/null; echo "$$ copy '$p1'" > '$M'/node2/move &&
+		echo second $(hostname) && exec cut -d" " -f1 /proc/self/stat' > "$W/cp2.out" &
+	p2=$!
+	wait $p1; wait $p2; s2=$?
+	expect "not alike" "$s2 $(tr '\n' ' ' < "$W/cp2.out")" "0 second node2 $p2 " || st=1
+	tail -n +$((base + 1)) $M/events | grep -q "move pid $p2 (sh) master -> node2 done ([0-9]* bytes, [0-9]* ms)$" ||
+		{ echo "not alike: no plain move in events"; st=1; }
+	# a copy of a pid that keeps nothing: itself, after its wait
+	t0=$EPOCHREALTIME
+	out=$(sh -c 'echo "$$ copy '$$'" > '$M'/node1/move && exec echo alone $(hostname)')
+	expect "copy of nothing kept" "$out" "alone node1" || st=1
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a >= 0.3) }' ||
+		{ echo "it did not wait for a move to copy"; st=1; }
+	result copies $st
+fi
+
 if want getppid; then
 	# On its node a moved process's getppid() is its parent's pid: two
 	# children of this shell moved to node1 both see it (one stand-in
@@ -818,7 +863,7 @@ if want send-path-refused; then
 	ask sp where
 	expect "still here" "${REPLY% *}" "where master $pid" || st=1
 	expect "a bad word" "$(moveto node1 "$pid wholly")" EINVAL || st=1
-	grep -q "failed: EINVAL: 'wholly' is not path, whole or auto" $M/events || st=1
+	grep -q "failed: EINVAL: 'wholly' is not path, whole, auto, keep or copy PID" $M/events || st=1
 	# node1 set to "path" in the config: the same, with no word
 	cp /etc/bproc/config "$W/config.saved"
 	echo "send 1 path" >> /etc/bproc/config

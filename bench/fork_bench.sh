@@ -11,6 +11,11 @@
 #              caught up: every child's exit is in /bproc/events and no
 #              ghost of them is left in the front end's process table
 #   front      forkloop on the front end, outside the cluster (reference)
+# and, for children that live on (each sleeps, so each gets its ghost):
+#   spawn      a shell on node1 outside the cluster starting 40 sleeps in
+#              the background (vcrun 1), until all 40 run
+#   ghosts     the same shell as a cluster process (bpsh 1), until all 40
+#              have their ghosts on the front end
 # Prints RESULT lines with the ratios.
 set -u
 FORKS=${FORKS:-2000} REPS=${REPS:-3}
@@ -75,3 +80,32 @@ lt=$(echo $lt | median) ct=$(echo $ct | median)
 st=$(echo $st | median) ft=$(echo $ft | median)
 echo "RESULT fork local_us=$lt cluster_us=$ct settled_us=$st front_us=$ft" \
 	"cluster/local=$(ratio $ct $lt) settled/local=$(ratio $st $lt)"
+
+# Ghosts of children that live on: 40 background sleeps, until all run
+# (outside the cluster) or all have ghosts here (a cluster process).
+spawn_once() {
+	local t0
+	t0=$(now)
+	vcrun 1 'for i in $(seq 40); do sleep 6 > /dev/null 2>&1 & done; while [ "$(ps -o comm | grep -c "^sleep$")" -lt 40 ]; do :; done' > /dev/null
+	SP=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+	sleep 6.5
+}
+ghosts_once() {
+	local t0 b
+	t0=$(now)
+	bpsh 1 sh -c 'for i in $(seq 40); do sleep 6 & done; wait' &
+	b=$!
+	until [ "$(ghosts)" -ge 40 ]; do sleep 0.005; done
+	GH=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+	wait $b
+	until [ "$(ghosts)" = 0 ]; do sleep 0.05; done
+}
+spawn_once; ghosts_once # untimed
+sp= gh=
+for i in $(seq $REPS); do
+	spawn_once; sp="$sp $SP"
+	ghosts_once; gh="$gh $GH"
+	echo "run $i: spawn_ms=$SP ghosts_ms=$GH"
+done
+sp=$(echo $sp | median) gh=$(echo $gh | median)
+echo "RESULT ghosts spawn_ms=$sp ghosts_ms=$gh ghosts/spawn=$(ratio $gh $sp)"

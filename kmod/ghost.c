@@ -47,7 +47,8 @@
  * ghost restores next (bproc_restore_thread), and ends if it does not. The ghost maps one page holding the call
  * and its arguments, blocks every signal and leaves its task_work for it,
  * as for a stop; the stub stores the result in the page and waits in
- * pause(). ghost_rearm() sees the result written (access_process_vm) and
+ * pause(). ghost_rearm() sees the result written (access_process_vm: every
+ * 50-100 us for the first milliseconds, a fork's time, then every tick) and
  * queues the task_work again, which reads it and answers the holder.
  * GHOST_FORK's clone3() gives the child the pid asked for (set_tid): for
  * that call the ghost holds CAP_CHECKPOINT_RESTORE, which its child
@@ -88,6 +89,7 @@
  */
 #define pr_fmt(fmt) "bproc: " fmt
 
+#include <linux/delay.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -543,6 +545,9 @@ static int ghost_stop(struct dump_request *req, int sig)
 	return 0;
 }
 
+/* How many times a call's result is looked for at once (ghost_rearm). */
+#define GHOST_CALL_POLLS 40
+
 /* A stub page's slot before the call has written it: no call returns it. */
 #define GHOST_CALL_PENDING 0x8000000000000000ULL
 /* Where in the stub page: the code, clone3's arguments, the result. */
@@ -657,7 +662,7 @@ static int ghost_call_arm(struct dump_request *req, unsigned long addr, int nr,
 	siginitsetinv(&all, sigmask(SIGKILL) | sigmask(SIGSTOP));
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	req->ghost_calling = true;
-	schedule_delayed_work(&req->ghost_rearm, 1);
+	schedule_delayed_work(&req->ghost_rearm, 0);
 	return 0;
 }
 
@@ -811,10 +816,22 @@ static void ghost_rearm(struct work_struct *work)
 	long result;
 
 	if (READ_ONCE(req->ghost_calling) && !task->exit_state) {
-		/* Not before the call is made: it must not be cut short. */
-		if (!ghost_call_answered(task, req->ghost_stub, &result)) {
-			schedule_delayed_work(&req->ghost_rearm, 1);
-			return;
+		int i;
+
+		/*
+		 * Not before the call is made: it must not be cut short. A
+		 * fork takes about a millisecond: the result is looked for
+		 * every 50-100 us for a few milliseconds, then every tick.
+		 */
+		for (i = 0;
+		     !ghost_call_answered(task, req->ghost_stub, &result);
+		     i++) {
+			if (i >= GHOST_CALL_POLLS ||
+			    READ_ONCE(task->exit_state)) {
+				schedule_delayed_work(&req->ghost_rearm, 1);
+				return;
+			}
+			usleep_range(50, 100);
 		}
 	} else if (READ_ONCE(task->__state) == TASK_RUNNING &&
 		   !task->exit_state) {

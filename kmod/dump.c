@@ -284,10 +284,9 @@ static int dump_regs(struct task_struct *task, struct bproc_image_regs *regs,
 	const struct user_regset *rs;
 	int ret;
 
-	if (task_user_regset_view(task)->e_machine != EM_X86_64) {
-		bproc_reason(reason, "not a 64-bit process");
-		return -EOPNOTSUPP;
-	}
+	ret = bproc_dump_64bit(task, reason);
+	if (ret)
+		return ret;
 	rs = dump_find_regset(task, NT_PRSTATUS);
 	if (!rs || rs->n * rs->size != sizeof(*regs))
 		return -EINVAL;
@@ -295,10 +294,6 @@ static int dump_regs(struct task_struct *task, struct bproc_image_regs *regs,
 	if (ret < 0)
 		return ret;
 	dump_restart_call(task, regs);
-	if (regs->cs != __USER_CS) {
-		bproc_reason(reason, "not in 64-bit mode");
-		return -EOPNOTSUPP;
-	}
 
 	rs = NULL;
 	if (boot_cpu_has(X86_FEATURE_XSAVE))
@@ -1731,12 +1726,13 @@ static int dump_threads(struct dump_ctx *ctx)
 }
 
 /*
- * BPROC_DUMP_NOIMAGE: nothing is read or written. Only what the parked
- * process needs to become a ghost is checked, for the main thread here and
- * for each other parked thread by itself (threads.c): 64-bit code, as a
- * ghost and its ending threads return to x86-64 stubs (ghost.c).
+ * Is @task (the caller, or a task that does not run) 64-bit code in 64-bit
+ * mode? An image holds only such registers, and a ghost and its ending
+ * threads return to x86-64 stubs (ghost.c): a dump checks it first, and so
+ * does one without an image (BPROC_DUMP_NOIMAGE, where nothing else is
+ * read), for the main thread here and each parked thread by itself.
  */
-int bproc_dump_noimage(struct task_struct *task, char *reason)
+int bproc_dump_64bit(struct task_struct *task, char *reason)
 {
 	if (task_user_regset_view(task)->e_machine != EM_X86_64) {
 		bproc_reason(reason, "not a 64-bit process");
@@ -1766,7 +1762,7 @@ int bproc_dump_task(struct task_struct *task, struct file *out, u32 flags,
 		return -EOPNOTSUPP;
 	}
 	if (flags & BPROC_DUMP_NOIMAGE)
-		return bproc_dump_noimage(task, reason);
+		return bproc_dump_64bit(task, reason);
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)

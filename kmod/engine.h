@@ -29,8 +29,8 @@ struct bproc_thread_rec {
 
 /* dump.c: record the calling thread's state into @rec. */
 int bproc_dump_thread(struct bproc_thread_rec *rec, char *reason);
-/* dump.c: whether @task could be a ghost (BPROC_DUMP_NOIMAGE checks it). */
-int bproc_dump_noimage(struct task_struct *task, char *reason);
+/* dump.c: is @task 64-bit code in 64-bit mode (every dump checks it). */
+int bproc_dump_64bit(struct task_struct *task, char *reason);
 
 /*
  * bproc_dump_task - write the image of @task to @out.

@@ -20,7 +20,7 @@
  *     context, so that its FPU state is the one in its registers; the main
  *     thread then writes the image with all the records. Without an image
  *     (BPROC_DUMP_NOIMAGE) a thread records nothing and only checks that
- *     it could end as a ghost's thread does (bproc_dump_noimage()).
+ *     it could end as a ghost's thread does (bproc_dump_64bit()).
  *  3. GO: once the request is decided, the main thread lets them all go:
  *     after a KILL only once SIGKILL is sent to the group, so that none
  *     runs a user instruction after the image; after a failed dump or a
@@ -117,7 +117,7 @@ static void thread_park_work(struct callback_head *work)
 	    !fatal_signal_pending(current)) {
 		/* without an image, nothing to record (dump.c) */
 		if (g->req->flags & BPROC_DUMP_NOIMAGE)
-			p->result = bproc_dump_noimage(current, reason);
+			p->result = bproc_dump_64bit(current, reason);
 		else
 			p->result = bproc_dump_thread(&p->rec, reason);
 		if (p->result && reason[0])

@@ -248,6 +248,17 @@ static void fail(struct outmove *m, int err, const char *fmt, ...)
 static struct kept *kepts;
 static unsigned int nr_kepts;
 
+/* The parent of front-end process pid, 0 if it is gone. */
+static pid_t front_ppid(pid_t pid)
+{
+	char buf[512], *st = proc_stat(pid, buf, sizeof(buf));
+	int ppid = 0;
+
+	if (!st || sscanf(st, "%*c %d", &ppid) != 1 || ppid < 0)
+		return 0;
+	return (pid_t)ppid;
+}
+
 static int stat_of(pid_t pid, const char *what, dev_t *dev, ino_t *ino)
 {
 	char path[64];
@@ -304,14 +315,14 @@ static int likeness_read(pid_t pid, struct likeness *l)
 		"CapPrm:",  "CapEff:",	"CapBnd:",    "CapAmb:",
 		"Seccomp:", "Threads:", "NoNewPrivs:"
 	};
-	char path[64], line[256], buf[512], *st;
+	char path[64], line[256];
 	size_t used = 0, i;
 	int err;
 	FILE *f;
 
 	memset(l, 0, sizeof(*l));
-	st = proc_stat(pid, buf, sizeof(buf));
-	if (!st || sscanf(st, "%*c %d", &l->ppid) != 1)
+	l->ppid = front_ppid(pid);
+	if (!l->ppid)
 		return -ESRCH;
 	err = stat_of(pid, "exe", &l->exe_dev, &l->exe_ino);
 	if (!err)
@@ -568,18 +579,18 @@ static void mark(struct outmove *m)
 	pr_debug("move %llu: first image bytes after %lld ms",
 		 (unsigned long long)m->o.move_id,
 		 (long long)(bp_now_ms() - m->t0_ms));
-	if (!m->copying)
+	/* a copy's streams were read at its order (copy_candidate) */
+	if (!m->copying) {
 		m->map = calloc(BPROC_STREAMS_MAX, sizeof(*m->map));
-	if (!m->map) {
-		fail(m, EIO, "out of memory");
-		return;
-	}
-	/* a copy's were read at its order (copy_candidate) */
-	if (!m->copying)
+		if (!m->map) {
+			fail(m, EIO, "out of memory");
+			return;
+		}
 		m->nr_map =
 			m->h ? hosted_streams(m->h, m->map, why, sizeof(why)) :
 			       front_streams(m->lpid, m->self, m->map, why,
 					     sizeof(why));
+	}
 	if (m->nr_map < 0) {
 		fail(m, m->nr_map == -EOPNOTSUPP ? EOPNOTSUPP : ESRCH, "%s",
 		     why);
@@ -830,17 +841,6 @@ static void pipe_polled(void *obj, short revents)
 }
 
 /* ---- the destination ---- */
-
-/* The parent of front-end process pid, 0 if it is gone. */
-static pid_t front_ppid(pid_t pid)
-{
-	char buf[512], *st = proc_stat(pid, buf, sizeof(buf));
-	int ppid = 0;
-
-	if (!st || sscanf(st, "%*c %d", &ppid) != 1 || ppid < 0)
-		return 0;
-	return (pid_t)ppid;
-}
 
 static int begin(struct outmove *m)
 {

@@ -79,6 +79,29 @@ until_true() {
 	return 1
 }
 
+# thread_here NAME PID WHERE: NAME's process makes a thread where it runs
+# (its tid in T); it has its ghost thread here, and a SIGURG sent here to
+# it alone runs in that very thread.
+thread_here() {
+	local st=0
+	ask $1 thread
+	T=${REPLY#thread }
+	until_true test -d /proc/$2/task/$T
+	expect "its ghost thread here" "$(ls /proc/$2/task | sort -n | tr '\n' ' ')" "$2 $T " || st=1
+	tgkill $2 $T URG || st=1
+	sleep 0.5
+	ask $1 urg
+	expect "SIGURG ran in thread $T on $3" "$REPLY" "urg $T" || st=1
+	return $st
+}
+
+# thread_gone NAME PID: NAME's process ends its thread; here it is gone too.
+thread_gone() {
+	ask $1 unthread
+	until_true test ! -d /proc/$2/task/$T
+	expect "ended there, gone here" "$(ls /proc/$2/task | tr '\n' ' ')" "$2 "
+}
+
 # expect WHAT GOT WANTED: compare, say what differs.
 expect() {
 	[ "$2" = "$3" ] && return 0
@@ -386,17 +409,8 @@ if want threads-born; then
 	mover_start tb 1 || st=1
 	pid=${PID[tb]}
 	expect "move" "$(moveto node1 $pid)" ok || st=1
-	ask tb thread
-	t1=${REPLY#thread }
-	until_true test -d /proc/$pid/task/$t1
-	expect "its ghost thread here" "$(ls /proc/$pid/task | sort -n | tr '\n' ' ')" "$pid $t1 " || st=1
-	tgkill $pid $t1 URG || st=1
-	sleep 0.5
-	ask tb urg
-	expect "SIGURG ran in thread $t1 on node1" "$REPLY" "urg $t1" || st=1
-	ask tb unthread
-	until_true test ! -d /proc/$pid/task/$t1
-	expect "ended there, gone here" "$(ls /proc/$pid/task | tr '\n' ' ')" "$pid " || st=1
+	thread_here tb $pid node1 || st=1
+	thread_gone tb $pid || st=1
 	# threads that end at once are never the front end's
 	ask tb "burst 300"
 	expect "a burst of threads" "$REPLY" "burst 300" || st=1
@@ -429,17 +443,8 @@ if want threads-born; then
 	wait_for "$W/bm.out" "^ready " 600 || st=1
 	bm=$(awk '$1 == "ready" { print $2 }' "$W/bm.out")
 	expect "born on node1" "$(where_is $bm)" node1 || st=1
-	ask bm thread
-	t3=${REPLY#thread }
-	until_true test -d /proc/$bm/task/$t3
-	expect "a born one's thread here" "$(ls /proc/$bm/task | sort -n | tr '\n' ' ')" "$bm $t3 " || st=1
-	tgkill $bm $t3 URG || st=1
-	sleep 0.5
-	ask bm urg
-	expect "SIGURG ran in thread $t3 of the born one" "$REPLY" "urg $t3" || st=1
-	ask bm unthread
-	until_true test ! -d /proc/$bm/task/$t3
-	expect "its end here" "$(ls /proc/$bm/task | tr '\n' ' ')" "$bm " || st=1
+	thread_here bm $bm "node1 (a born one)" || st=1
+	thread_gone bm $bm || st=1
 	mover_end bm
 	ended $bp; expect "bpsh's status" "$STATUS" 3 || st=1
 	result threads-born $st

@@ -151,6 +151,12 @@ const char *bp_msg_name(unsigned int type)
 		return "FILES_QUERY";
 	case BPROC_MSG_FILES_ANSWER:
 		return "FILES_ANSWER";
+	case BPROC_MSG_IMAGE_KEEP:
+		return "IMAGE_KEEP";
+	case BPROC_MSG_IMAGE_FETCH:
+		return "IMAGE_FETCH";
+	case BPROC_MSG_IMAGE_FETCHED:
+		return "IMAGE_FETCHED";
 	case BPROC_MSG_EXIT:
 		return "EXIT";
 	case BPROC_MSG_PID_RANGE:

@@ -188,8 +188,8 @@ int bp_image_begin_decode(const uint8_t *d, uint32_t len,
 	return bp_rd_end(&r);
 }
 
-int bp_send_image_end(struct bp_conn *c, uint32_t transfer,
-		      const struct bp_image_end *e)
+static int send_end(struct bp_conn *c, unsigned int type, uint32_t transfer,
+		    const struct bp_image_end *e)
 {
 	uint8_t b[sizeof(struct bproc_msg_image_end)];
 
@@ -197,7 +197,56 @@ int bp_send_image_end(struct bp_conn *c, uint32_t transfer,
 	bp_put_u64(b, e->bytes);
 	bp_put_u32(b + 8, e->error);
 	put_str(b + 16, e->reason, BPROC_REASON_BYTES);
-	return bp_conn_send(c, BPROC_MSG_IMAGE_END, transfer, b, sizeof(b));
+	return bp_conn_send(c, type, transfer, b, sizeof(b));
+}
+
+int bp_send_image_end(struct bp_conn *c, uint32_t transfer,
+		      const struct bp_image_end *e)
+{
+	return send_end(c, BPROC_MSG_IMAGE_END, transfer, e);
+}
+
+int bp_send_image_fetched(struct bp_conn *c, uint32_t transfer,
+			  const struct bp_image_end *e)
+{
+	return send_end(c, BPROC_MSG_IMAGE_FETCHED, transfer, e);
+}
+
+int bp_send_image_ref(struct bp_conn *c, unsigned int type, uint32_t transfer,
+		      const struct bp_image_ref *r)
+{
+	uint8_t b[sizeof(struct bproc_msg_image_ref)];
+
+	memset(b, 0, sizeof(b));
+	bp_put_u64(b, r->move_id);
+	bp_put_u32(b + 8, r->pid);
+	bp_put_u64(b + 16, r->bytes);
+	put_str(b + 24, r->node, BPROC_NODE_NAME_MAX);
+	put_str(b + 40, r->addr, sizeof(r->addr));
+	return bp_conn_send(c, type, transfer, b, sizeof(b));
+}
+
+int bp_image_ref_decode(const uint8_t *d, uint32_t len, unsigned int type,
+			struct bp_image_ref *r)
+{
+	struct bp_rd rd;
+
+	bp_rd_init(&rd, d, len);
+	bp_rd_u64(&rd, &r->move_id);
+	bp_rd_u32(&rd, &r->pid);
+	rd_zero(&rd, 4);
+	bp_rd_u64(&rd, &r->bytes);
+	bp_rd_str(&rd, r->node, sizeof(r->node));
+	bp_rd_str(&rd, r->addr, sizeof(r->addr));
+	if (!r->pid || r->pid >= BPROC_PID_MAX ||
+	    r->bytes > BPROC_KEPT_IMAGE_MAX)
+		rd.bad = true;
+	/* a fetch names whom from, a keep nobody */
+	if (type == BPROC_MSG_IMAGE_FETCH ?
+		    !r->node[0] || !r->addr[0] || !r->bytes :
+		    r->node[0] || r->addr[0])
+		rd.bad = true;
+	return bp_rd_end(&rd);
 }
 
 int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e)

@@ -46,6 +46,15 @@ struct bp_image_begin {
 	uint32_t ppid; /* its parent, 0 if not known */
 };
 
+/* IMAGE_KEEP and IMAGE_FETCH (type): a kept image, and who has it. */
+struct bp_image_ref {
+	uint64_t move_id;
+	uint32_t pid;
+	uint64_t bytes;
+	char node[BPROC_NODE_NAME_MAX];
+	char addr[48];
+};
+
 /* IMAGE_END and IMAGE_RESULT: bytes is 0 in a result. */
 struct bp_image_end {
 	uint64_t bytes;
@@ -96,6 +105,13 @@ int bp_image_begin_decode(const uint8_t *d, uint32_t len,
 int bp_send_image_end(struct bp_conn *c, uint32_t transfer,
 		      const struct bp_image_end *e);
 int bp_image_end_decode(const uint8_t *d, uint32_t len, struct bp_image_end *e);
+int bp_send_image_ref(struct bp_conn *c, unsigned int type, uint32_t transfer,
+		      const struct bp_image_ref *r);
+int bp_image_ref_decode(const uint8_t *d, uint32_t len, unsigned int type,
+			struct bp_image_ref *r);
+/* IMAGE_FETCHED: as IMAGE_END, bytes being those fetched (proto.h). */
+int bp_send_image_fetched(struct bp_conn *c, uint32_t transfer,
+			  const struct bp_image_end *e);
 int bp_send_image_result(struct bp_conn *c, uint32_t transfer, uint32_t error,
 			 const char *reason);
 int bp_image_result_decode(const uint8_t *d, uint32_t len, uint32_t *error,

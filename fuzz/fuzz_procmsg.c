@@ -123,6 +123,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   bp_proc_report_decode(p, plen, &b), SAME(a, b));
 		break;
 	case 4:
+		if (data[0] / 24 % 3) {
+			/* IMAGE_KEEP, IMAGE_FETCH */
+			unsigned int t = data[0] / 24 % 3 == 1 ?
+						 BPROC_MSG_IMAGE_KEEP :
+						 BPROC_MSG_IMAGE_FETCH;
+
+			ROUND_TRIP(t, struct bp_image_ref a = { 0 };
+				   struct bp_image_ref b = { 0 },
+				   bp_image_ref_decode(d, len, t, &a),
+				   bp_send_image_ref(&c, t, 4, &a),
+				   bp_image_ref_decode(p, plen, t, &b),
+				   SAME(a, b) && stream == 4);
+			break;
+		}
 		ROUND_TRIP(BPROC_MSG_IMAGE_BEGIN,
 			   struct bp_image_begin a = { 0 };
 			   struct bp_image_begin b = { 0 },
@@ -132,6 +146,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   SAME(a, b) && stream == 7);
 		break;
 	case 5:
+		if (data[0] / 24 % 2) {
+			ROUND_TRIP(BPROC_MSG_IMAGE_FETCHED,
+				   struct bp_image_end a = { 0 };
+				   struct bp_image_end b = { 0 },
+				   bp_image_end_decode(d, len, &a),
+				   bp_send_image_fetched(&c, 3, &a),
+				   bp_image_end_decode(p, plen, &b),
+				   SAME(a, b) && stream == 3);
+			break;
+		}
 		ROUND_TRIP(BPROC_MSG_IMAGE_END, struct bp_image_end a = { 0 };
 			   struct bp_image_end b = { 0 },
 			   bp_image_end_decode(d, len, &a),

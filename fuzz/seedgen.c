@@ -200,6 +200,19 @@ int main(int argc, char **argv)
 	bp_send_proc_report(&conn, &pr), emit(3, "proc-report");
 	bp_send_image_begin(&conn, 1, &ib), emit(4, "image-begin");
 	bp_send_image_end(&conn, 1, &ie), emit(5, "image-end");
+	bp_send_image_fetched(&conn, 1, &ie), emit(29, "image-fetched");
+	{
+		struct bp_image_ref ir = { .move_id = 7,
+					   .pid = 1234,
+					   .bytes = 81920 };
+
+		bp_send_image_ref(&conn, BPROC_MSG_IMAGE_KEEP, 1, &ir),
+			emit(28, "image-keep");
+		snprintf(ir.node, sizeof(ir.node), "node5");
+		snprintf(ir.addr, sizeof(ir.addr), "10.0.0.5:2224");
+		bp_send_image_ref(&conn, BPROC_MSG_IMAGE_FETCH, 1, &ir),
+			emit(52, "image-fetch");
+	}
 	bp_send_image_result(&conn, 1, EBUSY, "its pid is taken here"),
 		emit(6, "image-result");
 	bp_send_image_streams(&conn, 1, st, 3), emit(7, "image-streams");

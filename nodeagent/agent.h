@@ -212,6 +212,34 @@ void recv_reap(void);
 bool recv_wants_parent(pid_t ppid);
 /* recv_ghost_ready - the ghost of a move home may now restore. */
 void recv_ghost_ready(struct inmove *im);
+/* recv_fetched - image bytes for im from the node that keeps them. */
+void recv_fetched(struct inmove *im, struct bp_conn *c, const uint8_t *d,
+		  uint32_t len);
+/* recv_fetch_done - the fetch for im is over: all of it, or err and why. */
+void recv_fetch_done(struct inmove *im, int err, const char *reason);
+
+/* ---- tree.c: images kept for other nodes, and fetched from them ---- */
+
+struct tree_serve;
+struct tree_fetch;
+/* tree_keep - keep buf (now tree.c's) as the image (move_id, pid). */
+void tree_keep(uint64_t move_id, uint32_t pid, uint8_t *buf, size_t len);
+/*
+ * tree_serve_start - an IMAGE_FETCH on c: *out is what sends the image
+ * (NULL when it is not kept here: c has been told). 0 or -EPROTO.
+ */
+int tree_serve_start(struct bp_conn *c, uint32_t transfer, const uint8_t *d,
+		     uint32_t len, struct tree_serve **out);
+/* tree_serve_more - queue more of it on c; true once all of it is. */
+bool tree_serve_more(struct tree_serve *s, struct bp_conn *c);
+void tree_serve_end(struct tree_serve *s);
+/* tree_fetch_start - fetch r's image for im; NULL with errno if it cannot. */
+struct tree_fetch *tree_fetch_start(struct inmove *im,
+				    const struct bp_image_ref *r);
+/* tree_fetch_cancel - im no longer wants it (recv_fetch_done is not called). */
+void tree_fetch_cancel(struct tree_fetch *f);
+void tree_watch(void);
+void tree_reap(void);
 
 /* ---- objects.c: the kernel objects of a process coming home ---- */
 

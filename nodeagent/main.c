@@ -300,6 +300,7 @@ static void run(struct agent *a)
 		peer_watch();
 		send_watch();
 		recv_watch();
+		tree_watch();
 		if (a->front)
 			ghost_watch();
 		else
@@ -317,6 +318,7 @@ static void run(struct agent *a)
 		peer_reap();
 		send_reap();
 		recv_reap();
+		tree_reap();
 		if (a->front)
 			ghost_reap();
 		else

@@ -29,6 +29,7 @@ struct peer {
 	struct peer *next;
 	struct bp_conn c;
 	struct inmove *im; /* the move this connection brings, if any */
+	struct tree_serve *serve; /* a kept image it asked for (tree.c) */
 	uint32_t transfer; /* the number of the last one it began */
 	bool finishing; /* it is answered: the next one, or the source's end */
 	int64_t finish_ms;
@@ -75,6 +76,8 @@ static void peer_close(struct peer *p)
 	if (p->im)
 		recv_conn_lost(p->im);
 	p->im = NULL;
+	tree_serve_end(p->serve);
+	p->serve = NULL;
 	p->dead = true;
 }
 
@@ -149,6 +152,19 @@ static int on_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 			return -EPROTO;
 		}
 		return files_answer(c, stream, data, len);
+	case BPROC_MSG_IMAGE_FETCH:
+		if (stream > p->transfer && !p->serve &&
+		    (!p->im || p->finishing)) {
+			/* a node asks for an image kept here */
+			p->transfer = stream;
+			p->im = NULL;
+			p->finishing = false;
+			return tree_serve_start(c, stream, data, len,
+						&p->serve);
+		}
+		/* else where a move's image comes from */
+		/* fall through */
+	case BPROC_MSG_IMAGE_KEEP:
 	case BPROC_MSG_IMAGE_BEGIN:
 	case BPROC_MSG_IMAGE_STREAMS:
 	case BPROC_MSG_IMAGE_DATA:
@@ -223,6 +239,14 @@ void peer_watch(void)
 		}
 		if (p->finishing)
 			loop_wake_at(p->finish_ms + BPROC_PEER_LINGER_MS + 1);
+		if (p->serve && tree_serve_more(p->serve, &p->c)) {
+			/* all of it is queued: the node closes once it has it */
+			tree_serve_end(p->serve);
+			p->serve = NULL;
+			peer_finish(p);
+		}
+		if (bp_conn_pending(&p->c))
+			ev = POLLOUT;
 		if (!p->im || recv_wants_data(p->im))
 			ev |= POLLIN;
 		if (ev)

@@ -103,6 +103,14 @@ struct inmove {
 	struct iobuf sq; /* the structure, for the restorer's structure pipe */
 	int struct_w;
 
+	/* fast start down a tree (tree.c) */
+	struct bp_image_ref keep; /* IMAGE_KEEP: what to keep its bytes as */
+	bool keeping;
+	uint8_t *kbuf; /* its bytes so far */
+	size_t klen, kcap;
+	struct tree_fetch *fetch; /* IMAGE_FETCH: its bytes come from there */
+	bool fetched; /* a fetch was asked for (one at most) */
+
 	/* node: the restorer */
 	bool spawned;
 	int64_t spawn_until;
@@ -272,6 +280,11 @@ static void close_given(struct inmove *im)
 /* Let go of everything but a running ghost restore; dead once idle. */
 static void drop(struct inmove *im)
 {
+	tree_fetch_cancel(im->fetch);
+	im->fetch = NULL;
+	free(im->kbuf);
+	im->kbuf = NULL;
+	im->keeping = false;
 	if (im->peer) {
 		/* nothing more to say on it: the source closes it */
 		peer_finish(im->peer);
@@ -1045,6 +1058,40 @@ static void push(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 	feed(im);
 }
 
+/* The image's bytes are kept for other nodes once all of them came. */
+static void keep_bytes(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	if (im->klen + len > BPROC_KEPT_IMAGE_MAX) {
+		pr_info("move %llu: its image is too big to keep",
+			(unsigned long long)im->b.move_id);
+		goto drop;
+	}
+	if (im->klen + len > im->kcap) {
+		size_t cap = im->kcap ? im->kcap : 1u << 20;
+		uint8_t *b;
+
+		while (cap < im->klen + len)
+			cap *= 2;
+		b = realloc(im->kbuf, cap);
+		if (!b)
+			goto drop;
+		im->kbuf = b;
+		im->kcap = cap;
+	}
+	memcpy(im->kbuf + im->klen, d, len);
+	im->klen += len;
+	if (im->keep.bytes && im->klen == im->keep.bytes) {
+		tree_keep(im->keep.move_id, im->keep.pid, im->kbuf, im->klen);
+		im->kbuf = NULL;
+		im->keeping = false;
+	}
+	return;
+drop:
+	free(im->kbuf);
+	im->kbuf = NULL;
+	im->keeping = false;
+}
+
 static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 		   uint32_t len)
 {
@@ -1055,6 +1102,8 @@ static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 	im->received += len;
 	if (im->done || im->dead)
 		return 0;
+	if (im->keeping)
+		keep_bytes(im, d, len);
 	if (agent->front)
 		look_at_structure(im, d, len);
 	if (agent->front || im->parsed) {
@@ -1113,8 +1162,70 @@ static int on_end(struct inmove *im, const uint8_t *d, uint32_t len)
 		refuse(im, EIO, "the image ends in its structure");
 		return 0;
 	}
+	if (im->keeping && !im->keep.bytes) {
+		/* its length known only now */
+		tree_keep(im->keep.move_id, im->keep.pid, im->kbuf, im->klen);
+		im->kbuf = NULL;
+		im->keeping = false;
+	}
 	im->end_in = true;
 	return 0;
+}
+
+/* IMAGE_KEEP: keep its bytes for other nodes (tree.c). */
+static int on_keep(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	if (im->keeping || im->received || agent->front ||
+	    bp_image_ref_decode(d, len, BPROC_MSG_IMAGE_KEEP, &im->keep))
+		return -EPROTO;
+	im->keeping = !im->done && !im->dead;
+	return 0;
+}
+
+/* IMAGE_FETCH: its bytes come from a node that keeps them. */
+static int on_fetch(struct inmove *im, const uint8_t *d, uint32_t len)
+{
+	struct bp_image_end e = { 0 };
+	struct bp_image_ref r;
+
+	if (im->nr_map < 0 || im->fetched || im->received ||
+	    bp_image_ref_decode(d, len, BPROC_MSG_IMAGE_FETCH, &r))
+		return -EPROTO;
+	im->fetched = true;
+	if (im->done || im->dead)
+		return 0;
+	pr_debug("move %llu: its image from %s",
+		 (unsigned long long)im->b.move_id, r.node);
+	im->fetch = tree_fetch_start(im, &r);
+	if (im->fetch)
+		return 0;
+	e.error = ECONNRESET;
+	snprintf(e.reason, sizeof(e.reason), "cannot reach %s at %s: %s",
+		 r.node, r.addr, strerror(errno));
+	return bp_send_image_fetched(peer_conn(im->peer), im->transfer, &e);
+}
+
+void recv_fetched(struct inmove *im, struct bp_conn *c, const uint8_t *d,
+		  uint32_t len)
+{
+	on_data(im, c, d, len);
+}
+
+void recv_fetch_done(struct inmove *im, int err, const char *reason)
+{
+	struct bp_image_end e = { .bytes = im->received,
+				  .error = (uint32_t)err };
+
+	im->fetch = NULL;
+	if (im->done || im->dead || !im->peer)
+		return;
+	pr_debug("move %llu: %llu image bytes fetched%s%s",
+		 (unsigned long long)im->b.move_id,
+		 (unsigned long long)im->received, err ? ": " : "",
+		 err ? reason : "");
+	snprintf(e.reason, sizeof(e.reason), "%s", err ? reason : "");
+	if (bp_send_image_fetched(peer_conn(im->peer), im->transfer, &e))
+		refuse(im, EIO, "the fetch's outcome could not be sent");
 }
 
 static int on_streams(struct inmove *im, const uint8_t *d, uint32_t len)
@@ -1150,6 +1261,13 @@ int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 		return -EPROTO;
 	if (type == BPROC_MSG_IMAGE_STREAMS)
 		return on_streams(*im, data, len);
+	if (type == BPROC_MSG_IMAGE_KEEP)
+		return on_keep(*im, data, len);
+	if (type == BPROC_MSG_IMAGE_FETCH)
+		return on_fetch(*im, data, len);
+	/* its bytes come from the source, but for those a fetch brings */
+	if ((*im)->fetch)
+		return -EPROTO;
 	if (type == BPROC_MSG_IMAGE_DATA)
 		return (*im)->nr_map < 0 ?
 			       -EPROTO :
@@ -1289,6 +1407,7 @@ void recv_reap(void)
 		*pp = im->next;
 		free(im->sbuf);
 		free(im->hbuf);
+		free(im->kbuf);
 		free(im->tids);
 		iobuf_free(&im->sq);
 		segs_drain(im);

@@ -83,9 +83,20 @@ struct likeness {
 	char fds[256]; /* its fd numbers, in order */
 };
 
+/* A node that keeps a kept image too, and may send it (proto.h). */
+struct holder {
+	char node[BPROC_NODE_NAME_MAX];
+	char addr[48];
+	unsigned int busy; /* images it sends now */
+	bool bad; /* it could not: it is not asked again */
+};
+
+#define HOLDERS_MAX 64
+
 /* A process's image kept for copies of it (fast start). */
 struct kept {
 	struct kept *next;
+	uint64_t move_id; /* the move that took it */
 	pid_t pid;
 	uint8_t *buf;
 	size_t len;
@@ -95,6 +106,9 @@ struct kept {
 	int nr_map;
 	int64_t until_ms;
 	unsigned int refs; /* copies sending it, and the list */
+	struct holder holders[HOLDERS_MAX];
+	int nr_holders;
+	unsigned int front_busy; /* copies this agent sends it to now */
 };
 
 struct outmove {
@@ -129,6 +143,12 @@ struct outmove {
 	bool waiting; /* copy_of: that one's image is still coming */
 	int64_t wait_until_ms; /* for its move to be ordered at all */
 	bool authed; /* the connection is ready: the transfer may open */
+	bool sourced; /* a copy: who sends its image is settled */
+	bool queued; /* ... not yet: every sender is busy */
+	bool slot; /* this agent sends it, one of BPROC_TREE_FANOUT */
+	bool fetching; /* the destination fetches it from a holder */
+	int holder; /* that holder, in copy->holders */
+	char via[BPROC_NODE_NAME_MAX]; /* the holder that sent all of it */
 
 	/* the destination */
 	struct bp_addr dest;
@@ -197,6 +217,7 @@ static void advance(struct outmove *m);
 static void keep_conn(struct outmove *m);
 static int open_transfer(struct outmove *m);
 static int on_answer(struct outmove *m, const uint8_t *d, uint32_t len);
+static void copy_release(struct outmove *m);
 
 /*
  * The move fails with err (a positive errno) and a reason: the destination
@@ -213,6 +234,9 @@ static void fail(struct outmove *m, int err, const char *fmt, ...)
 		return;
 	m->failing = true;
 	m->err = err;
+	m->queued = false;
+	if (m->copy)
+		copy_release(m);
 	va_start(ap, fmt);
 	vsnprintf(m->reason, sizeof(m->reason), fmt, ap);
 	va_end(ap);
@@ -441,6 +465,7 @@ static void kept_store(struct outmove *m)
 	memcpy(k->map, m->map, (size_t)m->nr_map * sizeof(*k->map));
 	k->nr_map = m->nr_map;
 	k->pid = (pid_t)m->o.pid;
+	k->move_id = m->o.move_id;
 	k->buf = m->keep_buf;
 	k->len = m->keep_len;
 	k->whole = m->dargs.flags & BPROC_DUMP_ALL;
@@ -527,6 +552,106 @@ static struct kept *copy_candidate(struct outmove *m)
 	return k;
 }
 
+/* node, where a move went with the image kept, may send it on. */
+static void holder_add(struct kept *k, const char *node, const char *addr)
+{
+	struct holder *h;
+	int i;
+
+	for (i = 0; i < k->nr_holders; i++)
+		if (!strcmp(k->holders[i].node, node))
+			return;
+	if (k->nr_holders == HOLDERS_MAX)
+		return;
+	h = &k->holders[k->nr_holders++];
+	snprintf(h->node, sizeof(h->node), "%s", node);
+	snprintf(h->addr, sizeof(h->addr), "%s", addr);
+	pr_debug("pid %d: %s keeps its image too", k->pid, node);
+}
+
+/* What sends a copy's image is free again. */
+static void copy_release(struct outmove *m)
+{
+	if (m->fetching)
+		m->copy->holders[m->holder].busy--;
+	if (m->slot)
+		m->copy->front_busy--;
+	m->fetching = m->slot = false;
+}
+
+/*
+ * Who sends a copy's image (proto.h, BPROC_TREE_MIN): a holder that is
+ * not busy, else this agent if it is not, else nobody yet (queued: tried
+ * again each round). A small image this agent sends at once.
+ */
+static void copy_source(struct outmove *m)
+{
+	struct kept *k = m->copy;
+	struct bp_image_ref r = { 0 };
+	int i;
+
+	m->queued = false;
+	if (k->len < BPROC_TREE_MIN) {
+		m->sourced = true;
+		return;
+	}
+	for (i = 0; i < k->nr_holders; i++) {
+		struct holder *h = &k->holders[i];
+
+		if (h->bad || h->busy >= BPROC_TREE_FANOUT ||
+		    !strcmp(h->node, m->o.dest))
+			continue;
+		r.move_id = k->move_id;
+		r.pid = (uint32_t)k->pid;
+		r.bytes = k->len;
+		snprintf(r.node, sizeof(r.node), "%s", h->node);
+		snprintf(r.addr, sizeof(r.addr), "%s", h->addr);
+		if (bp_send_image_ref(&m->conn, BPROC_MSG_IMAGE_FETCH,
+				      m->transfer, &r)) {
+			fail(m, EIO, "queueing the image's fetch");
+			return;
+		}
+		bp_conn_flush(&m->conn);
+		h->busy++;
+		m->holder = i;
+		m->fetching = m->sourced = true;
+		pr_debug("move %llu: %s fetches the image from %s",
+			 (unsigned long long)m->o.move_id, m->o.dest, h->node);
+		return;
+	}
+	if (k->front_busy < BPROC_TREE_FANOUT) {
+		k->front_busy++;
+		m->slot = m->sourced = true;
+		return;
+	}
+	m->queued = true;
+}
+
+/* The destination has this much of it from a holder: the rest goes now. */
+static int on_fetched(struct outmove *m, uint32_t stream, const uint8_t *d,
+		      uint32_t len)
+{
+	struct holder *h;
+	struct bp_image_end e;
+
+	if (!m->fetching || stream != m->transfer ||
+	    bp_image_end_decode(d, len, &e) || e.bytes > m->image_size)
+		return -EPROTO;
+	h = &m->copy->holders[m->holder];
+	if (e.error) {
+		pr_info("move %llu: %s had %llu bytes of the image from %s "
+			"(%s); the rest goes from here",
+			(unsigned long long)m->o.move_id, m->o.dest,
+			(unsigned long long)e.bytes, h->node, e.reason);
+		h->bad = true;
+	} else {
+		snprintf(m->via, sizeof(m->via), "%s", h->node);
+	}
+	copy_release(m);
+	m->bytes = e.bytes;
+	return 0;
+}
+
 /* A copy's image, from the kept one, as the connection takes it. */
 static void copy_feed(struct outmove *m)
 {
@@ -545,6 +670,8 @@ static void copy_feed(struct outmove *m)
 		}
 		m->bytes += n;
 	}
+	if (m->bytes == m->image_size && m->slot)
+		copy_release(m); /* all of it queued */
 	bp_conn_flush(&m->conn);
 	m->seen_ms = bp_now_ms();
 }
@@ -660,6 +787,19 @@ static void commit(struct outmove *m)
 		hosted_left(m->h);
 	}
 	close_fd(&m->handle);
+	if (m->like) {
+		struct kept *k = kept_find((pid_t)m->o.pid);
+
+		if (k && k->move_id == m->o.move_id)
+			holder_add(k, m->o.dest, m->o.dest_addr);
+	}
+	if (m->copying) {
+		if (m->fetching) /* restored before it said so */
+			m->bytes = m->image_size;
+		copy_release(m);
+		if (m->copy->len >= BPROC_TREE_MIN)
+			holder_add(m->copy, m->o.dest, m->o.dest_addr);
+	}
 	pr_debug("move %llu of pid %u to %s done, %llu bytes, %lld ms",
 		 (unsigned long long)m->o.move_id, m->o.pid, m->o.dest,
 		 (unsigned long long)m->bytes,
@@ -667,7 +807,8 @@ static void commit(struct outmove *m)
 	if (m->copying) {
 		char how[64];
 
-		snprintf(how, sizeof(how), "a copy of pid %u", m->o.copy_of);
+		snprintf(how, sizeof(how), "a copy of pid %u%s%s", m->o.copy_of,
+			 m->via[0] ? ", sent by " : "", m->via);
 		send_result(m, 0, how);
 	} else {
 		send_result(m, 0, NULL);
@@ -725,7 +866,9 @@ static void advance(struct outmove *m)
 	if (m->copying && m->dumped && m->begun && m->have_conn && !m->ended) {
 		if (!m->marked)
 			mark(m);
-		if (!m->failing)
+		if (!m->failing && !m->sourced)
+			copy_source(m);
+		if (!m->failing && m->sourced && !m->fetching)
 			copy_feed(m);
 		if (m->failing) {
 			finish_fail(m);
@@ -845,6 +988,8 @@ static void pipe_polled(void *obj, short revents)
 static int begin(struct outmove *m)
 {
 	struct bp_image_begin b = { 0 };
+	struct bp_image_ref k = { 0 };
+	int err;
 
 	b.move_id = m->o.move_id;
 	b.pid = m->o.pid;
@@ -853,7 +998,21 @@ static int begin(struct outmove *m)
 	b.ppid = (uint32_t)(m->h ? hosted_ppid(m->h) : front_ppid(m->lpid));
 	snprintf(b.origin, sizeof(b.origin), "%s", agent->name);
 	m->begun = true;
-	return bp_send_image_begin(&m->conn, m->transfer, &b);
+	err = bp_send_image_begin(&m->conn, m->transfer, &b);
+	/* fast start: the destination keeps the image, to send it on */
+	if (!err && m->copying && m->copy->len >= BPROC_TREE_MIN) {
+		k.move_id = m->copy->move_id;
+		k.pid = (uint32_t)m->copy->pid;
+		k.bytes = m->copy->len;
+		err = bp_send_image_ref(&m->conn, BPROC_MSG_IMAGE_KEEP,
+					m->transfer, &k);
+	} else if (!err && m->like) {
+		k.move_id = m->o.move_id;
+		k.pid = m->o.pid; /* its length: as IMAGE_END says */
+		err = bp_send_image_ref(&m->conn, BPROC_MSG_IMAGE_KEEP,
+					m->transfer, &k);
+	}
+	return err;
 }
 
 /* An idle connection to where m goes, taken for its transfer. */
@@ -955,6 +1114,8 @@ static int out_frame(struct bp_conn *c, unsigned int type, uint32_t stream,
 		if (!m->asking || stream != m->transfer)
 			return -EPROTO;
 		return on_answer(m, data, len);
+	case BPROC_MSG_IMAGE_FETCHED:
+		return on_fetched(m, stream, data, len);
 	case BPROC_MSG_IMAGE_RESULT:
 		if (bp_image_result_decode(data, len, &err, reason))
 			return -EPROTO;
@@ -1418,8 +1579,11 @@ void send_watch(void)
 	struct idle *i;
 
 	kept_expire();
-	for (m = moves; m; m = m->next)
+	for (m = moves; m; m = m->next) {
 		copy_wait(m);
+		if (m->queued && !m->dead) /* a sender may be free now */
+			advance(m);
+	}
 	for (i = idles; i; i = i->next) {
 		if (i->dead)
 			continue;

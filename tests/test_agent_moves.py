@@ -203,3 +203,64 @@ def test_one_connection_carries_one_transfer_after_another(fm):
     p.send(BEGIN, struct.pack("<QII16sQ", 9, 4242, 0, b"master", 0),
            stream=3)
     assert p.expect_closed()
+
+
+KEEP, FETCH, FETCHED = 55, 56, 57
+
+
+def ref(move_id, pid, nbytes, node=b"", addr=b""):
+    return struct.pack("<QIIQ16s48s", move_id, pid, 0, nbytes, node, addr)
+
+
+@pytest.fixture
+def fm2(make_cluster):
+    """Real agents for the front end and nodes 1 and 2, a fake master."""
+    c = make_cluster(start=False, nodes=[1, 2])
+    master = FakeMaster(c.master_addr, c.key)
+    c.start_agent("master")
+    links = [master.link("master")]
+    for n in (1, 2):
+        c.start_agent(n)
+        links.append(master.link("node%d" % n))
+    yield c
+    for link in links:
+        link.close()
+    master.close()
+
+
+def test_a_node_sends_only_images_it_keeps(fm2):
+    """Fast start down a tree: a node asked for an image (IMAGE_FETCH as
+    the first frame of a transfer) that it does not keep says so, naming
+    it, and goes on serving. (Keeping and sending on need a restore that
+    goes through, in the virtual cluster: move case tree.)"""
+    c = fm2
+    for n in (1, 2):
+        for mid, pid, size in ((31, 4242, 1 << 20), (32, 77, 5)):
+            p = source(c, n, who="node%d" % (3 - n))
+            addr = "%s:%d" % c.node_addr(n)
+            p.send(FETCH, ref(mid, pid, size, b"node%d" % n, addr.encode()),
+                   stream=1)
+            t, d = p.recv_frame()
+            while t == proto.PING:
+                t, d = p.recv_frame()
+            assert t == END
+            nbytes, err = struct.unpack("<QI", d[:12])
+            assert (nbytes, err) == (0, errno.ENOENT)
+            assert d[16:].split(b"\0", 1)[0].decode() == \
+                "node%d keeps no image of pid %d" % (n, pid)
+
+
+@pytest.mark.parametrize("type_,payload", [
+    (KEEP, ref(31, 4242, 10, b"node1")),  # a keep names nobody
+    (KEEP, ref(31, 0, 10)),  # no pid
+    (KEEP, ref(31, 4242, (256 << 20) + 1)),  # more than is ever kept
+    (KEEP, ref(31, 4242, 10)[:-1]),  # short
+    (FETCH, ref(31, 4242, 10)),  # a fetch names whom from
+    (FETCH, ref(31, 4242, 10, b"node2", b"10.0.0.1:2224")),  # before STREAMS
+])
+def test_malformed_keep_or_fetch_breaks_the_protocol(fm2, type_, payload):
+    c = fm2
+    p = source(c, 1)
+    begin(p, 4242)
+    p.send(type_, payload, stream=1)
+    assert p.expect_closed()

@@ -47,7 +47,7 @@
 
 #include <linux/types.h>
 
-#define BPROC_PROTO_VERSION 8
+#define BPROC_PROTO_VERSION 9
 
 /* Largest payload of one frame: bulk streams are cut into frames this size. */
 #define BPROC_MAX_PAYLOAD (1u << 20)
@@ -99,6 +99,9 @@ enum bproc_msg_type {
 	BPROC_MSG_IMAGE_STREAMS = 52, /* struct bproc_msg_image_streams */
 	BPROC_MSG_FILES_QUERY = 53, /* struct bproc_msg_files_query */
 	BPROC_MSG_FILES_ANSWER = 54, /* struct bproc_msg_files_answer */
+	BPROC_MSG_IMAGE_KEEP = 55, /* struct bproc_msg_image_ref, protocol 9 */
+	BPROC_MSG_IMAGE_FETCH = 56, /* struct bproc_msg_image_ref */
+	BPROC_MSG_IMAGE_FETCHED = 57, /* struct bproc_msg_image_end */
 
 	/* the process space, always through the master */
 	BPROC_MSG_SIGNAL = 64, /* struct bproc_msg_signal */
@@ -531,6 +534,39 @@ struct bproc_msg_files_answer {
 #define BPROC_KEPT_IMAGE_MS 30000
 #define BPROC_KEPT_IMAGE_MAX (256u << 20)
 
+/*
+ * Fast start down a tree of nodes (protocol 9). A kept image is named by
+ * the move that took it and the pid it was taken from. The front end's
+ * agent has the destination of a KEEP move, and of each copy, keep the
+ * image's bytes too (IMAGE_KEEP, in the transfer before its first
+ * IMAGE_DATA; bytes is the image's length, 0 if not known yet): for
+ * BPROC_KEPT_IMAGE_MS once all of them have come, at most
+ * BPROC_KEPT_IMAGE_MAX bytes. Such a node is a *holder* once it has
+ * restored the process. A copy's image of BPROC_TREE_MIN bytes or more
+ * then goes from a holder when one is free: the source sends IMAGE_FETCH
+ * (node and addr: the holder's) in place of the IMAGE_DATA frames; the
+ * destination connects to the holder (role PEER), sends it the same
+ * IMAGE_FETCH as the first frame of transfer 1, and is sent the image as
+ * IMAGE_DATA and IMAGE_END (whose error, if not 0, says the holder does
+ * not have it), which it takes as if they came from the source. It then
+ * tells the source how many bytes it has (IMAGE_FETCHED: bytes; error and
+ * reason if that is not all of them): the source sends the rest itself,
+ * then IMAGE_END as always. Each holder, and the front end, sends at most
+ * BPROC_TREE_FANOUT images at once, so that the holders double each round
+ * and the front end sends about two images however many nodes start.
+ */
+#define BPROC_TREE_MIN (1u << 20)
+#define BPROC_TREE_FANOUT 2
+
+struct bproc_msg_image_ref {
+	__le64 move_id; /* the move that took the kept image */
+	__le32 pid; /* the process it was taken from */
+	__le32 pad; /* must be 0 */
+	__le64 bytes; /* its length; IMAGE_KEEP: 0 if not known yet */
+	char node[BPROC_NODE_NAME_MAX]; /* IMAGE_FETCH: the holder; else "" */
+	char addr[48]; /* IMAGE_FETCH: its listener; else "" */
+};
+
 struct bproc_msg_move_order {
 	__le64 move_id; /* the master's number for this move */
 	__le32 pid; /* the process, by its front-end pid */
@@ -669,6 +705,7 @@ BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_end) == 144, "end");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_result) == 136, "result");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_stream) == 8, "stream");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_streams) == 8, "streams");
+BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_image_ref) == 88, "image ref");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_signal) == 12, "signal");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io) == 8, "io");
 BPROC_STATIC_ASSERT(sizeof(struct bproc_msg_io_mark) == 16, "mark");

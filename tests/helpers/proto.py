@@ -10,7 +10,7 @@ import os
 import socket
 import struct
 
-VERSION = 8
+VERSION = 9
 MAX_PAYLOAD = 1 << 20
 HDR = struct.Struct("<IHBBII")  # len, type, version, flags, stream, reserved
 MAC_BYTES = 16

@@ -12,7 +12,7 @@ M=/bproc
 export PATH=$V:$PATH
 cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move terminal
 	terminal-stopped threads-move threads-killed threads-born omp-move fds-move pipeline
-	self-move bpsh copies getppid stdin getpid-creds files files-missing send-auto
+	self-move bpsh copies tree getppid stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
 	born-many born-quick born-late born-move born-pgrp ghost-names streams-end procfiles
@@ -616,6 +616,36 @@ if want copies; then
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a >= 0.3) }' ||
 		{ echo "it did not wait for a move to copy"; st=1; }
 	result copies $st
+fi
+
+if want tree; then
+	# Fast start down a tree of nodes: a node where an image went with
+	# "keep" keeps it too and, once it runs the process, sends it on: a
+	# copy of a big enough image (3 MB of a shell variable) to node2
+	# comes from node1, the next one to node1 from node2 (a node never
+	# from itself); each runs as a copy, with its own pid, and events say
+	# who sent it. (A node that no longer has the image: host tests.)
+	st=0
+	big='x=$(head -c 3000000 /dev/zero | tr "\\0" a); '
+	base=$(wc -l < $M/events)
+	sh -c "$big"'echo "$$ keep" > '$M'/node1/move && echo first $(hostname) ${#x} &&
+		exec cut -d" " -f1 /proc/self/stat' > "$W/tr1.out" &
+	p1=$!
+	wait $p1; s1=$?
+	expect "first" "$s1 $(tr '\n' ' ' < "$W/tr1.out")" "0 first node1 3000000 $p1 " || st=1
+	for n in 2 1; do
+		sh -c "$big"'echo "$$ copy '$p1'" > '$M'/node'$n'/move &&
+			echo second $(hostname) && exec cut -d" " -f1 /proc/self/stat' > "$W/tr2.out" &
+		p2=$!
+		wait $p2; s2=$?
+		expect "copy to node$n" "$s2 $(tr '\n' ' ' < "$W/tr2.out")" "0 first node$n 3000000 $p2 " || st=1
+		from=node$((3 - n))
+		tail -n +$((base + 1)) $M/events | grep "move pid $p2 "
+		tail -n +$((base + 1)) $M/events |
+			grep -q "move pid $p2 (sh) master -> node$n done (.*, a copy of pid $p1, sent by $from)" ||
+			{ echo "copy to node$n: not sent by $from"; st=1; }
+	done
+	result tree $st
 fi
 
 if want getppid; then

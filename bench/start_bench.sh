@@ -45,7 +45,8 @@ for n in $(seq "$NODES"); do
 		sleep 0.1
 	done
 done
-echo "kernel $(uname -r), $(nproc) cpu per VM, $NODES nodes, REPS=$REPS"
+echo "kernel $(uname -r), $(nproc) cpu per VM, $NODES nodes, REPS=$REPS," \
+	"front end's link $([ "${FRONT_MBIT:-0}" = 0 ] && echo "not limited" || echo "${FRONT_MBIT} Mbit/s")"
 ks=1
 k=2
 while [ "$k" -lt "$NODES" ]; do ks="$ks $k"; k=$((k * 2)); done

@@ -775,6 +775,16 @@ static void restored(struct inmove *im)
 		"pid %u from %s runs here as %d, %lld ms after its image began",
 		im->b.pid, im->b.origin, im->lpid,
 		(long long)(bp_now_ms() - im->t0_ms));
+	if (im->keeping) {
+		/*
+		 * Its length unknown (IMAGE_END not read yet, and the rest of
+		 * the transfer is let be once answered): what came is kept,
+		 * sent only to a node asking for exactly that length.
+		 */
+		tree_keep(im->keep.move_id, im->keep.pid, im->kbuf, im->klen);
+		im->kbuf = NULL;
+		im->keeping = false;
+	}
 	answer(im, 0, NULL);
 	drop(im);
 }

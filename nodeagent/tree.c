@@ -8,8 +8,9 @@
  * this agent, whose bytes go to that move as if its source had sent them.
  *
  * A kept image is named by the move that took it and the pid it was taken
- * from. It stays BPROC_KEPT_IMAGE_MS, and all those kept here take at most
- * BPROC_KEPT_IMAGE_MAX bytes: the oldest go first.
+ * from. Only one of BPROC_TREE_MIN bytes or more is kept (a smaller one
+ * the front end sends itself). It stays BPROC_KEPT_IMAGE_MS, and all those
+ * kept here take at most BPROC_KEPT_IMAGE_MAX bytes: the oldest go first.
  */
 #define LOG_PREFIX "tree"
 
@@ -82,6 +83,10 @@ void tree_keep(uint64_t move_id, uint32_t pid, uint8_t *buf, size_t len)
 {
 	struct nkept *k, **kp;
 
+	if (len < BPROC_TREE_MIN || len > BPROC_KEPT_IMAGE_MAX) {
+		free(buf); /* a smaller one the front end sends itself */
+		return;
+	}
 	for (kp = &nkepts; *kp;) /* the same again: the newer wins */
 		if ((*kp)->move_id == move_id && (*kp)->pid == pid)
 			nkept_unlink(kp);
@@ -94,7 +99,7 @@ void tree_keep(uint64_t move_id, uint32_t pid, uint8_t *buf, size_t len)
 		nkept_unlink(kp);
 	}
 	k = calloc(1, sizeof(*k));
-	if (!k || len > BPROC_KEPT_IMAGE_MAX) {
+	if (!k) {
 		free(k);
 		free(buf);
 		return;

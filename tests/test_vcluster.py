@@ -231,6 +231,42 @@ def test_timeout_stops_a_hung_script():
         assert r.output == "started\n"
 
 
+@pytest.mark.timeout(600)
+def test_front_mbit_limits_the_front_ends_link_alone():
+    """--front-mbit 8: 4 MB from the front end to node1 take 4 s at least
+    (1 MB/s), and the same bytes from node1 to node2, whose links are not
+    limited, far less."""
+    script = r"""#!/bin/bash
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
+dd if=/dev/urandom of=/tmp/blob bs=1024 count=4000 2>/dev/null
+vcrun 1 'nc -l -p 5555 > /tmp/blob' &
+sleep 3
+t0=$EPOCHREALTIME
+cat /tmp/blob > /dev/tcp/10.200.0.1/5555 || exit 9
+wait
+t1=$EPOCHREALTIME
+vcrun 2 'nc -l -p 5555 > /tmp/blob' &
+sleep 3
+t2=$EPOCHREALTIME
+vcrun 1 "bash -c 'cat /tmp/blob > /dev/tcp/10.200.0.2/5555'" || exit 8
+wait
+t3=$EPOCHREALTIME
+echo "front $(ms $t0 $t1) nodes $(ms $t2 $t3)"
+vcrun 2 'sha256sum < /tmp/blob'; sha256sum < /tmp/blob
+"""
+    r = run_in_cluster(script, nodes=2, timeout=500,
+                       args=["--front-mbit", "8"])
+    assert r.returncode == 0, r.output + r.log
+    lines = r.output.split("\n")
+    m = re.search(r"front (\d+) nodes (\d+)", r.output)
+    assert m, r.output
+    front, nodes = int(m.group(1)), int(m.group(2))
+    assert front >= 4000, r.output
+    assert nodes < front / 2, r.output
+    sums = [x for x in lines if x.endswith("  -")]
+    assert len(sums) == 2 and sums[0] == sums[1], r.output
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("args,msg", [
     (["--nodes", "0"], "--nodes must be 1..32"),
@@ -238,6 +274,7 @@ def test_timeout_stops_a_hung_script():
     (["--mem", "64"], "--mem must be"),
     (["--run", "/nonexistent/script"], "no such script"),
     (["--add", "/nonexistent/file"], "no such file to add"),
+    (["--front-mbit", "fast"], "--front-mbit must be"),
 ])
 def test_bad_options_fail_before_booting(args, msg):
     p = subprocess.run([VCLUSTER] + args, capture_output=True, text=True,
@@ -252,6 +289,7 @@ def test_help_names_every_option():
     p = subprocess.run([VCLUSTER, "--help"], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode == 0
-    for opt in ("--nodes", "--add", "--run", "--mem", "--timeout",
+    for opt in ("--nodes", "--add", "--run", "--mem", "--front-mbit",
+                "--timeout",
                 "--keep-logs", "--no-kmod", "-v"):
         assert opt in p.stdout

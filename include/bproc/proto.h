@@ -540,8 +540,9 @@ struct bproc_msg_files_answer {
  * agent has the destination of a KEEP move, and of each copy, keep the
  * image's bytes too (IMAGE_KEEP, in the transfer before its first
  * IMAGE_DATA; bytes is the image's length, 0 if not known yet): for
- * BPROC_KEPT_IMAGE_MS once all of them have come, at most
- * BPROC_KEPT_IMAGE_MAX bytes. Such a node is a *holder* once it has
+ * BPROC_KEPT_IMAGE_MS once all of them have come, if they are
+ * BPROC_TREE_MIN or more, at most BPROC_KEPT_IMAGE_MAX bytes in all (the
+ * oldest go first). Such a node is a *holder* once it has
  * restored the process. A copy's image of BPROC_TREE_MIN bytes or more
  * then goes from a holder when one is free: the source sends IMAGE_FETCH
  * (node and addr: the holder's) in place of the IMAGE_DATA frames; the

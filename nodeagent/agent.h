@@ -220,6 +220,16 @@ void recv_fetch_done(struct inmove *im, int err, const char *reason);
 
 /* ---- tree.c: images kept for other nodes, and fetched from them ---- */
 
+/* An image kept as it comes, up to BPROC_KEPT_IMAGE_MAX bytes. */
+struct keepbuf {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+/* keepbuf_add - 0, or -EFBIG or -ENOMEM with all of it let go. */
+int keepbuf_add(struct keepbuf *b, const void *d, size_t n);
+void keepbuf_free(struct keepbuf *b);
+
 struct tree_serve;
 struct tree_fetch;
 /* tree_keep - keep buf (now tree.c's) as the image (move_id, pid). */

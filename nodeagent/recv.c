@@ -106,8 +106,7 @@ struct inmove {
 	/* fast start down a tree (tree.c) */
 	struct bp_image_ref keep; /* IMAGE_KEEP: what to keep its bytes as */
 	bool keeping;
-	uint8_t *kbuf; /* its bytes so far */
-	size_t klen, kcap;
+	struct keepbuf kb; /* its bytes so far */
 	struct tree_fetch *fetch; /* IMAGE_FETCH: its bytes come from there */
 	bool fetched; /* a fetch was asked for (one at most) */
 
@@ -282,8 +281,7 @@ static void drop(struct inmove *im)
 {
 	tree_fetch_cancel(im->fetch);
 	im->fetch = NULL;
-	free(im->kbuf);
-	im->kbuf = NULL;
+	keepbuf_free(&im->kb);
 	im->keeping = false;
 	if (im->peer) {
 		/* nothing more to say on it: the source closes it */
@@ -747,6 +745,14 @@ static void structure_done(struct inmove *im, size_t slen, uint64_t pages)
 	}
 }
 
+/* Its bytes so far are kept for other nodes (tree.c). */
+static void keep_now(struct inmove *im)
+{
+	tree_keep(im->keep.move_id, im->keep.pid, im->kb.buf, im->kb.len);
+	im->kb = (struct keepbuf){ 0 };
+	im->keeping = false;
+}
+
 static void restored(struct inmove *im)
 {
 	struct hosted *h;
@@ -775,16 +781,13 @@ static void restored(struct inmove *im)
 		"pid %u from %s runs here as %d, %lld ms after its image began",
 		im->b.pid, im->b.origin, im->lpid,
 		(long long)(bp_now_ms() - im->t0_ms));
-	if (im->keeping) {
-		/*
-		 * Its length unknown (IMAGE_END not read yet, and the rest of
-		 * the transfer is let be once answered): what came is kept,
-		 * sent only to a node asking for exactly that length.
-		 */
-		tree_keep(im->keep.move_id, im->keep.pid, im->kbuf, im->klen);
-		im->kbuf = NULL;
-		im->keeping = false;
-	}
+	/*
+	 * Its length may be unknown yet (IMAGE_END not read, and the rest of
+	 * an answered transfer is let be): what came is kept, and sent only
+	 * to a node asking for exactly that length.
+	 */
+	if (im->keeping)
+		keep_now(im);
 	answer(im, 0, NULL);
 	drop(im);
 }
@@ -1071,35 +1074,14 @@ static void push(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 /* The image's bytes are kept for other nodes once all of them came. */
 static void keep_bytes(struct inmove *im, const uint8_t *d, uint32_t len)
 {
-	if (im->klen + len > BPROC_KEPT_IMAGE_MAX) {
-		pr_info("move %llu: its image is too big to keep",
+	if (keepbuf_add(&im->kb, d, len)) {
+		pr_info("move %llu: its image is not kept for other nodes",
 			(unsigned long long)im->b.move_id);
-		goto drop;
-	}
-	if (im->klen + len > im->kcap) {
-		size_t cap = im->kcap ? im->kcap : 1u << 20;
-		uint8_t *b;
-
-		while (cap < im->klen + len)
-			cap *= 2;
-		b = realloc(im->kbuf, cap);
-		if (!b)
-			goto drop;
-		im->kbuf = b;
-		im->kcap = cap;
-	}
-	memcpy(im->kbuf + im->klen, d, len);
-	im->klen += len;
-	if (im->keep.bytes && im->klen == im->keep.bytes) {
-		tree_keep(im->keep.move_id, im->keep.pid, im->kbuf, im->klen);
-		im->kbuf = NULL;
 		im->keeping = false;
+		return;
 	}
-	return;
-drop:
-	free(im->kbuf);
-	im->kbuf = NULL;
-	im->keeping = false;
+	if (im->keep.bytes && im->kb.len == im->keep.bytes)
+		keep_now(im);
 }
 
 static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
@@ -1172,12 +1154,8 @@ static int on_end(struct inmove *im, const uint8_t *d, uint32_t len)
 		refuse(im, EIO, "the image ends in its structure");
 		return 0;
 	}
-	if (im->keeping && !im->keep.bytes) {
-		/* its length known only now */
-		tree_keep(im->keep.move_id, im->keep.pid, im->kbuf, im->klen);
-		im->kbuf = NULL;
-		im->keeping = false;
-	}
+	if (im->keeping && !im->keep.bytes)
+		keep_now(im); /* its length known only now */
 	im->end_in = true;
 	return 0;
 }
@@ -1417,7 +1395,7 @@ void recv_reap(void)
 		*pp = im->next;
 		free(im->sbuf);
 		free(im->hbuf);
-		free(im->kbuf);
+		keepbuf_free(&im->kb);
 		free(im->tids);
 		iobuf_free(&im->sq);
 		segs_drain(im);

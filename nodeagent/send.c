@@ -134,8 +134,7 @@ struct outmove {
 
 	/* fast start */
 	struct likeness *like; /* KEEP: what it is like, at the order */
-	uint8_t *keep_buf; /* KEEP: its image so far */
-	size_t keep_len, keep_cap;
+	struct keepbuf keep; /* KEEP: its image so far */
 	bool keep_dropped; /* too big to keep */
 	struct kept *copy; /* copy_of: the kept image it may take */
 	bool copying; /* its dump writes nothing: the kept image goes */
@@ -443,8 +442,8 @@ static void kept_store(struct outmove *m)
 {
 	struct kept *k, **kp;
 
-	if (!m->like || m->keep_dropped || !m->keep_len ||
-	    m->keep_len != m->bytes || nr_kepts >= KEPT_MAX)
+	if (!m->like || m->keep_dropped || !m->keep.len ||
+	    m->keep.len != m->bytes || nr_kepts >= KEPT_MAX)
 		return;
 	for (kp = &kepts; *kp; kp = &(*kp)->next)
 		if ((*kp)->pid == (pid_t)m->o.pid) {
@@ -466,13 +465,13 @@ static void kept_store(struct outmove *m)
 	k->nr_map = m->nr_map;
 	k->pid = (pid_t)m->o.pid;
 	k->move_id = m->o.move_id;
-	k->buf = m->keep_buf;
-	k->len = m->keep_len;
+	k->buf = m->keep.buf;
+	k->len = m->keep.len;
 	k->whole = m->dargs.flags & BPROC_DUMP_ALL;
 	k->like = *m->like;
 	k->until_ms = bp_now_ms() + BPROC_KEPT_IMAGE_MS;
 	k->refs = 1;
-	m->keep_buf = NULL;
+	m->keep.buf = NULL;
 	k->next = kepts;
 	kepts = k;
 	nr_kepts++;
@@ -483,33 +482,17 @@ static void kept_store(struct outmove *m)
 /* Image bytes of a move ordered KEEP, as they go. */
 static void keep_append(struct outmove *m, const uint8_t *data, size_t n)
 {
+	int err;
+
 	if (m->keep_dropped || !m->like)
 		return;
-	if (m->keep_len + n > BPROC_KEPT_IMAGE_MAX) {
-		pr_info("move %llu: its image is too big to keep",
-			(unsigned long long)m->o.move_id);
-		goto drop;
+	err = keepbuf_add(&m->keep, data, n);
+	if (err) {
+		pr_info("move %llu: its image is not kept: %s",
+			(unsigned long long)m->o.move_id,
+			err == -EFBIG ? "too big" : "out of memory");
+		m->keep_dropped = true;
 	}
-	if (m->keep_len + n > m->keep_cap) {
-		size_t cap = m->keep_cap ? m->keep_cap : 1u << 20;
-		uint8_t *b;
-
-		while (cap < m->keep_len + n)
-			cap *= 2;
-		b = realloc(m->keep_buf, cap);
-		if (!b)
-			goto drop;
-		m->keep_buf = b;
-		m->keep_cap = cap;
-	}
-	memcpy(m->keep_buf + m->keep_len, data, n);
-	m->keep_len += n;
-	return;
-drop:
-	m->keep_dropped = true;
-	free(m->keep_buf);
-	m->keep_buf = NULL;
-	m->keep_len = m->keep_cap = 0;
 }
 
 /*
@@ -1661,7 +1644,7 @@ void send_reap(void)
 		files_free(m->files);
 		free(m->map);
 		free(m->like);
-		free(m->keep_buf);
+		keepbuf_free(&m->keep);
 		if (m->copy)
 			kept_put(m->copy);
 		free(m);

@@ -117,6 +117,38 @@ void tree_keep(uint64_t move_id, uint32_t pid, uint8_t *buf, size_t len)
 		 pid, (unsigned long long)move_id, len);
 }
 
+int keepbuf_add(struct keepbuf *b, const void *d, size_t n)
+{
+	if (b->len + n > BPROC_KEPT_IMAGE_MAX) {
+		keepbuf_free(b);
+		return -EFBIG;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 1u << 20;
+		uint8_t *nb;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		nb = realloc(b->buf, cap);
+		if (!nb) {
+			keepbuf_free(b);
+			return -ENOMEM;
+		}
+		b->buf = nb;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, d, n);
+	b->len += n;
+	return 0;
+}
+
+void keepbuf_free(struct keepbuf *b)
+{
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->cap = 0;
+}
+
 /* ---- sending a kept image to a node that asks ---- */
 
 int tree_serve_start(struct bp_conn *c, uint32_t transfer, const uint8_t *d,

@@ -624,7 +624,8 @@ if want tree; then
 	# copy of a big enough image (3 MB of a shell variable) to node2
 	# comes from node1, the next one to node1 from node2 (a node never
 	# from itself); each runs as a copy, with its own pid, and events say
-	# who sent it. (A node that no longer has the image: host tests.)
+	# who sent it. A node that no longer has it (its agent restarted):
+	# the front end sends it.
 	st=0
 	big='x=$(head -c 3000000 /dev/zero | tr "\\0" a); '
 	base=$(wc -l < $M/events)
@@ -645,6 +646,21 @@ if want tree; then
 			grep -q "move pid $p2 (sh) master -> node$n done (.*, a copy of pid $p1, sent by $from)" ||
 			{ echo "copy to node$n: not sent by $from"; st=1; }
 	done
+	base=$(wc -l < $M/events)
+	sh -c "$big"'echo "$$ keep" > '$M'/node1/move && exec echo first ${#x}' > "$W/tr1.out" &
+	p1=$!
+	wait $p1
+	agent_kill 1
+	agent_restart 1 || st=1
+	sh -c "$big"'echo "$$ copy '$p1'" > '$M'/node2/move &&
+		echo second $(hostname) && exec cut -d" " -f1 /proc/self/stat' > "$W/tr2.out" &
+	p2=$!
+	wait $p2; s2=$?
+	expect "copy, node1 restarted" "$s2 $(tr '\n' ' ' < "$W/tr2.out")" "0 first 3000000 " || st=1
+	tail -n +$((base + 1)) $M/events | grep "move pid $p2 "
+	tail -n +$((base + 1)) $M/events |
+		grep -q "move pid $p2 (sh) master -> node2 done ([0-9]* bytes, [0-9]* ms, a copy of pid $p1)$" ||
+		{ echo "copy, node1 restarted: not sent by the front end"; st=1; }
 	result tree $st
 fi
 

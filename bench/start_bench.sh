@@ -10,8 +10,10 @@
 #   rfork    k bproc_rfork() one after the other, each waited for
 #   bpsh     bpsh 1-k true (all at once)
 #   bpsh-s   bpsh -s 1-k true (one node after the other)
-# and then, with a starter of BIG MiB (default 16), vrfork and each again,
-# timed by startmany itself (from its call on: not its memory's filling).
+# and then, with a starter of BIG MiB (default 16), vrfork, vrfork without
+# the tree of nodes (notree: the config's fanout 0, the front end sending
+# every copy) and each again, timed by startmany itself (from its call on:
+# not its memory's filling).
 # with the time per node (the figure the goal is about: flat as k grows)
 # and the sequential / all-at-once ratios. Prints RESULT lines.
 set -u
@@ -72,15 +74,26 @@ for k in $ks; do
 		"each/vrfork=$(ratio $e $v) rfork/vrfork=$(ratio $r $v)" \
 		"bpsh-s/bpsh=$(ratio $bs $b)"
 done
+# fanout N: the front end's agent takes the config's fanout N (a reload)
+fanout() {
+	sed -i '/^fanout /d' /etc/bproc/config
+	echo "fanout $1" >> /etc/bproc/config
+	kill -HUP "$(pidof bproc-nodeagent)"
+	sleep 1
+}
 for k in $ks; do
 	list=$(seq "$k")
-	v= e=
+	v= e= f=
 	for i in $(seq "$REPS"); do
 		v="$v $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
+		fanout 0
+		f="$f $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
+		fanout 2
 		e="$e $(STARTMANY_MIB=$BIG inner $S each $list)"
 	done
-	v=$(echo $v | median) e=$(echo $e | median)
-	echo "RESULT big=${BIG}MiB k=$k vrfork_s=$v each_s=$e" \
-		"vrfork_per_node=$(per $v $k) each_per_node=$(per $e $k)" \
+	v=$(echo $v | median) e=$(echo $e | median) f=$(echo $f | median)
+	echo "RESULT big=${BIG}MiB k=$k vrfork_s=$v notree_s=$f each_s=$e" \
+		"vrfork_per_node=$(per $v $k) notree_per_node=$(per $f $k)" \
+		"each_per_node=$(per $e $k) notree/vrfork=$(ratio $f $v)" \
 		"each/vrfork=$(ratio $e $v)"
 done

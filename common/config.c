@@ -7,6 +7,7 @@
 #define LOG_PREFIX "config"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,7 +46,7 @@ struct parser {
 	struct bp_config *cfg;
 	size_t cap;
 	bool have_master, have_key, have_heartbeat, have_timeout;
-	bool have_master_node;
+	bool have_master_node, have_fanout;
 	struct send_line *sends;
 	size_t nr_sends;
 };
@@ -197,6 +198,26 @@ static int tag_seconds(struct parser *p, int argc, char **argv)
 		return parse_error(p, "bad %s '%s' (seconds, above 0)", argv[0],
 				   argv[1]);
 	*have = true;
+	return 0;
+}
+
+static int tag_fanout(struct parser *p, int argc, char **argv)
+{
+	char *end;
+	long n;
+
+	if (argc != 2)
+		return parse_error(p, "usage: fanout N");
+	if (p->have_fanout)
+		return parse_error(p, "duplicate fanout line");
+	errno = 0;
+	n = strtol(argv[1], &end, 10);
+	if (errno || end == argv[1] || *end || n < 0 || n > BP_FANOUT_MAX ||
+	    !isdigit((unsigned char)argv[1][0]))
+		return parse_error(p, "bad fanout '%.64s' (0 to %d)", argv[1],
+				   BP_FANOUT_MAX);
+	p->cfg->fanout = (unsigned int)n;
+	p->have_fanout = true;
 	return 0;
 }
 
@@ -379,6 +400,7 @@ static const struct {
 	{ "heartbeat", tag_seconds }, { "timeout", tag_seconds },
 	{ "node", tag_node },	      { "iprange", tag_iprange },
 	{ "state", tag_state },	      { "send", tag_send },
+	{ "fanout", tag_fanout },
 };
 
 static int parse_line(struct parser *p, char *line)
@@ -477,6 +499,7 @@ int bp_config_load(const char *path, struct bp_config *cfg, char *err,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->heartbeat_ms = 1000;
 	cfg->timeout_ms = 3000;
+	cfg->fanout = BPROC_TREE_FANOUT;
 	f = fopen(path, "re");
 	if (!f) {
 		ret = -errno;

@@ -20,6 +20,11 @@
  *	                              default; proto.h, enum bproc_send).  A
  *	                              node's own line wins over "all", in any
  *	                              order; the node must be configured.
+ *	fanout N                      fast start down a tree of nodes: how
+ *	                              many images the front end, and each
+ *	                              node that has one, send at once
+ *	                              (BPROC_TREE_FANOUT, 2, by default); 0:
+ *	                              the front end sends every one itself
  *
  * A relative FILE is taken relative to the config file's directory.
  */
@@ -36,6 +41,7 @@
 #define BP_NODE_MAX 1048575 /* highest node number */
 #define BP_NODES_MAX 65536 /* most nodes in one config */
 #define BP_NODE_MASTER (-1) /* node number of the front end */
+#define BP_FANOUT_MAX 64
 
 /* Where node permissions are kept when the config has no state line. */
 #ifndef BP_STATE_DEFAULT
@@ -63,6 +69,7 @@ struct bp_config {
 	unsigned int heartbeat_ms;
 	unsigned int timeout_ms;
 	char *state_path; /* the state line's, or BP_STATE_DEFAULT */
+	unsigned int fanout; /* the fanout line's, or BPROC_TREE_FANOUT */
 	/* nodes[0] is the master, then by increasing number */
 	struct bp_node_conf *nodes;
 	size_t nr_nodes;

@@ -144,7 +144,7 @@ struct outmove {
 	bool authed; /* the connection is ready: the transfer may open */
 	bool sourced; /* a copy: who sends its image is settled */
 	bool queued; /* ... not yet: every sender is busy */
-	bool slot; /* this agent sends it, one of BPROC_TREE_FANOUT */
+	bool slot; /* this agent sends it, one of the config's fanout */
 	bool fetching; /* the destination fetches it from a holder */
 	int holder; /* that holder, in copy->holders */
 	char via[BPROC_NODE_NAME_MAX]; /* the holder that sent all of it */
@@ -564,25 +564,26 @@ static void copy_release(struct outmove *m)
 
 /*
  * Who sends a copy's image (proto.h, BPROC_TREE_MIN): a holder that is
- * not busy, else this agent if it is not, else nobody yet (queued: tried
- * again each round). A small image this agent sends at once.
+ * not busy (the config's fanout: images at once), else this agent if it
+ * is not, else nobody yet (queued: tried again each round). A small
+ * image, or any with a fanout of 0, this agent sends at once.
  */
 static void copy_source(struct outmove *m)
 {
+	unsigned int fanout = agent->cfg.fanout;
 	struct kept *k = m->copy;
 	struct bp_image_ref r = { 0 };
 	int i;
 
 	m->queued = false;
-	if (k->len < BPROC_TREE_MIN) {
+	if (k->len < BPROC_TREE_MIN || !fanout) {
 		m->sourced = true;
 		return;
 	}
 	for (i = 0; i < k->nr_holders; i++) {
 		struct holder *h = &k->holders[i];
 
-		if (h->bad || h->busy >= BPROC_TREE_FANOUT ||
-		    !strcmp(h->node, m->o.dest))
+		if (h->bad || h->busy >= fanout || !strcmp(h->node, m->o.dest))
 			continue;
 		r.move_id = k->move_id;
 		r.pid = (uint32_t)k->pid;
@@ -602,7 +603,7 @@ static void copy_source(struct outmove *m)
 			 (unsigned long long)m->o.move_id, m->o.dest, h->node);
 		return;
 	}
-	if (k->front_busy < BPROC_TREE_FANOUT) {
+	if (k->front_busy < fanout) {
 		k->front_busy++;
 		m->slot = m->sourced = true;
 		return;
@@ -983,6 +984,8 @@ static int begin(struct outmove *m)
 	m->begun = true;
 	err = bp_send_image_begin(&m->conn, m->transfer, &b);
 	/* fast start: the destination keeps the image, to send it on */
+	if (!err && !agent->cfg.fanout)
+		return 0; /* no tree */
 	if (!err && m->copying && m->copy->len >= BPROC_TREE_MIN) {
 		k.move_id = m->copy->move_id;
 		k.pid = (uint32_t)m->copy->pid;

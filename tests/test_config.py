@@ -45,6 +45,11 @@ BAD = [
     ("send -1 whole", "bad node '-1' (a number, master or all)"),
     ("send 7 whole", "send line for node 7, which is not configured"),
     ("send 1 whole path", "usage: send N|master|all path|whole|auto"),
+    ("fanout", "usage: fanout N"),
+    ("fanout 65", "bad fanout '65' (0 to 64)"),
+    ("fanout -1", "bad fanout '-1' (0 to 64)"),
+    ("fanout two", "bad fanout 'two' (0 to 64)"),
+    ("fanout 2 3", "usage: fanout N"),
 ]
 
 
@@ -83,6 +88,14 @@ def test_duplicate_send_line(confdir, first, second):
         assert r.returncode != 0
         assert r.stderr == "%s:7: duplicate send line for %s (line 6)\n" % (
             cfg, first.split()[1])
+
+
+def test_duplicate_fanout_line(confdir):
+    cfg = confdir / "config"
+    cfg.write_text("\n".join(GOOD + ["fanout 0", "fanout 3"]) + "\n")
+    for r in run_both(cfg, node="0"):
+        assert r.returncode != 0
+        assert r.stderr == "%s:6: duplicate fanout line\n" % cfg
 
 
 def test_duplicate_address(confdir):
@@ -148,7 +161,7 @@ def test_every_tag_loads(make_cluster):
                      extra_config="iprange 20 %s %s\n" % (
                          "127.0.0.0", "127.0.0.0"))
     # iprange on this cluster's own network, default port unused by tests
-    c.extra_config = "iprange 20 %s50:%d %s52:%d\n" % (
+    c.extra_config = "iprange 20 %s50:%d %s52:%d\nfanout 0\n" % (
         c.net, c.node_port, c.net, c.node_port)
     c.write_config()
     c.start()

@@ -553,8 +553,9 @@ struct bproc_msg_files_answer {
  * tells the source how many bytes it has (IMAGE_FETCHED: bytes; error and
  * reason if that is not all of them): the source sends the rest itself,
  * then IMAGE_END as always. Each holder, and the front end, sends at most
- * BPROC_TREE_FANOUT images at once, so that the holders double each round
- * and the front end sends about two images however many nodes start.
+ * the config's fanout images at once (BPROC_TREE_FANOUT by default), so
+ * that the holders double each round and the front end sends about that
+ * many however many nodes start; a fanout of 0: no tree, no IMAGE_KEEP.
  */
 #define BPROC_TREE_MIN (1u << 20)
 #define BPROC_TREE_FANOUT 2

@@ -88,7 +88,7 @@ for k in $ks; do
 		v="$v $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
 		fanout 0
 		f="$f $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
-		fanout 2
+		fanout 1
 		e="$e $(STARTMANY_MIB=$BIG inner $S each $list)"
 	done
 	v=$(echo $v | median) e=$(echo $e | median) f=$(echo $f | median)

@@ -23,7 +23,7 @@
  *	fanout N                      fast start down a tree of nodes: how
  *	                              many images the front end, and each
  *	                              node that has one, send at once
- *	                              (BPROC_TREE_FANOUT, 2, by default); 0:
+ *	                              (BPROC_TREE_FANOUT, 1, by default); 0:
  *	                              the front end sends every one itself
  *
  * A relative FILE is taken relative to the config file's directory.

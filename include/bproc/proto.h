@@ -558,7 +558,7 @@ struct bproc_msg_files_answer {
  * many however many nodes start; a fanout of 0: no tree, no IMAGE_KEEP.
  */
 #define BPROC_TREE_MIN (1u << 20)
-#define BPROC_TREE_FANOUT 2
+#define BPROC_TREE_FANOUT 1
 
 struct bproc_msg_image_ref {
 	__le64 move_id; /* the move that took the kept image */

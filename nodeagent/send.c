@@ -42,6 +42,14 @@
  * copy of the tid the new pid. Anything not alike, or a destination that
  * needs a file whole that the kept image lacks, and the move is an
  * ordinary one.
+ *
+ * Down a tree of nodes (proto.h, BPROC_TREE_MIN): the destinations of a
+ * KEEP move and of its copies keep the image too (IMAGE_KEEP, tree.c), and
+ * each that has restored its process is a holder of the kept image here.
+ * A copy's image goes from a holder that sends fewer than the config's
+ * fanout (the destination fetches it: IMAGE_FETCH), else from here under
+ * the same limit, else it waits for one of them (copy_source); what a
+ * fetch did not bring, this agent sends.
  */
 #define LOG_PREFIX "send"
 

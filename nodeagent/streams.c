@@ -177,8 +177,15 @@ static int read_fds(pid_t pid, struct fdent **out, char *why, size_t len)
 			x->deleted = x->st.st_nlink == 0 ||
 				     (k > 10 &&
 				      !strcmp(target + k - 10, " (deleted)"));
+			/*
+			 * Another process's open of the same move file may
+			 * have replaced its dentry meanwhile: it is then
+			 * "/move (deleted)" here.
+			 */
 			end = strrchr(target, '/');
-			x->move_file = end && !strcmp(end, "/move") &&
+			x->move_file = end &&
+				       (!strcmp(end, "/move") ||
+					!strcmp(end, "/move (deleted)")) &&
 				       !statfs(link, &sfs) &&
 				       sfs.f_type == FUSE_SUPER_MAGIC;
 		}

@@ -646,6 +646,24 @@ if want tree; then
 			grep -q "move pid $p2 (sh) master -> node$n done (.*, a copy of pid $p1, sent by $from)" ||
 			{ echo "copy to node$n: not sent by $from"; st=1; }
 	done
+	# three copies at once (one sender at a time each: some wait for one)
+	base=$(wc -l < $M/events)
+	pids=
+	for n in 2 1 2; do
+		sh -c "$big"'echo "$$ copy '$p1'" > '$M'/node'$n'/move &&
+			echo second' > "$W/tr3.$n.$(echo $pids | wc -w)" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait $p || { echo "copy $p failed"; st=1; }; done
+	# each runs on as the first did: its echo, then its pid
+	expect "three copies" "$(cat "$W"/tr3.* | grep '^first' | sort | tr '\n' ' ')" \
+		"first node1 3000000 first node2 3000000 first node2 3000000 " || st=1
+	rm -f "$W"/tr3.*
+	for p in $pids; do
+		tail -n +$((base + 1)) $M/events | grep "move pid $p "
+		tail -n +$((base + 1)) $M/events | grep -q "move pid $p (sh) .* done (.*, a copy of pid $p1" ||
+			{ echo "$p: not a copy"; st=1; }
+	done
 	base=$(wc -l < $M/events)
 	sh -c "$big"'echo "$$ keep" > '$M'/node1/move && exec echo first ${#x}' > "$W/tr1.out" &
 	p1=$!

@@ -222,13 +222,15 @@ int objects_engine_ok(char *why, size_t len);
 /*
  * objects_make - have a helper make the objects of the structure head
  * (the image's sections before PAGES, FDS among them) among the ghost's
- * streams (map: fd -> the ghost's fd) and return the ghost's restore map
- * in *out: every fd of the program, streams and objects, as a descriptor
- * of ours (BPROC_GHOST_MAP_CALLER), by increasing fd, to close after. 0 or
- * -EIO with why.
+ * streams (map: fd -> the ghost's fd), or among ours (mine: for each
+ * entry of map, a descriptor of ours that is that fd's stream; a node's
+ * proxy), and return the ghost's restore map in *out: every fd of the
+ * program, streams and objects, as a descriptor of ours
+ * (BPROC_GHOST_MAP_CALLER), by increasing fd, to close after. 0 or -EIO
+ * with why.
  */
 int objects_make(pid_t ghost, const uint8_t *head, size_t len,
-		 const struct bp_stream *map, int nr_map,
+		 const struct bp_stream *map, int nr_map, const int *mine,
 		 struct bproc_fd_map **out, uint32_t *nr_out, char *why,
 		 size_t whylen);
 

@@ -28,9 +28,9 @@
  * (hosted.c), the engine's ghost of it that held its pid for its parent,
  * the same way: its streams are made as for a restorer, and the process's
  * ends given in the map as descriptors of ours (BPROC_GHOST_MAP_CALLER),
- * so that it is its parent's child here again. The proxy keeps its own
- * credentials and working directory: an image whose differ is refused,
- * and so is one with kernel objects.
+ * with its kernel objects, made by the helper among them, so that it is
+ * its parent's child here again. The proxy keeps its own credentials and
+ * working directory: an image whose differ is refused.
  *
  * Image bytes go into the pipe by vmsplice, by reference to the buffer a
  * frame was read into, which is kept as it is (bp_conn_keep_rbuf) until
@@ -1020,7 +1020,7 @@ void recv_ghost_ready(struct inmove *im)
 			return;
 		}
 		if (objects_make((pid_t)im->b.pid, im->hbuf, im->hlen, im->map,
-				 im->nr_map, &im->fdmap, &nr, why,
+				 im->nr_map, NULL, &im->fdmap, &nr, why,
 				 sizeof(why))) {
 			char reason[256];
 
@@ -1205,8 +1205,9 @@ static int proxy_engine_ok(char *why, size_t len)
 static void proxy_ready(struct inmove *im)
 {
 	char why[BPROC_REASON_BYTES];
-	int *ends = NULL, i, k, handle;
+	int *ends = NULL, *mine = NULL, i, k, handle;
 	const char *failed;
+	uint32_t nr = 0;
 
 	if (im->restoring || im->done || im->dead || !im->px ||
 	    im->nr_map < 0 || !im->mm_state)
@@ -1215,12 +1216,6 @@ static void proxy_ready(struct inmove *im)
 	im->px = hosted_proxy_of((pid_t)im->b.pid);
 	if (!im->px) {
 		refuse(im, ESRCH, "its proxy here is gone");
-		return;
-	}
-	if (im->objects) {
-		refuse(im, EOPNOTSUPP,
-		       "EOPNOTSUPP: its kernel objects (eventfds, timerfds, "
-		       "epolls...) cannot go back into its proxy yet");
 		return;
 	}
 	if (proxy_stopped(hosted_lpid(im->px))) {
@@ -1236,43 +1231,64 @@ static void proxy_ready(struct inmove *im)
 		refuse(im, EOPNOTSUPP, why);
 		return;
 	}
-	free(im->hbuf);
-	im->hbuf = NULL;
 	handle = hosted_proxy_handle(im->px);
 	if (ghost_prepare(im, hosted_lpid(im->px), handle))
 		return;
 	ends = calloc((size_t)im->nr_map + 1, sizeof(*ends));
-	im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
-	if (!ends || !im->fdmap) {
+	mine = calloc((size_t)im->nr_map + 1, sizeof(*mine));
+	if (!ends || !mine) {
 		free(ends);
+		free(mine);
 		refuse(im, EIO, "out of memory");
 		return;
 	}
 	for (i = 0; i <= im->nr_map; i++)
 		ends[i] = -1;
 	k = make_streams(im, ends);
-	/* an end of ours for each of its fds (2>&1: one stream, two fds) */
+	/* the end of ours that each of its fds is (2>&1: one, two fds) */
 	for (i = 0; !k && i < im->nr_map; i++) {
 		unsigned int s;
 
 		for (s = 0; im->streams[s].id != im->map[i].stream; s++)
 			;
-		im->fdmap[i].fd = (int32_t)im->map[i].fd;
-		im->fdmap[i].from = fcntl(ends[s], F_DUPFD_CLOEXEC, 3);
-		if (im->fdmap[i].from < 0)
-			k = -errno;
-		else
-			im->nr_given = (uint32_t)i + 1;
+		mine[i] = ends[s];
+	}
+	why[0] = '\0';
+	if (!k && im->objects) {
+		/* its kernel objects, made among its streams */
+		if (objects_make(0, im->hbuf, im->hlen, im->map, im->nr_map,
+				 mine, &im->fdmap, &nr, why, sizeof(why)))
+			k = -EIO;
+		im->nr_given = nr;
+	} else if (!k) {
+		im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
+		if (!im->fdmap)
+			k = -ENOMEM;
+		for (i = 0; !k && i < im->nr_map; i++) {
+			im->fdmap[i].fd = (int32_t)im->map[i].fd;
+			im->fdmap[i].from = fcntl(mine[i], F_DUPFD_CLOEXEC, 3);
+			if (im->fdmap[i].from < 0)
+				k = -errno;
+			else
+				im->nr_given = (uint32_t)i + 1;
+		}
 	}
 	for (i = 0; i < (int)im->nr_streams; i++)
 		close_fd(&ends[i]);
 	free(ends);
+	free(mine);
+	free(im->hbuf);
+	im->hbuf = NULL;
 	if (k) {
-		snprintf(why, sizeof(why), "its streams: %s", strerror(-k));
-		refuse(im, EIO, why);
+		char reason[BPROC_REASON_BYTES];
+
+		snprintf(reason, sizeof(reason), "its %s: %s",
+			 why[0] ? "kernel objects" : "streams",
+			 why[0] ? why : strerror(-k));
+		refuse(im, EIO, reason);
 		return;
 	}
-	im->gr.nr_map = (uint32_t)im->nr_map;
+	im->gr.nr_map = im->nr_given;
 	im->gr.flags = BPROC_GHOST_MAP_CALLER;
 	hosted_proxy_restoring(im->px, true);
 	failed = ghost_start(im, handle);

@@ -1395,7 +1395,8 @@ if want born-back; then
 	# A process born on node1, with a thread, moves to node2 and back:
 	# its proxy restores it with its thread, its memory, its stdin and
 	# stdout. One whose working directory changed meanwhile is refused
-	# (its proxy would take it back to the old one) and goes on.
+	# (its proxy would take it back to the old one) and goes on. One with
+	# kernel objects has them back.
 	st=0
 	rm -f "$W/bb.in" "$W/bb.out"
 	mkfifo "$W/bb.in"
@@ -1438,6 +1439,22 @@ if want born-back; then
 	ended $bp; expect "bpsh's status" "$STATUS" 3 || st=1
 	grep -q '^eof$' "$W/bb.out" || { echo "no eof"; st=1; }
 	[ $st = 0 ] || cat "$W/bb.out"
+	# one with kernel objects: they are made among its streams there
+	rm -f "$W/bf.in" "$W/bf.out"
+	mkfifo "$W/bf.in"
+	bpsh 1 sh -c 'fds read; exit $?' < "$W/bf.in" > "$W/bf.out" 2>&1 &
+	bp=$!
+	exec 8> "$W/bf.in"
+	wait_for "$W/bf.out" '^ready ' 600 || st=1
+	f=$(awk '$1 == "ready" { print $2 }' "$W/bf.out")
+	expect "fds born on node1" "$(where_is $f)" node1 || st=1
+	expect "fds to node2" "$(moveto node2 $f)" ok || st=1
+	expect "fds back to node1" "$(moveto node1 $f)" ok ||
+		{ st=1; tail -n 3 $M/events; }
+	echo go >&8
+	exec 8>&-
+	ended $bp; expect "fds's status" "$STATUS" 0 || st=1
+	grep -q '^PASS' "$W/bf.out" || { cat "$W/bf.out"; st=1; }
 	result born-back $st
 fi
 

@@ -1314,6 +1314,15 @@ if want born-move; then
 		sleep 0.1
 	done
 	expect "output after a signal on node1" "$(grep -c "^here $p\$" "$W/bm.out")" 2 || st=1
+	# not while its parent there has its proxy stopped: the proxy would
+	# restore it only once continued
+	bpsh 1 kill -STOP $p
+	wait_for "$W/bm.out" '^stopped 19$' 300 || { echo "its parent did not see it stop"; st=1; }
+	expect "back to node1, its proxy stopped" "$(moveto node1 $p)" EIO || st=1
+	tail -n 3 $M/events | grep -q "node1: EOPNOTSUPP: its proxy here is stopped" ||
+		{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+	bpsh 1 kill -CONT $p
+	wait_for "$W/bm.out" '^continued$' 300 || { echo "its parent did not see it continue"; st=1; }
 	# back to node1, where it was born
 	expect "move back to node1" "$(moveto node1 $p)" ok || st=1
 	expect "where back" "$(where_is $p)" node1 || st=1

@@ -1280,7 +1280,7 @@ static void proxy_ready(struct inmove *im)
 	free(im->hbuf);
 	im->hbuf = NULL;
 	if (k) {
-		char reason[BPROC_REASON_BYTES];
+		char reason[256];
 
 		snprintf(reason, sizeof(reason), "its %s: %s",
 			 why[0] ? "kernel objects" : "streams",

@@ -909,10 +909,15 @@ static void proxy_job_polled(void *obj, short revents)
 		       strerrorname_np(im->job.err) ?: "error",
 		       im->gr.reason[0] ? ": " : "", im->gr.reason);
 	} else if (hosted_back(h, im->streams, im->nr_streams)) {
-		/* never two of it: this one ends, the old host's goes on */
+		/*
+		 * It cannot be hosted: it ends here, its parent sees it
+		 * killed, and the proxy's end (EOF) ends its old host's copy
+		 * too, which goes on as the move failed.
+		 */
 		pr_err("pid %u: out of memory for it, back here: ended",
 		       im->b.pid);
 		kill(hosted_lpid(h), SIGKILL);
+		hosted_proxy_restoring(h, false);
 		answer(im, EIO, "out of memory");
 	} else {
 		free(im->streams); /* the descriptors are hosted.c's now */

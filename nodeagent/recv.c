@@ -908,6 +908,16 @@ static void proxy_job_polled(void *obj, short revents)
 		answer(im, EIO, "its proxy did not restore: %s%s%s",
 		       strerrorname_np(im->job.err) ?: "error",
 		       im->gr.reason[0] ? ": " : "", im->gr.reason);
+	} else if (im->done) {
+		/*
+		 * Restored, but its source was lost meanwhile and never heard
+		 * so: it resumes its copy. Never two of it: this one ends,
+		 * and the proxy's end ends that one (as a proxy killed).
+		 */
+		pr_warn("pid %u: restored here once %s was gone: ended",
+			im->b.pid, im->b.origin);
+		kill(hosted_lpid(h), SIGKILL);
+		hosted_proxy_restoring(h, false);
 	} else if (hosted_back(h, im->streams, im->nr_streams)) {
 		/*
 		 * It cannot be hosted: it ends here, its parent sees it

@@ -289,12 +289,6 @@ int move_request(fuse_req_t req, int dest_slot, const char *buf, size_t size)
 			       src, self, send, w.keep, w.copy_of);
 	if (err == -EBUSY)
 		return refuse(what, dest, err, "it is already moving");
-	if (err == -EOPNOTSUPP)
-		return refuse(what, dest, err,
-			      "it was started on %s, where its pid is held "
-			      "for its parent while it runs elsewhere: it "
-			      "cannot move back there yet",
-			      dest);
 	if (err)
 		return refuse(what, dest, err, "%s", strerror(-err));
 	return MOVE_PENDING;

@@ -75,7 +75,8 @@ struct rproc {
 	/*
 	 * A born process that moved away from its node: the slot of that
 	 * node, where a ghost of it (a "proxy") keeps its pid for its parent
-	 * there (its exit goes there, its signals come from there); 0: none.
+	 * there (its exit goes there, its signals come from there); 0: none,
+	 * and again once it moved back there (the proxy restored it).
 	 */
 	int birth;
 	bool stdin_eof; /* the front end's agent sent IO_EOF fd 0 */
@@ -397,11 +398,6 @@ int route_move_begin(fuse_req_t req, size_t size, const struct proc_info *p,
 		pthread_mutex_unlock(&route_lock);
 		return -EBUSY;
 	}
-	if (rp && rp->birth && rp->birth == dest_slot) {
-		/* its pid there is its proxy's: it cannot come back yet */
-		pthread_mutex_unlock(&route_lock);
-		return -EOPNOTSUPP;
-	}
 	if (!rp) {
 		rp = rp_new(p->pid);
 		if (!rp) {
@@ -587,7 +583,14 @@ static bool move_ended(struct rproc *rp, int err, uint64_t bytes,
 	if (!err) {
 		if (rp->src != 0)
 			remember_left(rp->pid, rp->src, false);
-		if (rp->born && !rp->birth && rp->src != 0) {
+		if (rp->birth && rp->dest == rp->birth) {
+			/*
+			 * Back where it was born: its proxy there restored it,
+			 * and it is its parent's child again, with no proxy.
+			 * Its output goes under its own pid still.
+			 */
+			rp->birth = 0;
+		} else if (rp->born && !rp->birth && rp->src != 0) {
 			/*
 			 * It left the node where it was born: a proxy holds
 			 * its pid there, and its output goes under its own
@@ -816,8 +819,14 @@ static int on_signal(int slot, const uint8_t *d, uint32_t len)
 	if (bp_signal_decode(d, len, &pid, &tmpl.tid, &tmpl.signo))
 		return -EPROTO;
 	rp = rp_find((pid_t)pid);
-	/* from its ghost on the front end, or its proxy where it was born */
-	if (!rp || rp->gone || (slot != 0 && slot != rp->birth)) {
+	/*
+	 * From its ghost on the front end, or its proxy where it was born
+	 * (also what the proxy got just before it restored the process
+	 * there, if the move has ended since: it is the host now).
+	 */
+	if (!rp || rp->gone ||
+	    (slot != 0 && slot != rp->birth &&
+	     !(rp->born && slot == rp->host))) {
 		pr_debug("SIGNAL %u for pid %u from slot %d: nobody to take it",
 			 tmpl.signo, pid, slot);
 		return 0;

@@ -260,13 +260,15 @@ int objects_engine_ok(char *why, size_t len);
 /*
  * objects_make - have a helper make the objects of the structure head
  * (the image's sections before PAGES, FDS among them) among the ghost's
- * streams (map: fd -> the ghost's fd) and return the ghost's restore map
- * in *out: every fd of the program, streams and objects, as a descriptor
- * of ours (BPROC_GHOST_MAP_CALLER), by increasing fd, to close after. 0 or
- * -EIO with why.
+ * streams (map: fd -> the ghost's fd), or among ours (mine: for each
+ * entry of map, a descriptor of ours that is that fd's stream; a node's
+ * proxy), and return the ghost's restore map in *out: every fd of the
+ * program, streams and objects, as a descriptor of ours
+ * (BPROC_GHOST_MAP_CALLER), by increasing fd, to close after. 0 or -EIO
+ * with why.
  */
 int objects_make(pid_t ghost, const uint8_t *head, size_t len,
-		 const struct bp_stream *map, int nr_map,
+		 const struct bp_stream *map, int nr_map, const int *mine,
 		 struct bproc_fd_map **out, uint32_t *nr_out, char *why,
 		 size_t whylen);
 
@@ -331,6 +333,22 @@ pid_t hosted_child_of(const struct hosted *h);
 void hosted_proxy(struct hosted *h, int handle);
 /* hosted_proxy_exit - the process ended where it runs: so does its proxy. */
 void hosted_proxy_exit(const struct bp_exit *e);
+/* hosted_proxy_of - the proxy here of pid, born here and away, or NULL. */
+struct hosted *hosted_proxy_of(pid_t pid);
+/* hosted_proxy_handle - its proxy's dump handle. */
+int hosted_proxy_handle(const struct hosted *h);
+/*
+ * hosted_proxy_restoring - its proxy restores the process (true: what the
+ * proxy gets is read once it is over), or failed to (false: a proxy still).
+ */
+void hosted_proxy_restoring(struct hosted *h, bool on);
+/*
+ * hosted_back - its proxy restored it: it runs here again, the child of
+ * its parent as before it left, with these streams (the descriptors are
+ * taken). 0, or -ENOMEM (nothing taken).
+ */
+int hosted_back(struct hosted *h, const struct hosted_stream *streams,
+		unsigned int nr);
 /* hosted_space_event - a fork, exit or reaping in the namespace. */
 struct bproc_space_event;
 void hosted_space_event(const struct bproc_space_event *ev);
@@ -384,19 +402,20 @@ int ghost_home(struct ghost *g, struct inmove *im, uint64_t move_id);
 /* ghost_handle - the dump handle, for GHOST_RESTORE. */
 int ghost_handle(const struct ghost *g);
 /*
- * ghost_place_vdso - move the ghost's vvar and vDSO where the image m had
- * them (the process executed a program where it ran): 0, or -errno with
- * why.
+ * ghost_place_vdso - move the vvar and vDSO of the engine's ghost whose
+ * pid here is pid (handle: its dump handle) where the image m had them
+ * (the process executed a program where it ran): 0, or -errno with why.
+ * For the front end's ghosts and a node's proxies alike.
  */
 struct bproc_image_mm;
-int ghost_place_vdso(struct ghost *g, const struct bproc_image_mm *m, char *why,
-		     size_t len);
+int ghost_place_vdso(pid_t pid, int handle, const struct bproc_image_mm *m,
+		     char *why, size_t len);
 /*
- * ghost_thread - the ghost makes a thread with tid, to become that thread
- * of the process as it comes home: 0 (also if it has one already), or
- * -errno.
+ * ghost_thread - that ghost makes a thread with tid (in its own pid
+ * namespace), to become that thread of the process as it restores: 0
+ * (also if it has one already), or -errno.
  */
-int ghost_thread(struct ghost *g, pid_t tid);
+int ghost_thread(pid_t pid, int handle, pid_t tid);
 /* ghost_restored - the process is home: the ghost is no more. */
 void ghost_restored(struct ghost *g);
 void ghost_output(pid_t pid, unsigned int type, unsigned int fd,

@@ -55,6 +55,7 @@
  */
 #define LOG_PREFIX "ghost"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -335,32 +336,44 @@ int ghost_handle(const struct ghost *g)
 
 /* ---- its vDSO, where the image wants it ---- */
 
+/* An engine's ghost: its pid here and its dump handle. */
+struct held_ghost {
+	pid_t pid;
+	int handle;
+};
+
 /*
  * A stopped ghost makes no call until it is continued, and this agent would
  * wait for it meanwhile: its calls are for a ghost that runs.
  */
-static bool ghost_stopped(const struct ghost *g)
+static bool pid_stopped(pid_t pid)
 {
-	char buf[512], *p = proc_stat(g->pid, buf, sizeof(buf));
+	char buf[512], *p = proc_stat(pid, buf, sizeof(buf));
 
 	return p && (p[0] == 'T' || p[0] == 't');
 }
 
+static bool ghost_stopped(const struct ghost *g)
+{
+	return pid_stopped(g->pid);
+}
+
 static int ghost_maps(void *arg, struct vdso_range *r, int max)
 {
-	return vdso_read_maps(((struct ghost *)arg)->pid, r, max);
+	return vdso_read_maps(((struct held_ghost *)arg)->pid, r, max);
 }
 
 static int ghost_move(void *arg, unsigned long from, unsigned long len,
 		      unsigned long to)
 {
 	struct bproc_ghost_mremap a = { .from = from, .len = len, .to = to };
+	struct held_ghost *hg = arg;
 
-	if (ghost_stopped(arg)) {
+	if (pid_stopped(hg->pid)) {
 		errno = EAGAIN; /* "mremap of the vDSO: Resource temporarily..." */
 		return -1;
 	}
-	return ioctl(((struct ghost *)arg)->handle, BPROC_IOC_GHOST_MREMAP, &a);
+	return ioctl(hg->handle, BPROC_IOC_GHOST_MREMAP, &a);
 }
 
 /*
@@ -391,31 +404,51 @@ static unsigned long ghost_spare(void *arg, const struct vdso_range *r, int n,
 	return 0;
 }
 
-int ghost_thread(struct ghost *g, pid_t tid)
+/* Has the ghost pid a thread whose tid in its own namespace is tid? */
+static bool has_thread(pid_t pid, pid_t tid)
+{
+	char path[64];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && (d = readdir(dir))) {
+		pid_t t = (pid_t)atoi(d->d_name);
+
+		found = t > 0 && proc_ns_pid(pid, t) == tid;
+	}
+	closedir(dir);
+	return found;
+}
+
+int ghost_thread(pid_t pid, int handle, pid_t tid)
 {
 	struct bproc_ghost_thread a = { .tid = tid };
-	char path[64];
 
-	if (ghost_stopped(g))
+	if (pid_stopped(pid))
 		return -EAGAIN;
-	if (!ioctl(g->handle, BPROC_IOC_GHOST_THREAD, &a))
+	if (!ioctl(handle, BPROC_IOC_GHOST_THREAD, &a))
 		return 0;
 	/* made for an earlier try that failed: it waits still */
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", g->pid, tid);
-	if (errno == EEXIST && !access(path, F_OK))
+	if (errno == EEXIST && has_thread(pid, tid))
 		return 0;
 	return -errno;
 }
 
-int ghost_place_vdso(struct ghost *g, const struct bproc_image_mm *m, char *why,
-		     size_t len)
+int ghost_place_vdso(pid_t pid, int handle, const struct bproc_image_mm *m,
+		     char *why, size_t len)
 {
 	static const struct vdso_ops ops = {
 		.maps = ghost_maps,
 		.move = ghost_move,
 		.spare = ghost_spare,
 	};
-	int r = vdso_place_with(m, &ops, g, why, len);
+	struct held_ghost hg = { .pid = pid, .handle = handle };
+	int r = vdso_place_with(m, &ops, &hg, why, len);
 
 	if (r == VDSO_IN_THE_WAY) {
 		snprintf(why, len,

@@ -36,7 +36,10 @@
  * flushed before the IO_MARK, which says how much its stdin holds unread,
  * and what its stdin still holds is read back through a reader of our own
  * and handed to the master to requeue (unless processes left here share
- * its streams: they keep them, one of them as their owner).
+ * its streams: they keep them, one of them as their owner). A born one
+ * that leaves keeps its place here as a proxy, the engine's ghost of it,
+ * for its parent; if it comes back, the proxy restores it (recv.c) and it
+ * is hosted here again, with streams of its own, as when it left.
  *
  * Which of its fds are which streams, when it moves on, is told by the
  * pipe or socket they are (their end's inode), and for /dev/null by the
@@ -131,6 +134,7 @@ struct hosted {
 	 */
 	int ghost;
 	bool ghost_ending;
+	bool restoring; /* its proxy restores it: a move back here */
 	bool moving; /* a move out is in flight: output waits for it */
 	bool left; /* it moved away: reap it without a word */
 	bool exited, exit_sent;
@@ -513,18 +517,17 @@ void hosted_proxy(struct hosted *h, int handle)
 	pr_debug("pid %d: a proxy holds its pid for %d", h->pid, h->ppid);
 }
 
-/* Signals its proxy got go to the process; a proxy killed ends it. */
-static void proxy_polled(void *obj, short revents)
+/*
+ * Signals its proxy got go to the process: false once the handle says no
+ * more (the proxy is gone, or is the process again).
+ */
+static bool proxy_events(struct hosted *h)
 {
 	struct bproc_ghost_event ev[16];
-	struct hosted *h = obj;
 	struct bp_conn *c;
 	ssize_t n;
 	int i;
 
-	(void)revents;
-	if (h->ghost < 0)
-		return;
 	while ((n = read(h->ghost, ev, sizeof(ev))) > 0) {
 		c = link_conn();
 		for (i = 0; c && i < n / (ssize_t)sizeof(ev[0]); i++) {
@@ -535,7 +538,19 @@ static void proxy_polled(void *obj, short revents)
 				  "SIGNAL");
 		}
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
+/* Signals its proxy got go to the process; a proxy killed ends it. */
+static void proxy_polled(void *obj, short revents)
+{
+	struct hosted *h = obj;
+	struct bp_conn *c;
+
+	(void)revents;
+	if (h->ghost < 0 || h->restoring)
+		return;
+	if (proxy_events(h))
 		return;
 	/* the proxy is gone: by its own end, or killed here */
 	c = link_conn();
@@ -564,6 +579,59 @@ void hosted_proxy_exit(const struct bp_exit *e)
 	pr_debug("pid %d: its proxy ends (status 0x%x)", h->pid, st);
 	if (ghost_end_as(h->ghost, st))
 		pr_warn("pid %d: ending its proxy: %m", h->pid);
+}
+
+struct hosted *hosted_proxy_of(pid_t pid)
+{
+	struct hosted *h;
+
+	for (h = procs; h; h = h->next)
+		if (h->pid == pid && h->left && h->ghost >= 0 &&
+		    !h->ghost_ending && !h->exited && !h->dead)
+			return h;
+	return NULL;
+}
+
+int hosted_proxy_handle(const struct hosted *h)
+{
+	return h->ghost;
+}
+
+void hosted_proxy_restoring(struct hosted *h, bool on)
+{
+	h->restoring = on;
+	if (!on)
+		proxy_polled(h, POLLIN); /* what it got meanwhile, or its end */
+}
+
+int hosted_back(struct hosted *h, const struct hosted_stream *streams,
+		unsigned int nr)
+{
+	struct hstreams *st = st_new(h->pid, streams, nr), *old = h->st;
+	struct bp_proc_report r = { 0 };
+	int i;
+
+	if (!st)
+		return -ENOMEM;
+	/* what it got before it began restoring goes to it, here now */
+	proxy_events(h);
+	close_fd(&h->ghost);
+	h->restoring = false;
+	h->ghost_ending = false;
+	/* its IO goes under its pid to these from now on, none to the old */
+	for (i = 0; i < FORMER_MAX; i++)
+		if (old->former[i] == h->pid)
+			old->former[i] = 0;
+	st_put(old);
+	h->st = st;
+	h->left = false;
+	h->moving = false;
+	if (!hosted_stat(h->lpid, &r))
+		memcpy(h->comm, r.comm, sizeof(h->comm)); /* its ghost's */
+	h->uid = hosted_uid(h->lpid);
+	pr_debug("pid %d is back where it was born, the child of %d again",
+		 h->pid, h->ppid);
+	return 0;
 }
 
 static int cmp_stream(const void *a, const void *b)
@@ -1293,7 +1361,7 @@ void hosted_watch(void)
 				send_exit(h);
 			continue;
 		}
-		if (h->left && h->ghost >= 0)
+		if (h->left && h->ghost >= 0 && !h->restoring)
 			loop_add(h->ghost, POLLIN, proxy_polled, h);
 		if (!h->born && h->pidfd >= 0)
 			loop_add(h->pidfd, POLLIN,
@@ -1336,7 +1404,8 @@ void hosted_reap(void)
 	while (*pp) {
 		struct hosted *h = *pp;
 
-		if (!h->dead) {
+		/* a proxy's restore that goes on has it still */
+		if (!h->dead || h->restoring) {
 			pp = &h->next;
 			continue;
 		}

@@ -2,7 +2,9 @@
 /*
  * The front end: a process that comes home with kernel objects (eventfds,
  * timerfds, signalfds, epolls, memfds: image.h, FDS and MEMFD) gets them
- * from this agent, since neither the engine nor the ghost can make them.
+ * from this agent, since neither the engine nor the ghost can make them;
+ * so does, on a node, one born there that comes back into its proxy (its
+ * streams there are this agent's pipes, given to the helper as they are).
  *
  * A helper is arranged like the program: the ghost's files of the
  * process's streams (pidfd_getfd) at the program's fd numbers, so that an
@@ -61,21 +63,27 @@ int objects_engine_ok(char *why, size_t len)
 /*
  * The helper, a child: arranged like the program, it execs @path with its
  * two descriptors at @top and @top + 1 (above every number of the
- * program's), named in @a and @b. (An exit without a word: the agent
- * says the helper ended without one.)
+ * program's), named in @a and @b. Its streams are the ghost's, or @mine
+ * (@hi: room for them). (An exit without a word: the agent says the
+ * helper ended without one.)
  */
 static void helper(pid_t ghost, int sock, int sfd, const struct bp_stream *map,
-		   int nr_map, int top, const char *path, const char *a,
-		   const char *b)
+		   int nr_map, const int *mine, int *hi, int top,
+		   const char *path, const char *a, const char *b)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, ghost, 0), i, fd;
+	int pidfd = mine ? -1 : (int)syscall(SYS_pidfd_open, ghost, 0), i, fd;
 
 	/* ours clear of the program's numbers (and of top and top + 1) */
 	pidfd = pidfd < 0 ? -1 : fcntl(pidfd, F_DUPFD_CLOEXEC, top + 2);
+	for (i = 0; mine && i < nr_map; i++) {
+		hi[i] = fcntl(mine[i], F_DUPFD_CLOEXEC, top + 2);
+		if (hi[i] < 0)
+			_exit(127);
+	}
 	sock = fcntl(sock, F_DUPFD_CLOEXEC, top + 2);
 	sfd = fcntl(sfd, F_DUPFD_CLOEXEC, top + 2);
-	if (pidfd < 0 || sock < 0 || sfd < 0 || dup2(sock, top) < 0 ||
-	    dup2(sfd, top + 1) < 0)
+	if ((!mine && pidfd < 0) || sock < 0 || sfd < 0 ||
+	    dup2(sock, top) < 0 || dup2(sfd, top + 1) < 0)
 		_exit(127);
 	sock = top;
 	sfd = top + 1;
@@ -85,8 +93,9 @@ static void helper(pid_t ghost, int sock, int sfd, const struct bp_stream *map,
 	fcntl(sock, F_SETFD, 0);
 	fcntl(sfd, F_SETFD, 0);
 	for (i = 0; i < nr_map; i++) {
-		fd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)map[i].stream,
-				  0);
+		fd = mine ? hi[i] :
+			    (int)syscall(SYS_pidfd_getfd, pidfd,
+					 (int)map[i].stream, 0);
 		if (fd < 0) {
 			dprintf(sock, "E%d fd %u: the ghost's stream %u: %s\n",
 				errno, map[i].fd, map[i].stream,
@@ -221,12 +230,13 @@ static int cmp_map(const void *a, const void *b)
 }
 
 int objects_make(pid_t ghost, const uint8_t *head, size_t len,
-		 const struct bp_stream *map, int nr_map,
+		 const struct bp_stream *map, int nr_map, const int *mine,
 		 struct bproc_fd_map **out, uint32_t *nr_out, char *why,
 		 size_t whylen)
 {
 	uint32_t nr_objects = 0, nr_targets = 0, nr = 0, i;
 	int sp[2] = { -1, -1 }, sfd = -1, pidfd = -1, top = 3, st, r = 1;
+	int *hi = NULL;
 	struct bproc_fd_map *m = NULL;
 	const char *path;
 	char a[16], b[16];
@@ -240,8 +250,9 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 	}
 	/* the objects, then files an epoll watches, opened by path */
 	m = calloc((size_t)nr_map + nr_objects + nr_targets + 1, sizeof(*m));
+	hi = calloc((size_t)nr_map + 1, sizeof(*hi)); /* the helper's */
 	sfd = memfd_create("bproc-objects", MFD_CLOEXEC);
-	if (!m || sfd < 0 || write(sfd, head, len) != (ssize_t)len ||
+	if (!m || !hi || sfd < 0 || write(sfd, head, len) != (ssize_t)len ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
 		snprintf(why, whylen, "no room to make them: %s",
 			 strerror(errno));
@@ -261,7 +272,8 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 		goto fail;
 	}
 	if (pid == 0)
-		helper(ghost, sp[1], sfd, map, nr_map, top, path, a, b);
+		helper(ghost, sp[1], sfd, map, nr_map, mine, hi, top, path, a,
+		       b);
 	close_fd(&sp[1]);
 	while ((r = helper_message(sp[0], m, &nr, nr_objects + nr_targets, why,
 				   whylen)) > 0)
@@ -277,15 +289,16 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 			 nr_objects);
 		goto fail;
 	}
-	/* and the streams, the ghost's files, as ours */
-	pidfd = (int)syscall(SYS_pidfd_open, ghost, 0);
+	/* and the streams, the ghost's files (or ours), as ours */
+	pidfd = mine ? -1 : (int)syscall(SYS_pidfd_open, ghost, 0);
 	for (i = 0; i < (uint32_t)nr_map; i++) {
-		int fd = pidfd < 0 ? -1 :
+		int fd = mine	   ? fcntl(mine[i], F_DUPFD_CLOEXEC, 3) :
+			 pidfd < 0 ? -1 :
 				     (int)syscall(SYS_pidfd_getfd, pidfd,
 						  (int)map[i].stream, 0);
 
 		if (fd < 0) {
-			snprintf(why, whylen, "fd %u: the ghost's stream: %s",
+			snprintf(why, whylen, "fd %u: its stream: %s",
 				 map[i].fd, strerror(errno));
 			goto fail;
 		}
@@ -302,6 +315,7 @@ int objects_make(pid_t ghost, const uint8_t *head, size_t len,
 	close(sfd);
 	close(sp[0]);
 	close_fd(&pidfd);
+	free(hi);
 	*out = m;
 	*nr_out = nr;
 	return 0;
@@ -309,6 +323,7 @@ fail:
 	for (i = 0; m && i < nr; i++)
 		close(m[i].from);
 	free(m);
+	free(hi);
 	close_fd(&sfd);
 	close_fd(&sp[0]);
 	close_fd(&sp[1]);

@@ -24,6 +24,14 @@
  * helper (objects.c) and given in that map too, with the streams, as
  * descriptors of this agent's.
  *
+ * On a node, a process born here that comes back is restored by its proxy
+ * (hosted.c), the engine's ghost of it that held its pid for its parent,
+ * the same way: its streams are made as for a restorer, and the process's
+ * ends given in the map as descriptors of ours (BPROC_GHOST_MAP_CALLER),
+ * with its kernel objects, made by the helper among them, so that it is
+ * its parent's child here again. The proxy keeps its own credentials and
+ * working directory: an image whose differ is refused.
+ *
  * Image bytes go into the pipe by vmsplice, by reference to the buffer a
  * frame was read into, which is kept as it is (bp_conn_keep_rbuf) until
  * the pipe's reader has copied all of it out: FIONREAD on a reader of our
@@ -38,6 +46,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,8 +131,9 @@ struct inmove {
 	struct hosted_stream *streams; /* our ends, until hosted.c has them */
 	unsigned int nr_streams;
 
-	/* front end: the ghost restores */
+	/* front end: the ghost restores; a node: the proxy of one born here */
 	struct ghost *g;
+	struct hosted *px;
 	/* the image up to its MM section: where the ghost's vDSO must be */
 	uint8_t *hbuf;
 	size_t hlen, hcap;
@@ -298,7 +308,8 @@ static void drop(struct inmove *im)
 	im->pend_bytes = 0;
 	close_fd(&im->struct_w);
 	close_fd(&im->notify_r);
-	close_streams(im);
+	if (!im->restoring)
+		close_streams(im); /* else the proxy's restore may take them */
 	if (im->pidfd >= 0) {
 		syscall(SYS_pidfd_send_signal, im->pidfd, SIGKILL, NULL, 0);
 		space_reap(im->pidfd);
@@ -438,7 +449,12 @@ static int find_structure(const uint8_t *buf, size_t n,
 	return -1;
 }
 
-/* Front end: the image's structure, until it is all in. */
+static void proxy_ready(struct inmove *im);
+
+/*
+ * Front end, or a node's proxy: the image's structure, until it is all
+ * in.
+ */
 static void look_at_structure(struct inmove *im, const uint8_t *d, uint32_t len)
 {
 	uint32_t head_secs = 0;
@@ -472,8 +488,9 @@ static void look_at_structure(struct inmove *im, const uint8_t *d, uint32_t len)
 		im->mm_state = -1;
 	if (!im->mm_state)
 		return;
-	if (im->mm_state > 0 && im->objects) {
-		/* the objects' helper's: the sections before EXEFILE */
+	if (im->mm_state > 0 && (im->objects || im->px)) {
+		/* the objects' helper's, or what a proxy compares: the
+		 * sections before EXEFILE */
 		struct bproc_image_header *h = (void *)im->hbuf;
 
 		h->nr_sections = head_secs;
@@ -486,6 +503,8 @@ static void look_at_structure(struct inmove *im, const uint8_t *d, uint32_t len)
 	}
 	if (im->g)
 		ghost_home(im->g, im, im->b.move_id); /* ready now? */
+	else if (im->px)
+		proxy_ready(im);
 }
 
 static uint64_t mem_available_kb(void)
@@ -871,7 +890,7 @@ bool recv_wants_parent(pid_t ppid)
 	return false;
 }
 
-/* ---- the front end: the ghost restores ---- */
+/* ---- the front end: the ghost restores; a node: the proxy restores ---- */
 
 static void ghost_job_polled(void *obj, short revents)
 {
@@ -897,17 +916,71 @@ static void ghost_job_polled(void *obj, short revents)
 	drop(im);
 }
 
-void recv_ghost_ready(struct inmove *im)
+static void proxy_job_polled(void *obj, short revents)
+{
+	struct inmove *im = obj;
+	struct hosted *h = im->px;
+
+	(void)revents;
+	if (!job_finished(&im->job))
+		return;
+	im->restoring = false;
+	im->px = NULL;
+	close_fd(&im->img_r);
+	segs_drain(im);
+	close_given(im); /* the process has its own now */
+	if (im->job.ret) {
+		hosted_proxy_restoring(h, false); /* a proxy still */
+		answer(im, EIO, "its proxy did not restore: %s%s%s",
+		       strerrorname_np(im->job.err) ?: "error",
+		       im->gr.reason[0] ? ": " : "", im->gr.reason);
+	} else if (im->done) {
+		/*
+		 * Restored, but its source was lost meanwhile and never heard
+		 * so: it resumes its copy. Never two of it: this one ends,
+		 * and the proxy's end ends that one (as a proxy killed).
+		 */
+		pr_warn("pid %u: restored here once %s was gone: ended",
+			im->b.pid, im->b.origin);
+		kill(hosted_lpid(h), SIGKILL);
+		hosted_proxy_restoring(h, false);
+	} else if (hosted_back(h, im->streams, im->nr_streams)) {
+		/*
+		 * It cannot be hosted: it ends here, its parent sees it
+		 * killed, and the proxy's end (EOF) ends its old host's copy
+		 * too, which goes on as the move failed.
+		 */
+		pr_err("pid %u: out of memory for it, back here: ended",
+		       im->b.pid);
+		kill(hosted_lpid(h), SIGKILL);
+		hosted_proxy_restoring(h, false);
+		answer(im, EIO, "out of memory");
+	} else {
+		free(im->streams); /* the descriptors are hosted.c's now */
+		im->streams = NULL;
+		im->nr_streams = 0;
+		pr_debug("pid %u from %s is back where it was born, %lld ms "
+			 "after its image began",
+			 im->b.pid, im->b.origin,
+			 (long long)(bp_now_ms() - im->t0_ms));
+		answer(im, 0, NULL);
+	}
+	drop(im);
+}
+
+/*
+ * The engine's ghost of the process (pid here, handle) is made ready for
+ * the image: its vDSO where the image has it (it executed a program where
+ * it ran), a thread of its own for each of the image's other threads. 0,
+ * or the move is refused.
+ */
+static int ghost_prepare(struct inmove *im, pid_t pid, int handle)
 {
 	char why[160];
-	int p[2], err, i;
+	int err, i;
 
-	if (im->restoring || im->done || im->dead || !im->g || im->nr_map < 0 ||
-	    !im->mm_state)
-		return;
-	/* it executed a program where it ran: its vDSO is elsewhere */
 	if (im->mm_state > 0) {
-		err = ghost_place_vdso(im->g, &im->mm, why, sizeof(why));
+		err = ghost_place_vdso(pid, handle, &im->mm, why, sizeof(why));
 		if (err) {
 			char reason[256];
 
@@ -916,12 +989,11 @@ void recv_ghost_ready(struct inmove *im)
 				 "has it: %s",
 				 why);
 			refuse(im, EIO, reason);
-			return;
+			return err;
 		}
 	}
-	/* a thread of the ghost's for each of its other threads */
 	for (i = 0; i < (int)im->nr_tids; i++) {
-		err = ghost_thread(im->g, (pid_t)im->tids[i]);
+		err = ghost_thread(pid, handle, (pid_t)im->tids[i]);
 		if (err) {
 			char reason[160];
 
@@ -933,9 +1005,53 @@ void recv_ghost_ready(struct inmove *im)
 						  "continue it first" :
 						  strerror(-err));
 			refuse(im, EIO, reason);
-			return;
+			return err;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The ghost (handle) restores from a pipe of the image, fed as it comes:
+ * its map is ready in im->fdmap (im->gr.nr_map, im->gr.flags). 0, or
+ * why it cannot (to refuse the move with, once undone what was done).
+ */
+static const char *ghost_start(struct inmove *im, int handle)
+{
+	int p[2];
+
+	if (make_pipe(p, 1))
+		return "no pipe for the image";
+	fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+	if (our_reader(im, p[0])) {
+		close(p[0]);
+		close(p[1]);
+		return "no reader of our own for the image pipe";
+	}
+	im->gr.fd = p[0];
+	im->gr.map = (uint64_t)(uintptr_t)im->fdmap;
+	if (job_start(&im->job, handle, BPROC_IOC_GHOST_RESTORE_MAP, &im->gr)) {
+		close(p[0]);
+		close(p[1]);
+		return "no thread for the restore";
+	}
+	im->img_r = p[0];
+	im->img_w = p[1];
+	im->restoring = true;
+	return NULL;
+}
+
+void recv_ghost_ready(struct inmove *im)
+{
+	const char *failed;
+	char why[160];
+	int i;
+
+	if (im->restoring || im->done || im->dead || !im->g || im->nr_map < 0 ||
+	    !im->mm_state)
+		return;
+	if (ghost_prepare(im, (pid_t)im->b.pid, ghost_handle(im->g)))
+		return;
 	if (im->objects) {
 		/* its kernel objects, made with the streams in place */
 		uint32_t nr;
@@ -945,7 +1061,7 @@ void recv_ghost_ready(struct inmove *im)
 			return;
 		}
 		if (objects_make((pid_t)im->b.pid, im->hbuf, im->hlen, im->map,
-				 im->nr_map, &im->fdmap, &nr, why,
+				 im->nr_map, NULL, &im->fdmap, &nr, why,
 				 sizeof(why))) {
 			char reason[256];
 
@@ -960,15 +1076,8 @@ void recv_ghost_ready(struct inmove *im)
 	} else {
 		im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
 	}
-	if (!im->fdmap || make_pipe(p, 1)) {
-		refuse(im, EIO, "no pipe for the image");
-		return;
-	}
-	fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
-	if (our_reader(im, p[0])) {
-		close(p[0]);
-		close(p[1]);
-		refuse(im, EIO, "no reader of our own for the image pipe");
+	if (!im->fdmap) {
+		refuse(im, EIO, "out of memory");
 		return;
 	}
 	/* each fd is the ghost's fd of its stream (or ours: objects) */
@@ -976,23 +1085,258 @@ void recv_ghost_ready(struct inmove *im)
 		im->fdmap[i].fd = (int32_t)im->map[i].fd;
 		im->fdmap[i].from = (int32_t)im->map[i].stream;
 	}
-	im->gr.fd = p[0];
-	im->gr.map = (uint64_t)(uintptr_t)im->fdmap;
 	im->gr.nr_map = im->nr_given ? im->nr_given : (uint32_t)im->nr_map;
 	im->gr.flags = im->nr_given ? BPROC_GHOST_MAP_CALLER : 0;
 	ghost_rewind(im->g, false);
-	err = job_start(&im->job, ghost_handle(im->g),
-			BPROC_IOC_GHOST_RESTORE_MAP, &im->gr);
-	if (err) {
+	failed = ghost_start(im, ghost_handle(im->g));
+	if (failed) {
 		ghost_rewind(im->g, true);
-		close(p[0]);
-		close(p[1]);
-		refuse(im, EIO, "no thread for the restore");
+		refuse(im, EIO, failed);
+	}
+}
+
+/* A section of the structure buf (n bytes): its payload, or NULL. */
+static const uint8_t *section_of(const uint8_t *buf, size_t n, uint32_t type,
+				 uint64_t *size)
+{
+	struct bproc_image_header h;
+	struct bproc_image_section s;
+	size_t off = sizeof(h);
+	uint32_t i;
+
+	memcpy(&h, buf, sizeof(h));
+	for (i = 0; i < h.nr_sections && n - off >= sizeof(s); i++) {
+		memcpy(&s, buf + off, sizeof(s));
+		off += sizeof(s);
+		if (s.size > n - off)
+			return NULL;
+		if (s.type == type) {
+			*size = s.size;
+			return buf + off;
+		}
+		off += s.size;
+	}
+	return NULL;
+}
+
+/* The numbers of a /proc/PID/status line ("Uid:", "Groups:"). */
+static int status_numbers(pid_t lpid, const char *key, uint32_t *v, int max)
+{
+	char path[64], line[4096], *p, *end;
+	size_t klen = strlen(key);
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", lpid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (n < 0 && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen))
+			continue;
+		for (n = 0, p = line + klen; n < max; n++, p = end) {
+			unsigned long x = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			v[n] = (uint32_t)x;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A proxy restores the process with its own working directory, rlimits
+ * and credentials (bproc.h, BPROC_IOC_GHOST_RESTORE): those it had when it
+ * left. Its image (buf, n: its structure) must have the same credentials
+ * and working directory, or it would gain what it gave up, or go on
+ * elsewhere than it was: 0, or why not.
+ */
+static int proxy_alike(const uint8_t *buf, size_t n, pid_t lpid, char *why,
+		       size_t len)
+{
+	static uint32_t groups[BPROC_IMAGE_MAX_GROUPS];
+	uint32_t ids[8], here[8];
+	const uint8_t *te, *paths;
+	struct bproc_image_taskenv env;
+	uint64_t te_size = 0, paths_size = 0;
+	char cwd[PATH_MAX], link[64];
+	ssize_t k;
+	int nr;
+
+	te = buf ? section_of(buf, n, BPROC_SEC_TASKENV, &te_size) : NULL;
+	paths = buf ? section_of(buf, n, BPROC_SEC_PATHS, &paths_size) : NULL;
+	if (!te || te_size < sizeof(env)) {
+		snprintf(why, len, "its image's credentials cannot be read");
+		return -EIO;
+	}
+	memcpy(&env, te, sizeof(env));
+	ids[0] = env.uid, ids[1] = env.euid, ids[2] = env.suid;
+	ids[3] = env.fsuid, ids[4] = env.gid, ids[5] = env.egid;
+	ids[6] = env.sgid, ids[7] = env.fsgid;
+	if (status_numbers(lpid, "Uid:", here, 4) != 4 ||
+	    status_numbers(lpid, "Gid:", here + 4, 4) != 4 ||
+	    memcmp(ids, here, sizeof(ids))) {
+		snprintf(why, len,
+			 "EOPNOTSUPP: its credentials changed since it left "
+			 "(uid %u gid %u, here %u %u): its proxy has the old "
+			 "ones",
+			 env.euid, env.egid, here[1], here[5]);
+		return -EOPNOTSUPP;
+	}
+	nr = status_numbers(lpid, "Groups:", groups, BPROC_IMAGE_MAX_GROUPS);
+	if (env.nr_groups > BPROC_IMAGE_MAX_GROUPS ||
+	    sizeof(env) + (uint64_t)env.nr_groups * 4 > te_size ||
+	    nr != (int)env.nr_groups ||
+	    memcmp(groups, te + sizeof(env), (size_t)nr * 4)) {
+		snprintf(why, len,
+			 "EOPNOTSUPP: its groups changed since it left: its "
+			 "proxy has the old ones");
+		return -EOPNOTSUPP;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/cwd", lpid);
+	k = readlink(link, cwd, sizeof(cwd) - 1);
+	cwd[k > 0 ? k : 0] = '\0';
+	if (!paths || env.cwd >= paths_size ||
+	    !memchr(paths + env.cwd, '\0', paths_size - env.cwd) ||
+	    strcmp((const char *)paths + env.cwd, cwd)) {
+		snprintf(why, len,
+			 "EOPNOTSUPP: its working directory changed since it "
+			 "left (%.40s here)",
+			 cwd);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static bool proxy_stopped(pid_t lpid)
+{
+	char buf[512], *p = proc_stat(lpid, buf, sizeof(buf));
+
+	return p && (p[0] == 'T' || p[0] == 't');
+}
+
+/* Can this node's engine give a proxy descriptors of ours (module 1.9)? */
+static int proxy_engine_ok(char *why, size_t len)
+{
+	char ver[32];
+	int major = 0, minor = 0;
+
+	if (!engine_version(ver, sizeof(ver)) &&
+	    sscanf(ver, "%d.%d", &major, &minor) == 2 &&
+	    (major > 1 || (major == 1 && minor >= 9)))
+		return 0;
+	snprintf(why, len,
+		 "EOPNOTSUPP: the engine here (bproc.ko %s) cannot give its "
+		 "proxy its streams: 1.9 or later can",
+		 ver[0] ? ver : "of no version");
+	return -EOPNOTSUPP;
+}
+
+/*
+ * A node: a process born here comes back, and its proxy, which holds its
+ * pid for its parent here, restores it (as a ghost on the front end does),
+ * so that it is its parent's child again. Its streams are made as for any
+ * process that arrives (pipes or socket pairs to this agent), the
+ * process's ends given in the map as descriptors of ours. No IO_MARK to
+ * wait for: the master holds what it writes here until its old host has
+ * said all.
+ */
+static void proxy_ready(struct inmove *im)
+{
+	char why[BPROC_REASON_BYTES];
+	int *ends = NULL, *mine = NULL, i, k, handle;
+	const char *failed;
+	uint32_t nr = 0;
+
+	if (im->restoring || im->done || im->dead || !im->px ||
+	    im->nr_map < 0 || !im->mm_state)
+		return;
+	/* it may have been killed here meanwhile, and the process with it */
+	im->px = hosted_proxy_of((pid_t)im->b.pid);
+	if (!im->px) {
+		refuse(im, ESRCH, "its proxy here is gone");
 		return;
 	}
-	im->img_r = p[0];
-	im->img_w = p[1];
-	im->restoring = true;
+	if (proxy_stopped(hosted_lpid(im->px))) {
+		/* it would restore once continued: the move would wait */
+		refuse(im, EOPNOTSUPP,
+		       "EOPNOTSUPP: its proxy here is stopped (its parent "
+		       "stopped it): continue it first");
+		return;
+	}
+	if (proxy_engine_ok(why, sizeof(why)) ||
+	    proxy_alike(im->hbuf, im->hlen, hosted_lpid(im->px), why,
+			sizeof(why))) {
+		refuse(im, EOPNOTSUPP, why);
+		return;
+	}
+	handle = hosted_proxy_handle(im->px);
+	if (ghost_prepare(im, hosted_lpid(im->px), handle))
+		return;
+	ends = calloc((size_t)im->nr_map + 1, sizeof(*ends));
+	mine = calloc((size_t)im->nr_map + 1, sizeof(*mine));
+	if (!ends || !mine) {
+		free(ends);
+		free(mine);
+		refuse(im, EIO, "out of memory");
+		return;
+	}
+	for (i = 0; i <= im->nr_map; i++)
+		ends[i] = -1;
+	k = make_streams(im, ends);
+	/* the end of ours that each of its fds is (2>&1: one, two fds) */
+	for (i = 0; !k && i < im->nr_map; i++) {
+		unsigned int s;
+
+		for (s = 0; im->streams[s].id != im->map[i].stream; s++)
+			;
+		mine[i] = ends[s];
+	}
+	why[0] = '\0';
+	if (!k && im->objects) {
+		/* its kernel objects, made among its streams */
+		if (objects_make(0, im->hbuf, im->hlen, im->map, im->nr_map,
+				 mine, &im->fdmap, &nr, why, sizeof(why)))
+			k = -EIO;
+		im->nr_given = nr;
+	} else if (!k) {
+		im->fdmap = calloc((size_t)im->nr_map + 1, sizeof(*im->fdmap));
+		if (!im->fdmap)
+			k = -ENOMEM;
+		for (i = 0; !k && i < im->nr_map; i++) {
+			im->fdmap[i].fd = (int32_t)im->map[i].fd;
+			im->fdmap[i].from = fcntl(mine[i], F_DUPFD_CLOEXEC, 3);
+			if (im->fdmap[i].from < 0)
+				k = -errno;
+			else
+				im->nr_given = (uint32_t)i + 1;
+		}
+	}
+	for (i = 0; i < (int)im->nr_streams; i++)
+		close_fd(&ends[i]);
+	free(ends);
+	free(mine);
+	free(im->hbuf);
+	im->hbuf = NULL;
+	if (k) {
+		char reason[256];
+
+		snprintf(reason, sizeof(reason), "its %s: %s",
+			 why[0] ? "kernel objects" : "streams",
+			 why[0] ? why : strerror(-k));
+		refuse(im, EIO, reason);
+		return;
+	}
+	im->gr.nr_map = im->nr_given;
+	im->gr.flags = BPROC_GHOST_MAP_CALLER;
+	hosted_proxy_restoring(im->px, true);
+	failed = ghost_start(im, handle);
+	if (failed) {
+		hosted_proxy_restoring(im->px, false);
+		refuse(im, EIO, failed);
+	}
 }
 
 /* ---- frames ---- */
@@ -1040,6 +1384,8 @@ static int on_begin(struct peer *p, struct inmove **slot, uint32_t transfer,
 	h = hosted_find((pid_t)im->b.pid);
 	if (h)
 		refuse(im, EBUSY, "it already runs here");
+	else
+		im->px = hosted_proxy_of((pid_t)im->b.pid); /* born here */
 	return 0;
 }
 
@@ -1096,9 +1442,9 @@ static int on_data(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 		return 0;
 	if (im->keeping)
 		keep_bytes(im, d, len);
-	if (agent->front)
+	if (agent->front || im->px)
 		look_at_structure(im, d, len);
-	if (agent->front || im->parsed) {
+	if (agent->front || im->px || im->parsed) {
 		push(im, c, d, len);
 		return 0;
 	}
@@ -1150,7 +1496,7 @@ static int on_end(struct inmove *im, const uint8_t *d, uint32_t len)
 		refuse(im, EIO, "the image's size does not add up");
 		return 0;
 	}
-	if (!agent->front && !im->parsed) {
+	if (!agent->front && !im->px && !im->parsed) {
 		refuse(im, EIO, "the image ends in its structure");
 		return 0;
 	}
@@ -1232,7 +1578,9 @@ static int on_streams(struct inmove *im, const uint8_t *d, uint32_t len)
 	im->nr_map = (int)nr;
 	if (im->g)
 		ghost_home(im->g, im, im->b.move_id); /* it may be ready */
-	if (!agent->front && !im->done) {
+	if (im->px)
+		proxy_ready(im);
+	else if (!agent->front && !im->done) {
 		/* its start overlaps the rest of the transfer */
 		im->spawn_until = bp_now_ms() + SPAWN_RETRY_MS;
 		try_spawn(im);
@@ -1266,7 +1614,8 @@ int recv_frame(struct peer *p, struct inmove **im, unsigned int type,
 bool recv_wants_data(const struct inmove *im)
 {
 	/* the ghost restores once it knows the structure: all of it first */
-	return im->pend_bytes < QUEUE_MAX || (agent->front && !im->mm_state);
+	return im->pend_bytes < QUEUE_MAX ||
+	       ((agent->front || im->px) && !im->mm_state);
 }
 
 void recv_conn_lost(struct inmove *im)
@@ -1361,12 +1710,14 @@ void recv_watch(void)
 		if (im->dead)
 			continue;
 		if (im->restoring)
-			job_watch(&im->job, ghost_job_polled, im);
+			job_watch(&im->job,
+				  im->px ? proxy_job_polled : ghost_job_polled,
+				  im);
 		if (im->done)
 			continue;
 		if (im->peer)
 			send_ping(im);
-		if (im->nr_map >= 0 && !im->spawned && !agent->front)
+		if (im->nr_map >= 0 && !im->spawned && !agent->front && !im->px)
 			try_spawn(im);
 		if (im->done || im->dead)
 			continue;

@@ -771,7 +771,8 @@ def test_node_born_process_without_ghost_is_ended(fakes, sleeper):
 def test_node_born_process_moves_and_its_proxy_follows(fakes, sleeper):
     """A process born on node1 moves to node2: the master orders node1,
     tells the front end its streams are its own, sends node1 (its proxy's)
-    its exit, takes node1's signals for it, refuses its way back to node1."""
+    its exit, takes node1's signals for it; back on node1 it has no proxy
+    (it is its parent's child there again) until it leaves again."""
     c, agents = fakes
     fe, n1, n2 = agents["master"], agents[1], agents[2]
     pid, child = sleeper.pid, NODE_PIDS + RANGE + 11
@@ -789,11 +790,30 @@ def test_node_born_process_moves_and_its_proxy_follows(fakes, sleeper):
     # its proxy on node1 is signalled there: the signal goes to node2
     n1.signal(child, signal.SIGUSR2)
     assert n2.expect(SIGNAL)["signo"] == signal.SIGUSR2
-    # back to node1, where the proxy holds its pid: refused
+    # back to node1, where its proxy restores it
     w = Writer(c, 1, child)
-    assert w.done() == -errno.EOPNOTSUPP
-    assert ("it was started on node1, where its pid is held for its "
-            "parent while it runs elsewhere") in c.events()
+    order = n2.expect(MOVE_ORDER)
+    assert (order["pid"], order["dest"]) == (child, "node1")
+    n2.mark(child, order["move_id"])
+    n2.result(order["move_id"], child, nbytes=99)
+    assert w.done() == len(w.data)
+    assert "move pid %d (born) node2 -> node1 done" % child in c.events()
+    assert os.path.exists(c.path("node1", str(child)))
+    assert not os.path.exists(c.path("node2", str(child)))
+    # its streams stay its own: nothing for the front end
+    fe.expect_nothing()
+    # the front end's signals go to node1, its output comes from there
+    fe.signal(child, signal.SIGUSR1)
+    assert n1.expect(SIGNAL)["signo"] == signal.SIGUSR1
+    n1.io(child, 1, b"back home")
+    assert fe.expect(IO_DATA)["data"] == b"back home"
+    # away again: a proxy on node1 again
+    w = Writer(c, 2, child)
+    order = n1.expect(MOVE_ORDER)
+    n1.mark(child, order["move_id"])
+    n1.result(order["move_id"], child, nbytes=99)
+    assert w.done() == len(w.data)
+    assert fe.expect(STREAM_OWNER) == {"pid": child, "other": child}
     # it ends on node2: the front end and the proxy's node both hear
     n2.exit(child, 7 << 8)
     assert fe.expect(EXIT)["status"] == 7 << 8

@@ -322,7 +322,12 @@ struct bproc_msg_status {
  * there ends, the master sends the front end STREAM_OWNER with pid and
  * from both the process's: it has streams of its own now, and its ghost
  * leaves the set it shared. Back on the front end, it is the child of its
- * parent's ghost: the front end's agent sends its EXIT to the master.
+ * parent's ghost: the front end's agent sends its EXIT to the master. Back
+ * on the node where it was born (an ordinary move there: the destination
+ * finds its proxy), the proxy restores it as a ghost on the front end
+ * does, with streams made as for any process that arrives: it is its
+ * parent's child there again, hosted there with no proxy (its streams stay
+ * its own), until it leaves again.
  *
  * Ends: EXIT when the process ends (its status), PROC_REAPED when it is
  * reaped where it runs. A ghost whose parent on the front end is a ghost

@@ -16,6 +16,7 @@
  *   usr1      "usr1 N": SIGUSR1s so far
  *   write S   writes S and a newline to FILE; "write OFFSET" after it
  *   cwd       "cwd PATH"
+ *   cd PATH   chdir(PATH): "cd PATH", or "cd error" if it failed
  *   exit N    exits with status N (after "check", silently)
  *   abort     abort() (dies of SIGABRT)
  *   echo S    "echo S"
@@ -156,6 +157,11 @@ int main(int argc, char **argv)
 			char cwd[4096];
 
 			printf("cwd %s\n", getcwd(cwd, sizeof(cwd)) ?: "?");
+		} else if (!strncmp(line, "cd ", 3)) {
+			if (chdir(line + 3))
+				printf("cd error\n");
+			else
+				printf("cd %s\n", line + 3);
 		} else if (!strncmp(line, "exit ", 5)) {
 			return check() ? atoi(line + 5) : 99;
 		} else if (!strcmp(line, "abort")) {

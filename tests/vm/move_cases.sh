@@ -15,7 +15,7 @@ cases=${*:-roundtrip exit-abort signals kill-on-node jobcontrol stopped-move ter
 	self-move bpsh copies tree getppid stdin getpid-creds files files-missing send-auto
 	send-path-refused send-whole send-libs send-ckpt streams-files
 	streams-2to1 streams-stdin streams-null-closed streams-sockets born-tree
-	born-many born-quick born-late born-move born-pgrp ghost-names streams-end procfiles
+	born-many born-quick born-late born-move born-back born-pgrp ghost-names streams-end procfiles
 	metrics-events concurrent children-refused errnos reads-never-wait dest-refuses-cwd
 	dest-oom front-agent-stopped agent-killed poweroff}
 
@@ -1348,11 +1348,12 @@ if want born-late; then
 fi
 
 if want born-move; then
-	# A process started on node1 by a cluster process moves to node2 and
-	# home to the front end, keeping its pid; its parent on node1 still
-	# waits for it and gets its status; signals reach it wherever it is,
-	# from the front end and from its parent's node; its output arrives.
-	# It cannot move back to node1, where its pid is held for its parent.
+	# A process started on node1 by a cluster process moves to node2,
+	# back to node1 and home to the front end, keeping its pid; its parent
+	# on node1 still waits for it and gets its status; signals reach it
+	# wherever it is, from the front end and from its parent's node; its
+	# output arrives. Back on node1 its proxy there has become it again:
+	# its parent's child, one process, nothing of it left on node2.
 	st=0
 	bpsh 1 /extra/victims/jobwait /extra/victims/linger 7 > "$W/bm.out" 2>&1 &
 	run=$!
@@ -1377,19 +1378,50 @@ if want born-move; then
 		sleep 0.1
 	done
 	expect "output after a signal on node1" "$(grep -c "^here $p\$" "$W/bm.out")" 2 || st=1
-	if echo $p > $M/node1/move 2>/dev/null; then
-		echo "moved back to node1, where its pid is held"; st=1
-	fi
+	# not while its parent there has its proxy stopped: the proxy would
+	# restore it only once continued
+	bpsh 1 kill -STOP $p
+	wait_for "$W/bm.out" '^stopped 19$' 300 || { echo "its parent did not see it stop"; st=1; }
+	expect "back to node1, its proxy stopped" "$(moveto node1 $p)" EIO || st=1
+	tail -n 3 $M/events | grep -q "node1: EOPNOTSUPP: its proxy here is stopped" ||
+		{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+	bpsh 1 kill -CONT $p
+	wait_for "$W/bm.out" '^continued$' 300 || { echo "its parent did not see it continue"; st=1; }
+	# back to node1, where it was born
+	expect "move back to node1" "$(moveto node1 $p)" ok || st=1
+	expect "where back" "$(where_is $p)" node1 || st=1
+	expect "bpstat -p lists it on node1" \
+		"$(bpstat -p 1 | awk -v p=$p '$1 == p { print $4 }')" linger || st=1
+	tail -n 5 $M/events | grep -q "move pid $p (linger) node2 -> node1 done" ||
+		{ echo "no move back in events"; tail -n 5 $M/events; st=1; }
+	expect "its ghost's parent, back" "$(stat_field $p 2)" "$parent" || st=1
+	expect "its parent on node1, back" \
+		"$(bpsh 1 awk '/^PPid:/ { print $2 }' /proc/$p/status)" "$parent" || st=1
+	expect "lingers on node1" "$(vcrun 1 'ps -o comm' | grep -cx linger)" 1 || st=1
+	expect "lingers on node2" "$(vcrun 2 'ps -o comm' | grep -cx linger)" 0 || st=1
+	kill -USR2 $p
+	for i in $(seq 300); do
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 3 ] && break
+		sleep 0.1
+	done
+	expect "output back on node1" "$(grep -c "^here $p\$" "$W/bm.out")" 3 || st=1
+	bpsh 1 kill -USR2 $p
+	for i in $(seq 300); do
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 4 ] && break
+		sleep 0.1
+	done
+	expect "output after a signal on node1, back" "$(grep -c "^here $p\$" "$W/bm.out")" 4 || st=1
+	# and away again: to the front end, its proxy holding its pid on node1
 	echo $p > $M/master/move || { echo "move home failed"; st=1; }
 	expect "where at home" "$(where_is $p)" master || st=1
 	expect "at home, its parent" "$(stat_field $p 2)" "$parent" || st=1
 	expect "at home, its name" "$(cat /proc/$p/comm 2>/dev/null)" linger || st=1
 	kill -USR2 $p
 	for i in $(seq 300); do
-		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 3 ] && break
+		[ "$(grep -c "^here $p\$" "$W/bm.out")" -ge 5 ] && break
 		sleep 0.1
 	done
-	expect "output at home" "$(grep -c "^here $p\$" "$W/bm.out")" 3 || st=1
+	expect "output at home" "$(grep -c "^here $p\$" "$W/bm.out")" 5 || st=1
 	kill -USR1 $p
 	ended $run
 	expect "bpsh" "$STATUS" 0 || st=1
@@ -1397,6 +1429,26 @@ if want born-move; then
 	for i in $(seq 100); do [ -e /proc/$p ] || break; sleep 0.1; done
 	[ -e /proc/$p ] && { echo "$p left here: $(cat /proc/$p/stat)"; st=1; }
 	[ $st = 0 ] || { cat "$W/bm.out"; vcrun 1 'ps -o pid,ppid,stat,comm'; }
+	# From the front end straight back to node1, where it ends: its parent
+	# there waits for it and gets its status; nothing of it is left.
+	bpsh 1 /extra/victims/jobwait /extra/victims/linger 5 > "$W/bm3.out" 2>&1 &
+	run=$!
+	wait_for "$W/bm3.out" '^linger ' 600 || st=1
+	q=$(awk '$1 == "linger" { print $2 }' "$W/bm3.out")
+	for i in $(seq 100); do [ -e /proc/$q ] && break; sleep 0.1; done
+	expect "to the front end" "$(moveto master $q)" ok || st=1
+	expect "back to node1 from the front end" "$(moveto node1 $q)" ok || st=1
+	expect "where, back from the front end" "$(where_is $q)" node1 || st=1
+	kill -USR2 $q
+	wait_for "$W/bm3.out" "^here $q\$" 300 || { echo "no output back on node1"; st=1; }
+	kill -USR1 $q
+	ended $run
+	expect "bpsh, back from the front end" "$STATUS" 0 || st=1
+	grep -q '^exited 5$' "$W/bm3.out" || { echo "jobwait did not see status 5"; cat "$W/bm3.out"; st=1; }
+	for i in $(seq 100); do [ -e /proc/$q ] || break; sleep 0.1; done
+	[ -e /proc/$q ] && { echo "$q left here: $(cat /proc/$q/stat)"; st=1; }
+	expect "lingers left on node1" "$(vcrun 1 'ps -o comm' | grep -cx linger)" 0 || st=1
+	expect "in /bproc still" "$(where_is $q)" none || st=1
 	# One with children on its node does not move (they would be its
 	# proxy's): refused, with the reason, and it goes on.
 	bpsh 1 sh -c '(sleep 300; echo after) & echo sub $!; wait' > "$W/bm2.out" 2>&1 &
@@ -1410,6 +1462,73 @@ if want born-move; then
 	kill $(procs_named node1 sleep 1) $sub
 	ended $run
 	result born-move $st
+fi
+
+if want born-back; then
+	# A process born on node1, with a thread, moves to node2 and back:
+	# its proxy restores it with its thread, its memory, its stdin and
+	# stdout. One whose working directory changed meanwhile is refused
+	# (its proxy would take it back to the old one) and goes on. One with
+	# kernel objects has them back.
+	st=0
+	rm -f "$W/bb.in" "$W/bb.out"
+	mkfifo "$W/bb.in"
+	bpsh 1 sh -c 'mover 1; exit $?' < "$W/bb.in" > "$W/bb.out" 2>&1 &
+	bp=$!
+	exec {fd}> "$W/bb.in"
+	IN[bb]=$fd
+	wait_for "$W/bb.out" "^ready " 600 || st=1
+	bb=$(awk '$1 == "ready" { print $2 }' "$W/bb.out")
+	expect "born on node1" "$(where_is $bb)" node1 || st=1
+	ask bb where
+	sh_pid=$(echo $REPLY | cut -d' ' -f4)
+	ask bb cwd
+	dir=${REPLY#cwd }
+	ask bb thread
+	T=${REPLY#thread }
+	expect "to node2" "$(moveto node2 $bb)" ok || st=1
+	ask bb "cd /tmp"
+	expect "cd on node2" "$REPLY" "cd /tmp" || st=1
+	expect "back with another cwd" "$(moveto node1 $bb)" EIO || st=1
+	tail -n 3 $M/events | grep -q "node1: EOPNOTSUPP: its working directory changed" ||
+		{ echo "no reason in events"; tail -n 3 $M/events; st=1; }
+	expect "where, refused" "$(where_is $bb)" node2 || st=1
+	ask bb "cd $dir"
+	expect "back with its cwd" "$(moveto node1 $bb)" ok || st=1
+	expect "where back" "$(where_is $bb)" node1 || st=1
+	ask bb where
+	expect "its pid and parent back on node1" "$(echo $REPLY | cut -d' ' -f3,4)" "$bb $sh_pid" || st=1
+	ask bb cwd
+	expect "its cwd" "$REPLY" "cwd $dir" || st=1
+	ask bb check
+	expect "memory" "$REPLY" "check ok" || st=1
+	expect "its threads" "$(ls /proc/$bb/task | sort -n | tr '\n' ' ')" "$bb $T " || st=1
+	tgkill $bb $T URG || st=1
+	sleep 0.5
+	ask bb urg
+	expect "SIGURG ran in thread $T back on node1" "$REPLY" "urg $T" || st=1
+	ask bb unthread
+	mover_end bb
+	ended $bp; expect "bpsh's status" "$STATUS" 3 || st=1
+	grep -q '^eof$' "$W/bb.out" || { echo "no eof"; st=1; }
+	[ $st = 0 ] || cat "$W/bb.out"
+	# one with kernel objects: they are made among its streams there
+	rm -f "$W/bf.in" "$W/bf.out"
+	mkfifo "$W/bf.in"
+	bpsh 1 sh -c 'fds read; exit $?' < "$W/bf.in" > "$W/bf.out" 2>&1 &
+	bp=$!
+	exec 8> "$W/bf.in"
+	wait_for "$W/bf.out" '^ready ' 600 || st=1
+	f=$(awk '$1 == "ready" { print $2 }' "$W/bf.out")
+	expect "fds born on node1" "$(where_is $f)" node1 || st=1
+	expect "fds to node2" "$(moveto node2 $f)" ok || st=1
+	expect "fds back to node1" "$(moveto node1 $f)" ok ||
+		{ st=1; tail -n 3 $M/events; }
+	echo go >&8
+	exec 8>&-
+	ended $bp; expect "fds's status" "$STATUS" 0 || st=1
+	grep -q '^PASS' "$W/bf.out" || { cat "$W/bf.out"; st=1; }
+	result born-back $st
 fi
 
 if want streams-end; then

@@ -10,15 +10,16 @@
 #   rfork    k bproc_rfork() one after the other, each waited for
 #   bpsh     bpsh 1-k true (all at once)
 #   bpsh-s   bpsh -s 1-k true (one node after the other)
-# and then, with a starter of BIG MiB (default 16), vrfork, vrfork without
-# the tree of nodes (notree: the config's fanout 0, the front end sending
-# every copy) and each again, timed by startmany itself (from its call on:
-# not its memory's filling).
+# and then, with a starter of BIG MiB (default 16), vrfork (with the
+# config's fanout FANOUT, default 1), vrfork without the tree of nodes
+# (notree: fanout 0, the front end sending every copy) and each again,
+# timed by startmany itself (from its call on: not its memory's filling);
 # with the time per node (the figure the goal is about: flat as k grows)
 # and the sequential / all-at-once ratios. Prints RESULT lines.
 set -u
 NODES=${NODES:-6} REPS=${REPS:-3} BIG=${BIG:-16}
 [ -f /extra/start/env ] && . /extra/start/env
+FANOUT=${FANOUT:-1}
 S=/extra/start/startmany
 
 now() { echo "$EPOCHREALTIME"; }
@@ -48,7 +49,8 @@ for n in $(seq "$NODES"); do
 	done
 done
 echo "kernel $(uname -r), $(nproc) cpu per VM, $NODES nodes, REPS=$REPS," \
-	"front end's link $([ "${FRONT_MBIT:-0}" = 0 ] && echo "not limited" || echo "${FRONT_MBIT} Mbit/s")"
+	"front end's link $([ "${FRONT_MBIT:-0}" = 0 ] && echo "not limited" || echo "${FRONT_MBIT} Mbit/s")," \
+	"fanout $FANOUT"
 ks=1
 k=2
 while [ "$k" -lt "$NODES" ]; do ks="$ks $k"; k=$((k * 2)); done
@@ -81,6 +83,7 @@ fanout() {
 	kill -HUP "$(pidof bproc-nodeagent)"
 	sleep 1
 }
+fanout "$FANOUT"
 for k in $ks; do
 	list=$(seq "$k")
 	v= e= f=
@@ -88,7 +91,7 @@ for k in $ks; do
 		v="$v $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
 		fanout 0
 		f="$f $(STARTMANY_MIB=$BIG inner $S vrfork $list)"
-		fanout 1
+		fanout "$FANOUT"
 		e="$e $(STARTMANY_MIB=$BIG inner $S each $list)"
 	done
 	v=$(echo $v | median) e=$(echo $e | median) f=$(echo $f | median)

@@ -157,6 +157,8 @@ pid_t proc_ns_pid(pid_t pid, pid_t tid);
 long proc_last_number(const char *line);
 /* engine_version - bproc.ko's version ("1.9") into ver: 0, or -errno. */
 int engine_version(char *ver, size_t len);
+/* engine_at_least - bproc.ko is major.minor or later (its version in ver). */
+bool engine_at_least(int major, int minor, char *ver, size_t len);
 
 /* ---- send.c: moves out of this agent ---- */
 

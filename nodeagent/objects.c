@@ -47,11 +47,8 @@
 int objects_engine_ok(char *why, size_t len)
 {
 	char ver[32];
-	int major = 0, minor = 0;
 
-	if (!engine_version(ver, sizeof(ver)) &&
-	    sscanf(ver, "%d.%d", &major, &minor) == 2 &&
-	    (major > 1 || (major == 1 && minor >= 9)))
+	if (engine_at_least(1, 9, ver, sizeof(ver)))
 		return 0;
 	snprintf(why, len,
 		 "the front end's engine (bproc.ko %s) cannot give kernel "

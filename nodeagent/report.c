@@ -115,6 +115,15 @@ int engine_version(char *ver, size_t len)
 	return err;
 }
 
+bool engine_at_least(int major, int minor, char *ver, size_t len)
+{
+	int ma = 0, mi = 0;
+
+	return !engine_version(ver, len) &&
+	       sscanf(ver, "%d.%d", &ma, &mi) == 2 &&
+	       (ma > major || (ma == major && mi >= minor));
+}
+
 static void probe_engine(struct bp_status *s)
 {
 	char ver[24];

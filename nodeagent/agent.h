@@ -214,6 +214,13 @@ void recv_reap(void);
 bool recv_wants_parent(pid_t ppid);
 /* recv_ghost_ready - the ghost of a move home may now restore. */
 void recv_ghost_ready(struct inmove *im);
+/*
+ * image_section - the first section of type in an image's structure (buf,
+ * n bytes: its header and sections): 1 with its payload and size, 0 if
+ * it has none, -1 if the structure does not read that far.
+ */
+int image_section(const uint8_t *buf, size_t n, uint32_t type,
+		  const uint8_t **payload, uint64_t *size);
 /* recv_fetched - image bytes for im from the node that keeps them. */
 void recv_fetched(struct inmove *im, struct bp_conn *c, const uint8_t *d,
 		  uint32_t len);

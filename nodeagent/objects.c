@@ -176,46 +176,32 @@ static int helper_message(int sock, struct bproc_fd_map *out, uint32_t *nr,
 static int head_fds(const uint8_t *head, size_t len, uint32_t *nr,
 		    uint32_t *targets, int *top)
 {
-	struct bproc_image_header hd;
-	struct bproc_image_section s;
 	struct bproc_image_fds h;
 	struct bproc_image_fd e;
-	size_t off = sizeof(hd);
-	uint32_t i, k;
+	const uint8_t *sec;
+	uint64_t size;
+	uint32_t k;
+	int found;
 
 	*nr = *targets = 0;
-	if (len < sizeof(hd))
+	found = image_section(head, len, BPROC_SEC_FDS, &sec, &size);
+	if (found <= 0)
+		return found;
+	if (size < sizeof(h))
 		return -1;
-	memcpy(&hd, head, sizeof(hd));
-	for (i = 0; i < hd.nr_sections; i++) {
-		if (len - off < sizeof(s))
+	memcpy(&h, sec, sizeof(h));
+	if (h.nr_fds > BPROC_IMAGE_MAX_FDS ||
+	    size < sizeof(h) + (uint64_t)h.nr_fds * sizeof(e))
+		return -1;
+	for (k = 0; k < h.nr_fds; k++) {
+		memcpy(&e, sec + sizeof(h) + k * sizeof(e), sizeof(e));
+		if (e.fd < 0 || e.fd >= 65536)
 			return -1;
-		memcpy(&s, head + off, sizeof(s));
-		off += sizeof(s);
-		if (s.size > len - off)
-			return -1;
-		if (s.type != BPROC_SEC_FDS) {
-			off += s.size;
-			continue;
-		}
-		if (s.size < sizeof(h))
-			return -1;
-		memcpy(&h, head + off, sizeof(h));
-		if (h.nr_fds > BPROC_IMAGE_MAX_FDS ||
-		    s.size < sizeof(h) + (uint64_t)h.nr_fds * sizeof(e))
-			return -1;
-		for (k = 0; k < h.nr_fds; k++) {
-			memcpy(&e, head + off + sizeof(h) + k * sizeof(e),
-			       sizeof(e));
-			if (e.fd < 0 || e.fd >= 65536)
-				return -1;
-			if (e.fd >= *top)
-				*top = e.fd + 1;
-		}
-		*nr = h.nr_fds;
-		*targets = h.nr_targets;
-		return 0;
+		if (e.fd >= *top)
+			*top = e.fd + 1;
 	}
+	*nr = h.nr_fds;
+	*targets = h.nr_targets;
 	return 0;
 }
 

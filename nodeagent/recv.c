@@ -1095,28 +1095,32 @@ void recv_ghost_ready(struct inmove *im)
 	}
 }
 
-/* A section of the structure buf (n bytes): its payload, or NULL. */
-static const uint8_t *section_of(const uint8_t *buf, size_t n, uint32_t type,
-				 uint64_t *size)
+int image_section(const uint8_t *buf, size_t n, uint32_t type,
+		  const uint8_t **payload, uint64_t *size)
 {
 	struct bproc_image_header h;
 	struct bproc_image_section s;
 	size_t off = sizeof(h);
 	uint32_t i;
 
+	if (!buf || n < sizeof(h))
+		return -1;
 	memcpy(&h, buf, sizeof(h));
-	for (i = 0; i < h.nr_sections && n - off >= sizeof(s); i++) {
+	for (i = 0; i < h.nr_sections; i++) {
+		if (n - off < sizeof(s))
+			return -1;
 		memcpy(&s, buf + off, sizeof(s));
 		off += sizeof(s);
 		if (s.size > n - off)
-			return NULL;
+			return -1;
 		if (s.type == type) {
+			*payload = buf + off;
 			*size = s.size;
-			return buf + off;
+			return 1;
 		}
 		off += s.size;
 	}
-	return NULL;
+	return 0;
 }
 
 /* The numbers of a /proc/PID/status line ("Uid:", "Groups:"). */
@@ -1158,16 +1162,17 @@ static int proxy_alike(const uint8_t *buf, size_t n, pid_t lpid, char *why,
 {
 	static uint32_t groups[BPROC_IMAGE_MAX_GROUPS];
 	uint32_t ids[8], here[8];
-	const uint8_t *te, *paths;
+	const uint8_t *te = NULL, *paths = NULL;
 	struct bproc_image_taskenv env;
 	uint64_t te_size = 0, paths_size = 0;
 	char cwd[PATH_MAX], link[64];
 	ssize_t k;
 	int nr;
 
-	te = buf ? section_of(buf, n, BPROC_SEC_TASKENV, &te_size) : NULL;
-	paths = buf ? section_of(buf, n, BPROC_SEC_PATHS, &paths_size) : NULL;
-	if (!te || te_size < sizeof(env)) {
+	if (image_section(buf, n, BPROC_SEC_PATHS, &paths, &paths_size) < 1)
+		paths = NULL;
+	if (image_section(buf, n, BPROC_SEC_TASKENV, &te, &te_size) < 1 ||
+	    te_size < sizeof(env)) {
 		snprintf(why, len, "its image's credentials cannot be read");
 		return -EIO;
 	}

@@ -178,8 +178,9 @@ static int read_fds(pid_t pid, struct fdent **out, char *why, size_t len)
 				     (k > 10 &&
 				      !strcmp(target + k - 10, " (deleted)"));
 			/*
-			 * Another process's open of the same move file may
-			 * have replaced its dentry meanwhile: it is then
+			 * bprocfs gives each lookup of a move file an inode
+			 * of its own: another process's open of the same
+			 * file replaces this one's dentry, which then reads
 			 * "/move (deleted)" here.
 			 */
 			end = strrchr(target, '/');
